@@ -1,0 +1,105 @@
+namespace WalrusGossip.Storage.IO;
+
+/// <summary>How <see cref="IStorageDevice.Open"/> treats an existing or missing file.</summary>
+public enum DeviceOpenMode
+{
+    /// <summary>Create the file; fail if it exists.</summary>
+    CreateNew,
+
+    /// <summary>Open an existing file for reading and writing; fail if it is missing.</summary>
+    OpenExisting,
+
+    /// <summary>Open an existing file for reading only; fail if it is missing.</summary>
+    ReadOnly,
+}
+
+/// <summary>
+/// The file-system operations the store needs, and nothing more, so that a simulated disk that loses
+/// unsynced writes or tears sectors on crash can stand in for the real one.
+/// </summary>
+/// <remarks>Paths are absolute or relative to the process's working directory, as the store passes them.</remarks>
+public interface IStorageDevice
+{
+    /// <summary>The write engine in use, for logs and benchmark reports (e.g. "uring", "psync", "sim").</summary>
+    string EngineName { get; }
+
+    /// <summary>Opens a file.</summary>
+    /// <param name="path">File path.</param>
+    /// <param name="mode">Create or open, read-write or read-only.</param>
+    /// <returns>The open file; the caller disposes it.</returns>
+    /// <exception cref="IOException">The file exists (CreateNew), is missing, or cannot be opened.</exception>
+    IDeviceFile Open(string path, DeviceOpenMode mode);
+
+    /// <summary>True when a file exists at <paramref name="path"/>.</summary>
+    /// <param name="path">File path.</param>
+    /// <returns>Whether the file exists.</returns>
+    bool FileExists(string path);
+
+    /// <summary>Names (not paths) of the files directly inside <paramref name="directory"/>, in ordinal order.</summary>
+    /// <param name="directory">Directory path; must exist.</param>
+    /// <returns>File names, without subdirectories.</returns>
+    IReadOnlyList<string> ListFiles(string directory);
+
+    /// <summary>Creates a directory and its parents if missing.</summary>
+    /// <param name="path">Directory path.</param>
+    void CreateDirectory(string path);
+
+    /// <summary>Deletes a file; no error if it is missing.</summary>
+    /// <param name="path">File path.</param>
+    void DeleteFile(string path);
+
+    /// <summary>Atomically renames <paramref name="source"/> to <paramref name="destination"/>, replacing it if present.</summary>
+    /// <param name="source">Existing file path.</param>
+    /// <param name="destination">New path in the same directory.</param>
+    void Rename(string source, string destination);
+
+    /// <summary>Makes the directory's entries (creations, renames, deletions) durable (fsync on the directory).</summary>
+    /// <param name="path">Directory path.</param>
+    void SyncDirectory(string path);
+
+    /// <summary>Takes an exclusive lock on <paramref name="path"/> (created if missing) for the life of the returned object.</summary>
+    /// <param name="path">Lock file path.</param>
+    /// <returns>The lock; dispose to release.</returns>
+    /// <exception cref="IOException">Another process holds the lock.</exception>
+    IDisposable Lock(string path);
+}
+
+/// <summary>An open file on an <see cref="IStorageDevice"/>. Used by one writer at a time; reads may run concurrently.</summary>
+public interface IDeviceFile : IDisposable
+{
+    /// <summary>The path the file was opened with.</summary>
+    string Path { get; }
+
+    /// <summary>Current file length in bytes (including preallocated space).</summary>
+    long Length { get; }
+
+    /// <summary>Reads up to <paramref name="buffer"/>.Length bytes at <paramref name="offset"/>.</summary>
+    /// <param name="offset">Byte offset, 0 or more.</param>
+    /// <param name="buffer">Destination.</param>
+    /// <returns>Bytes read; fewer than requested only at end of file.</returns>
+    int Read(long offset, Span<byte> buffer);
+
+    /// <summary>Writes all of <paramref name="data"/> at <paramref name="offset"/> (not yet durable).</summary>
+    /// <param name="offset">Byte offset, 0 or more.</param>
+    /// <param name="data">Bytes to write.</param>
+    void Write(long offset, ReadOnlySpan<byte> data);
+
+    /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/> and makes the file's data durable, as one operation where the engine allows (io_uring: linked write + fdatasync SQEs).</summary>
+    /// <param name="offset">Byte offset, 0 or more.</param>
+    /// <param name="data">Bytes to write.</param>
+    void WriteAndSync(long offset, ReadOnlySpan<byte> data);
+
+    /// <summary>Makes all written data durable (fdatasync).</summary>
+    void Sync();
+
+    /// <summary>Makes written data and all metadata, including the size, durable (fsync).</summary>
+    void SyncAll();
+
+    /// <summary>Sets the file length, discarding bytes beyond it or extending with zeros.</summary>
+    /// <param name="length">New length in bytes.</param>
+    void SetLength(long length);
+
+    /// <summary>Reserves disk blocks so the file is at least <paramref name="length"/> bytes long (fallocate); the new range reads as zeros.</summary>
+    /// <param name="length">Length in bytes to reserve up to.</param>
+    void Allocate(long length);
+}

@@ -1,0 +1,148 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace WalrusGossip.Storage.IO;
+
+/// <summary>The few libc calls .NET has no managed equivalent for.</summary>
+internal static partial class Native
+{
+    private const int ODirectory = 0x10000; // O_DIRECTORY on x86_64 and aarch64
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fdatasync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fsync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fallocate(int fd, int mode, long offset, long len);
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+
+    public static void DataSync(SafeFileHandle handle) => WithFd(handle, static fd => fdatasync(fd), "fdatasync");
+
+    public static void FullSync(SafeFileHandle handle) => WithFd(handle, static fd => fsync(fd), "fsync");
+
+    /// <summary>fallocate(mode 0): reserve blocks and extend the size; returns false when the file system does not support it.</summary>
+    public static bool Allocate(SafeFileHandle handle, long length)
+    {
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            var fd = (int)handle.DangerousGetHandle();
+            while (true)
+            {
+                if (fallocate(fd, 0, 0, length) == 0)
+                {
+                    return true;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == Errno.EINTR)
+                {
+                    continue;
+                }
+
+                if (errno is Errno.EOPNOTSUPP or Errno.ENOSYS)
+                {
+                    return false;
+                }
+
+                throw Errno.ToException("fallocate", errno);
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    public static void SyncDirectory(string path)
+    {
+        var fd = open(path, ODirectory);
+        if (fd < 0)
+        {
+            throw Errno.ToException($"open directory {path}", Marshal.GetLastPInvokeError());
+        }
+
+        try
+        {
+            if (fsync(fd) != 0)
+            {
+                throw Errno.ToException($"fsync directory {path}", Marshal.GetLastPInvokeError());
+            }
+        }
+        finally
+        {
+            _ = close(fd);
+        }
+    }
+
+    private static void WithFd(SafeFileHandle handle, Func<int, int> call, string what)
+    {
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            var fd = (int)handle.DangerousGetHandle();
+            while (call(fd) != 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != Errno.EINTR)
+                {
+                    throw Errno.ToException(what, errno);
+                }
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+}
+
+/// <summary>Linux errno values the storage code distinguishes, and their names for messages.</summary>
+internal static class Errno
+{
+    public const int EPERM = 1;
+    public const int EINTR = 4;
+    public const int EIO = 5;
+    public const int EAGAIN = 11;
+    public const int ENOMEM = 12;
+    public const int EBADF = 9;
+    public const int EINVAL = 22;
+    public const int ENOSPC = 28;
+    public const int ENOSYS = 38;
+    public const int ECANCELED = 125;
+    public const int EOPNOTSUPP = 95;
+
+    public static string Name(int errno) => errno switch
+    {
+        EPERM => "EPERM",
+        EINTR => "EINTR",
+        EIO => "EIO",
+        EBADF => "EBADF",
+        EAGAIN => "EAGAIN",
+        ENOMEM => "ENOMEM",
+        EINVAL => "EINVAL",
+        ENOSPC => "ENOSPC",
+        ENOSYS => "ENOSYS",
+        EOPNOTSUPP => "EOPNOTSUPP",
+        ECANCELED => "ECANCELED",
+        _ => "errno",
+    };
+
+    public static IOException ToException(string what, int errno) =>
+        new($"{what} failed: {Name(errno)} ({errno}): {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+}

@@ -1,0 +1,225 @@
+using System.Buffers.Binary;
+using Microsoft.Extensions.Logging;
+using WalrusGossip.Storage.IO;
+using WalrusGossip.Storage.Records;
+using WalrusGossip.Storage.Segments;
+
+namespace WalrusGossip.Storage;
+
+public sealed partial class LogStore
+{
+    private const uint FirstIndexMagic = 0x3158_4946; // "FIX1"
+
+    private void Recover()
+    {
+        var names = ListDirectory();
+        var firstIndex = ReadFirstIndexFile();
+        var segmentStarts = new List<ulong>();
+        var indexFiles = new HashSet<ulong>();
+        foreach (var name in names)
+        {
+            if (SegmentNames.TryParse(name, out var start, out var isSegment))
+            {
+                if (isSegment)
+                {
+                    segmentStarts.Add(start);
+                }
+                else
+                {
+                    indexFiles.Add(start);
+                }
+            }
+        }
+
+        segmentStarts.Sort();
+        firstIndex ??= segmentStarts.Count > 0 ? segmentStarts[0] : 1;
+        var stale = 0;
+        while (stale + 1 < segmentStarts.Count && segmentStarts[stale + 1] <= firstIndex.Value)
+        {
+            stale++;
+        }
+
+        for (var i = 0; i < segmentStarts.Count; i++)
+        {
+            var start = segmentStarts[i];
+            var isLast = i == segmentStarts.Count - 1;
+            var path = PathOf(SegmentNames.Segment(start));
+            if (i < stale)
+            {
+                DeleteSegmentFiles(start);
+                LogStaleSegmentRemoved(_logger, path, firstIndex.Value);
+                continue;
+            }
+
+            if (_segments.Count > 0 && _segments[^1].LastIndex + 1 != start)
+            {
+                var previous = _segments[^1];
+                throw new LogCorruptionException(previous.Path, previous.End, previous.LastIndex + 1,
+                    $"indexes {previous.LastIndex + 1}..{start - 1} are missing: the segment ends early and the next one starts at {start}");
+            }
+
+            if (_segments.Count == 0 && start > firstIndex.Value)
+            {
+                throw new LogCorruptionException(path, 0, firstIndex.Value,
+                    $"indexes {firstIndex.Value}..{start - 1} are missing: the log should start at {firstIndex.Value}");
+            }
+
+            var file = _device.Open(path, DeviceOpenMode.OpenExisting);
+            var segment = new Segment(start, path, PathOf(SegmentNames.Index(start)), file, 1024);
+            _segments.Add(segment);
+            var result = SegmentScanner.Scan(file, start, isLast, _options.MaxEntryBytes, continueAfterCorruption: false,
+                (long offset, in RecordHeader header) => segment.Add(offset, header.Term));
+            if (result.Corruptions.Count > 0)
+            {
+                var bad = result.Corruptions[0];
+                throw new LogCorruptionException(bad.FilePath, bad.Offset, bad.Index, bad.Reason);
+            }
+
+            segment.End = result.DataEnd;
+            if (result.TornBytes > 0)
+            {
+                RecoveredTornBytes = result.TornBytes;
+                LogTornTail(_logger, path, result.DataEnd, result.TornBytes);
+                ZeroFrom(segment, result.DataEnd);
+            }
+
+            if (isLast)
+            {
+                if (indexFiles.Contains(start))
+                {
+                    _device.DeleteFile(segment.IndexPath);
+                }
+            }
+            else
+            {
+                segment.Sealed = true;
+                CheckSparseIndex(segment, indexFiles.Contains(start));
+            }
+        }
+
+        if (_segments.Count > 0 && _segments[^1].LastIndex < firstIndex.Value)
+        {
+            var last = _segments[^1];
+            if (last.LastIndex + 1 < firstIndex.Value)
+            {
+                foreach (var s in _segments)
+                {
+                    s.Dispose();
+                    DeleteSegmentFiles(s.FirstIndex);
+                }
+
+                _segments.Clear();
+            }
+        }
+
+        _firstIndex = firstIndex.Value;
+        _lastIndex = _segments.Count > 0 ? Math.Max(_segments[^1].LastIndex, _firstIndex - 1) : _firstIndex - 1;
+        _nextIndex = _lastIndex + 1;
+    }
+
+    private List<string> ListDirectory()
+    {
+        try
+        {
+            _device.CreateDirectory(_directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataDirectoryException($"cannot create log directory {_directory}: {e.Message}", e);
+        }
+
+        var names = new List<string>();
+        var unknown = new List<string>();
+        foreach (var name in _device.ListFiles(_directory))
+        {
+            if (name == SegmentNames.FirstIndexFileName + AtomicFile.TempSuffix)
+            {
+                continue;
+            }
+
+            if (name == SegmentNames.FirstIndexFileName || SegmentNames.TryParse(name, out _, out _))
+            {
+                names.Add(name);
+            }
+            else
+            {
+                unknown.Add(name);
+            }
+        }
+
+        if (unknown.Count > 0)
+        {
+            throw new DataDirectoryException(
+                $"log directory {_directory} holds files the store does not recognise: {string.Join(", ", unknown)}. " +
+                "Move them elsewhere; nothing was modified.");
+        }
+
+        return names;
+    }
+
+    private ulong? ReadFirstIndexFile()
+    {
+        var path = PathOf(SegmentNames.FirstIndexFileName);
+        if (!_device.FileExists(path))
+        {
+            return null;
+        }
+
+        var bytes = AtomicFile.ReadAll(_device, path);
+        if (bytes.Length != 16 || BinaryPrimitives.ReadUInt32LittleEndian(bytes) != FirstIndexMagic ||
+            Crc32C.Compute(bytes.AsSpan(8)) != BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4)))
+        {
+            throw new LogCorruptionException(path, 0, 0, "first-index file is damaged (bad length, magic or CRC)");
+        }
+
+        return BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(8));
+    }
+
+    private void WriteFirstIndexFile(ulong firstIndex)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, FirstIndexMagic);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes[8..], firstIndex);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes[4..], Crc32C.Compute(bytes[8..]));
+        AtomicFile.Replace(_device, PathOf(SegmentNames.FirstIndexFileName), bytes);
+    }
+
+    private void CheckSparseIndex(Segment segment, bool present)
+    {
+        var expected = segment.SparsePoints(_options.IndexIntervalBytes);
+        if (present && SparseIndexFile.TryDecode(AtomicFile.ReadAll(_device, segment.IndexPath), out var stored) &&
+            SparseIndexFile.Matches(stored, expected))
+        {
+            return;
+        }
+
+        LogIndexRebuilt(_logger, segment.IndexPath, present ? "damaged or out of date" : "missing");
+        WriteSparseIndex(segment, expected);
+    }
+
+    private void WriteSparseIndex(Segment segment, List<(ulong Index, long Offset)> points) =>
+        AtomicFile.Replace(_device, segment.IndexPath, SparseIndexFile.Encode(points));
+
+    /// <summary>Discards everything from <paramref name="offset"/> and re-reserves the segment's full size, so the discarded range reads as zeros.</summary>
+    private void ZeroFrom(Segment segment, long offset)
+    {
+        segment.File.SetLength(offset);
+        segment.File.Allocate(Math.Max(_options.MaxSegmentBytes, offset));
+        segment.File.SyncAll();
+    }
+
+    private void DeleteSegmentFiles(ulong firstIndex)
+    {
+        _device.DeleteFile(PathOf(SegmentNames.Segment(firstIndex)));
+        _device.DeleteFile(PathOf(SegmentNames.Index(firstIndex)));
+    }
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "torn write at the tail of {Path}: dropped {TornBytes} bytes after offset {Offset} (never acknowledged)")]
+    private static partial void LogTornTail(ILogger logger, string path, long offset, long tornBytes);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "sparse index {Path} was {Why}; rebuilt it from the segment")]
+    private static partial void LogIndexRebuilt(ILogger logger, string path, string why);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "removed segment {Path}, which lies wholly below the first retained index {FirstIndex} (an interrupted prefix truncation)")]
+    private static partial void LogStaleSegmentRemoved(ILogger logger, string path, ulong firstIndex);
+}

@@ -1,0 +1,133 @@
+using WalrusGossip.Storage.Segments;
+
+namespace WalrusGossip.Storage;
+
+public sealed partial class LogStore
+{
+    /// <summary>
+    /// Removes every entry at or after <paramref name="fromIndex"/> (a Raft follower discarding a conflicting suffix,
+    /// paper §5.3). Waits for in-flight appends, then deletes whole segments from the end and cuts the segment holding
+    /// <paramref name="fromIndex"/>; durable before it returns. The next append gets <paramref name="fromIndex"/>.
+    /// </summary>
+    /// <param name="fromIndex">In [<see cref="FirstIndex"/>, <see cref="LastIndex"/> + 1]; <see cref="LastIndex"/> + 1 is a no-op.</param>
+    /// <exception cref="LogIndexOutOfRangeException"><paramref name="fromIndex"/> is below <see cref="FirstIndex"/> or beyond <see cref="LastIndex"/> + 1.</exception>
+    /// <exception cref="StorageFailedException">An earlier write failed.</exception>
+    public void TruncateSuffix(ulong fromIndex)
+    {
+        Exclusive(() =>
+        {
+            if (fromIndex < _firstIndex || fromIndex > _lastIndex + 1)
+            {
+                throw new LogIndexOutOfRangeException(fromIndex, _firstIndex, _lastIndex);
+            }
+
+            if (fromIndex == _lastIndex + 1)
+            {
+                return;
+            }
+
+            var deleted = false;
+            while (_segments.Count > 0 && _segments[^1].FirstIndex >= fromIndex)
+            {
+                var last = _segments[^1];
+                last.Dispose();
+                DeleteSegmentFiles(last.FirstIndex);
+                _segments.RemoveAt(_segments.Count - 1);
+                deleted = true;
+            }
+
+            if (deleted)
+            {
+                _device.SyncDirectory(_directory);
+            }
+
+            if (_segments.Count > 0 && _segments[^1].LastIndex >= fromIndex)
+            {
+                var segment = _segments[^1];
+                var cut = segment.OffsetOf(fromIndex);
+                segment.ForgetFrom(fromIndex);
+                ZeroFrom(segment, cut);
+                if (segment.Sealed)
+                {
+                    segment.Sealed = false;
+                    _device.DeleteFile(segment.IndexPath);
+                }
+            }
+
+            _lastIndex = fromIndex - 1;
+            _nextIndex = fromIndex;
+        });
+    }
+
+    /// <summary>
+    /// Makes <paramref name="beforeIndex"/> the first retained index (retention, or compaction after a checkpoint,
+    /// paper §7): entries below it become unreadable and whole segments below it are deleted. When
+    /// <paramref name="beforeIndex"/> is past <see cref="LastIndex"/> + 1 the log is emptied and the next append gets
+    /// <paramref name="beforeIndex"/> (a follower installing a snapshot). The new first index is durable before it returns.
+    /// </summary>
+    /// <param name="beforeIndex">Any index; values at or below <see cref="FirstIndex"/> are a no-op.</param>
+    /// <exception cref="StorageFailedException">An earlier write failed.</exception>
+    public void TruncatePrefix(ulong beforeIndex)
+    {
+        Exclusive(() =>
+        {
+            if (beforeIndex <= _firstIndex)
+            {
+                return;
+            }
+
+            WriteFirstIndexFile(beforeIndex);
+            var reset = beforeIndex > _lastIndex + 1;
+            var removed = 0;
+            while (removed < _segments.Count &&
+                (reset || _segments[removed].LastIndex < beforeIndex) &&
+                (reset || removed < _segments.Count - 1 || _segments[removed].LastIndex + 1 < beforeIndex))
+            {
+                _segments[removed].Dispose();
+                DeleteSegmentFiles(_segments[removed].FirstIndex);
+                removed++;
+            }
+
+            _segments.RemoveRange(0, removed);
+            if (removed > 0)
+            {
+                _device.SyncDirectory(_directory);
+            }
+
+            _firstIndex = beforeIndex;
+            if (reset)
+            {
+                _lastIndex = beforeIndex - 1;
+                _nextIndex = beforeIndex;
+            }
+        });
+    }
+
+    /// <summary>Runs <paramref name="action"/> with appends paused and drained, under the segment write lock.</summary>
+    private void Exclusive(Action action)
+    {
+        lock (_gate)
+        {
+            ThrowIfFailedOrClosed();
+            _truncating = true;
+            try
+            {
+                DrainLocked();
+                _rw.EnterWriteLock();
+                try
+                {
+                    action();
+                }
+                finally
+                {
+                    _rw.ExitWriteLock();
+                }
+            }
+            finally
+            {
+                _truncating = false;
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+}

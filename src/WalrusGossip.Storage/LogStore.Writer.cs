@@ -1,0 +1,425 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using WalrusGossip.Storage.IO;
+using WalrusGossip.Storage.Records;
+using WalrusGossip.Storage.Segments;
+
+namespace WalrusGossip.Storage;
+
+public sealed partial class LogStore
+{
+    private readonly object _gate = new();
+    private WriteBatch _filling;
+    private WriteBatch? _spare;
+    private ulong _nextIndex;
+    private Thread? _writer;
+    private bool _stopping;
+    private bool _writerBusy;
+    private bool _truncating;
+    private Exception? _failure;
+    private long _lastSyncTimestamp;
+
+    /// <summary>
+    /// Appends one entry at the next index. Completes, with that index, when the entry is durable under the
+    /// durability policy (group commit under <c>always</c>).
+    /// </summary>
+    /// <param name="payload">At most <see cref="StorageOptions.MaxEntryBytes"/> bytes; copied before the call returns.</param>
+    /// <param name="term">Raft term to record.</param>
+    /// <param name="type">Entry type.</param>
+    /// <param name="flags">Flags byte, stored unchanged.</param>
+    /// <param name="cancellationToken">Cancels only the wait for batch space; an entry already queued is written.</param>
+    /// <returns>The index assigned to the entry.</returns>
+    /// <exception cref="EntryTooLargeException">The payload exceeds the limit; nothing is written.</exception>
+    /// <exception cref="StorageFailedException">An earlier write or fdatasync failed.</exception>
+    public ValueTask<ulong> AppendAsync(ReadOnlyMemory<byte> payload, ulong term = 0, EntryType type = EntryType.Normal, byte flags = 0, CancellationToken cancellationToken = default)
+    {
+        CheckPayload(payload.Length);
+        var waiter = AppendWaiter.Rent();
+        lock (_gate)
+        {
+            var recordBytes = RecordHeader.Size + payload.Length;
+            WaitForRoom(recordBytes, cancellationToken);
+            var index = _nextIndex++;
+            _filling.Add(index, term, type, flags, payload.Span);
+            _filling.AddWaiter(waiter, index);
+            Monitor.PulseAll(_gate);
+        }
+
+        return waiter.Task;
+    }
+
+    /// <summary>
+    /// Appends entries whose indexes the caller chose (Raft followers and leaders): they must be consecutive and the
+    /// first must be <see cref="LastIndex"/> + 1 counting appends still in flight. Completes when all are durable under
+    /// the policy; they are written in one group commit when they fit in one batch.
+    /// </summary>
+    /// <param name="entries">One or more entries; payloads are copied before the call returns.</param>
+    /// <param name="cancellationToken">Cancels only the wait for batch space.</param>
+    /// <returns>The index of the last entry.</returns>
+    /// <exception cref="ArgumentException">Empty list or indexes not consecutive from the next index; nothing is written.</exception>
+    /// <exception cref="EntryTooLargeException">A payload exceeds the limit; nothing is written.</exception>
+    /// <exception cref="StorageFailedException">An earlier write or fdatasync failed.</exception>
+    public ValueTask<ulong> AppendBatchAsync(IReadOnlyList<LogEntry> entries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        if (entries.Count == 0)
+        {
+            throw new ArgumentException("at least one entry is required", nameof(entries));
+        }
+
+        for (var i = 0; i < entries.Count; i++)
+        {
+            CheckPayload(entries[i].Payload.Length);
+        }
+
+        var waiter = AppendWaiter.Rent();
+        lock (_gate)
+        {
+            if (entries[0].Index != _nextIndex)
+            {
+                throw new ArgumentException($"first entry has index {entries[0].Index}; the next index is {_nextIndex}", nameof(entries));
+            }
+
+            for (var i = 1; i < entries.Count; i++)
+            {
+                if (entries[i].Index != entries[0].Index + (ulong)i)
+                {
+                    throw new ArgumentException($"entry {i} has index {entries[i].Index}; indexes must be consecutive", nameof(entries));
+                }
+            }
+
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var e = entries[i];
+                WaitForRoom(RecordHeader.Size + e.Payload.Length, cancellationToken);
+                _filling.Add(_nextIndex++, e.Term, e.Type, e.Flags, e.Payload.Span);
+            }
+
+            _filling.AddWaiter(waiter, _nextIndex - 1);
+            Monitor.PulseAll(_gate);
+        }
+
+        return waiter.Task;
+    }
+
+    /// <summary>Waits until everything appended so far is written and durable (fdatasync), whatever the policy.</summary>
+    /// <exception cref="StorageFailedException">An earlier write or fdatasync failed.</exception>
+    public void Flush()
+    {
+        lock (_gate)
+        {
+            DrainLocked();
+        }
+
+        _rw.EnterReadLock();
+        try
+        {
+            if (_segments.Count > 0)
+            {
+                _segments[^1].File.Sync();
+            }
+        }
+        finally
+        {
+            _rw.ExitReadLock();
+        }
+    }
+
+    private void CheckPayload(int length)
+    {
+        if (length > _options.MaxEntryBytes)
+        {
+            throw new EntryTooLargeException(length, _options.MaxEntryBytes);
+        }
+    }
+
+    /// <summary>Called under <see cref="_gate"/>: blocks the appender while the filling batch is full (back-pressure) or a truncation runs.</summary>
+    private void WaitForRoom(int recordBytes, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ThrowIfFailedOrClosed();
+            if (!_truncating && _filling.HasRoomFor(recordBytes))
+            {
+                return;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            Monitor.Wait(_gate, 10);
+        }
+    }
+
+    private void ThrowIfFailedOrClosed()
+    {
+        if (_failure is not null)
+        {
+            throw new StorageFailedException("the log store stopped after a write failure; reopen it to recover", _failure);
+        }
+
+        ObjectDisposedException.ThrowIf(_stopping, this);
+    }
+
+    /// <summary>Called under <see cref="_gate"/>: waits until no batch is queued or being written.</summary>
+    private void DrainLocked()
+    {
+        while (_filling.Count > 0 || _writerBusy)
+        {
+            if (_failure is not null)
+            {
+                break;
+            }
+
+            Monitor.Wait(_gate, 10);
+        }
+
+        if (_failure is not null)
+        {
+            throw new StorageFailedException("the log store stopped after a write failure; reopen it to recover", _failure);
+        }
+    }
+
+    private void StartWriter()
+    {
+        _lastSyncTimestamp = Stopwatch.GetTimestamp();
+        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "walrus-log-writer" };
+        _writer.Start();
+    }
+
+    private void StopWriter()
+    {
+        lock (_gate)
+        {
+            if (_writer is null)
+            {
+                return;
+            }
+
+            while (_filling.Count > 0 || _writerBusy)
+            {
+                if (_failure is not null)
+                {
+                    break;
+                }
+
+                Monitor.Wait(_gate, 10);
+            }
+
+            _stopping = true;
+            Monitor.PulseAll(_gate);
+        }
+
+        _writer.Join();
+        _writer = null;
+    }
+
+    private void WriterLoop()
+    {
+        var policy = _options.Durability;
+        while (true)
+        {
+            WriteBatch batch;
+            var syncDue = false;
+            lock (_gate)
+            {
+                while (_filling.Count == 0 && !_stopping)
+                {
+                    if (policy.Mode == DurabilityMode.Interval && SyncDue(policy))
+                    {
+                        syncDue = true;
+                        break;
+                    }
+
+                    Monitor.Wait(_gate, policy.Mode == DurabilityMode.Interval ? Math.Max(1, (int)policy.Interval.TotalMilliseconds) : 100);
+                }
+
+                if (_stopping && _filling.Count == 0)
+                {
+                    return;
+                }
+
+                batch = _filling;
+                if (batch.Count > 0)
+                {
+                    _filling = _spare!;
+                    _spare = null;
+                    _writerBusy = true;
+                    Monitor.PulseAll(_gate);
+                }
+            }
+
+            if (batch.Count == 0)
+            {
+                if (syncDue)
+                {
+                    TrySync();
+                }
+
+                continue;
+            }
+
+            try
+            {
+                WriteBatchToSegments(batch);
+                if (policy.Mode == DurabilityMode.Interval && SyncDue(policy))
+                {
+                    _segments[^1].File.Sync();
+                    _lastSyncTimestamp = Stopwatch.GetTimestamp();
+                }
+
+                batch.CompleteAll();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or StorageException)
+            {
+                LogWriteFailed(_logger, e);
+                lock (_gate)
+                {
+                    _failure = e;
+                    var failure = new StorageFailedException("append failed: " + e.Message, e);
+                    batch.FailAll(failure);
+                    _filling.FailAll(failure);
+                    _filling.Clear();
+                }
+            }
+
+            lock (_gate)
+            {
+                batch.Clear();
+                _spare = batch;
+                _writerBusy = false;
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
+    private bool SyncDue(DurabilityPolicy policy) =>
+        Stopwatch.GetElapsedTime(_lastSyncTimestamp) >= policy.Interval;
+
+    private void TrySync()
+    {
+        try
+        {
+            _rw.EnterReadLock();
+            try
+            {
+                if (_segments.Count > 0)
+                {
+                    _segments[^1].File.Sync();
+                }
+            }
+            finally
+            {
+                _rw.ExitReadLock();
+            }
+
+            _lastSyncTimestamp = Stopwatch.GetTimestamp();
+        }
+        catch (IOException e)
+        {
+            LogWriteFailed(_logger, e);
+            lock (_gate)
+            {
+                _failure = e;
+            }
+        }
+    }
+
+    /// <summary>Writes a batch as one run per segment touched, rolling segments as they fill; publishes the new entries.</summary>
+    private void WriteBatchToSegments(WriteBatch batch)
+    {
+        var sync = _options.Durability.Mode == DurabilityMode.Always;
+        var record = 0;
+        while (record < batch.Count)
+        {
+            var segment = _segments.Count > 0 ? _segments[^1] : null;
+            var room = segment is null ? 0 : _options.MaxSegmentBytes - segment.End;
+            var end = record;
+            while (end < batch.Count && batch.StartOf(end + 1) - batch.StartOf(record) <= room)
+            {
+                end++;
+            }
+
+            if (end == record)
+            {
+                Roll(segment, batch.FirstIndex + (ulong)record);
+                continue;
+            }
+
+            var start = batch.StartOf(record);
+            var length = batch.StartOf(end) - start;
+            RecordHeader.MarkBatchEnd(batch.Buffer.AsSpan(batch.StartOf(end - 1), batch.StartOf(end) - batch.StartOf(end - 1)));
+            var data = batch.Buffer.AsSpan(start, length);
+            if (sync)
+            {
+                segment!.File.WriteAndSync(segment.End, data);
+            }
+            else
+            {
+                segment!.File.Write(segment.End, data);
+            }
+
+            _rw.EnterWriteLock();
+            try
+            {
+                var offset = segment.End;
+                for (var i = record; i < end; i++)
+                {
+                    segment.Add(offset + batch.StartOf(i) - start, batch.TermOf(i));
+                }
+
+                segment.End = offset + length;
+                Volatile.Write(ref _lastIndex, batch.FirstIndex + (ulong)end - 1);
+            }
+            finally
+            {
+                _rw.ExitWriteLock();
+            }
+
+            record = end;
+        }
+    }
+
+    /// <summary>Seals the open segment (fdatasync, sparse index) and starts a preallocated one at <paramref name="firstIndex"/>.</summary>
+    private void Roll(Segment? current, ulong firstIndex)
+    {
+        if (current is not null)
+        {
+            current.File.Sync();
+            WriteSparseIndex(current, current.SparsePoints(_options.IndexIntervalBytes));
+        }
+
+        var path = PathOf(SegmentNames.Segment(firstIndex));
+        _device.DeleteFile(path);
+        var file = _device.Open(path, DeviceOpenMode.CreateNew);
+        try
+        {
+            file.Allocate(_options.MaxSegmentBytes);
+            file.SyncAll();
+            _device.SyncDirectory(_directory);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+
+        var capacity = (int)Math.Min(1 << 20, _options.MaxSegmentBytes / 256);
+        var segment = new Segment(firstIndex, path, PathOf(SegmentNames.Index(firstIndex)), file, capacity);
+        _rw.EnterWriteLock();
+        try
+        {
+            if (current is not null)
+            {
+                current.Sealed = true;
+            }
+
+            _segments.Add(segment);
+        }
+        finally
+        {
+            _rw.ExitWriteLock();
+        }
+    }
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Critical, Message = "log write failed; the store stops accepting appends")]
+    private static partial void LogWriteFailed(ILogger logger, Exception error);
+}

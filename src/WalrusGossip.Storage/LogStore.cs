@@ -1,0 +1,313 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using WalrusGossip.Storage.IO;
+using WalrusGossip.Storage.Records;
+using WalrusGossip.Storage.Segments;
+
+namespace WalrusGossip.Storage;
+
+/// <summary>
+/// The segmented, CRC-checked, crash-recovering local log (the <c>log/</c> directory of a data directory).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Records are appended to the open segment by one writer thread; concurrent appends are grouped into one
+/// write and, under <see cref="DurabilityMode.Always"/>, one fdatasync (group commit). An append's task completes
+/// only after its batch meets the durability policy. Reads and appends may run concurrently from any thread;
+/// truncations wait for in-flight appends to finish.
+/// </para>
+/// <para>
+/// Recovery on open (see ARCHITECTURE.md): every segment is scanned and every record's CRC-32C verified. An
+/// incomplete tail of the open segment is a torn write and is truncated (logged with its size); any other bad
+/// record raises <see cref="LogCorruptionException"/> naming file, offset and index, and nothing is modified.
+/// </para>
+/// </remarks>
+public sealed partial class LogStore : IDisposable
+{
+    private readonly IStorageDevice _device;
+    private readonly StorageOptions _options;
+    private readonly ILogger _logger;
+    private readonly string _directory;
+    private readonly List<Segment> _segments = [];
+    private readonly ReaderWriterLockSlim _rw = new(LockRecursionPolicy.NoRecursion);
+    private ulong _firstIndex;
+    private ulong _lastIndex;
+    private bool _disposed;
+
+    private LogStore(IStorageDevice device, string directory, StorageOptions options, ILogger logger)
+    {
+        _device = device;
+        _directory = directory;
+        _options = options;
+        _logger = logger;
+        _filling = new WriteBatch(options.MaxBatchBytes);
+        _spare = new WriteBatch(options.MaxBatchBytes);
+    }
+
+    /// <summary>First retained index; entries below it were removed by <see cref="TruncatePrefix"/>. 1 for a new log.</summary>
+    public ulong FirstIndex => Volatile.Read(ref _firstIndex);
+
+    /// <summary>Last index whose append has completed; <see cref="FirstIndex"/> - 1 when the log is empty.</summary>
+    public ulong LastIndex => Volatile.Read(ref _lastIndex);
+
+    /// <summary>Number of segment files.</summary>
+    public int SegmentCount
+    {
+        get
+        {
+            _rw.EnterReadLock();
+            try
+            {
+                return _segments.Count;
+            }
+            finally
+            {
+                _rw.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>Bytes of record data held (excluding preallocated space).</summary>
+    public long DataBytes
+    {
+        get
+        {
+            _rw.EnterReadLock();
+            try
+            {
+                long total = 0;
+                foreach (var s in _segments)
+                {
+                    total += s.End;
+                }
+
+                return total;
+            }
+            finally
+            {
+                _rw.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>Bytes of torn tail dropped by recovery when this store was opened (0 after a clean shutdown).</summary>
+    public long RecoveredTornBytes { get; private set; }
+
+    /// <summary>The options in force.</summary>
+    public StorageOptions Options => _options;
+
+    /// <summary>Opens (or creates) the log in <paramref name="directory"/> and recovers it.</summary>
+    /// <param name="device">Device holding the files.</param>
+    /// <param name="directory">The <c>log/</c> directory; created if missing.</param>
+    /// <param name="options">Validated options.</param>
+    /// <param name="logger">Receives recovery notes (torn bytes dropped, index files rebuilt).</param>
+    /// <returns>The open store; dispose it to flush and close.</returns>
+    /// <exception cref="DataDirectoryException">The directory cannot be created or holds files the store does not recognise.</exception>
+    /// <exception cref="LogCorruptionException">A complete record failed verification, or indexes are missing between segments.</exception>
+    /// <exception cref="StorageConfigurationException">An option is out of range.</exception>
+    public static LogStore Open(IStorageDevice device, string directory, StorageOptions options, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var store = new LogStore(device, directory, options, logger ?? NullLogger.Instance);
+        try
+        {
+            store.Recover();
+        }
+        catch
+        {
+            store.CloseFiles();
+            throw;
+        }
+
+        store.StartWriter();
+        return store;
+    }
+
+    /// <summary>Reads the entry at <paramref name="index"/>, verifying its CRC.</summary>
+    /// <param name="index">In [<see cref="FirstIndex"/>, <see cref="LastIndex"/>].</param>
+    /// <returns>The entry, with a payload in a new array.</returns>
+    /// <exception cref="LogIndexOutOfRangeException">The index is compacted or beyond the end.</exception>
+    /// <exception cref="LogCorruptionException">The stored record no longer verifies.</exception>
+    public LogEntry Read(ulong index)
+    {
+        var list = new List<LogEntry>(1);
+        ReadRange(index, 1, long.MaxValue, list);
+        return list[0];
+    }
+
+    /// <summary>
+    /// Reads consecutive entries starting at <paramref name="fromIndex"/>, stopping after <paramref name="maxCount"/>
+    /// entries, at the end of the log, or before the total payload would exceed <paramref name="maxBytes"/>
+    /// (at least one entry is returned even if it alone exceeds it).
+    /// </summary>
+    /// <param name="fromIndex">In [<see cref="FirstIndex"/>, <see cref="LastIndex"/>].</param>
+    /// <param name="maxCount">At least 1.</param>
+    /// <param name="maxBytes">Payload byte budget, at least 1.</param>
+    /// <param name="into">Receives the entries in index order.</param>
+    /// <returns>The number of entries added.</returns>
+    /// <exception cref="LogIndexOutOfRangeException"><paramref name="fromIndex"/> is compacted or beyond the end.</exception>
+    /// <exception cref="LogCorruptionException">A stored record no longer verifies.</exception>
+    public int ReadRange(ulong fromIndex, int maxCount, long maxBytes, List<LogEntry> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        _rw.EnterReadLock();
+        try
+        {
+            ThrowIfDisposed();
+            var last = _lastIndex;
+            if (fromIndex < _firstIndex || fromIndex > last)
+            {
+                throw new LogIndexOutOfRangeException(fromIndex, _firstIndex, last);
+            }
+
+            var added = 0;
+            long payloadBytes = 0;
+            var index = fromIndex;
+            var budgetReached = false;
+            while (!budgetReached && added < maxCount && index <= last)
+            {
+                var segment = FindSegment(index);
+                var segmentLast = Math.Min(segment.LastIndex, last);
+                var to = index - 1;
+                while (to < segmentLast && added + (int)(to + 1 - index) < maxCount)
+                {
+                    var length = segment.SpanBytes(to + 1, to + 1) - RecordHeader.Size;
+                    if (added + (int)(to + 1 - index) > 0 && payloadBytes + length > maxBytes)
+                    {
+                        budgetReached = true;
+                        break;
+                    }
+
+                    payloadBytes += length;
+                    to++;
+                }
+
+                if (to < index)
+                {
+                    break;
+                }
+
+                added += ReadRecords(segment, index, to, into);
+                index = to + 1;
+            }
+
+            return added;
+        }
+        finally
+        {
+            _rw.ExitReadLock();
+        }
+    }
+
+    /// <summary>The term of the entry at <paramref name="index"/>, from memory (no I/O).</summary>
+    /// <param name="index">In [<see cref="FirstIndex"/>, <see cref="LastIndex"/>].</param>
+    /// <returns>The entry's term.</returns>
+    /// <exception cref="LogIndexOutOfRangeException">The index is compacted or beyond the end.</exception>
+    public ulong TermAt(ulong index)
+    {
+        _rw.EnterReadLock();
+        try
+        {
+            ThrowIfDisposed();
+            if (index < _firstIndex || index > _lastIndex)
+            {
+                throw new LogIndexOutOfRangeException(index, _firstIndex, _lastIndex);
+            }
+
+            return FindSegment(index).TermOf(index);
+        }
+        finally
+        {
+            _rw.ExitReadLock();
+        }
+    }
+
+    /// <summary>Stops the writer after it drains pending appends, fdatasyncs the open segment and closes every file.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        StopWriter();
+        _rw.EnterWriteLock();
+        try
+        {
+            if (_failure is null && _segments.Count > 0)
+            {
+                _segments[^1].File.Sync();
+            }
+
+            CloseFiles();
+            _disposed = true;
+        }
+        finally
+        {
+            _rw.ExitWriteLock();
+        }
+    }
+
+    private static int ReadRecords(Segment segment, ulong from, ulong to, List<LogEntry> into)
+    {
+        var start = segment.OffsetOf(from);
+        var buffer = new byte[segment.SpanBytes(from, to)];
+        if (segment.File.Read(start, buffer) != buffer.Length)
+        {
+            throw new LogCorruptionException(segment.Path, start, from, "segment is shorter than the records recorded for it");
+        }
+
+        var position = 0;
+        for (var i = from; i <= to; i++)
+        {
+            var header = RecordHeader.Read(buffer.AsSpan(position));
+            var length = header.RecordLength;
+            if (length > buffer.Length - position || header.Index != i || !RecordHeader.Verify(buffer.AsSpan(position, (int)length)))
+            {
+                throw new LogCorruptionException(segment.Path, start + position, i, "record failed verification on read");
+            }
+
+            into.Add(new LogEntry(i, header.Term, (EntryType)header.Type, buffer.AsMemory(position + RecordHeader.Size, (int)header.PayloadLength), header.Flags));
+            position += (int)length;
+        }
+
+        return (int)(to - from + 1);
+    }
+
+    private Segment FindSegment(ulong index)
+    {
+        int lo = 0, hi = _segments.Count - 1;
+        while (lo < hi)
+        {
+            var mid = (lo + hi + 1) / 2;
+            if (_segments[mid].FirstIndex <= index)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return _segments[lo];
+    }
+
+    private void CloseFiles()
+    {
+        foreach (var segment in _segments)
+        {
+            segment.Dispose();
+        }
+
+        _segments.Clear();
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    private string PathOf(string name) => Path.Combine(_directory, name);
+}

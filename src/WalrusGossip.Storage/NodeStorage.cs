@@ -1,0 +1,121 @@
+using Microsoft.Extensions.Logging;
+using WalrusGossip.Storage.Checkpoints;
+using WalrusGossip.Storage.IO;
+
+namespace WalrusGossip.Storage;
+
+/// <summary>
+/// Everything one agent keeps on disk, opened together under an exclusive lock on the data directory:
+/// <c>raft/hardstate</c>, the segmented log in <c>log/</c> and checkpoints in <c>checkpoints/</c>.
+/// </summary>
+/// <remarks>Recovery order (ARCHITECTURE.md): newest valid checkpoint first, then the log.</remarks>
+public sealed class NodeStorage : IDisposable
+{
+    /// <summary>Name of the lock file at the root of the data directory.</summary>
+    public const string LockFileName = "LOCK";
+
+    private readonly IDisposable _lock;
+    private readonly FileSystemDevice? _ownedDevice;
+
+    private NodeStorage(string dataDirectory, IDisposable directoryLock, HardStateFile hardState, CheckpointStore checkpoints, Checkpoint? checkpoint, LogStore log, FileSystemDevice? ownedDevice)
+    {
+        DataDirectory = dataDirectory;
+        _lock = directoryLock;
+        HardState = hardState;
+        Checkpoints = checkpoints;
+        LatestCheckpoint = checkpoint;
+        Log = log;
+        _ownedDevice = ownedDevice;
+    }
+
+    /// <summary>The data directory path.</summary>
+    public string DataDirectory { get; }
+
+    /// <summary>The Raft hard-state file.</summary>
+    public HardStateFile HardState { get; }
+
+    /// <summary>The checkpoint directory.</summary>
+    public CheckpointStore Checkpoints { get; }
+
+    /// <summary>The newest valid checkpoint found at open, or null.</summary>
+    public Checkpoint? LatestCheckpoint { get; }
+
+    /// <summary>The log.</summary>
+    public LogStore Log { get; }
+
+    /// <summary>Opens a data directory on the real file system with the engine named in <paramref name="options"/>.</summary>
+    /// <param name="dataDirectory">Created if missing.</param>
+    /// <param name="options">Storage options; validated.</param>
+    /// <param name="logger">Receives recovery and engine-choice notes.</param>
+    /// <returns>The open storage.</returns>
+    /// <exception cref="DataDirectoryException">The directory is not usable (not writable, locked by another process, unknown files).</exception>
+    /// <exception cref="LogCorruptionException">Recovery found corruption; nothing was modified.</exception>
+    /// <exception cref="StorageConfigurationException">An option is invalid.</exception>
+    public static NodeStorage Open(string dataDirectory, StorageOptions options, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var device = FileSystemDevice.Create(options.IoEngine, logger);
+        try
+        {
+            return Open(device, dataDirectory, options, logger, device);
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens a data directory on any device (the simulator passes a simulated disk).</summary>
+    /// <param name="device">The device.</param>
+    /// <param name="dataDirectory">Created if missing.</param>
+    /// <param name="options">Storage options; validated.</param>
+    /// <param name="logger">Receives recovery notes.</param>
+    /// <returns>The open storage.</returns>
+    /// <exception cref="DataDirectoryException">The directory is not usable.</exception>
+    /// <exception cref="LogCorruptionException">Recovery found corruption; nothing was modified.</exception>
+    public static NodeStorage Open(IStorageDevice device, string dataDirectory, StorageOptions options, ILogger? logger = null) =>
+        Open(device, dataDirectory, options, logger, null);
+
+    private static NodeStorage Open(IStorageDevice device, string dataDirectory, StorageOptions options, ILogger? logger, FileSystemDevice? owned)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentException.ThrowIfNullOrEmpty(dataDirectory);
+        options.Validate();
+        IDisposable directoryLock;
+        try
+        {
+            device.CreateDirectory(dataDirectory);
+            device.CreateDirectory(Path.Combine(dataDirectory, "raft"));
+            directoryLock = device.Lock(Path.Combine(dataDirectory, LockFileName));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataDirectoryException($"data directory {dataDirectory} is not usable (not writable, or locked by another process): {e.Message}", e);
+        }
+
+        try
+        {
+            var checkpoints = new CheckpointStore(device, Path.Combine(dataDirectory, "checkpoints"), logger);
+            var checkpoint = checkpoints.LoadNewest();
+            var hardState = new HardStateFile(device, Path.Combine(dataDirectory, "raft", "hardstate"));
+            _ = hardState.Load();
+            var log = LogStore.Open(device, Path.Combine(dataDirectory, "log"), options, logger);
+            return new NodeStorage(dataDirectory, directoryLock, hardState, checkpoints, checkpoint, log, owned);
+        }
+        catch
+        {
+            directoryLock.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Flushes and closes the log, then releases the directory lock.</summary>
+    public void Dispose()
+    {
+        Log.Dispose();
+        _lock.Dispose();
+        _ownedDevice?.Dispose();
+    }
+}

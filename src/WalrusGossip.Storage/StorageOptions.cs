@@ -1,0 +1,67 @@
+using WalrusGossip.Storage.IO;
+
+namespace WalrusGossip.Storage;
+
+/// <summary>Options of the local store (configuration section <c>Storage</c>).</summary>
+public sealed class StorageOptions
+{
+    /// <summary>Smallest accepted <see cref="MaxSegmentBytes"/>: 64 KiB.</summary>
+    public const long MinSegmentBytes = 64 * 1024;
+
+    /// <summary>
+    /// Size a segment file is preallocated to and rolled at, in bytes. Default 64 MiB; range 64 KiB to 1 GiB.
+    /// Preallocation lets fdatasync skip file-size metadata updates.
+    /// </summary>
+    public long MaxSegmentBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Largest payload of one entry in bytes. Default 4 MiB; range 0 to <see cref="MaxSegmentBytes"/> minus the 32-byte header.
+    /// Larger appends fail with <see cref="EntryTooLargeException"/>.
+    /// </summary>
+    public int MaxEntryBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>When an append completes. Default <see cref="DurabilityPolicy.Always"/>.</summary>
+    public DurabilityPolicy Durability { get; set; } = DurabilityPolicy.Always;
+
+    /// <summary>Write engine. Default <see cref="IoEngine.Auto"/>.</summary>
+    public IoEngine IoEngine { get; set; } = IoEngine.Auto;
+
+    /// <summary>
+    /// Bytes of encoded records one group-commit batch may hold before appenders wait for the writer
+    /// (back-pressure). Default 8 MiB; at least <see cref="MaxEntryBytes"/> + 32.
+    /// </summary>
+    public int MaxBatchBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Spacing of sparse index points in a segment's <c>.idx</c> file, in bytes of segment data. Default 4 KiB.</summary>
+    public int IndexIntervalBytes { get; set; } = 4096;
+
+    /// <summary>Checks every option against its documented range.</summary>
+    /// <exception cref="StorageConfigurationException">An option is out of range; the message names it.</exception>
+    public void Validate()
+    {
+        if (MaxSegmentBytes is < MinSegmentBytes or > 1L << 30)
+        {
+            throw new StorageConfigurationException($"Storage:MaxSegmentBytes must be between {MinSegmentBytes} and {1L << 30}, got {MaxSegmentBytes}");
+        }
+
+        if (MaxEntryBytes < 0 || MaxEntryBytes > MaxSegmentBytes - Records.RecordHeader.Size)
+        {
+            throw new StorageConfigurationException($"Storage:MaxEntryBytes must be between 0 and MaxSegmentBytes - 32 ({MaxSegmentBytes - 32}), got {MaxEntryBytes}");
+        }
+
+        if (MaxBatchBytes < MaxEntryBytes + Records.RecordHeader.Size)
+        {
+            throw new StorageConfigurationException($"Storage:MaxBatchBytes must be at least MaxEntryBytes + 32 ({MaxEntryBytes + 32}), got {MaxBatchBytes}");
+        }
+
+        if (IndexIntervalBytes is < 512 or > 1 << 20)
+        {
+            throw new StorageConfigurationException($"Storage:IndexIntervalBytes must be between 512 and {1 << 20}, got {IndexIntervalBytes}");
+        }
+
+        if (!Enum.IsDefined(IoEngine))
+        {
+            throw new StorageConfigurationException($"Storage:IoEngine must be auto, uring or psync, got {IoEngine}");
+        }
+    }
+}

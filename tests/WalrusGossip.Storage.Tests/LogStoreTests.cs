@@ -1,0 +1,151 @@
+using WalrusGossip.Storage.IO;
+
+namespace WalrusGossip.Storage.Tests;
+
+public class LogStoreTests
+{
+    public static TheoryData<IoEngine> Engines => TestStores.Engines;
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task Entries_round_trip_across_many_segment_rolls_and_a_reopen(IoEngine engine)
+    {
+        using var dir = new TempDir();
+        const int Count = 3000;
+        using (var storage = TestStores.Open(dir.Path, engine))
+        {
+            for (ulong i = 1; i <= Count; i++)
+            {
+                var index = await storage.Log.AppendAsync(TestStores.PayloadFor(i, (int)(i % 97) * 3), term: (i / 500) + 1, flags: (byte)i);
+                Assert.Equal(i, index);
+            }
+
+            Assert.True(storage.Log.SegmentCount > 5, $"expected several segments, got {storage.Log.SegmentCount}");
+            AssertLogContent(storage.Log, Count);
+        }
+
+        using var reopened = TestStores.Open(dir.Path, engine);
+        Assert.Equal(0, reopened.Log.RecoveredTornBytes);
+        AssertLogContent(reopened.Log, Count);
+        Assert.Equal((ulong)Count + 1, await reopened.Log.AppendAsync(new byte[3], term: 9));
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task Read_range_respects_count_and_byte_bounds_and_returns_at_least_one_entry(IoEngine engine)
+    {
+        using var dir = new TempDir();
+        using var storage = TestStores.Open(dir.Path, engine);
+        for (ulong i = 1; i <= 100; i++)
+        {
+            await storage.Log.AppendAsync(new byte[100], term: 1);
+        }
+
+        var list = new List<LogEntry>();
+        Assert.Equal(10, storage.Log.ReadRange(5, 10, long.MaxValue, list));
+        Assert.Equal(Enumerable.Range(5, 10).Select(i => (ulong)i), list.Select(e => e.Index));
+        list.Clear();
+        Assert.Equal(3, storage.Log.ReadRange(1, 100, 350, list));
+        list.Clear();
+        Assert.Equal(1, storage.Log.ReadRange(1, 100, 1, list));
+        list.Clear();
+        Assert.Equal(6, storage.Log.ReadRange(95, 100, long.MaxValue, list));
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task Batch_append_with_caller_indexes_is_written_in_order(IoEngine engine)
+    {
+        using var dir = new TempDir();
+        using var storage = TestStores.Open(dir.Path, engine);
+        var batch = Enumerable.Range(1, 50).Select(i => new LogEntry((ulong)i, 3, EntryType.Normal, TestStores.PayloadFor((ulong)i, 500))).ToList();
+        Assert.Equal(50ul, await storage.Log.AppendBatchAsync(batch));
+        Assert.Equal(3ul, storage.Log.TermAt(50));
+        Assert.Throws<ArgumentException>(() => storage.Log.AppendBatchAsync([new LogEntry(52, 3, EntryType.Normal, default)]));
+        Assert.Equal(50ul, storage.Log.LastIndex);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task Sixty_four_concurrent_appenders_get_distinct_gap_free_indexes(IoEngine engine)
+    {
+        using var dir = new TempDir();
+        using var storage = TestStores.Open(dir.Path, engine, o => o.MaxSegmentBytes = 1 << 20);
+        const int Writers = 64, PerWriter = 100;
+        var results = await Task.WhenAll(Enumerable.Range(0, Writers).Select(w => Task.Run(async () =>
+        {
+            var mine = new List<ulong>();
+            for (var i = 0; i < PerWriter; i++)
+            {
+                mine.Add(await storage.Log.AppendAsync(TestStores.PayloadFor((ulong)w, 64), term: 1));
+            }
+
+            return mine;
+        })));
+        var all = results.SelectMany(r => r).Order().ToList();
+        Assert.Equal(Enumerable.Range(1, Writers * PerWriter).Select(i => (ulong)i), all);
+        Assert.Equal((ulong)(Writers * PerWriter), storage.Log.LastIndex);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task Interval_and_none_policies_append_and_survive_a_clean_reopen(IoEngine engine)
+    {
+        foreach (var policy in new[] { "interval:5", "none" })
+        {
+            using var dir = new TempDir();
+            using (var storage = TestStores.Open(dir.Path, engine, o => o.Durability = DurabilityPolicy.Parse(policy)))
+            {
+                for (var i = 0; i < 500; i++)
+                {
+                    await storage.Log.AppendAsync(new byte[300], term: 2);
+                }
+            }
+
+            using var reopened = TestStores.Open(dir.Path, engine);
+            Assert.Equal(500ul, reopened.Log.LastIndex);
+        }
+    }
+
+    [Fact]
+    public void Hard_state_round_trips_and_a_damaged_file_is_reported()
+    {
+        using var dir = new TempDir();
+        using (var storage = TestStores.Open(dir.Path, IoEngine.Psync))
+        {
+            Assert.Equal(default, storage.HardState.Load());
+            storage.HardState.Save(new HardState(5, 2, 99));
+            Assert.Equal(new HardState(5, 2, 99), storage.HardState.Load());
+        }
+
+        var path = Path.Combine(dir.Path, "raft", "hardstate");
+        var bytes = File.ReadAllBytes(path);
+        bytes[20] ^= 1;
+        File.WriteAllBytes(path, bytes);
+        var error = Assert.Throws<LogCorruptionException>(() => TestStores.Open(dir.Path, IoEngine.Psync));
+        Assert.Contains("hardstate", error.FilePath, StringComparison.Ordinal);
+    }
+
+    internal static void AssertLogContent(LogStore log, int count)
+    {
+        Assert.Equal(1ul, log.FirstIndex);
+        Assert.Equal((ulong)count, log.LastIndex);
+        var list = new List<LogEntry>();
+        var next = 1ul;
+        while (next <= (ulong)count)
+        {
+            list.Clear();
+            log.ReadRange(next, 257, 40_000, list);
+            foreach (var e in list)
+            {
+                Assert.Equal(next, e.Index);
+                Assert.Equal((next / 500) + 1, e.Term);
+                Assert.Equal((byte)next, e.Flags);
+                Assert.Equal(TestStores.PayloadFor(next, (int)(next % 97) * 3), e.Payload.ToArray());
+                next++;
+            }
+        }
+
+        Assert.Equal(TestStores.PayloadFor(77, 77 % 97 * 3), log.Read(77).Payload.ToArray());
+    }
+}
