@@ -1,0 +1,218 @@
+namespace WalrusGossip.Membership;
+
+/// <summary>
+/// How alive, suspect, dead and left messages change the local view. Incarnation numbers order
+/// every claim about a member (SWIM §4.2): a higher incarnation wins; at equal incarnation
+/// suspect beats alive and dead/left beat both. Dead and left members stay as tombstones so that
+/// only a strictly higher incarnation — a real refutation or a rejoin — can bring them back.
+/// </summary>
+public sealed partial class MembershipNode
+{
+    private void OnAlive(in GossipMessage alive)
+    {
+        if (alive.Metadata is null)
+        {
+            Log(MembershipLogLevel.Warning, $"alive for '{alive.Member}' ignored: metadata over {_options.MaxMetadataBytes} bytes");
+            return;
+        }
+
+        if (string.Equals(alive.Member, _local.Name, StringComparison.Ordinal))
+        {
+            var conflicting = alive.Incarnation > _local.Incarnation
+                || (alive.Incarnation == _local.Incarnation
+                    && (!Metadata.AreEqual(alive.Metadata, _local.Metadata) || !string.Equals(alive.Address, _local.Address, StringComparison.Ordinal)));
+            if (conflicting && !_leaving)
+            {
+                Refute(alive.Incarnation, $"alive claim about this node at incarnation {alive.Incarnation}");
+            }
+
+            return;
+        }
+
+        if (!_members.TryGetValue(alive.Member, out var member))
+        {
+            member = new Member(alive.Member, alive.Address, alive.Incarnation, alive.Metadata, _now);
+            _members.Add(member.Name, member);
+            AddToProbeOrder(member.Name);
+            Emit(MembershipEventKind.Joined, member);
+            BroadcastAlive(member);
+            return;
+        }
+
+        if (alive.Incarnation <= member.Incarnation)
+        {
+            return;
+        }
+
+        var previous = member.State;
+        var changed = !Metadata.AreEqual(alive.Metadata, member.Metadata)
+            || !string.Equals(alive.Address, member.Address, StringComparison.Ordinal);
+        member.Incarnation = alive.Incarnation;
+        member.Address = alive.Address;
+        member.Metadata = alive.Metadata;
+        member.UpdatedAt = _now;
+        if (previous != MemberState.Alive)
+        {
+            SetState(member, MemberState.Alive);
+        }
+
+        switch (previous)
+        {
+            case MemberState.Dead or MemberState.Left:
+                Emit(MembershipEventKind.Joined, member);
+                break;
+            case MemberState.Suspect:
+                Emit(MembershipEventKind.Alive, member);
+                if (changed)
+                {
+                    Emit(MembershipEventKind.Updated, member);
+                }
+
+                break;
+            default:
+                if (changed)
+                {
+                    Emit(MembershipEventKind.Updated, member);
+                }
+
+                break;
+        }
+
+        BroadcastAlive(member);
+    }
+
+    private void OnSuspect(ulong incarnation, string name, string from)
+    {
+        if (string.Equals(name, _local.Name, StringComparison.Ordinal))
+        {
+            if (!_leaving && incarnation >= _local.Incarnation)
+            {
+                if (_options.LifeguardEnabled)
+                {
+                    // Lifeguard: being suspected is a hint that this node is the slow one.
+                    _health.ApplyDelta(1);
+                }
+
+                Refute(incarnation, $"suspicion from '{from}' at incarnation {incarnation}");
+            }
+
+            return;
+        }
+
+        if (!_members.TryGetValue(name, out var member) || incarnation < member.Incarnation || !member.IsLive)
+        {
+            return;
+        }
+
+        if (member.State == MemberState.Suspect && member.Suspicion is { } suspicion && incarnation == member.Incarnation)
+        {
+            if (suspicion.Confirm(from))
+            {
+                BroadcastAndMaybeTellSuspect(member, from);
+            }
+
+            return;
+        }
+
+        member.Incarnation = incarnation;
+        SetState(member, MemberState.Suspect);
+        var live = LiveCount();
+        var k = _options.LifeguardEnabled ? Math.Max(0, Math.Min(_options.SuspicionMultiplier - 2, live - 2)) : 0;
+        var min = Suspicion.MinTimeout(_options.SuspicionMultiplier, live, _options.ProbeTimeout, _options.ProbeInterval);
+        var max = _options.LifeguardEnabled ? min * _options.SuspicionMaxTimeoutMultiplier : min;
+        member.Suspicion = new Suspicion(from, k, min, max, _now);
+        Emit(MembershipEventKind.Suspect, member);
+        BroadcastAndMaybeTellSuspect(member, from);
+    }
+
+    private void BroadcastAndMaybeTellSuspect(Member member, string from)
+    {
+        var message = GossipMessage.Suspect(member.Incarnation, member.Name, from);
+        Broadcast(message);
+        if (_options.LifeguardEnabled && string.Equals(from, _local.Name, StringComparison.Ordinal))
+        {
+            // Lifeguard buddy system: tell the suspect directly so it can refute at once.
+            BeginPacket();
+            AppendMessage(message);
+            SendPacket(member.Address);
+        }
+    }
+
+    private void OnDeadOrLeft(ulong incarnation, string name, string from, bool left)
+    {
+        if (string.Equals(name, _local.Name, StringComparison.Ordinal))
+        {
+            if (!_leaving && incarnation >= _local.Incarnation)
+            {
+                Refute(incarnation, $"{(left ? "leave" : "death")} claimed by '{from}' at incarnation {incarnation}");
+            }
+
+            return;
+        }
+
+        if (!_members.TryGetValue(name, out var member) || incarnation < member.Incarnation)
+        {
+            return;
+        }
+
+        // Left may replace Dead (the member announced its departure); nothing else replaces a tombstone.
+        if (member.State == MemberState.Left || (member.State == MemberState.Dead && !left))
+        {
+            return;
+        }
+
+        member.Incarnation = incarnation;
+        MarkDeadOrLeft(member, left, from);
+    }
+
+    private void MarkDeadOrLeft(Member member, bool left, string from)
+    {
+        SetState(member, left ? MemberState.Left : MemberState.Dead);
+        Emit(left ? MembershipEventKind.Left : MembershipEventKind.Dead, member);
+        Broadcast(left
+            ? GossipMessage.Left(member.Incarnation, member.Name)
+            : GossipMessage.Dead(member.Incarnation, member.Name, from));
+    }
+
+    private void ExpireSuspicions()
+    {
+        foreach (var member in _members.Values)
+        {
+            if (member.Suspicion is { } suspicion && _now >= suspicion.Deadline)
+            {
+                Log(MembershipLogLevel.Information,
+                    $"'{member.Name}' declared dead after {(_now - suspicion.Start).TotalMilliseconds:F0} ms of suspicion with {suspicion.Confirmations} confirmations");
+                MarkDeadOrLeft(member, left: false, _local.Name);
+            }
+        }
+    }
+
+    /// <summary>Raises the local incarnation above <paramref name="claimed"/> and gossips it (SWIM §4.2).</summary>
+    private void Refute(ulong claimed, string reason)
+    {
+        _local.Incarnation = Math.Max(_local.Incarnation, claimed) + 1;
+        _local.UpdatedAt = _now;
+        Counters.Refutations++;
+        Log(MembershipLogLevel.Information, $"refuting {reason}: incarnation now {_local.Incarnation}");
+        BroadcastAlive(_local);
+    }
+
+    private void ReapTombstones()
+    {
+        _scratch.Clear();
+        foreach (var member in _members.Values)
+        {
+            if (member.State is MemberState.Dead or MemberState.Left
+                && !ReferenceEquals(member, _local)
+                && _now - member.StateChangedAt >= _options.TombstoneRetention)
+            {
+                _scratch.Add(member);
+            }
+        }
+
+        foreach (var member in _scratch)
+        {
+            _members.Remove(member.Name);
+        }
+    }
+}
