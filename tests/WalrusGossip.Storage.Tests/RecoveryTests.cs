@@ -1,0 +1,132 @@
+using WalrusGossip.Storage.IO;
+using WalrusGossip.Storage.Records;
+
+namespace WalrusGossip.Storage.Tests;
+
+public class RecoveryTests
+{
+    public static TheoryData<IoEngine> Engines => TestStores.Engines;
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task Cut_at_every_byte_inside_the_last_record_reopens_with_exactly_the_complete_records(IoEngine engine)
+    {
+        using var dir = new TempDir();
+        const int Count = 20;
+        using (var storage = TestStores.Open(dir.Path, engine))
+        {
+            for (ulong i = 1; i <= Count; i++)
+            {
+                await storage.Log.AppendAsync(TestStores.PayloadFor(i, 60), term: 1);
+            }
+        }
+
+        var segment = TestStores.SegmentPath(dir.Path, 1);
+        var original = File.ReadAllBytes(segment);
+        var recordBytes = RecordHeader.Size + 60;
+        var lastStart = (Count - 1) * recordBytes;
+        for (var cut = lastStart; cut < lastStart + recordBytes; cut++)
+        {
+            File.WriteAllBytes(segment, original.AsSpan(0, cut).ToArray());
+            using var storage = TestStores.Open(dir.Path, engine);
+            Assert.Equal((ulong)Count - 1, storage.Log.LastIndex);
+            Assert.InRange(storage.Log.RecoveredTornBytes, cut == lastStart ? 0 : 1, cut - lastStart); // trailing zero bytes are not counted
+            Assert.Equal(TestStores.PayloadFor(Count - 1, 60), storage.Log.Read(Count - 1).Payload.ToArray());
+            Assert.Equal((ulong)Count, await storage.Log.AppendAsync(TestStores.PayloadFor(Count, 60), term: 1));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task A_flipped_bit_in_a_sealed_segment_is_reported_as_corruption_with_its_index(IoEngine engine)
+    {
+        using var dir = new TempDir();
+        using (var storage = TestStores.Open(dir.Path, engine))
+        {
+            for (ulong i = 1; i <= 400; i++)
+            {
+                await storage.Log.AppendAsync(TestStores.PayloadFor(i, 500), term: 1);
+            }
+        }
+
+        var first = TestStores.SegmentPath(dir.Path, 1);
+        var before = File.ReadAllBytes(first);
+        var flipped = before.ToArray();
+        var recordBytes = RecordHeader.Size + 500;
+        flipped[(10 * recordBytes) + 100] ^= 0x10; // inside the payload of index 11
+        File.WriteAllBytes(first, flipped);
+
+        var error = Assert.Throws<LogCorruptionException>(() => TestStores.Open(dir.Path, engine));
+        Assert.Equal(11ul, error.Index);
+        Assert.Equal(10L * recordBytes, error.Offset);
+        Assert.Equal(Path.GetFullPath(first), Path.GetFullPath(error.FilePath));
+        Assert.Equal(flipped, File.ReadAllBytes(first));
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task A_flipped_bit_in_an_acknowledged_batch_of_the_open_segment_is_corruption_not_a_torn_tail(IoEngine engine)
+    {
+        using var dir = new TempDir();
+        using (var storage = TestStores.Open(dir.Path, engine))
+        {
+            for (ulong i = 1; i <= 10; i++)
+            {
+                await storage.Log.AppendAsync(TestStores.PayloadFor(i, 100), term: 1);
+            }
+        }
+
+        var segment = TestStores.SegmentPath(dir.Path, 1);
+        var bytes = File.ReadAllBytes(segment);
+        bytes[(3 * (RecordHeader.Size + 100)) + 50] ^= 1; // index 4; batches 5..10 follow it
+        File.WriteAllBytes(segment, bytes);
+        var error = Assert.Throws<LogCorruptionException>(() => TestStores.Open(dir.Path, engine));
+        Assert.Equal(4ul, error.Index);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task Missing_or_damaged_sparse_index_files_are_rebuilt(IoEngine engine)
+    {
+        using var dir = new TempDir();
+        using (var storage = TestStores.Open(dir.Path, engine))
+        {
+            for (ulong i = 1; i <= 300; i++)
+            {
+                await storage.Log.AppendAsync(TestStores.PayloadFor(i, 500), term: 1);
+            }
+        }
+
+        var indexFiles = Directory.GetFiles(Path.Combine(dir.Path, "log"), "*.idx").Order(StringComparer.Ordinal).ToArray();
+        Assert.True(indexFiles.Length >= 2);
+        var good = File.ReadAllBytes(indexFiles[1]);
+        File.Delete(indexFiles[0]);
+        File.WriteAllBytes(indexFiles[1], new byte[] { 1, 2, 3 });
+        using (var storage = TestStores.Open(dir.Path, engine))
+        {
+            Assert.Equal(300ul, storage.Log.LastIndex);
+        }
+
+        Assert.True(File.Exists(indexFiles[0]));
+        Assert.Equal(good, File.ReadAllBytes(indexFiles[1]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task A_missing_middle_segment_is_reported_as_missing_indexes(IoEngine engine)
+    {
+        using var dir = new TempDir();
+        using (var storage = TestStores.Open(dir.Path, engine))
+        {
+            for (ulong i = 1; i <= 400; i++)
+            {
+                await storage.Log.AppendAsync(TestStores.PayloadFor(i, 500), term: 1);
+            }
+        }
+
+        var segments = TestStores.SegmentFiles(dir.Path);
+        File.Delete(segments[1]);
+        var error = Assert.Throws<LogCorruptionException>(() => TestStores.Open(dir.Path, engine));
+        Assert.Contains("missing", error.Message, StringComparison.Ordinal);
+    }
+}
