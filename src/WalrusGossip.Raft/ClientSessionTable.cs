@@ -1,0 +1,145 @@
+namespace WalrusGossip.Raft;
+
+/// <summary>What <see cref="ClientSessionTable.Check"/> found for a (client, sequence) pair.</summary>
+public enum SessionCheck
+{
+    /// <summary>Not seen before: apply the entry, then call <see cref="ClientSessionTable.Record"/>.</summary>
+    New = 0,
+
+    /// <summary>Already applied: answer with the original index instead of applying again.</summary>
+    Duplicate = 1,
+
+    /// <summary>
+    /// Not above the client's highest applied sequence, but no longer remembered: the original answer is gone,
+    /// so reply "session expired" (§6.3). An evicted client is forgotten entirely and looks new, so size
+    /// <see cref="ClientSessionTable.MaxClients"/> above the number of concurrently active clients.
+    /// </summary>
+    Expired = 2,
+}
+
+/// <summary>
+/// Client-session deduplication for the replicated state machine (dissertation §6.3): remembers, per client,
+/// the log index at which each recent sequence number was applied, so a retried append is answered with the
+/// original index instead of being written twice. Bounded: at most <see cref="MaxClients"/> clients and
+/// <see cref="MaxSequencesPerClient"/> sequences each. Eviction uses only log indexes (least recently applied
+/// client first), never a clock, so every replica that applies the same log evicts the same sessions.
+/// Update it only while applying committed entries, in log order; include it in checkpoints.
+/// </summary>
+public sealed class ClientSessionTable
+{
+    private readonly Dictionary<ulong, Session> _sessions = [];
+    private readonly SortedSet<(ulong LastIndex, ulong ClientId)> _byActivity = [];
+
+    /// <summary>Creates an empty table.</summary>
+    /// <param name="maxClients">Clients remembered at once; at least 1. The least recently active one is evicted first.</param>
+    /// <param name="maxSequencesPerClient">Recent sequences remembered per client; at least 1 (a client with one request in flight needs 1).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A bound is less than 1.</exception>
+    public ClientSessionTable(int maxClients = 100_000, int maxSequencesPerClient = 16)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxClients, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxSequencesPerClient, 1);
+        MaxClients = maxClients;
+        MaxSequencesPerClient = maxSequencesPerClient;
+    }
+
+    /// <summary>Maximum number of clients remembered.</summary>
+    public int MaxClients { get; }
+
+    /// <summary>Maximum number of sequences remembered per client.</summary>
+    public int MaxSequencesPerClient { get; }
+
+    /// <summary>Number of clients currently remembered.</summary>
+    public int Count => _sessions.Count;
+
+    /// <summary>Looks up a request before applying it.</summary>
+    /// <param name="clientId">The client's id.</param>
+    /// <param name="sequence">The client's request sequence number (increasing per client).</param>
+    /// <param name="originalIndex">For <see cref="SessionCheck.Duplicate"/>: the index the request was applied at; otherwise 0.</param>
+    /// <returns>Whether to apply the request, answer it from the table, or report an expired session.</returns>
+    public SessionCheck Check(ulong clientId, ulong sequence, out ulong originalIndex)
+    {
+        originalIndex = 0;
+        if (!_sessions.TryGetValue(clientId, out var session))
+        {
+            return SessionCheck.New;
+        }
+
+        foreach (var (seq, index) in session.Recent)
+        {
+            if (seq == sequence)
+            {
+                originalIndex = index;
+                return SessionCheck.Duplicate;
+            }
+        }
+
+        return sequence > session.HighestSequence ? SessionCheck.New : SessionCheck.Expired;
+    }
+
+    /// <summary>Records that (<paramref name="clientId"/>, <paramref name="sequence"/>) was applied at <paramref name="index"/>.</summary>
+    /// <param name="clientId">The client's id.</param>
+    /// <param name="sequence">The request's sequence number.</param>
+    /// <param name="index">The log index the request was applied at; not below any index recorded before.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is below the last recorded index (entries must be applied in log order).</exception>
+    public void Record(ulong clientId, ulong sequence, ulong index)
+    {
+        if (_sessions.TryGetValue(clientId, out var session))
+        {
+            if (index < session.LastIndex)
+            {
+                throw new ArgumentOutOfRangeException(nameof(index), "Sessions must be updated in log order.");
+            }
+
+            _byActivity.Remove((session.LastIndex, clientId));
+        }
+        else
+        {
+            session = new Session();
+            _sessions[clientId] = session;
+        }
+
+        session.Recent.Enqueue((sequence, index));
+        while (session.Recent.Count > MaxSequencesPerClient)
+        {
+            session.Recent.Dequeue();
+        }
+
+        session.HighestSequence = Math.Max(session.HighestSequence, sequence);
+        session.LastIndex = index;
+        _byActivity.Add((index, clientId));
+        while (_sessions.Count > MaxClients)
+        {
+            var oldest = _byActivity.Min;
+            _byActivity.Remove(oldest);
+            _sessions.Remove(oldest.ClientId);
+        }
+    }
+
+    /// <summary>
+    /// Lists the remembered (client, sequence, index) records, least recently active client first, so a checkpoint
+    /// can store them and a restored replica can rebuild an identical table by calling <see cref="Record"/> on each, in order.
+    /// </summary>
+    /// <returns>The records in replay order.</returns>
+    public IReadOnlyList<(ulong ClientId, ulong Sequence, ulong Index)> Export()
+    {
+        var records = new List<(ulong, ulong, ulong)>();
+        foreach (var (_, clientId) in _byActivity)
+        {
+            foreach (var (sequence, index) in _sessions[clientId].Recent)
+            {
+                records.Add((clientId, sequence, index));
+            }
+        }
+
+        return records;
+    }
+
+    private sealed class Session
+    {
+        public Queue<(ulong Sequence, ulong Index)> Recent { get; } = new();
+
+        public ulong HighestSequence { get; set; }
+
+        public ulong LastIndex { get; set; }
+    }
+}

@@ -1,0 +1,283 @@
+namespace WalrusGossip.Raft;
+
+/// <summary>
+/// The node's view of its log: the stable part in <see cref="IRaftLogStorage"/> plus the unstable suffix
+/// (and possibly a received snapshot) that the application has not yet persisted (etcd/raft's raftLog).
+/// </summary>
+internal sealed class RaftLog
+{
+    private readonly IRaftLogStorage _storage;
+    private List<LogEntry> _unstable = [];
+    private ulong _unstableOffset;
+    private RaftSnapshot? _pendingSnapshot;
+
+    public RaftLog(IRaftLogStorage storage, ulong commit, ulong applied)
+    {
+        _storage = storage;
+        _unstableOffset = storage.LastIndex + 1;
+        var snapshotIndex = storage.Snapshot.Index;
+        RaftInvariantViolationException.Check(storage.FirstIndex == snapshotIndex + 1, "storage first index must follow its snapshot");
+        Committed = Math.Max(commit, snapshotIndex);
+        RaftInvariantViolationException.Check(Committed <= LastIndex, $"persisted commit {Committed} is beyond the last index {LastIndex}");
+        Applied = Math.Max(applied, snapshotIndex);
+        RaftInvariantViolationException.Check(Applied <= Committed, $"applied index {Applied} is beyond the commit index {Committed}");
+    }
+
+    /// <summary>Highest index known to be committed.</summary>
+    public ulong Committed { get; private set; }
+
+    /// <summary>Highest index the application has applied (advanced by <see cref="RaftNode.Advance"/>).</summary>
+    public ulong Applied { get; set; }
+
+    public ulong FirstIndex => _pendingSnapshot is not null ? _pendingSnapshot.Metadata.Index + 1 : _storage.FirstIndex;
+
+    public ulong LastIndex
+    {
+        get
+        {
+            if (_unstable.Count > 0)
+            {
+                return _unstableOffset + (ulong)_unstable.Count - 1;
+            }
+
+            return _pendingSnapshot is not null ? _pendingSnapshot.Metadata.Index : _storage.LastIndex;
+        }
+    }
+
+    public ulong LastTerm
+    {
+        get
+        {
+            RaftInvariantViolationException.Check(TryTerm(LastIndex, out var term), $"term of the last index {LastIndex} must be known");
+            return term;
+        }
+    }
+
+    public RaftSnapshot? PendingSnapshot => _pendingSnapshot;
+
+    public bool HasUnstableEntries => _unstable.Count > 0;
+
+    public IReadOnlyList<LogEntry> UnstableEntries => _unstable.Count == 0 ? [] : _unstable.ToArray();
+
+    public bool TryTerm(ulong index, out ulong term)
+    {
+        term = 0;
+        if (index + 1 < FirstIndex || index > LastIndex)
+        {
+            return false;
+        }
+
+        if (_pendingSnapshot is not null && index == _pendingSnapshot.Metadata.Index)
+        {
+            term = _pendingSnapshot.Metadata.Term;
+            return true;
+        }
+
+        if (_unstable.Count > 0 && index >= _unstableOffset)
+        {
+            term = _unstable[(int)(index - _unstableOffset)].Term;
+            return true;
+        }
+
+        return _storage.TryGetTerm(index, out term);
+    }
+
+    public ulong TermOrZero(ulong index) => TryTerm(index, out var term) ? term : 0;
+
+    public bool MatchTerm(ulong index, ulong term) => TryTerm(index, out var actual) && actual == term;
+
+    /// <summary>Paper §5.4.1: is a log ending at (<paramref name="lastIndex"/>, <paramref name="lastTerm"/>) at least as up to date as ours.</summary>
+    public bool IsUpToDate(ulong lastIndex, ulong lastTerm)
+    {
+        var ourTerm = LastTerm;
+        return lastTerm > ourTerm || (lastTerm == ourTerm && lastIndex >= LastIndex);
+    }
+
+    /// <summary>
+    /// AppendEntries receiver rules (paper Figure 2, steps 2-5). Returns the index of the last new entry,
+    /// or null when the log does not contain (<paramref name="prevIndex"/>, <paramref name="prevTerm"/>).
+    /// <paramref name="firstChanged"/> is the first index whose entry was written (0 when none changed).
+    /// </summary>
+    public ulong? MaybeAppend(ulong prevIndex, ulong prevTerm, ulong commit, IReadOnlyList<LogEntry> entries, out ulong firstChanged)
+    {
+        firstChanged = 0;
+        if (!MatchTerm(prevIndex, prevTerm))
+        {
+            return null;
+        }
+
+        var lastNew = prevIndex + (ulong)entries.Count;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            if (!MatchTerm(entries[i].Index, entries[i].Term))
+            {
+                firstChanged = entries[i].Index;
+                RaftInvariantViolationException.Check(firstChanged > Committed, $"entry {firstChanged} conflicts with the committed prefix ending at {Committed}");
+                TruncateAndAppend(entries, i);
+                break;
+            }
+        }
+
+        CommitTo(Math.Min(commit, lastNew));
+        return lastNew;
+    }
+
+    /// <summary>Appends entries created by this node as leader (no truncation of committed entries allowed).</summary>
+    public void Append(IReadOnlyList<LogEntry> entries)
+    {
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        RaftInvariantViolationException.Check(entries[0].Index > Committed, $"append at {entries[0].Index} would overwrite the committed prefix ending at {Committed}");
+        TruncateAndAppend(entries, 0);
+    }
+
+    public void CommitTo(ulong index)
+    {
+        if (index <= Committed)
+        {
+            return;
+        }
+
+        RaftInvariantViolationException.Check(index <= LastIndex, $"commit {index} is beyond the last index {LastIndex}");
+        Committed = index;
+    }
+
+    /// <summary>Leader commit rule (paper §5.4.2): only an entry of the current term commits by counting replicas.</summary>
+    public bool MaybeCommit(ulong index, ulong term)
+    {
+        if (index > Committed && TermOrZero(index) == term)
+        {
+            CommitTo(index);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Largest index at or below <paramref name="index"/> whose term is at most <paramref name="term"/> (the conflict hint).</summary>
+    public ulong FindConflictByTerm(ulong index, ulong term)
+    {
+        while (index > 0)
+        {
+            if (!TryTerm(index, out var ourTerm) || ourTerm <= term)
+            {
+                return index;
+            }
+
+            index--;
+        }
+
+        return 0;
+    }
+
+    /// <summary>Entries in [<paramref name="low"/>, <paramref name="high"/>) up to <paramref name="maxBytes"/> (at least one), or null when compacted.</summary>
+    public IReadOnlyList<LogEntry>? Slice(ulong low, ulong high, ulong maxBytes)
+    {
+        if (low >= high)
+        {
+            return [];
+        }
+
+        if (low < FirstIndex)
+        {
+            return null;
+        }
+
+        RaftInvariantViolationException.Check(high <= LastIndex + 1, $"slice [{low}, {high}) is beyond the last index {LastIndex}");
+        var result = new List<LogEntry>();
+        ulong bytes = 0;
+        if (low < _unstableOffset)
+        {
+            var stableHigh = Math.Min(high, _unstableOffset);
+            var stored = _storage.Entries(low, stableHigh, maxBytes);
+            RaftInvariantViolationException.Check(stored.Count > 0 && stored[0].Index == low, $"storage returned a wrong range for [{low}, {stableHigh})");
+            foreach (var entry in stored)
+            {
+                bytes += entry.SizeBytes;
+                result.Add(entry);
+            }
+
+            if ((ulong)stored.Count < stableHigh - low)
+            {
+                return result;
+            }
+        }
+
+        for (var index = Math.Max(low, _unstableOffset); index < high; index++)
+        {
+            var entry = _unstable[(int)(index - _unstableOffset)];
+            bytes += entry.SizeBytes;
+            if (result.Count > 0 && bytes > maxBytes)
+            {
+                break;
+            }
+
+            result.Add(entry);
+        }
+
+        return result;
+    }
+
+    /// <summary>Committed entries the application has not yet been given, up to <paramref name="maxBytes"/>.</summary>
+    public IReadOnlyList<LogEntry> NextCommittedEntries(ulong maxBytes)
+    {
+        var low = Math.Max(Applied + 1, FirstIndex);
+        return low > Committed ? [] : Slice(low, Committed + 1, maxBytes) ?? [];
+    }
+
+    public bool HasNextCommittedEntries => Math.Max(Applied + 1, FirstIndex) <= Committed;
+
+    /// <summary>The application persisted entries up to (<paramref name="index"/>, <paramref name="term"/>).</summary>
+    public void StableTo(ulong index, ulong term)
+    {
+        if (_unstable.Count == 0 || index < _unstableOffset || !MatchTerm(index, term))
+        {
+            return;
+        }
+
+        var count = (int)(index - _unstableOffset + 1);
+        _unstable = _unstable.GetRange(count, _unstable.Count - count);
+        _unstableOffset = index + 1;
+    }
+
+    public void StableSnapshotTo(ulong index)
+    {
+        if (_pendingSnapshot is not null && _pendingSnapshot.Metadata.Index == index)
+        {
+            _pendingSnapshot = null;
+        }
+    }
+
+    /// <summary>Replaces the whole log with a snapshot received from the leader (paper §7).</summary>
+    public void Restore(RaftSnapshot snapshot)
+    {
+        Committed = snapshot.Metadata.Index;
+        _unstable = [];
+        _unstableOffset = snapshot.Metadata.Index + 1;
+        _pendingSnapshot = snapshot;
+    }
+
+    private void TruncateAndAppend(IReadOnlyList<LogEntry> entries, int from)
+    {
+        var after = entries[from].Index - 1;
+        RaftInvariantViolationException.Check(after <= LastIndex, $"append at {after + 1} would leave a gap after {LastIndex}");
+        if (after + 1 < _unstableOffset)
+        {
+            _unstableOffset = after + 1;
+            _unstable = [];
+        }
+        else if (after + 1 < _unstableOffset + (ulong)_unstable.Count)
+        {
+            _unstable.RemoveRange((int)(after + 1 - _unstableOffset), _unstable.Count - (int)(after + 1 - _unstableOffset));
+        }
+
+        for (var i = from; i < entries.Count; i++)
+        {
+            RaftInvariantViolationException.Check(entries[i].Index == _unstableOffset + (ulong)_unstable.Count, "appended entries must be contiguous");
+            _unstable.Add(entries[i]);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+namespace WalrusGossip.Raft;
+
+/// <summary>Kinds of message exchanged between Raft nodes.</summary>
+public enum RaftMessageType
+{
+    /// <summary>PreVote request (dissertation §9.6): <see cref="RaftMessage.Term"/> is the term the sender would campaign in; the receiver's term does not change.</summary>
+    PreVote = 0,
+
+    /// <summary>Answer to <see cref="PreVote"/>.</summary>
+    PreVoteResponse = 1,
+
+    /// <summary>RequestVote (paper §5.2): <see cref="RaftMessage.Index"/>/<see cref="RaftMessage.LogTerm"/> are the candidate's last entry.</summary>
+    Vote = 2,
+
+    /// <summary>Answer to <see cref="Vote"/>.</summary>
+    VoteResponse = 3,
+
+    /// <summary>AppendEntries (paper §5.3): entries follow (<see cref="RaftMessage.Index"/>, <see cref="RaftMessage.LogTerm"/>).</summary>
+    Append = 4,
+
+    /// <summary>Answer to <see cref="Append"/> or <see cref="InstallSnapshot"/>; on rejection carries the conflict hint.</summary>
+    AppendResponse = 5,
+
+    /// <summary>Empty AppendEntries that keeps followers from campaigning and confirms leadership for ReadIndex.</summary>
+    Heartbeat = 6,
+
+    /// <summary>Answer to <see cref="Heartbeat"/>; echoes <see cref="RaftMessage.Context"/>.</summary>
+    HeartbeatResponse = 7,
+
+    /// <summary>InstallSnapshot (paper §7): carries <see cref="RaftMessage.Snapshot"/>.</summary>
+    InstallSnapshot = 8,
+
+    /// <summary>Tells the transfer target to campaign immediately (dissertation §3.10).</summary>
+    TimeoutNow = 9,
+
+    /// <summary>A follower forwards a linearizable read to the leader (dissertation §6.4).</summary>
+    ReadIndex = 10,
+
+    /// <summary>The leader's answer to <see cref="ReadIndex"/>: the read index in <see cref="RaftMessage.Index"/>.</summary>
+    ReadIndexResponse = 11,
+}
+
+/// <summary>
+/// A message between Raft nodes. One shape for every kind, like etcd's raftpb.Message, so the wire
+/// encoding maps field for field. Fields a kind does not use are zero or empty.
+/// </summary>
+public sealed class RaftMessage
+{
+    /// <summary>What the message is.</summary>
+    public RaftMessageType Type { get; init; }
+
+    /// <summary>Sender node id (non-zero).</summary>
+    public ulong From { get; init; }
+
+    /// <summary>Recipient node id (non-zero).</summary>
+    public ulong To { get; init; }
+
+    /// <summary>The sender's current term (for <see cref="RaftMessageType.PreVote"/>: the term it would campaign in).</summary>
+    public ulong Term { get; init; }
+
+    /// <summary>
+    /// Append: term of the entry at <see cref="Index"/>. Vote/PreVote: term of the candidate's last entry.
+    /// Rejected AppendResponse: the follower's term at <see cref="RejectHint"/> (the conflict term).
+    /// </summary>
+    public ulong LogTerm { get; init; }
+
+    /// <summary>
+    /// Append: index preceding <see cref="Entries"/>. Vote/PreVote: candidate's last index. AppendResponse:
+    /// the follower's last matching index, or on rejection the rejected <see cref="Index"/>. ReadIndexResponse: the read index.
+    /// </summary>
+    public ulong Index { get; init; }
+
+    /// <summary>Entries to append (Append only), in index order, contiguous from <see cref="Index"/> + 1.</summary>
+    public IReadOnlyList<LogEntry> Entries { get; init; } = [];
+
+    /// <summary>The leader's commit index (Append, Heartbeat).</summary>
+    public ulong Commit { get; init; }
+
+    /// <summary>True when a response refuses the request.</summary>
+    public bool Reject { get; init; }
+
+    /// <summary>Rejected AppendResponse: the conflict index, the last index the leader should try next (paper §5.3, fast backtracking).</summary>
+    public ulong RejectHint { get; init; }
+
+    /// <summary>Vote/PreVote: set when the campaign follows a leadership transfer, so followers ignore their leader lease (dissertation §3.10).</summary>
+    public bool Transfer { get; init; }
+
+    /// <summary>InstallSnapshot: the checkpoint and its metadata.</summary>
+    public RaftSnapshot? Snapshot { get; init; }
+
+    /// <summary>Heartbeat, HeartbeatResponse, ReadIndex, ReadIndexResponse: the read request's context bytes.</summary>
+    public ReadOnlyMemory<byte> Context { get; init; }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"{Type} {From}->{To} term={Term} logTerm={LogTerm} index={Index} commit={Commit} entries={Entries.Count} reject={Reject} hint={RejectHint}";
+}
