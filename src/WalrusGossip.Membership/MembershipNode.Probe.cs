@@ -207,7 +207,10 @@ public sealed partial class MembershipNode
         }
 
         var sequence = ++_sequence;
-        _forwards.Add(new IndirectProbe(sequence, request.Seq, fromAddress, _now + _options.ProbeTimeout, request.WantNack));
+        // Answer (ack or nack) before the requester's probe period ends: it sent the ping-req one
+        // probe timeout into a period at least twice as long, so 80% of a probe timeout leaves
+        // room for the two network hops back.
+        _forwards.Add(new IndirectProbe(sequence, request.Seq, fromAddress, _now + (_options.ProbeTimeout * 0.8), request.WantNack));
         BeginPacket();
         AppendMessage(GossipMessage.Ping(sequence, request.Member, _local.Name, _local.Address));
         SendPacket(request.Address);

@@ -95,6 +95,10 @@ public sealed partial class MembershipNode
 
                 Refute(incarnation, $"suspicion from '{from}' at incarnation {incarnation}");
             }
+            else if (!_leaving)
+            {
+                ReannounceSelf();
+            }
 
             return;
         }
@@ -146,6 +150,10 @@ public sealed partial class MembershipNode
             {
                 Refute(incarnation, $"{(left ? "leave" : "death")} claimed by '{from}' at incarnation {incarnation}");
             }
+            else if (!_leaving)
+            {
+                ReannounceSelf();
+            }
 
             return;
         }
@@ -196,6 +204,13 @@ public sealed partial class MembershipNode
         Log(MembershipLogLevel.Information, $"refuting {reason}: incarnation now {_local.Incarnation}");
         BroadcastAlive(_local);
     }
+
+    /// <summary>
+    /// A claim about this node older than its incarnation means an earlier refutation has not
+    /// reached everyone (all its retransmissions may have been lost): queue the current alive
+    /// message again, with a fresh retransmit budget, so it rides on the next acks and gossip.
+    /// </summary>
+    private void ReannounceSelf() => BroadcastAlive(_local);
 
     private void ReapTombstones()
     {

@@ -24,7 +24,8 @@ public sealed class MembershipOptions
     /// <summary>
     /// How long to wait for a direct ack before asking <see cref="IndirectChecks"/> members to
     /// probe on our behalf (SWIM §3.1 ping-req). Default 500 ms: a generous multiple of a LAN
-    /// round trip. It is also the time an intermediary waits before answering with a nack.
+    /// round trip. An intermediary waits 80% of it before answering a ping-req with a nack, so the
+    /// nack reaches the requester before its period ends.
     /// </summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 

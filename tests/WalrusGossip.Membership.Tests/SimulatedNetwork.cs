@@ -58,6 +58,9 @@ internal sealed class SimulatedNetwork
 
     public long DatagramsDropped { get; private set; }
 
+    /// <summary>Called for every message sent: (from, to, message, delivered).</summary>
+    public Action<int, int, OutboundMessage, bool>? OnSend { get; set; }
+
     /// <summary>Called for every membership event of every node: (observer index, event).</summary>
     public Action<int, MembershipEvent>? OnEvent { get; set; }
 
@@ -227,18 +230,15 @@ internal sealed class SimulatedNetwork
             return;
         }
 
-        if (PartitionGroups is { } groups && groups[from] != groups[to])
+        if ((PartitionGroups is { } groups && groups[from] != groups[to])
+            || (message.Kind == OutboundKind.Datagram && LossRate > 0 && _random.NextDouble() < LossRate))
         {
             DatagramsDropped++;
+            OnSend?.Invoke(from, to, message, false);
             return;
         }
 
-        if (message.Kind == OutboundKind.Datagram && LossRate > 0 && _random.NextDouble() < LossRate)
-        {
-            DatagramsDropped++;
-            return;
-        }
-
+        OnSend?.Invoke(from, to, message, true);
         var delay = MinDelay + TimeSpan.FromTicks((long)(_random.NextDouble() * (MaxDelay - MinDelay).Ticks));
         var kind = message.Kind == OutboundKind.Datagram ? SimEventKind.Datagram : SimEventKind.Stream;
         Enqueue(Now + delay, new SimEvent(kind, to, AddressOf(from), message.Payload));

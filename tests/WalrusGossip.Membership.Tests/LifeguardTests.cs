@@ -1,0 +1,115 @@
+namespace WalrusGossip.Membership.Tests;
+
+public sealed class LifeguardTests(ITestOutputHelper output)
+{
+    private const int Periods = 10_000;
+
+    private static (int FalseDeaths, int Suspicions, long Refutations) RunLossy(bool lifeguard, int seed)
+    {
+        var options = new MembershipOptions { LifeguardEnabled = lifeguard };
+        var net = FailureDetectionTests.ConvergedCluster(seed, 5, options);
+        net.LossRate = 0.05;
+        var falseDeaths = 0;
+        var suspicions = 0;
+        net.OnEvent = (_, e) =>
+        {
+            if (e.Kind == MembershipEventKind.Dead)
+            {
+                falseDeaths++;
+            }
+            else if (e.Kind == MembershipEventKind.Suspect)
+            {
+                suspicions++;
+            }
+        };
+
+        net.RunFor(options.ProbeInterval * Periods);
+        return (falseDeaths, suspicions, net.Nodes.Sum(n => n.Node.Counters.Refutations));
+    }
+
+    [Fact]
+    public void Five_percent_loss_with_lifeguard_declares_no_live_member_dead_in_ten_thousand_periods()
+    {
+        var (falseDeaths, suspicions, refutations) = RunLossy(lifeguard: true, seed: 11);
+
+        output.WriteLine($"Lifeguard on, 5 members, 5% loss, {Periods} periods: {falseDeaths} false deaths, {suspicions} suspect events, {refutations} refutations");
+        Assert.Equal(0, falseDeaths);
+    }
+
+    [Fact]
+    public void Five_percent_loss_without_lifeguard_is_measured_for_comparison()
+    {
+        var (falseDeaths, suspicions, refutations) = RunLossy(lifeguard: false, seed: 11);
+
+        output.WriteLine($"Lifeguard off, 5 members, 5% loss, {Periods} periods: {falseDeaths} false deaths (dead events summed over observers), {suspicions} suspect events, {refutations} refutations");
+    }
+
+    [Fact]
+    public void Suspicion_timeout_starts_at_max_and_reaches_min_after_k_confirmations()
+    {
+        var min = TimeSpan.FromMilliseconds(1400);
+        var max = min * 6;
+        var suspicion = new Suspicion("a", k: 2, min, max, TimeSpan.Zero);
+
+        Assert.Equal(max, suspicion.Deadline);
+        Assert.False(suspicion.Confirm("a"));
+        Assert.True(suspicion.Confirm("b"));
+        Assert.True(suspicion.Deadline < max && suspicion.Deadline > min);
+        Assert.False(suspicion.Confirm("b"));
+        Assert.True(suspicion.Confirm("c"));
+        Assert.Equal(min, suspicion.Deadline);
+        Assert.True(suspicion.Confirm("d"));
+        Assert.Equal(min, suspicion.Deadline);
+        Assert.Equal(2, suspicion.Confirmations);
+    }
+
+    [Fact]
+    public void Without_confirmations_to_wait_for_the_timeout_is_the_minimum()
+    {
+        var min = TimeSpan.FromSeconds(2);
+        var suspicion = new Suspicion("a", k: 0, min, min * 6, TimeSpan.FromSeconds(10));
+
+        Assert.Equal(TimeSpan.FromSeconds(12), suspicion.Deadline);
+    }
+
+    [Fact]
+    public void Minimum_suspicion_timeout_grows_with_log_n_and_never_drops_below_one_period()
+    {
+        var unit = TimeSpan.FromMilliseconds(500);
+        var floor = TimeSpan.FromSeconds(1);
+
+        Assert.Equal(floor, Suspicion.MinTimeout(4, 2, unit, floor));
+        Assert.Equal(TimeSpan.FromMilliseconds(4 * Math.Log10(5) * 500).TotalMilliseconds, Suspicion.MinTimeout(4, 5, unit, floor).TotalMilliseconds, 1);
+        Assert.Equal(TimeSpan.FromMilliseconds(4 * 2 * 500), Suspicion.MinTimeout(4, 100, unit, floor));
+    }
+
+    [Fact]
+    public void Local_health_score_rises_only_on_the_node_that_misses_its_acks_and_nacks()
+    {
+        var net = FailureDetectionTests.ConvergedCluster(seed: 12, size: 5);
+        net.RunFor(TimeSpan.FromSeconds(5));
+        Assert.Equal(0, net.Nodes[0].Node.LocalHealthScore);
+
+        // n00 is cut off: every probe it runs fails and none of its ping-reqs is answered with a nack,
+        // while the others' failed probes of n00 are nacked by their intermediaries.
+        net.PartitionGroups = [0, 1, 1, 1, 1];
+        net.RunFor(TimeSpan.FromSeconds(10));
+
+        Assert.True(net.Nodes[0].Node.LocalHealthScore >= 3, $"score {net.Nodes[0].Node.LocalHealthScore}");
+        Assert.All(net.Nodes.Skip(1), n => Assert.Equal(0, n.Node.LocalHealthScore));
+
+        net.PartitionGroups = null;
+        net.RunFor(TimeSpan.FromSeconds(120));
+        Assert.Equal(0, net.Nodes[0].Node.LocalHealthScore);
+    }
+
+    [Fact]
+    public void Local_health_is_not_used_when_lifeguard_is_off()
+    {
+        var net = FailureDetectionTests.ConvergedCluster(seed: 13, size: 5, new MembershipOptions { LifeguardEnabled = false });
+        net.PartitionGroups = [0, 1, 1, 1, 1];
+        net.RunFor(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(0, net.Nodes[0].Node.LocalHealthScore);
+    }
+}
