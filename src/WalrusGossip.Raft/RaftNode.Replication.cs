@@ -81,6 +81,12 @@ public sealed partial class RaftNode
         {
             Send(new RaftMessage { Type = RaftMessageType.Append, From = Id, To = to, Term = _term, Index = prevIndex, LogTerm = prevTerm, Commit = Math.Min(_log.Committed, progress.Match) });
         }
+        else
+        {
+            // The pipeline's end was compacted meanwhile: restart from the match index, by snapshot if need be.
+            progress.BecomeProbe();
+            SendAppend(to, sendIfEmpty: true);
+        }
     }
 
     /// <summary>Sends InstallSnapshot (paper §7) to a follower whose next entry was compacted away.</summary>

@@ -208,6 +208,10 @@ public sealed partial class RaftNode
 
     internal RaftLog Log => _log;
 
+    /// <summary>The leader's replication state per member, for test diagnostics.</summary>
+    internal string DescribeProgress() => string.Join(", ", _progress.Select(p =>
+        $"{p.Key}:{p.Value.State} match={p.Value.Match} next={p.Value.Next} paused={p.Value.IsPaused} inflight={p.Value.Inflights.Count} active={p.Value.RecentActive}"));
+
     internal int RandomizedElectionTimeout => _randomizedElectionTimeout;
 
     private bool Promotable => _config.IsVoter(Id) && _log.PendingSnapshot is null;

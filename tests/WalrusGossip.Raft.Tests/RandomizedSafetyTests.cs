@@ -10,7 +10,7 @@ namespace WalrusGossip.Raft.Tests;
 /// </summary>
 public sealed class RandomizedSafetyTests
 {
-    private const int Steps = 400;
+    private const int Steps = 800;
 
     public static TheoryData<int, int, int> Batches()
     {
@@ -32,10 +32,38 @@ public sealed class RandomizedSafetyTests
     [MemberData(nameof(Batches))]
     public void Safety_holds_after_every_step_and_the_cluster_recovers_once_healed(int nodes, int firstSeed, int runs)
     {
+        var coverage = new Coverage();
         for (var seed = firstSeed; seed < firstSeed + runs; seed++)
         {
-            new RandomizedRun(nodes, (ulong)(seed + (nodes * 100_000)), Steps).Run();
+            new RandomizedRun(nodes, (ulong)(seed + (nodes * 100_000)), Steps, coverage).Run();
         }
+
+        // The runs must actually exercise the hard paths, not just pass vacuously.
+        var summary = $"committed {coverage.Committed}, leader terms {coverage.LeaderTerms}, restarts {coverage.Restarts}, snapshots {coverage.SnapshotsSent}, rejections {coverage.Rejections}, reads {coverage.ReadsServed}, config changes {coverage.ConfigChanges}";
+        Assert.True(coverage.Committed > runs * 10, summary);
+        Assert.True(coverage.LeaderTerms > runs * 3 / 2, summary);
+        Assert.True(coverage.Restarts > runs * 3, summary);
+        Assert.True(coverage.SnapshotsSent > runs / 2, summary);
+        Assert.True(coverage.Rejections > runs * 5, summary);
+        Assert.True(coverage.ReadsServed > runs * 2, summary);
+        Assert.True(nodes == 3 || coverage.ConfigChanges > runs, summary);
+    }
+
+    private sealed class Coverage
+    {
+        public int Committed { get; set; }
+
+        public int LeaderTerms { get; set; }
+
+        public int Restarts { get; set; }
+
+        public int SnapshotsSent { get; set; }
+
+        public int Rejections { get; set; }
+
+        public int ReadsServed { get; set; }
+
+        public int ConfigChanges { get; set; }
     }
 
     private sealed class RandomizedRun
@@ -46,12 +74,14 @@ public sealed class RandomizedSafetyTests
         private readonly SeededRaftRandom _random;
         private readonly TestCluster _cluster;
         private readonly SafetyChecker _checker;
+        private readonly Coverage _coverage;
         private readonly Dictionary<string, ulong> _readsRequestedAt = [];
         private int _step;
         private int _reads;
 
-        public RandomizedRun(int nodeCount, ulong seed, int steps)
+        public RandomizedRun(int nodeCount, ulong seed, int steps, Coverage coverage)
         {
+            _coverage = coverage;
             _nodeCount = nodeCount;
             _seed = seed;
             _steps = steps;
@@ -81,30 +111,38 @@ public sealed class RandomizedSafetyTests
             }
 
             HealAndCheckLiveness();
+            _coverage.Committed += _checker.CommittedCount;
+            _coverage.LeaderTerms += _cluster.Sent.Where(m => m.Type == RaftMessageType.Append).Select(m => m.Term).Distinct().Count();
+            _coverage.SnapshotsSent += _cluster.Sent.Count(m => m.Type == RaftMessageType.InstallSnapshot);
+            _coverage.Rejections += _cluster.Sent.Count(m => m.Type == RaftMessageType.AppendResponse && m.Reject);
         }
 
         private void RandomAction()
         {
             var roll = _random.Next(1000);
             var node = _cluster[(ulong)(_random.Next(_nodeCount) + 1)];
-            if (roll < 400)
+            if (roll < 550)
             {
-                DeliverOne();
+                for (var burst = _random.Next(4); burst >= 0; burst--)
+                {
+                    DeliverOne();
+                }
             }
-            else if (roll < 650)
+            else if (roll < 670)
             {
                 node.Raft.Tick();
             }
-            else if (roll < 800)
+            else if (roll < 820)
             {
                 var leader = _cluster.Leaders().FirstOrDefault();
                 leader?.Raft.Propose(Encoding.UTF8.GetBytes($"s{_seed}-{_step}"));
             }
-            else if (roll < 830)
+            else if (roll < 828)
             {
                 node.Restart();
+                _coverage.Restarts++;
             }
-            else if (roll < 860)
+            else if (roll < 843)
             {
                 _cluster.Heal();
                 if (_random.Next(2) == 0)
@@ -116,23 +154,23 @@ public sealed class RandomizedSafetyTests
                     _cluster.Cut(node.Id, (ulong)(_random.Next(_nodeCount) + 1));
                 }
             }
-            else if (roll < 880)
+            else if (roll < 858)
             {
                 _cluster.Heal();
             }
-            else if (roll < 900)
+            else if (roll < 878)
             {
                 Compact(node);
             }
-            else if (roll < 920)
+            else if (roll < 918)
             {
                 RequestRead(node);
             }
-            else if (roll < 935 && _nodeCount == 5)
+            else if (roll < 948 && _nodeCount == 5)
             {
                 ChangeMembership();
             }
-            else if (roll < 950)
+            else if (roll < 956)
             {
                 var leader = _cluster.Leaders().FirstOrDefault();
                 leader?.Raft.TransferLeadership((ulong)(_random.Next(_nodeCount) + 1));
@@ -236,6 +274,7 @@ public sealed class RandomizedSafetyTests
                 foreach (var read in node.ReadStates)
                 {
                     var context = Encoding.UTF8.GetString(read.Context.Span);
+                    _coverage.ReadsServed++;
                     if (_readsRequestedAt.Remove(context, out var requiredIndex) && read.Index < requiredIndex)
                     {
                         throw new InvalidOperationException($"{Where}: read {context} got index {read.Index} < {requiredIndex} committed before it");
@@ -259,7 +298,10 @@ public sealed class RandomizedSafetyTests
             var change = config.IsVoter(target) ? new ConfigChange(ConfigChangeType.Remove, target)
                 : config.IsLearner(target) ? new ConfigChange(ConfigChangeType.AddVoter, target)
                 : new ConfigChange(ConfigChangeType.AddLearner, target);
-            leader.Raft.ProposeConfigChange(change);
+            if (leader.Raft.ProposeConfigChange(change).IsAccepted)
+            {
+                _coverage.ConfigChanges++;
+            }
         }
 
         private void HealAndCheckLiveness()
@@ -299,6 +341,8 @@ public sealed class RandomizedSafetyTests
             Assert.Fail($"{Where}: no leader committed after healing; {Describe()}");
         }
 
-        private string Describe() => string.Join("; ", _cluster.Nodes.Values.Select(n => n.Status.ToString()));
+        private string Describe() => string.Join("; ", _cluster.Nodes.Values.Select(n => n.Status.ToString()))
+            + " progress: " + string.Join(" | ", _cluster.Leaders().Select(l => l.Raft.DescribeProgress()))
+            + "\nlast: " + string.Join("\n", _cluster.Sent.TakeLast(12));
     }
 }
