@@ -140,7 +140,7 @@ public sealed partial class MembershipNode
     /// <summary>Fills the rest of the packet with queued updates and sends it; empty packets are not sent.</summary>
     private void SendPacket(string to)
     {
-        var limit = BroadcastQueue.TransmitLimit(_options.RetransmitMultiplier, LiveCount());
+        var limit = BroadcastQueue.TransmitLimit(_options.RetransmitMultiplier, LiveMemberCount);
         _broadcasts.AppendTo(_packet, _options.MaxDatagramBytes, limit);
         if (_packet.Length > 1)
         {

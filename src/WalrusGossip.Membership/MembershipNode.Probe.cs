@@ -118,7 +118,7 @@ public sealed partial class MembershipNode
     private void StartProbe(Member target, TimeSpan interval)
     {
         var timeout = _options.LifeguardEnabled ? _health.Scale(_options.ProbeTimeout) : _options.ProbeTimeout;
-        var probe = new ActiveProbe(++_sequence, target.Name, _now, _now + timeout, _now + interval);
+        var probe = new ActiveProbe(++_sequence, target.Name, _now + timeout, _now + interval);
         _probe = probe;
         BeginPacket();
         AppendMessage(GossipMessage.Ping(probe.Sequence, target.Name, _local.Name, _local.Address));
@@ -272,13 +272,11 @@ public sealed partial class MembershipNode
     }
 
     /// <summary>The probe this node is running in the current protocol period.</summary>
-    private sealed class ActiveProbe(uint sequence, string target, TimeSpan start, TimeSpan indirectAt, TimeSpan deadlineAt)
+    private sealed class ActiveProbe(uint sequence, string target, TimeSpan indirectAt, TimeSpan deadlineAt)
     {
         public uint Sequence { get; } = sequence;
 
         public string Target { get; } = target;
-
-        public TimeSpan Start { get; } = start;
 
         public TimeSpan IndirectAt { get; } = indirectAt;
 

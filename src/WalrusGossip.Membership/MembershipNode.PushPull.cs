@@ -67,6 +67,11 @@ public sealed partial class MembershipNode
             Log(MembershipLogLevel.Warning, $"push-pull from {fromAddress}: {tooLarge} entries with metadata over {_options.MaxMetadataBytes} bytes ignored");
         }
 
+        if ((flags & MessageCodec.PushPullJoinFlag) != 0)
+        {
+            Log(MembershipLogLevel.Information, $"join request from '{from}' at {fromAddress} with {_entries.Count} members");
+        }
+
         foreach (var entry in _entries)
         {
             Merge(entry, from);

@@ -120,7 +120,7 @@ public sealed partial class MembershipNode
 
         member.Incarnation = incarnation;
         SetState(member, MemberState.Suspect);
-        var live = LiveCount();
+        var live = LiveMemberCount;
         var k = _options.LifeguardEnabled ? Math.Max(0, Math.Min(_options.SuspicionMultiplier - 2, live - 2)) : 0;
         var min = Suspicion.MinTimeout(_options.SuspicionMultiplier, live, _options.ProbeTimeout, _options.ProbeInterval);
         var max = _options.LifeguardEnabled ? min * _options.SuspicionMaxTimeoutMultiplier : min;

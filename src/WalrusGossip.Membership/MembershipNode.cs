@@ -323,8 +323,6 @@ public sealed partial class MembershipNode
 
     private TimeSpan Jitter(TimeSpan interval) => TimeSpan.FromTicks((long)(_random.NextDouble() * interval.Ticks));
 
-    private int LiveCount() => LiveMemberCount;
-
     private void Emit(MembershipEventKind kind, Member member) =>
         _events.Add(new MembershipEvent(kind, member.Name, member.Address, member.Incarnation, member.Metadata, _now));
 
