@@ -10,6 +10,9 @@ public sealed partial class LogStore
 {
     private const uint FirstIndexMagic = 0x3158_4946; // "FIX1"
 
+    /// <summary>A zero-filled segment file prepared ahead of the next roll; not part of the log until renamed.</summary>
+    private const string SpareSegmentName = "spare-segment.tmp";
+
     private void Recover()
     {
         var names = ListDirectory();
@@ -132,7 +135,7 @@ public sealed partial class LogStore
         var unknown = new List<string>();
         foreach (var name in _device.ListFiles(_directory))
         {
-            if (name == SegmentNames.FirstIndexFileName + AtomicFile.TempSuffix)
+            if (name == SegmentNames.FirstIndexFileName + AtomicFile.TempSuffix || name == SpareSegmentName)
             {
                 continue;
             }
@@ -204,7 +207,7 @@ public sealed partial class LogStore
     private void ZeroFrom(Segment segment, long offset)
     {
         segment.File.SetLength(offset);
-        segment.File.Allocate(Math.Max(_options.MaxSegmentBytes, offset));
+        segment.File.Allocate(Math.Max(_options.MaxSegmentBytes, offset), writeZeros: ZeroFill);
         segment.File.SyncAll();
     }
 

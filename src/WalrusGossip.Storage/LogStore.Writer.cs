@@ -18,6 +18,7 @@ public sealed partial class LogStore
     private bool _truncating;
     private Exception? _failure;
     private long _lastSyncTimestamp;
+    private Task? _spareTask;
 
     /// <summary>
     /// Appends one entry at the next index. Completes, with that index, when the entry is durable under the
@@ -180,6 +181,11 @@ public sealed partial class LogStore
 
     private void StartWriter()
     {
+        if (ZeroFill)
+        {
+            _spareTask = Task.Run(PrepareSpare);
+        }
+
         _lastSyncTimestamp = Stopwatch.GetTimestamp();
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "walrus-log-writer" };
         _writer.Start();
@@ -210,6 +216,13 @@ public sealed partial class LogStore
 
         _writer.Join();
         _writer = null;
+        try
+        {
+            _spareTask?.GetAwaiter().GetResult();
+        }
+        catch (IOException)
+        {
+        }
     }
 
     private void WriterLoop()
@@ -388,20 +401,7 @@ public sealed partial class LogStore
         }
 
         var path = PathOf(SegmentNames.Segment(firstIndex));
-        _device.DeleteFile(path);
-        var file = _device.Open(path, DeviceOpenMode.CreateNew);
-        try
-        {
-            file.Allocate(_options.MaxSegmentBytes);
-            file.SyncAll();
-            _device.SyncDirectory(_directory);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-
+        var file = ZeroFill ? TakeSpareSegment(path) : CreateSegmentFile(path);
         var capacity = (int)Math.Min(1 << 20, _options.MaxSegmentBytes / 256);
         var segment = new Segment(firstIndex, path, PathOf(SegmentNames.Index(firstIndex)), file, capacity);
         _rw.EnterWriteLock();
@@ -418,6 +418,56 @@ public sealed partial class LogStore
         {
             _rw.ExitWriteLock();
         }
+    }
+
+    /// <summary>Under <c>always</c>, segments are zero-filled (not just fallocated) so each group commit's fdatasync writes data only.</summary>
+    private bool ZeroFill => _options.Durability.Mode == DurabilityMode.Always;
+
+    private string SparePath => PathOf(SpareSegmentName);
+
+    private IDeviceFile CreateSegmentFile(string path)
+    {
+        _device.DeleteFile(path);
+        var file = _device.Open(path, DeviceOpenMode.CreateNew);
+        try
+        {
+            file.Allocate(_options.MaxSegmentBytes);
+            file.SyncAll();
+            _device.SyncDirectory(_directory);
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Renames the zero-filled spare (prepared in the background) to <paramref name="path"/> and starts preparing the next spare.</summary>
+    private IDeviceFile TakeSpareSegment(string path)
+    {
+        if (_spareTask is null)
+        {
+            PrepareSpare();
+        }
+        else
+        {
+            _spareTask.GetAwaiter().GetResult();
+        }
+
+        _device.DeleteFile(path);
+        _device.Rename(SparePath, path);
+        _device.SyncDirectory(_directory);
+        _spareTask = Task.Run(PrepareSpare);
+        return _device.Open(path, DeviceOpenMode.OpenExisting);
+    }
+
+    private void PrepareSpare()
+    {
+        _device.DeleteFile(SparePath);
+        using var file = _device.Open(SparePath, DeviceOpenMode.CreateNew);
+        file.Allocate(_options.MaxSegmentBytes, writeZeros: true);
+        file.SyncAll();
     }
 
     [LoggerMessage(EventId = 13, Level = LogLevel.Critical, Message = "log write failed; the store stops accepting appends")]

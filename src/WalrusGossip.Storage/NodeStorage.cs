@@ -17,8 +17,9 @@ public sealed class NodeStorage : IDisposable
     private readonly IDisposable _lock;
     private readonly FileSystemDevice? _ownedDevice;
 
-    private NodeStorage(string dataDirectory, IDisposable directoryLock, HardStateFile hardState, CheckpointStore checkpoints, Checkpoint? checkpoint, LogStore log, FileSystemDevice? ownedDevice)
+    private NodeStorage(string dataDirectory, IDisposable directoryLock, HardStateFile hardState, CheckpointStore checkpoints, Checkpoint? checkpoint, LogStore log, FileSystemDevice? ownedDevice, string engineName)
     {
+        EngineName = engineName;
         DataDirectory = dataDirectory;
         _lock = directoryLock;
         HardState = hardState;
@@ -27,6 +28,9 @@ public sealed class NodeStorage : IDisposable
         Log = log;
         _ownedDevice = ownedDevice;
     }
+
+    /// <summary>The write engine in use: "uring", "psync", or the simulated device's name.</summary>
+    public string EngineName { get; }
 
     /// <summary>The data directory path.</summary>
     public string DataDirectory { get; }
@@ -102,7 +106,7 @@ public sealed class NodeStorage : IDisposable
             var hardState = new HardStateFile(device, Path.Combine(dataDirectory, "raft", "hardstate"));
             _ = hardState.Load();
             var log = LogStore.Open(device, Path.Combine(dataDirectory, "log"), options, logger);
-            return new NodeStorage(dataDirectory, directoryLock, hardState, checkpoints, checkpoint, log, owned);
+            return new NodeStorage(dataDirectory, directoryLock, hardState, checkpoints, checkpoint, log, owned, device.EngineName);
         }
         catch
         {

@@ -18,7 +18,10 @@ public sealed class StorageOptions
     /// Largest payload of one entry in bytes. Default 4 MiB; range 0 to <see cref="MaxSegmentBytes"/> minus the 32-byte header.
     /// Larger appends fail with <see cref="EntryTooLargeException"/>.
     /// </summary>
-    public int MaxEntryBytes { get; set; } = 4 * 1024 * 1024;
+    public int MaxEntryBytes { get; set; } = DefaultMaxEntryBytes;
+
+    /// <summary>Default of <see cref="MaxEntryBytes"/>: 4 MiB.</summary>
+    public const int DefaultMaxEntryBytes = 4 * 1024 * 1024;
 
     /// <summary>When an append completes. Default <see cref="DurabilityPolicy.Always"/>.</summary>
     public DurabilityPolicy Durability { get; set; } = DurabilityPolicy.Always;

@@ -134,11 +134,21 @@ public sealed partial class FileSystemDevice : IStorageDevice, IDisposable
 
         public void SetLength(long length) => RandomAccess.SetLength(handle, length);
 
-        public void Allocate(long length)
+        public void Allocate(long length, bool writeZeros = false)
         {
+            var from = RandomAccess.GetLength(handle);
             if (!Native.Allocate(handle, length) && RandomAccess.GetLength(handle) < length)
             {
                 RandomAccess.SetLength(handle, length);
+            }
+
+            if (writeZeros && from < length)
+            {
+                var zeros = new byte[1 << 20];
+                for (var at = from; at < length; at += zeros.Length)
+                {
+                    RandomAccess.Write(handle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, length - at)), at);
+                }
             }
         }
 

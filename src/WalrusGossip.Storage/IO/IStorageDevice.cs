@@ -101,5 +101,10 @@ public interface IDeviceFile : IDisposable
 
     /// <summary>Reserves disk blocks so the file is at least <paramref name="length"/> bytes long (fallocate); the new range reads as zeros.</summary>
     /// <param name="length">Length in bytes to reserve up to.</param>
-    void Allocate(long length);
+    /// <param name="writeZeros">
+    /// Also write zeros over the range, so later overwrites and fdatasyncs need no extent-conversion metadata updates
+    /// (on ext4 and XFS an fdatasync into fallocated-but-unwritten blocks must journal the conversion). Costs one
+    /// sequential write of the range.
+    /// </param>
+    void Allocate(long length, bool writeZeros = false);
 }

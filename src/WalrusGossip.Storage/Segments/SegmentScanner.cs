@@ -36,7 +36,7 @@ internal static class SegmentScanner
     /// <param name="isLast">True for the open segment, where a torn tail is allowed.</param>
     /// <param name="maxEntryBytes">Largest valid payload.</param>
     /// <param name="continueAfterCorruption">Keep scanning to report every corrupt record (verify tool) instead of stopping at the first.</param>
-    /// <param name="visit">Called for each intact record before the first bad one.</param>
+    /// <param name="visit">Called for each intact record (after a corruption only when <paramref name="continueAfterCorruption"/>).</param>
     public static SegmentScanResult Scan(IDeviceFile file, ulong firstIndex, bool isLast, int maxEntryBytes, bool continueAfterCorruption, RecordVisitor? visit)
     {
         var reader = new ChunkReader(file, maxEntryBytes + RecordHeader.Size);
@@ -51,9 +51,9 @@ internal static class SegmentScanner
             var check = Check(reader, offset, expected, maxEntryBytes, out var header, out var reason);
             if (check == Outcome.Intact)
             {
+                visit?.Invoke(offset, header);
                 if (corruptions.Count == 0)
                 {
-                    visit?.Invoke(offset, header);
                     dataEnd = offset + header.RecordLength;
                     nextIndex = expected + 1;
                 }
