@@ -7,9 +7,12 @@ public sealed partial class RaftNode
     {
         foreach (var id in _progress.Keys)
         {
-            if (id != Id)
+            if (id != Id && SendAppend(id, sendIfEmpty: true))
             {
-                SendAppend(id, sendIfEmpty: true);
+                // Fill the pipeline up to the follower's in-flight limits.
+                while (SendAppend(id, sendIfEmpty: false))
+                {
+                }
             }
         }
     }
