@@ -48,9 +48,10 @@ public sealed partial class MembershipNode
     }
 
     /// <summary>
-    /// Lifeguard buddy system, extended: a suspect this node has not accused itself is probed first,
-    /// so the suspect hears of the suspicion directly and independent confirmations arrive within a
-    /// period. Otherwise the next live member in the shuffled round-robin order (SWIM §4.3).
+    /// Lifeguard buddy system, extended: a suspect this node has neither accused nor probed during
+    /// the current suspicion is probed first (oldest suspicion first), so the suspect hears of the
+    /// suspicion directly and independent confirmations arrive within a period. Otherwise the next
+    /// live member in the shuffled round-robin order (SWIM §4.3).
     /// </summary>
     private Member? NextProbeTarget()
     {
@@ -59,7 +60,8 @@ public sealed partial class MembershipNode
             Member? oldest = null;
             foreach (var m in _members.Values)
             {
-                if (m.Suspicion is { } s && !s.HasAccused(_local.Name) && (oldest is null || s.Start < oldest.Suspicion!.Start))
+                if (m.Suspicion is { ProbedByLocal: false } s && !s.HasAccused(_local.Name)
+                    && (oldest is null || s.Start < oldest.Suspicion!.Start))
                 {
                     oldest = m;
                 }
@@ -67,6 +69,7 @@ public sealed partial class MembershipNode
 
             if (oldest is not null)
             {
+                oldest.Suspicion!.ProbedByLocal = true;
                 return oldest;
             }
         }

@@ -38,6 +38,9 @@ internal sealed class Suspicion
     /// <summary>Independent confirmations counted so far (the first accuser does not count), 0 … K.</summary>
     public int Confirmations { get; private set; }
 
+    /// <summary>True once the local node has started a probe of the suspect during this suspicion.</summary>
+    public bool ProbedByLocal { get; set; }
+
     /// <summary>When the member is declared dead unless it refutes first.</summary>
     public TimeSpan Deadline { get; private set; }
 
