@@ -23,7 +23,10 @@ internal enum MessageType : byte
 /// <item>PingReq: Seq, Member (target name), Address (target address), From (requester), WantNack.</item>
 /// <item>Ack / Nack: Seq.</item>
 /// <item>Suspect / Dead: Incarnation, Member, From (the accuser).</item>
-/// <item>Alive: Incarnation, Member, Address, Metadata (null when it was over the size limit).</item>
+/// <item>Alive: Incarnation, Member, Address, and either Metadata (built locally) or, when decoded,
+/// the position of the still-encoded metadata section in the received buffer (MetadataStart,
+/// MetadataLength) or MetadataTooLarge. Metadata is only materialised when the update is applied,
+/// so stale gossip about known members decodes without allocating.</item>
 /// <item>Left: Incarnation, Member.</item>
 /// </list>
 /// </summary>
@@ -37,6 +40,9 @@ internal struct GossipMessage
     public string From;
     public bool WantNack;
     public IReadOnlyDictionary<string, string>? Metadata;
+    public int MetadataStart;
+    public int MetadataLength;
+    public bool MetadataTooLarge;
 
     public static GossipMessage Ping(uint seq, string target, string from, string fromAddress) =>
         new() { Type = MessageType.Ping, Seq = seq, Member = target, From = from, Address = fromAddress };
@@ -57,14 +63,25 @@ internal struct GossipMessage
     public static GossipMessage Left(ulong incarnation, string member) =>
         new() { Type = MessageType.Left, Incarnation = incarnation, Member = member, Address = "", From = member };
 
-    public static GossipMessage Alive(ulong incarnation, string member, string address, IReadOnlyDictionary<string, string> metadata) =>
+    public static GossipMessage Alive(ulong incarnation, string member, string address, IReadOnlyDictionary<string, string>? metadata) =>
         new() { Type = MessageType.Alive, Incarnation = incarnation, Member = member, Address = address, From = member, Metadata = metadata };
 }
 
-/// <summary>One member's state inside a push-pull exchange.</summary>
+/// <summary>
+/// One member's state inside a push-pull exchange. When encoding, <see cref="Metadata"/> holds the
+/// map; when decoded it is null and the Metadata* properties locate the encoded section in the
+/// received buffer (see <see cref="GossipMessage"/>).
+/// </summary>
 internal readonly record struct PushPullEntry(
     string Name,
     string Address,
     ulong Incarnation,
     MemberState State,
-    IReadOnlyDictionary<string, string>? Metadata);
+    IReadOnlyDictionary<string, string>? Metadata)
+{
+    public int MetadataStart { get; init; }
+
+    public int MetadataLength { get; init; }
+
+    public bool MetadataTooLarge { get; init; }
+}

@@ -31,7 +31,7 @@ public sealed partial class MembershipNode
         }
 
         _decoded.Clear();
-        var status = MessageCodec.DecodeDatagram(datagram, _options.MaxMetadataBytes, _decoded, out var unknown, out var tooLarge);
+        var status = MessageCodec.DecodeDatagram(datagram, _options.MaxMetadataBytes, _decoded, out var unknown, out var tooLarge, _pool);
         if (status != DecodeStatus.Ok)
         {
             Counters.MalformedMessages++;
@@ -48,13 +48,13 @@ public sealed partial class MembershipNode
         Counters.MetadataTooLarge += tooLarge;
         for (var i = 0; i < _decoded.Count; i++)
         {
-            Dispatch(fromAddress, _decoded[i]);
+            Dispatch(fromAddress, _decoded[i], datagram);
         }
 
         _decoded.Clear();
     }
 
-    private void Dispatch(string fromAddress, in GossipMessage message)
+    private void Dispatch(string fromAddress, in GossipMessage message, ReadOnlySpan<byte> datagram)
     {
         switch (message.Type)
         {
@@ -74,7 +74,7 @@ public sealed partial class MembershipNode
                 OnSuspect(message.Incarnation, message.Member, message.From);
                 break;
             case MessageType.Alive:
-                OnAlive(message);
+                OnAlive(message, datagram);
                 break;
             case MessageType.Dead:
                 OnDeadOrLeft(message.Incarnation, message.Member, message.From, left: false);

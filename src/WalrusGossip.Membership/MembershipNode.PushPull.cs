@@ -53,7 +53,7 @@ public sealed partial class MembershipNode
         }
 
         _entries.Clear();
-        var status = MessageCodec.DecodePushPull(message, _options.MaxMetadataBytes, _entries, out var flags, out var from, out var tooLarge);
+        var status = MessageCodec.DecodePushPull(message, _options.MaxMetadataBytes, _entries, out var flags, out var from, out var tooLarge, _pool);
         if (status != DecodeStatus.Ok)
         {
             Counters.MalformedMessages++;
@@ -74,7 +74,7 @@ public sealed partial class MembershipNode
 
         foreach (var entry in _entries)
         {
-            Merge(entry, from);
+            Merge(entry, from, message);
         }
 
         _entries.Clear();
@@ -90,16 +90,16 @@ public sealed partial class MembershipNode
     /// Suspect or dead entries about members unknown here are ignored, so a joiner does not adopt
     /// long-gone members.
     /// </summary>
-    private void Merge(in PushPullEntry entry, string from)
+    private void Merge(in PushPullEntry entry, string from, ReadOnlySpan<byte> source)
     {
         switch (entry.State)
         {
             case MemberState.Alive:
-                if (entry.Metadata is not null)
-                {
-                    OnAlive(GossipMessage.Alive(entry.Incarnation, entry.Name, entry.Address, entry.Metadata));
-                }
-
+                var alive = GossipMessage.Alive(entry.Incarnation, entry.Name, entry.Address, entry.Metadata);
+                alive.MetadataStart = entry.MetadataStart;
+                alive.MetadataLength = entry.MetadataLength;
+                alive.MetadataTooLarge = entry.MetadataTooLarge;
+                OnAlive(alive, source);
                 break;
             case MemberState.Suspect:
             case MemberState.Dead:

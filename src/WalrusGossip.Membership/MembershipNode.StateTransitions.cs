@@ -8,48 +8,63 @@ namespace WalrusGossip.Membership;
 /// </summary>
 public sealed partial class MembershipNode
 {
-    private void OnAlive(in GossipMessage alive)
+    /// <param name="alive">The update; its metadata may still be encoded in <paramref name="source"/>.</param>
+    /// <param name="source">The buffer the update was decoded from (empty for local updates).</param>
+    private void OnAlive(in GossipMessage alive, ReadOnlySpan<byte> source)
     {
-        if (alive.Metadata is null)
+        if (alive.MetadataTooLarge)
         {
             Log(MembershipLogLevel.Warning, $"alive for '{alive.Member}' ignored: metadata over {_options.MaxMetadataBytes} bytes");
             return;
         }
 
+        IReadOnlyDictionary<string, string>? metadata;
         if (string.Equals(alive.Member, _local.Name, StringComparison.Ordinal))
         {
-            var conflicting = alive.Incarnation > _local.Incarnation
-                || (alive.Incarnation == _local.Incarnation
-                    && (!Metadata.AreEqual(alive.Metadata, _local.Metadata) || !string.Equals(alive.Address, _local.Address, StringComparison.Ordinal)));
-            if (conflicting && !_leaving)
+            if (_leaving || alive.Incarnation < _local.Incarnation)
+            {
+                return;
+            }
+
+            if (alive.Incarnation > _local.Incarnation)
             {
                 Refute(alive.Incarnation, $"alive claim about this node at incarnation {alive.Incarnation}");
+            }
+            else if ((metadata = ResolveMetadata(alive, source)) is not null
+                && (!Metadata.AreEqual(metadata, _local.Metadata) || !string.Equals(alive.Address, _local.Address, StringComparison.Ordinal)))
+            {
+                Refute(alive.Incarnation, $"conflicting alive claim about this node at incarnation {alive.Incarnation}");
             }
 
             return;
         }
 
-        if (!_members.TryGetValue(alive.Member, out var member))
+        // Stale updates about known members return here, before their metadata is materialised.
+        _members.TryGetValue(alive.Member, out var member);
+        if ((member is not null && alive.Incarnation <= member.Incarnation) || (metadata = ResolveMetadata(alive, source)) is null)
         {
-            member = new Member(alive.Member, alive.Address, alive.Incarnation, alive.Metadata, _now);
+            return;
+        }
+
+        if (member is null)
+        {
+            member = new Member(alive.Member, alive.Address, alive.Incarnation, metadata, _now);
             _members.Add(member.Name, member);
+            _pool.Add(member.Name);
+            _pool.Add(member.Address);
             AddToProbeOrder(member.Name);
             Emit(MembershipEventKind.Joined, member);
             BroadcastAlive(member);
             return;
         }
 
-        if (alive.Incarnation <= member.Incarnation)
-        {
-            return;
-        }
-
         var previous = member.State;
-        var changed = !Metadata.AreEqual(alive.Metadata, member.Metadata)
+        var changed = !Metadata.AreEqual(metadata, member.Metadata)
             || !string.Equals(alive.Address, member.Address, StringComparison.Ordinal);
         member.Incarnation = alive.Incarnation;
         member.Address = alive.Address;
-        member.Metadata = alive.Metadata;
+        _pool.Add(member.Address);
+        member.Metadata = metadata;
         member.UpdatedAt = _now;
         if (previous != MemberState.Alive)
         {
@@ -79,6 +94,27 @@ public sealed partial class MembershipNode
         }
 
         BroadcastAlive(member);
+    }
+
+    /// <summary>
+    /// The update's metadata, decoding it from <paramref name="source"/> if needed; null (counted and
+    /// logged as malformed) when a key repeats.
+    /// </summary>
+    private IReadOnlyDictionary<string, string>? ResolveMetadata(in GossipMessage alive, ReadOnlySpan<byte> source)
+    {
+        if (alive.Metadata is { } built)
+        {
+            return built;
+        }
+
+        var metadata = MessageCodec.ReadMetadata(source.Slice(alive.MetadataStart, alive.MetadataLength), _pool);
+        if (metadata is null)
+        {
+            Counters.MalformedMessages++;
+            Log(MembershipLogLevel.Warning, $"alive for '{alive.Member}' ignored: metadata repeats a key");
+        }
+
+        return metadata;
     }
 
     private void OnSuspect(ulong incarnation, string name, string from)

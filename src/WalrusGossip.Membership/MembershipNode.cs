@@ -33,6 +33,7 @@ public sealed partial class MembershipNode
     private readonly WireWriter _packet;
     private readonly List<GossipMessage> _decoded = [];
     private readonly List<Member> _scratch = [];
+    private readonly StringPool _pool = new();
     private TimeSpan _now;
     private bool _leaving;
 
@@ -85,6 +86,8 @@ public sealed partial class MembershipNode
         _packet = new WireWriter(_options.MaxDatagramBytes);
         _local = new Member(name, address, 0, Metadata.Copy(metadata), now);
         _members.Add(name, _local);
+        _pool.Add(name);
+        _pool.Add(address);
         _probeOrder.Add(name);
         _nextProbeAt = now + Jitter(_options.ProbeInterval);
         _nextGossipAt = now + Jitter(_options.GossipInterval);

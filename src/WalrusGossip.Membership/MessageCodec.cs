@@ -62,7 +62,12 @@ internal static class MessageCodec
     /// whatever was appended is removed again.
     /// </summary>
     public static DecodeStatus DecodeDatagram(
-        ReadOnlySpan<byte> data, int maxMetadataBytes, List<GossipMessage> output, out int unknownTypes, out int metadataTooLarge)
+        ReadOnlySpan<byte> data,
+        int maxMetadataBytes,
+        List<GossipMessage> output,
+        out int unknownTypes,
+        out int metadataTooLarge,
+        StringPool? pool = null)
     {
         unknownTypes = 0;
         metadataTooLarge = 0;
@@ -75,9 +80,10 @@ internal static class MessageCodec
 
         while (reader.Remaining > 0)
         {
+            var bodyOffset = 0;
             if (!reader.TryReadByte(out var type)
                 || !reader.TryReadLength(int.MaxValue, out var bodyLength)
-                || !reader.TryReadSpan(bodyLength, out var body))
+                || !TryReadSpanAt(ref reader, bodyLength, out var body, out bodyOffset))
             {
                 output.RemoveRange(start, output.Count - start);
                 return DecodeStatus.Malformed;
@@ -90,18 +96,19 @@ internal static class MessageCodec
             }
 
             var bodyReader = new WireReader(body);
-            if (!TryReadBody(ref bodyReader, (MessageType)type, maxMetadataBytes, out var message, out var tooLarge)
+            if (!TryReadBody(ref bodyReader, (MessageType)type, maxMetadataBytes, pool, out var message)
                 || bodyReader.Remaining != 0)
             {
                 output.RemoveRange(start, output.Count - start);
                 return DecodeStatus.Malformed;
             }
 
-            if (tooLarge)
+            if (message.MetadataTooLarge)
             {
                 metadataTooLarge++;
             }
 
+            message.MetadataStart += bodyOffset;
             output.Add(message);
         }
 
@@ -131,11 +138,18 @@ internal static class MessageCodec
     }
 
     /// <summary>
-    /// Decodes a push-pull stream message. Entries whose metadata is over the limit come back with
-    /// null metadata and are counted in <paramref name="metadataTooLarge"/>.
+    /// Decodes a push-pull stream message. Entries carry the position of their encoded metadata in
+    /// <paramref name="data"/> (read it with <see cref="ReadMetadata"/>); entries whose metadata is
+    /// over the limit are flagged and counted in <paramref name="metadataTooLarge"/>.
     /// </summary>
     public static DecodeStatus DecodePushPull(
-        ReadOnlySpan<byte> data, int maxMetadataBytes, List<PushPullEntry> output, out byte flags, out string from, out int metadataTooLarge)
+        ReadOnlySpan<byte> data,
+        int maxMetadataBytes,
+        List<PushPullEntry> output,
+        out byte flags,
+        out string from,
+        out int metadataTooLarge,
+        StringPool? pool = null)
     {
         flags = 0;
         from = "";
@@ -153,11 +167,11 @@ internal static class MessageCodec
 
         for (ulong i = 0; i < count; i++)
         {
-            if (!reader.TryReadNonEmptyString(out var name)
-                || !reader.TryReadString(out var address)
+            if (!reader.TryReadNonEmptyString(out var name, pool)
+                || !reader.TryReadString(out var address, WireReader.MaxStringBytes, pool)
                 || !reader.TryReadVarint(out var incarnation)
                 || !reader.TryReadByte(out var state) || state > (byte)MemberState.Left
-                || !TryReadMetadata(ref reader, maxMetadataBytes, out var metadata, out var tooLarge))
+                || !TryReadMetadataSection(ref reader, maxMetadataBytes, out var sectionStart, out var sectionLength, out var tooLarge))
             {
                 output.RemoveRange(start, output.Count - start);
                 return DecodeStatus.Malformed;
@@ -168,7 +182,12 @@ internal static class MessageCodec
                 metadataTooLarge++;
             }
 
-            output.Add(new PushPullEntry(name, address, incarnation, (MemberState)state, metadata));
+            output.Add(new PushPullEntry(name, address, incarnation, (MemberState)state, null)
+            {
+                MetadataStart = sectionStart,
+                MetadataLength = sectionLength,
+                MetadataTooLarge = tooLarge,
+            });
         }
 
         if (reader.Remaining != 0)
@@ -240,17 +259,15 @@ internal static class MessageCodec
         }
     }
 
-    private static bool TryReadBody(
-        ref WireReader r, MessageType type, int maxMetadataBytes, out GossipMessage m, out bool metadataTooLarge)
+    private static bool TryReadBody(ref WireReader r, MessageType type, int maxMetadataBytes, StringPool? pool, out GossipMessage m)
     {
         m = default;
-        metadataTooLarge = false;
         switch (type)
         {
             case MessageType.Ping:
             {
-                if (!r.TryReadUInt32(out var seq) || !r.TryReadNonEmptyString(out var target)
-                    || !r.TryReadNonEmptyString(out var from) || !r.TryReadString(out var address))
+                if (!r.TryReadUInt32(out var seq) || !r.TryReadNonEmptyString(out var target, pool)
+                    || !r.TryReadNonEmptyString(out var from, pool) || !r.TryReadString(out var address, WireReader.MaxStringBytes, pool))
                 {
                     return false;
                 }
@@ -261,8 +278,8 @@ internal static class MessageCodec
 
             case MessageType.PingReq:
             {
-                if (!r.TryReadUInt32(out var seq) || !r.TryReadNonEmptyString(out var target)
-                    || !r.TryReadNonEmptyString(out var address) || !r.TryReadNonEmptyString(out var from)
+                if (!r.TryReadUInt32(out var seq) || !r.TryReadNonEmptyString(out var target, pool)
+                    || !r.TryReadNonEmptyString(out var address, pool) || !r.TryReadNonEmptyString(out var from, pool)
                     || !r.TryReadByte(out var nack) || nack > 1)
                 {
                     return false;
@@ -287,8 +304,8 @@ internal static class MessageCodec
             case MessageType.Suspect:
             case MessageType.Dead:
             {
-                if (!r.TryReadVarint(out var incarnation) || !r.TryReadNonEmptyString(out var member)
-                    || !r.TryReadNonEmptyString(out var from))
+                if (!r.TryReadVarint(out var incarnation) || !r.TryReadNonEmptyString(out var member, pool)
+                    || !r.TryReadNonEmptyString(out var from, pool))
                 {
                     return false;
                 }
@@ -301,7 +318,7 @@ internal static class MessageCodec
 
             case MessageType.Left:
             {
-                if (!r.TryReadVarint(out var incarnation) || !r.TryReadNonEmptyString(out var member))
+                if (!r.TryReadVarint(out var incarnation) || !r.TryReadNonEmptyString(out var member, pool))
                 {
                     return false;
                 }
@@ -312,15 +329,17 @@ internal static class MessageCodec
 
             case MessageType.Alive:
             {
-                if (!r.TryReadVarint(out var incarnation) || !r.TryReadNonEmptyString(out var member)
-                    || !r.TryReadString(out var address)
-                    || !TryReadMetadata(ref r, maxMetadataBytes, out var metadata, out metadataTooLarge))
+                if (!r.TryReadVarint(out var incarnation) || !r.TryReadNonEmptyString(out var member, pool)
+                    || !r.TryReadString(out var address, WireReader.MaxStringBytes, pool)
+                    || !TryReadMetadataSection(ref r, maxMetadataBytes, out var sectionStart, out var sectionLength, out var tooLarge))
                 {
                     return false;
                 }
 
-                m = GossipMessage.Alive(incarnation, member, address, Metadata.Empty);
-                m.Metadata = metadata;
+                m = GossipMessage.Alive(incarnation, member, address, null);
+                m.MetadataStart = sectionStart;
+                m.MetadataLength = sectionLength;
+                m.MetadataTooLarge = tooLarge;
                 return true;
             }
 
@@ -349,15 +368,17 @@ internal static class MessageCodec
     }
 
     /// <summary>
-    /// Reads a metadata section. Over the limit: skipped, <paramref name="metadata"/> null,
-    /// <paramref name="tooLarge"/> true, still returns true (the rest of the message is usable).
+    /// Validates a metadata section without allocating and reports where its body (count and pairs)
+    /// lies in the reader's buffer. Over the limit: skipped, <paramref name="tooLarge"/> true, still
+    /// returns true (the rest of the message is usable).
     /// </summary>
-    private static bool TryReadMetadata(
-        ref WireReader r, int maxMetadataBytes, out IReadOnlyDictionary<string, string>? metadata, out bool tooLarge)
+    private static bool TryReadMetadataSection(
+        ref WireReader r, int maxMetadataBytes, out int start, out int length, out bool tooLarge)
     {
-        metadata = null;
+        start = 0;
+        length = 0;
         tooLarge = false;
-        if (!r.TryReadLength(int.MaxValue, out var sectionLength) || !r.TryReadSpan(sectionLength, out var section))
+        if (!r.TryReadLength(int.MaxValue, out var sectionLength) || !TryReadSpanAt(ref r, sectionLength, out var section, out var sectionStart))
         {
             return false;
         }
@@ -374,24 +395,55 @@ internal static class MessageCodec
             return false;
         }
 
-        if (count == 0)
-        {
-            metadata = Metadata.Empty;
-            return s.Remaining == 0;
-        }
-
-        var map = new Dictionary<string, string>((int)count, StringComparer.Ordinal);
         for (ulong i = 0; i < count; i++)
         {
-            if (!s.TryReadNonEmptyString(out var key) || !s.TryReadString(out var value, maxMetadataBytes)
-                || !map.TryAdd(key, value))
+            if (!s.TryReadUtf8(WireReader.MaxStringBytes, out var key) || key.Length == 0
+                || !s.TryReadUtf8(maxMetadataBytes, out _))
             {
                 return false;
             }
         }
 
-        metadata = map;
+        start = sectionStart;
+        length = sectionLength;
         return s.Remaining == 0;
+    }
+
+    /// <summary>
+    /// Materialises a metadata section body that <see cref="TryReadMetadataSection"/> validated.
+    /// Returns null when a key repeats (the only defect validation leaves to this step).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string>? ReadMetadata(ReadOnlySpan<byte> section, StringPool? pool)
+    {
+        var r = new WireReader(section);
+        if (!r.TryReadVarint(out var count) || count > MaxMetadataPairs)
+        {
+            return null;
+        }
+
+        if (count == 0)
+        {
+            return r.Remaining == 0 ? Metadata.Empty : null;
+        }
+
+        var map = new Dictionary<string, string>((int)count, StringComparer.Ordinal);
+        for (ulong i = 0; i < count; i++)
+        {
+            if (!r.TryReadUtf8(WireReader.MaxStringBytes, out var keyBytes) || keyBytes.Length == 0
+                || !r.TryReadString(out var value, section.Length)
+                || !map.TryAdd(pool is null ? System.Text.Encoding.UTF8.GetString(keyBytes) : pool.Get(keyBytes, addIfMissing: true), value))
+            {
+                return null;
+            }
+        }
+
+        return r.Remaining == 0 ? map : null;
+    }
+
+    private static bool TryReadSpanAt(ref WireReader r, int length, out ReadOnlySpan<byte> span, out int start)
+    {
+        start = r.Position;
+        return r.TryReadSpan(length, out span);
     }
 
     private static int WriteVarint(Span<byte> destination, ulong value)

@@ -23,6 +23,8 @@ internal ref struct WireReader
 
     public readonly int Remaining => _data.Length - _position;
 
+    public readonly int Position => _position;
+
     public bool TryReadByte(out byte value)
     {
         if (_position >= _data.Length)
@@ -98,20 +100,31 @@ internal ref struct WireReader
         return true;
     }
 
-    /// <summary>Varint length then UTF-8 bytes; rejects invalid UTF-8 and strings over <paramref name="maxBytes"/>.</summary>
-    public bool TryReadString(out string value, int maxBytes = MaxStringBytes)
+    /// <summary>
+    /// Varint length then UTF-8 bytes; rejects invalid UTF-8 and strings over <paramref name="maxBytes"/>.
+    /// With a <paramref name="pool"/>, a string the node already holds is returned instead of a copy.
+    /// </summary>
+    public bool TryReadString(out string value, int maxBytes = MaxStringBytes, StringPool? pool = null)
     {
         value = "";
-        if (!TryReadLength(maxBytes, out var length) || !TryReadSpan(length, out var bytes) || !Utf8.IsValid(bytes))
+        if (!TryReadUtf8(maxBytes, out var bytes))
         {
             return false;
         }
 
-        value = length == 0 ? "" : Encoding.UTF8.GetString(bytes);
+        value = bytes.Length == 0 ? "" : pool is null ? Encoding.UTF8.GetString(bytes) : pool.Get(bytes, addIfMissing: false);
         return true;
     }
 
-    public bool TryReadNonEmptyString(out string value) => TryReadString(out value) && value.Length > 0;
+    /// <summary>Varint length then valid UTF-8 bytes of at most <paramref name="maxBytes"/>, without allocating.</summary>
+    public bool TryReadUtf8(int maxBytes, out ReadOnlySpan<byte> bytes)
+    {
+        bytes = default;
+        return TryReadLength(maxBytes, out var length) && TryReadSpan(length, out bytes) && Utf8.IsValid(bytes);
+    }
+
+    public bool TryReadNonEmptyString(out string value, StringPool? pool = null) =>
+        TryReadString(out value, MaxStringBytes, pool) && value.Length > 0;
 }
 
 /// <summary>Append-only writer over a growable pooled buffer, used for building messages.</summary>

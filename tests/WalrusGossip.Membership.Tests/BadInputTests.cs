@@ -88,6 +88,46 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public void Metadata_with_a_repeated_key_is_rejected_as_malformed()
+    {
+        var node = TestNodes.Create();
+        // Alive: incarnation 1, "other", empty address, metadata section of 9 bytes: 2 pairs, ("k","a"), ("k","b").
+        byte[] bytes = [1, 6, 0, 1, 5, (byte)'o', (byte)'t', (byte)'h', (byte)'e', (byte)'r', 0, 9, 2, 1, (byte)'k', 1, (byte)'a', 1, (byte)'k', 1, (byte)'b'];
+        bytes[2] = (byte)(bytes.Length - 3);
+
+        node.ReceiveDatagram(TimeSpan.Zero, "o:1", bytes);
+
+        Assert.Equal(1, node.Counters.MalformedMessages);
+        Assert.Equal(1, node.LiveMemberCount);
+        var log = new List<MembershipLogEntry>();
+        node.DrainLog(log);
+        Assert.Contains(log, l => l.Message.Contains("repeats a key", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Stale_gossip_about_a_known_member_is_handled_without_allocating()
+    {
+        var node = TestNodes.Create();
+        node.ReceiveDatagram(TimeSpan.Zero, "other:1", TestNodes.Datagram(GossipMessage.Alive(5, "other", "other:1", TestNodes.Meta(("k", "v")))));
+        var stale = TestNodes.Datagram(
+            GossipMessage.Alive(4, "other", "other:1", TestNodes.Meta(("k", "old"))),
+            GossipMessage.Suspect(3, "other", "self"),
+            GossipMessage.Ack(99));
+        for (var i = 0; i < 10; i++)
+        {
+            node.ReceiveDatagram(TimeSpan.Zero, "other:1", stale);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 100; i++)
+        {
+            node.ReceiveDatagram(TimeSpan.Zero, "other:1", stale);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void Local_metadata_over_the_limit_is_refused()
     {
         var node = TestNodes.Create();
