@@ -135,8 +135,10 @@ public sealed partial class LogStore
         var unknown = new List<string>();
         foreach (var name in _device.ListFiles(_directory))
         {
-            if (name == SegmentNames.FirstIndexFileName + AtomicFile.TempSuffix || name == SpareSegmentName)
+            if (IsOwnTemporaryFile(name))
             {
+                // An atomic replace or spare preparation interrupted by a crash: never part of the log.
+                _device.DeleteFile(PathOf(name));
                 continue;
             }
 
@@ -158,6 +160,22 @@ public sealed partial class LogStore
         }
 
         return names;
+    }
+
+    private static bool IsOwnTemporaryFile(string name)
+    {
+        if (name == SpareSegmentName)
+        {
+            return true;
+        }
+
+        if (!name.EndsWith(AtomicFile.TempSuffix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var target = name[..^AtomicFile.TempSuffix.Length];
+        return target == SegmentNames.FirstIndexFileName || SegmentNames.TryParse(target, out _, out _);
     }
 
     private ulong? ReadFirstIndexFile()

@@ -46,6 +46,11 @@ public sealed partial class LogStore
             Monitor.PulseAll(_gate);
         }
 
+        if (_options.InlineWrites)
+        {
+            WriteInline();
+        }
+
         return waiter.Task;
     }
 
@@ -98,6 +103,11 @@ public sealed partial class LogStore
 
             _filling.AddWaiter(waiter, _nextIndex - 1);
             Monitor.PulseAll(_gate);
+        }
+
+        if (_options.InlineWrites)
+        {
+            WriteInline();
         }
 
         return waiter.Task;
@@ -181,6 +191,11 @@ public sealed partial class LogStore
 
     private void StartWriter()
     {
+        if (_options.InlineWrites)
+        {
+            return;
+        }
+
         if (ZeroFill)
         {
             _spareTask = Task.Run(PrepareSpare);
@@ -270,37 +285,70 @@ public sealed partial class LogStore
                 continue;
             }
 
-            try
-            {
-                WriteBatchToSegments(batch);
-                if (policy.Mode == DurabilityMode.Interval && SyncDue(policy))
-                {
-                    _segments[^1].File.Sync();
-                    _lastSyncTimestamp = Stopwatch.GetTimestamp();
-                }
+            WriteOne(batch, policy);
+        }
+    }
 
-                batch.CompleteAll();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or StorageException)
-            {
-                LogWriteFailed(_logger, e);
-                lock (_gate)
-                {
-                    _failure = e;
-                    var failure = new StorageFailedException("append failed: " + e.Message, e);
-                    batch.FailAll(failure);
-                    _filling.FailAll(failure);
-                    _filling.Clear();
-                }
-            }
-
+    /// <summary>Inline mode: the appending thread writes the pending batch itself before its append returns.</summary>
+    private void WriteInline()
+    {
+        while (true)
+        {
+            WriteBatch batch;
             lock (_gate)
             {
-                batch.Clear();
-                _spare = batch;
-                _writerBusy = false;
-                Monitor.PulseAll(_gate);
+                while (_writerBusy)
+                {
+                    Monitor.Wait(_gate);
+                }
+
+                batch = _filling;
+                if (batch.Count == 0)
+                {
+                    return;
+                }
+
+                _filling = _spare!;
+                _spare = null;
+                _writerBusy = true;
             }
+
+            WriteOne(batch, _options.Durability);
+        }
+    }
+
+    private void WriteOne(WriteBatch batch, DurabilityPolicy policy)
+    {
+        try
+        {
+            WriteBatchToSegments(batch);
+            if (policy.Mode == DurabilityMode.Interval && SyncDue(policy))
+            {
+                _segments[^1].File.Sync();
+                _lastSyncTimestamp = Stopwatch.GetTimestamp();
+            }
+
+            batch.CompleteAll();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or StorageException)
+        {
+            LogWriteFailed(_logger, e);
+            lock (_gate)
+            {
+                _failure = e;
+                var failure = new StorageFailedException("append failed: " + e.Message, e);
+                batch.FailAll(failure);
+                _filling.FailAll(failure);
+                _filling.Clear();
+            }
+        }
+
+        lock (_gate)
+        {
+            batch.Clear();
+            _spare = batch;
+            _writerBusy = false;
+            Monitor.PulseAll(_gate);
         }
     }
 
@@ -421,7 +469,7 @@ public sealed partial class LogStore
     }
 
     /// <summary>Under <c>always</c>, segments are zero-filled (not just fallocated) so each group commit's fdatasync writes data only.</summary>
-    private bool ZeroFill => _options.Durability.Mode == DurabilityMode.Always;
+    private bool ZeroFill => _options.Durability.Mode == DurabilityMode.Always && !_options.InlineWrites;
 
     private string SparePath => PathOf(SpareSegmentName);
 

@@ -38,6 +38,13 @@ public sealed class StorageOptions
     /// <summary>Spacing of sparse index points in a segment's <c>.idx</c> file, in bytes of segment data. Default 4 KiB.</summary>
     public int IndexIntervalBytes { get; set; } = 4096;
 
+    /// <summary>
+    /// When true, no writer thread runs: each append writes (and, under <c>always</c>, fdatasyncs) its batch on the
+    /// calling thread and its task is complete when the call returns. Used by single-threaded node loops and the
+    /// deterministic simulator, where nothing may run on another thread. Default false (group commit across threads).
+    /// </summary>
+    public bool InlineWrites { get; set; }
+
     /// <summary>Checks every option against its documented range.</summary>
     /// <exception cref="StorageConfigurationException">An option is out of range; the message names it.</exception>
     public void Validate()

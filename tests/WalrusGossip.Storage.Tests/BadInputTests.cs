@@ -23,6 +23,31 @@ public class BadInputTests
     }
 
     [Fact]
+    public async Task Temporary_files_left_by_a_crash_during_an_atomic_replace_are_removed_on_open()
+    {
+        using var dir = new TempDir();
+        using (var storage = TestStores.Open(dir.Path, IoEngine.Psync))
+        {
+            await storage.Log.AppendAsync(new byte[10], term: 1);
+        }
+
+        // Found by the SIGKILL crash test: a kill while a sealed segment's sparse index was being replaced.
+        var leftovers = new[] { "00000000000000000001.idx.tmp", "first-index.tmp", "spare-segment.tmp" }
+            .Select(n => Path.Combine(dir.Path, "log", n)).ToArray();
+        foreach (var path in leftovers)
+        {
+            File.WriteAllBytes(path, [1, 2, 3]);
+        }
+
+        using (var storage = TestStores.Open(dir.Path, IoEngine.Psync))
+        {
+            Assert.Equal(1ul, storage.Log.LastIndex);
+        }
+
+        Assert.All(leftovers.Take(2), path => Assert.False(File.Exists(path)));
+    }
+
+    [Fact]
     public void A_data_directory_that_cannot_be_created_is_a_typed_error()
     {
         using var dir = new TempDir();

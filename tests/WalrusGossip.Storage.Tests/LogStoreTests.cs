@@ -149,3 +149,32 @@ public class LogStoreTests
         Assert.Equal(TestStores.PayloadFor(77, 77 % 97 * 3), log.Read(77).Payload.ToArray());
     }
 }
+
+public class InlineWriteTests
+{
+    [Fact]
+    public async Task Inline_mode_completes_appends_before_returning_and_keeps_indexes_gap_free()
+    {
+        using var dir = new TempDir();
+        using (var storage = TestStores.Open(dir.Path, IoEngine.Psync, o => o.InlineWrites = true))
+        {
+            var task = storage.Log.AppendAsync(new byte[10], term: 1);
+            Assert.True(task.IsCompleted);
+            Assert.Equal(1ul, await task);
+            var all = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+            {
+                var mine = new List<ulong>();
+                for (var i = 0; i < 200; i++)
+                {
+                    mine.Add(await storage.Log.AppendAsync(new byte[500], term: 1));
+                }
+
+                return mine;
+            })));
+            Assert.Equal(Enumerable.Range(2, 1600).Select(i => (ulong)i), all.SelectMany(x => x).Order());
+        }
+
+        using var reopened = TestStores.Open(dir.Path, IoEngine.Psync);
+        Assert.Equal(1601ul, reopened.Log.LastIndex);
+    }
+}
