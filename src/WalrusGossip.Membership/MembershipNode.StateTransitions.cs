@@ -8,6 +8,10 @@ namespace WalrusGossip.Membership;
 /// </summary>
 public sealed partial class MembershipNode
 {
+    /// <summary>
+    /// Applies an alive message: learns a new member, accepts a higher incarnation (refutation,
+    /// metadata update or rejoin after a tombstone), or refutes a claim about this node.
+    /// </summary>
     /// <param name="alive">The update; its metadata may still be encoded in <paramref name="source"/>.</param>
     /// <param name="source">The buffer the update was decoded from (empty for local updates).</param>
     private void OnAlive(in GossipMessage alive, ReadOnlySpan<byte> source)
