@@ -7,7 +7,7 @@ namespace WalrusGossip.Raft;
 internal sealed class RaftLog
 {
     private readonly IRaftLogStorage _storage;
-    private List<LogEntry> _unstable = [];
+    private readonly List<LogEntry> _unstable = [];
     private ulong _unstableOffset;
     private RaftSnapshot? _pendingSnapshot;
 
@@ -238,8 +238,7 @@ internal sealed class RaftLog
             return;
         }
 
-        var count = (int)(index - _unstableOffset + 1);
-        _unstable = _unstable.GetRange(count, _unstable.Count - count);
+        _unstable.RemoveRange(0, (int)(index - _unstableOffset + 1));
         _unstableOffset = index + 1;
     }
 
@@ -255,7 +254,7 @@ internal sealed class RaftLog
     public void Restore(RaftSnapshot snapshot)
     {
         Committed = snapshot.Metadata.Index;
-        _unstable = [];
+        _unstable.Clear();
         _unstableOffset = snapshot.Metadata.Index + 1;
         _pendingSnapshot = snapshot;
     }
@@ -267,7 +266,7 @@ internal sealed class RaftLog
         if (after + 1 < _unstableOffset)
         {
             _unstableOffset = after + 1;
-            _unstable = [];
+            _unstable.Clear();
         }
         else if (after + 1 < _unstableOffset + (ulong)_unstable.Count)
         {

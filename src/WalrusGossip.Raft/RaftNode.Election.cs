@@ -12,7 +12,11 @@ public sealed partial class RaftNode
 
     private void TickElection()
     {
-        _electionElapsed++;
+        if (_electionElapsed < int.MaxValue)
+        {
+            _electionElapsed++;
+        }
+
         if (Promotable && _electionElapsed >= _randomizedElectionTimeout)
         {
             _electionElapsed = 0;

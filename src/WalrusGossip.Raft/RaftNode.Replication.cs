@@ -324,7 +324,7 @@ public sealed partial class RaftNode
     private void HandleSnapshot(RaftMessage m)
     {
         var snapshot = m.Snapshot;
-        if (snapshot is null || snapshot.IsEmpty || snapshot.Metadata.Term == 0 || snapshot.Metadata.Term > m.Term
+        if (snapshot?.Metadata is null || snapshot.IsEmpty || snapshot.Metadata.Term == 0 || snapshot.Metadata.Term > m.Term
             || snapshot.Metadata.Config is null || snapshot.Metadata.Config.Voters.Count == 0)
         {
             return;
