@@ -117,6 +117,7 @@ public sealed partial class LogStore
 
         _firstIndex = firstIndex.Value;
         _lastIndex = _segments.Count > 0 ? Math.Max(_segments[^1].LastIndex, _firstIndex - 1) : _firstIndex - 1;
+        _ackedLast = _lastIndex;
         _nextIndex = _lastIndex + 1;
     }
 

@@ -55,6 +55,7 @@ public sealed partial class LogStore
             }
 
             _lastIndex = fromIndex - 1;
+            _ackedLast = _lastIndex;
             _nextIndex = fromIndex;
         });
     }
@@ -98,6 +99,7 @@ public sealed partial class LogStore
             if (reset)
             {
                 _lastIndex = beforeIndex - 1;
+                _ackedLast = _lastIndex;
                 _nextIndex = beforeIndex;
             }
         });

@@ -35,6 +35,19 @@ public sealed partial class LogStore
     public ValueTask<ulong> AppendAsync(ReadOnlyMemory<byte> payload, ulong term = 0, EntryType type = EntryType.Normal, byte flags = 0, CancellationToken cancellationToken = default)
     {
         CheckPayload(payload.Length);
+        if (CompletesOnQueue)
+        {
+            lock (_gate)
+            {
+                WaitForRoom(RecordHeader.Size + payload.Length, cancellationToken);
+                var queued = _nextIndex++;
+                _filling.Add(queued, term, type, flags, payload.Span);
+                Volatile.Write(ref _ackedLast, queued);
+                Monitor.PulseAll(_gate);
+                return new ValueTask<ulong>(queued);
+            }
+        }
+
         var waiter = AppendWaiter.Rent();
         lock (_gate)
         {
@@ -78,7 +91,7 @@ public sealed partial class LogStore
             CheckPayload(entries[i].Payload.Length);
         }
 
-        var waiter = AppendWaiter.Rent();
+        AppendWaiter waiter;
         lock (_gate)
         {
             if (entries[0].Index != _nextIndex)
@@ -101,6 +114,14 @@ public sealed partial class LogStore
                 _filling.Add(_nextIndex++, e.Term, e.Type, e.Flags, e.Payload.Span);
             }
 
+            if (CompletesOnQueue)
+            {
+                Volatile.Write(ref _ackedLast, _nextIndex - 1);
+                Monitor.PulseAll(_gate);
+                return new ValueTask<ulong>(_nextIndex - 1);
+            }
+
+            waiter = AppendWaiter.Rent();
             _filling.AddWaiter(waiter, _nextIndex - 1);
             Monitor.PulseAll(_gate);
         }
@@ -133,6 +154,26 @@ public sealed partial class LogStore
         finally
         {
             _rw.ExitReadLock();
+        }
+    }
+
+    /// <summary>Under <c>none</c> and <c>interval</c> (writer thread mode) an append completes as soon as it is queued: no durability is promised, so nothing is gained by waiting for the write.</summary>
+    private bool CompletesOnQueue => _options.Durability.Mode != DurabilityMode.Always && !_options.InlineWrites;
+
+    /// <summary>Waits until <paramref name="index"/>, if already acknowledged, has been written to its segment.</summary>
+    private void EnsureWritten(ulong index)
+    {
+        if (index <= Volatile.Read(ref _lastIndex) || index > Volatile.Read(ref _ackedLast))
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            while (index > Volatile.Read(ref _lastIndex) && index <= _ackedLast && _failure is null && (_filling.Count > 0 || _writerBusy))
+            {
+                Monitor.Wait(_gate, 10);
+            }
         }
     }
 
@@ -429,6 +470,10 @@ public sealed partial class LogStore
 
                 segment.End = offset + length;
                 Volatile.Write(ref _lastIndex, batch.FirstIndex + (ulong)end - 1);
+                if (!CompletesOnQueue)
+                {
+                    Volatile.Write(ref _ackedLast, _lastIndex);
+                }
             }
             finally
             {
@@ -450,7 +495,8 @@ public sealed partial class LogStore
 
         var path = PathOf(SegmentNames.Segment(firstIndex));
         var file = ZeroFill ? TakeSpareSegment(path) : CreateSegmentFile(path);
-        var capacity = (int)Math.Min(1 << 20, _options.MaxSegmentBytes / 256);
+        // Size the offset array for as many records as the previous segment held, so steady state grows nothing.
+        var capacity = current is null ? 1024 : current.Count + (current.Count / 8) + 16;
         var segment = new Segment(firstIndex, path, PathOf(SegmentNames.Index(firstIndex)), file, capacity);
         _rw.EnterWriteLock();
         try

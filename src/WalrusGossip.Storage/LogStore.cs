@@ -31,7 +31,8 @@ public sealed partial class LogStore : IDisposable
     private readonly List<Segment> _segments = [];
     private readonly ReaderWriterLockSlim _rw = new(LockRecursionPolicy.NoRecursion);
     private ulong _firstIndex;
-    private ulong _lastIndex;
+    private ulong _lastIndex;   // last index written to its segment (and durable under always)
+    private ulong _ackedLast;   // last index whose append completed (under none and interval: queued)
     private bool _disposed;
 
     private LogStore(IStorageDevice device, string directory, StorageOptions options, ILogger logger)
@@ -47,8 +48,12 @@ public sealed partial class LogStore : IDisposable
     /// <summary>First retained index; entries below it were removed by <see cref="TruncatePrefix"/>. 1 for a new log.</summary>
     public ulong FirstIndex => Volatile.Read(ref _firstIndex);
 
-    /// <summary>Last index whose append has completed; <see cref="FirstIndex"/> - 1 when the log is empty.</summary>
-    public ulong LastIndex => Volatile.Read(ref _lastIndex);
+    /// <summary>
+    /// Last index whose append has completed; <see cref="FirstIndex"/> - 1 when the log is empty. Under
+    /// <c>none</c> and <c>interval</c> an append completes once queued, so this can run ahead of what is written;
+    /// reads of such entries wait for the writer.
+    /// </summary>
+    public ulong LastIndex => Volatile.Read(ref _ackedLast);
 
     /// <summary>Number of segment files.</summary>
     public int SegmentCount
@@ -154,6 +159,7 @@ public sealed partial class LogStore : IDisposable
         ArgumentNullException.ThrowIfNull(into);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        EnsureWritten(fromIndex);
         _rw.EnterReadLock();
         try
         {
@@ -209,6 +215,7 @@ public sealed partial class LogStore : IDisposable
     /// <exception cref="LogIndexOutOfRangeException">The index is compacted or beyond the end.</exception>
     public ulong TermAt(ulong index)
     {
+        EnsureWritten(index);
         _rw.EnterReadLock();
         try
         {

@@ -178,3 +178,26 @@ public class InlineWriteTests
         Assert.Equal(1601ul, reopened.Log.LastIndex);
     }
 }
+
+public class QueuedCompletionTests
+{
+    [Theory]
+    [InlineData("none")]
+    [InlineData("interval:50")]
+    public async Task Without_always_an_append_completes_when_queued_and_is_readable_at_once(string policy)
+    {
+        using var dir = new TempDir();
+        using var storage = TestStores.Open(dir.Path, IoEngine.Psync, o => o.Durability = DurabilityPolicy.Parse(policy));
+        for (ulong i = 1; i <= 2000; i++)
+        {
+            var index = await storage.Log.AppendAsync(TestStores.PayloadFor(i, 300), term: 7);
+            Assert.Equal(i, index);
+            Assert.Equal(i, storage.Log.LastIndex);
+            if (i % 97 == 0)
+            {
+                Assert.Equal(TestStores.PayloadFor(i, 300), storage.Log.Read(i).Payload.ToArray());
+                Assert.Equal(7ul, storage.Log.TermAt(i));
+            }
+        }
+    }
+}

@@ -15,7 +15,34 @@ internal static class BenchCommands
     {
         var bench = new Command("bench", "Benchmarks");
         bench.Subcommands.Add(CreateStore());
+        bench.Subcommands.Add(CreateReopen());
         return bench;
+    }
+
+    private static Command CreateReopen()
+    {
+        var dataDir = new Option<string>("--data-dir") { Description = "An existing data directory (e.g. one left by 'bench store --data-dir')", Required = true };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var command = new Command("reopen", "Time opening (full recovery scan with CRC checks) of an existing store") { dataDir, json };
+        command.SetAction((parse, _) => CliRunner.Guard(() =>
+        {
+            var dir = parse.GetValue(dataDir)!;
+            if (!Directory.Exists(Path.Combine(dir, "log")))
+            {
+                throw new DirectoryNotFoundException($"{dir} is not a WalrusGossip data directory");
+            }
+
+            var clock = Stopwatch.StartNew();
+            using var storage = NodeStorage.Open(dir, new StorageOptions { IoEngine = IoEngine.Psync, Durability = DurabilityPolicy.None });
+            var seconds = clock.Elapsed.TotalSeconds;
+            var inv = CultureInfo.InvariantCulture;
+            var result = new { seconds = Math.Round(seconds, 3), records = storage.Log.LastIndex - storage.Log.FirstIndex + 1, bytes = storage.Log.DataBytes, segments = storage.Log.SegmentCount };
+            Console.WriteLine(parse.GetValue(json)
+                ? JsonSerializer.Serialize(result)
+                : string.Create(inv, $"opened {result.records} records, {result.bytes} bytes in {result.segments} segments in {result.seconds:F3} s"));
+            return Task.FromResult(CliRunner.Ok);
+        }));
+        return command;
     }
 
     private static Command CreateStore()

@@ -3,13 +3,13 @@ using WalrusGossip.Storage.IO;
 namespace WalrusGossip.Storage.Segments;
 
 /// <summary>
-/// One segment file in memory: its open file, and the byte offset and term of every record it holds
-/// (dense arrays; about 16 bytes per record).
+/// One segment file in memory: its open file, the byte offset of every record (4 bytes each; segments are at most
+/// 1 GiB) and the terms as runs (one entry per term change), so the in-memory index costs about 4 bytes per record.
 /// </summary>
 internal sealed class Segment : IDisposable
 {
-    private long[] _offsets;
-    private ulong[] _terms;
+    private int[] _offsets;
+    private readonly List<(int FirstSlot, ulong Term)> _termRuns = [];
 
     public Segment(ulong firstIndex, string path, string indexPath, IDeviceFile file, int capacityHint)
     {
@@ -17,8 +17,7 @@ internal sealed class Segment : IDisposable
         Path = path;
         IndexPath = indexPath;
         File = file;
-        _offsets = new long[Math.Max(16, capacityHint)];
-        _terms = new ulong[_offsets.Length];
+        _offsets = new int[Math.Max(16, capacityHint)];
     }
 
     public ulong FirstIndex { get; }
@@ -46,17 +45,38 @@ internal sealed class Segment : IDisposable
         if (Count == _offsets.Length)
         {
             Array.Resize(ref _offsets, Count * 2);
-            Array.Resize(ref _terms, Count * 2);
         }
 
-        _offsets[Count] = offset;
-        _terms[Count] = term;
+        if (_termRuns.Count == 0 || _termRuns[^1].Term != term)
+        {
+            _termRuns.Add((Count, term));
+        }
+
+        _offsets[Count] = checked((int)offset);
         Count++;
     }
 
     public long OffsetOf(ulong index) => _offsets[checked((int)(index - FirstIndex))];
 
-    public ulong TermOf(ulong index) => _terms[checked((int)(index - FirstIndex))];
+    public ulong TermOf(ulong index)
+    {
+        var slot = checked((int)(index - FirstIndex));
+        int lo = 0, hi = _termRuns.Count - 1;
+        while (lo < hi)
+        {
+            var mid = (lo + hi + 1) / 2;
+            if (_termRuns[mid].FirstSlot <= slot)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return _termRuns[lo].Term;
+    }
 
     /// <summary>Byte length of the records [from, to] (inclusive).</summary>
     public long SpanBytes(ulong from, ulong to) => (to == LastIndex ? End : OffsetOf(to + 1)) - OffsetOf(from);
@@ -67,9 +87,13 @@ internal sealed class Segment : IDisposable
         var keep = (int)(index - FirstIndex);
         End = keep < Count ? _offsets[keep] : End;
         Count = Math.Min(Count, keep);
+        while (_termRuns.Count > 0 && _termRuns[^1].FirstSlot >= Count)
+        {
+            _termRuns.RemoveAt(_termRuns.Count - 1);
+        }
     }
 
-    /// <summary>Visits (index, offset) every <paramref name="intervalBytes"/> of data, for the sparse index.</summary>
+    /// <summary>(index, offset) every <paramref name="intervalBytes"/> of data, for the sparse index.</summary>
     public List<(ulong Index, long Offset)> SparsePoints(int intervalBytes)
     {
         var points = new List<(ulong, long)>();
@@ -79,7 +103,7 @@ internal sealed class Segment : IDisposable
             if (_offsets[i] >= next)
             {
                 points.Add((FirstIndex + (ulong)i, _offsets[i]));
-                next = _offsets[i] + intervalBytes;
+                next = _offsets[i] + (long)intervalBytes;
             }
         }
 
