@@ -127,6 +127,29 @@ public sealed class FailureDetectionTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Crashed_member_that_restarts_under_the_same_name_rejoins_above_its_tombstone()
+    {
+        var net = ConvergedCluster(seed: 5, size: 5);
+        net.Crash(2);
+        net.RunUntil(() => net.AllLiveViewsHave(4), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
+        var tombstone = net.ViewOf(0, 2);
+        Assert.Equal(MemberState.Dead, tombstone.State);
+
+        net.Restart(2, new MembershipOptions(), seed: 99);
+        net.Act(2, (node, now) => node.Join(now, [SimulatedNetwork.AddressOf(0)]));
+        var rejoined = net.RunUntil(() => net.AllLiveViewsHave(5), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
+
+        Assert.NotNull(rejoined);
+        Assert.True(net.Nodes[2].Node.Incarnation > tombstone.Incarnation);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(MemberState.Alive, net.ViewOf(i, 2).State);
+        }
+
+        Assert.Contains(net.Nodes[0].Events, e => e.Kind == MembershipEventKind.Joined && e.Member == "n02" && e.Incarnation > tombstone.Incarnation);
+    }
+
+    [Fact]
     public void Same_seed_replays_the_same_run()
     {
         static string Trace(int seed)

@@ -80,6 +80,15 @@ internal sealed class SimulatedNetwork
 
     public void Crash(int i) => Nodes[i].Crashed = true;
 
+    /// <summary>Replaces node <paramref name="i"/> with a fresh process of the same name and address (incarnation 0).</summary>
+    public void Restart(int i, MembershipOptions options, int seed)
+    {
+        var name = NameOf(i);
+        var node = new MembershipNode(name, AddressOf(i), options, new Random(seed), Now);
+        Nodes[i] = new SimNode(i, node);
+        AfterInput(i);
+    }
+
     public void Leave(int i)
     {
         Nodes[i].Node.Leave(Now);
