@@ -110,6 +110,13 @@ public sealed partial class RaftNode
 
     private void StepFollower(RaftMessage m)
     {
+        // One leader per term (paper §5.2): once this term's leader is known, nobody else speaks for it.
+        if (_lead != 0 && m.From != _lead && m.Type is RaftMessageType.Append or RaftMessageType.Heartbeat
+                or RaftMessageType.InstallSnapshot or RaftMessageType.TimeoutNow or RaftMessageType.ReadIndexResponse)
+        {
+            return;
+        }
+
         switch (m.Type)
         {
             case RaftMessageType.Append:
@@ -128,10 +135,14 @@ public sealed partial class RaftNode
                 HandleSnapshot(m);
                 break;
             case RaftMessageType.TimeoutNow:
-                Hup(transfer: true);
+                if (m.From == _lead)
+                {
+                    Hup(transfer: true);
+                }
+
                 break;
             case RaftMessageType.ReadIndexResponse:
-                if (m.From == _lead && !m.Context.IsEmpty)
+                if (!m.Context.IsEmpty)
                 {
                     _readStates.Add(new ReadState(m.Index, m.Context));
                 }

@@ -76,6 +76,40 @@ public sealed class MembershipTests
     }
 
     [Fact]
+    public void An_uncommitted_configuration_overwritten_by_a_new_leader_is_rolled_back()
+    {
+        var cluster = new TestCluster(5);
+        var oldLeader = cluster.Elect(1);
+        cluster.Cut(1, 3);
+        cluster.Cut(1, 4);
+        cluster.Cut(1, 5);
+        Assert.True(oldLeader.Raft.ProposeConfigChange(new ConfigChange(ConfigChangeType.AddLearner, 6)).IsAccepted);
+        cluster.Stabilize();
+
+        // Node 2 adopted the configuration as soon as the entry reached its log, committed or not (§4.1).
+        var follower = cluster[2];
+        Assert.True(follower.Status.Config.IsLearner(6));
+        var configIndex = follower.Status.LastIndex;
+        Assert.True(configIndex > oldLeader.Status.Commit);
+
+        // Nodes 3-5 elect a leader that never saw the entry; it overwrites node 2's log.
+        cluster.Isolate(1);
+        cluster.Cut(2, 3);
+        cluster.Cut(2, 4);
+        cluster.Cut(2, 5);
+        cluster.TickAll(40);
+        var newLeader = cluster.Leaders().Single(l => l.Id >= 3);
+        cluster.Heal();
+        cluster.Isolate(1);
+        cluster.TickAll(3);
+
+        Assert.Equal(newLeader.Id, follower.Status.Leader);
+        Assert.NotEqual(EntryType.ConfigChange, follower.EntryAt(configIndex)!.Value.Type);
+        Assert.Equal([1UL, 2, 3, 4, 5], follower.Status.Config.Voters);
+        Assert.Empty(follower.Status.Config.Learners);
+    }
+
+    [Fact]
     public void Membership_changes_under_partitions_never_allow_two_leaders_in_one_term()
     {
         for (ulong seed = 1; seed <= 30; seed++)
