@@ -243,7 +243,10 @@ public sealed partial class MembershipNode
     /// <exception cref="ArgumentNullException"><paramref name="destination"/> is null.</exception>
     public int DrainMessages(ICollection<OutboundMessage> destination) => Drain(_outbox, destination);
 
-    /// <summary>Moves the membership events produced so far into <paramref name="destination"/>.</summary>
+    /// <summary>
+    /// Moves the membership events produced so far into <paramref name="destination"/>. The first
+    /// event of a new node is <see cref="MembershipEventKind.Joined"/> for itself.
+    /// </summary>
     /// <param name="destination">Receives the events in order.</param>
     /// <returns>Number of events moved.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="destination"/> is null.</exception>
