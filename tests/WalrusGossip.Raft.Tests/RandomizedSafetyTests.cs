@@ -194,6 +194,16 @@ public sealed class RandomizedSafetyTests
             position = Math.Min(position, queue.Count - 1);
             var message = queue[position];
             queue.RemoveAt(position);
+            if (_random.Next(300) == 0 && _cluster.CanReach(message.From, message.To))
+            {
+                // Crash after the step but before its Ready was persisted: its effects and messages are lost.
+                var target = _cluster[message.To];
+                target.Raft.Step(message);
+                target.Restart();
+                _coverage.Restarts++;
+                return;
+            }
+
             _cluster.Deliver(message);
         }
 
