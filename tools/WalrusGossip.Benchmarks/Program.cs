@@ -1,1 +1,4 @@
-return 0;
+using BenchmarkDotNet.Running;
+
+// Runs the BenchmarkDotNet suites: dotnet run -c Release --project tools/WalrusGossip.Benchmarks -- --filter '*'
+BenchmarkSwitcher.FromAssembly(typeof(WalrusGossip.Benchmarks.RecordBenchmarks).Assembly).Run(args);
