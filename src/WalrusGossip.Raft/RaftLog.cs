@@ -111,6 +111,23 @@ internal sealed class RaftLog
         {
             if (!MatchTerm(entries[i].Index, entries[i].Term))
             {
+                if (BugSkipTruncateOnConflict)
+                {
+                    var keep = i;
+                    while (keep < entries.Count && entries[keep].Index <= LastIndex)
+                    {
+                        keep++;
+                    }
+
+                    if (keep < entries.Count)
+                    {
+                        firstChanged = entries[keep].Index;
+                        TruncateAndAppend(entries, keep);
+                    }
+
+                    break;
+                }
+
                 firstChanged = entries[i].Index;
                 RaftInvariantViolationException.Check(firstChanged > Committed, $"entry {firstChanged} conflicts with the committed prefix ending at {Committed}");
                 TruncateAndAppend(entries, i);
@@ -145,10 +162,16 @@ internal sealed class RaftLog
         Committed = index;
     }
 
+    /// <summary>Simulator-only injected bug: count replicas for entries of earlier terms.</summary>
+    public bool BugCommitPreviousTerm { get; set; }
+
+    /// <summary>Simulator-only injected bug: keep a conflicting suffix instead of truncating it.</summary>
+    public bool BugSkipTruncateOnConflict { get; set; }
+
     /// <summary>Leader commit rule (paper §5.4.2): only an entry of the current term commits by counting replicas.</summary>
     public bool MaybeCommit(ulong index, ulong term)
     {
-        if (index > Committed && TermOrZero(index) == term)
+        if (index > Committed && (TermOrZero(index) == term || (BugCommitPreviousTerm && TermOrZero(index) != 0)))
         {
             CommitTo(index);
             return true;

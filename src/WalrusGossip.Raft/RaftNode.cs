@@ -49,7 +49,11 @@ public sealed partial class RaftNode
         _random = options.Random!;
         _storage = storage;
         var hardState = storage.InitialState().HardState;
-        _log = new RaftLog(storage, hardState.Commit, options.AppliedIndex);
+        _log = new RaftLog(storage, hardState.Commit, options.AppliedIndex)
+        {
+            BugCommitPreviousTerm = options.InjectedBugs.Contains("commit-previous-term"),
+            BugSkipTruncateOnConflict = options.InjectedBugs.Contains("skip-truncate-on-conflict"),
+        };
         RebuildConfigFromLog();
         _term = hardState.Term;
         _vote = hardState.Vote;

@@ -78,6 +78,17 @@ public sealed class RaftOptions
     /// </summary>
     public ulong AppliedIndex { get; init; }
 
+    /// <summary>
+    /// Deliberate protocol bugs, only for the deterministic simulator to prove its checkers detect them: any of
+    /// <c>commit-previous-term</c> (count replicas for an older-term entry, breaking §5.4.2), <c>double-vote</c>
+    /// (grant a second vote in one term), <c>skip-truncate-on-conflict</c> (a follower keeps a conflicting suffix).
+    /// Empty in production. Default empty.
+    /// </summary>
+    public IReadOnlySet<string> InjectedBugs { get; init; } = new HashSet<string>();
+
+    /// <summary>Names accepted in <see cref="InjectedBugs"/>.</summary>
+    public static IReadOnlyList<string> KnownBugs { get; } = ["commit-previous-term", "double-vote", "skip-truncate-on-conflict"];
+
     internal void Validate()
     {
         if (Id == 0)

@@ -1,0 +1,203 @@
+using WalrusGossip.Raft;
+using WalrusGossip.Storage;
+using WalrusGossip.Storage.Checkpoints;
+using RaftEntry = WalrusGossip.Raft.LogEntry;
+using RaftEntryType = WalrusGossip.Raft.EntryType;
+using StoreEntry = WalrusGossip.Storage.LogEntry;
+using StoreEntryType = WalrusGossip.Storage.EntryType;
+
+namespace WalrusGossip.Node;
+
+/// <summary>
+/// The adapter that lets the Raft core read its log from <see cref="NodeStorage"/> (the read side,
+/// <see cref="IRaftLogStorage"/>) and that persists each <see cref="Ready"/> into it (the write side), honouring the
+/// contract that the Ready's snapshot, entries and hard state are durable before its messages are sent.
+/// </summary>
+/// <remarks>
+/// Hard state: term and vote are saved (atomic replace, fsynced) whenever either changes. The commit index is saved
+/// with them but not on every advance: Raft's persistent state is term, vote and log (paper Figure 2), and a stale
+/// commit index after a restart is safe, it is relearned from the leader.
+/// </remarks>
+public sealed class DiskRaftLog : IRaftLogStorage
+{
+    private readonly NodeStorage _storage;
+    private Raft.HardState _hardState;
+    private RaftSnapshot _snapshot;
+
+    /// <summary>Reads the hard state and newest checkpoint of an open <see cref="NodeStorage"/>.</summary>
+    /// <param name="storage">Open storage; its log must be in inline-write or always mode for durable Saves.</param>
+    /// <exception cref="RaftInvariantViolationException">The newest checkpoint's configuration cannot be decoded.</exception>
+    public DiskRaftLog(NodeStorage storage)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        _storage = storage;
+        var hs = storage.HardState.Load();
+        _hardState = new Raft.HardState(hs.Term, hs.Vote, hs.Commit);
+        _snapshot = RaftSnapshot.Empty;
+        if (storage.LatestCheckpoint is { } checkpoint)
+        {
+            if (!ClusterConfig.TryDecode(checkpoint.Configuration.Span, out var config))
+            {
+                throw new RaftInvariantViolationException($"checkpoint {checkpoint.Index} holds an undecodable cluster configuration");
+            }
+
+            _snapshot = new RaftSnapshot(new SnapshotMetadata(checkpoint.Index, checkpoint.Term, config!), checkpoint.State);
+        }
+    }
+
+    /// <summary>True when nothing was ever written: no entries, no checkpoint, no hard state.</summary>
+    public bool IsEmpty => _storage.Log.LastIndex == 0 && _snapshot.IsEmpty && _hardState.IsEmpty;
+
+    /// <inheritdoc />
+    public RaftInitialState InitialState() => new(_hardState);
+
+    /// <inheritdoc />
+    public ulong FirstIndex => _snapshot.IsEmpty ? _storage.Log.FirstIndex : _snapshot.Metadata.Index + 1;
+
+    /// <inheritdoc />
+    public ulong LastIndex => Math.Max(_storage.Log.LastIndex, _snapshot.Metadata.Index);
+
+    /// <inheritdoc />
+    public SnapshotMetadata Snapshot => _snapshot.Metadata;
+
+    /// <inheritdoc />
+    public bool TryGetTerm(ulong index, out ulong term)
+    {
+        if (index == _snapshot.Metadata.Index)
+        {
+            term = _snapshot.Metadata.Term;
+            return true;
+        }
+
+        if (index < FirstIndex || index > LastIndex)
+        {
+            term = 0;
+            return false;
+        }
+
+        term = _storage.Log.TermAt(index);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<RaftEntry> Entries(ulong low, ulong high, ulong maxBytes)
+    {
+        if (low < FirstIndex || high > LastIndex + 1 || low >= high)
+        {
+            throw new ArgumentOutOfRangeException(nameof(low), $"entries [{low}, {high}) are outside [{FirstIndex}, {LastIndex}]");
+        }
+
+        var stored = new List<StoreEntry>((int)Math.Min(high - low, 1024));
+        _storage.Log.ReadRange(low, (int)Math.Min(high - low, int.MaxValue), (long)Math.Min(maxBytes, long.MaxValue), stored);
+        var result = new RaftEntry[stored.Count];
+        for (var i = 0; i < stored.Count; i++)
+        {
+            result[i] = ToRaft(stored[i]);
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc />
+    public RaftSnapshot GetSnapshot() => _snapshot;
+
+    /// <summary>
+    /// Makes a Ready's snapshot, entries and hard state durable, in that order. Returns after the log's fdatasync
+    /// (or, with inline writes, after the write under the log's durability policy).
+    /// </summary>
+    /// <param name="ready">The Ready about to be acted on.</param>
+    public void Save(Ready ready)
+    {
+        ArgumentNullException.ThrowIfNull(ready);
+        if (ready.Snapshot is { IsEmpty: false } snapshot)
+        {
+            InstallSnapshot(snapshot);
+        }
+
+        if (ready.Entries.Count > 0)
+        {
+            AppendEntries(ready.Entries);
+        }
+
+        if (ready.HasHardState)
+        {
+            var hs = ready.HardState;
+            if (hs.Term != _hardState.Term || hs.Vote != _hardState.Vote)
+            {
+                _storage.HardState.Save(new Storage.HardState(hs.Term, hs.Vote, hs.Commit));
+            }
+
+            _hardState = hs;
+        }
+    }
+
+    /// <summary>Records a checkpoint the state machine took at <paramref name="index"/> and compacts the log before <paramref name="retainFrom"/>.</summary>
+    /// <param name="index">Applied index covered by <paramref name="state"/>; in (Snapshot.Index, LastIndex].</param>
+    /// <param name="config">Membership as of <paramref name="index"/>.</param>
+    /// <param name="state">State-machine image.</param>
+    /// <param name="retainFrom">First index to keep in the log (at most <paramref name="index"/> + 1), so slow followers can still catch up from the log.</param>
+    public void Checkpoint(ulong index, ClusterConfig config, ReadOnlyMemory<byte> state, ulong retainFrom)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (!TryGetTerm(index, out var term))
+        {
+            throw new ArgumentOutOfRangeException(nameof(index), $"checkpoint index {index} is not in the log");
+        }
+
+        _storage.Checkpoints.Save(new Checkpoint(index, term, config.Encode(), state));
+        _snapshot = new RaftSnapshot(new SnapshotMetadata(index, term, config), state);
+        _storage.Log.TruncatePrefix(Math.Min(retainFrom, index + 1));
+    }
+
+    private void InstallSnapshot(RaftSnapshot snapshot)
+    {
+        var meta = snapshot.Metadata;
+        if (meta.Index <= _snapshot.Metadata.Index)
+        {
+            return;
+        }
+
+        _storage.Checkpoints.Save(new Checkpoint(meta.Index, meta.Term, meta.Config.Encode(), snapshot.Data));
+        var log = _storage.Log;
+        if (log.LastIndex >= log.FirstIndex)
+        {
+            log.TruncateSuffix(log.FirstIndex);
+        }
+
+        log.TruncatePrefix(meta.Index + 1);
+        _snapshot = snapshot;
+    }
+
+    private void AppendEntries(IReadOnlyList<RaftEntry> entries)
+    {
+        var log = _storage.Log;
+        var skip = 0;
+        while (skip < entries.Count && entries[skip].Index < log.FirstIndex)
+        {
+            skip++;
+        }
+
+        if (skip == entries.Count)
+        {
+            return;
+        }
+
+        var first = entries[skip].Index;
+        if (first <= log.LastIndex)
+        {
+            log.TruncateSuffix(first);
+        }
+
+        var batch = new StoreEntry[entries.Count - skip];
+        for (var i = skip; i < entries.Count; i++)
+        {
+            batch[i - skip] = ToStore(entries[i]);
+        }
+
+        log.AppendBatchAsync(batch).AsTask().GetAwaiter().GetResult();
+    }
+
+    internal static RaftEntry ToRaft(in StoreEntry e) => new(e.Index, e.Term, (RaftEntryType)((byte)e.Type - 1), e.Payload);
+
+    internal static StoreEntry ToStore(in RaftEntry e) => new(e.Index, e.Term, (StoreEntryType)((byte)e.Type + 1), e.Payload);
+}

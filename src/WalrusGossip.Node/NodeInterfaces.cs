@@ -1,0 +1,27 @@
+using WalrusGossip.Raft;
+
+namespace WalrusGossip.Node;
+
+/// <summary>
+/// What a <see cref="WalrusNode"/> sends. The agent implements it over QUIC/TCP streams and UDP; the simulator over
+/// its simulated network. Calls come from the node loop's thread and must not block.
+/// </summary>
+public interface INodeTransport
+{
+    /// <summary>Sends a Raft message to node <see cref="RaftMessage.To"/>. Loss is tolerated; Raft retries.</summary>
+    /// <param name="message">The message; the transport may keep a reference to it.</param>
+    void SendRaft(RaftMessage message);
+
+    /// <summary>Sends a gossip message to a gossip address.</summary>
+    /// <param name="address">Gossip address of the destination, as the membership layer knows it.</param>
+    /// <param name="reliable">True for stream messages (push-pull), false for datagrams (probes, acks, piggybacked updates).</param>
+    /// <param name="payload">Encoded bytes, owned by the transport from now on.</param>
+    void SendGossip(string address, bool reliable, byte[] payload);
+}
+
+/// <summary>A monotonic clock. The agent uses the system's; the simulator its virtual time.</summary>
+public interface INodeClock
+{
+    /// <summary>Time since an arbitrary fixed origin; never decreases.</summary>
+    TimeSpan Now { get; }
+}

@@ -1,0 +1,50 @@
+using WalrusGossip.Raft;
+
+namespace WalrusGossip.Node;
+
+/// <summary>How a client request ended.</summary>
+public enum RequestStatus
+{
+    /// <summary>Done: for an append, the entry is committed at <see cref="AppendResult.Index"/>.</summary>
+    Ok,
+
+    /// <summary>This node is not the leader; retry at <see cref="AppendResult.LeaderId"/> (0 when unknown).</summary>
+    NotLeader,
+
+    /// <summary>The proposal was lost (leadership changed before it committed); retry with the same sequence.</summary>
+    Retry,
+
+    /// <summary>The client's session no longer remembers that sequence (dissertation §6.3).</summary>
+    SessionExpired,
+
+    /// <summary>The node's queues are full; back off and retry.</summary>
+    Overloaded,
+
+    /// <summary>The request is malformed (e.g. payload above the limit).</summary>
+    InvalidArgument,
+}
+
+/// <summary>Outcome of <see cref="WalrusNode.Append"/>.</summary>
+/// <param name="Status">How it ended.</param>
+/// <param name="Index">Committed index when <see cref="RequestStatus.Ok"/>; for a retried append, the original index.</param>
+/// <param name="Term">Term of the committed entry, when known.</param>
+/// <param name="LeaderId">Known leader for <see cref="RequestStatus.NotLeader"/>; 0 when unknown.</param>
+public readonly record struct AppendResult(RequestStatus Status, ulong Index, ulong Term, ulong LeaderId);
+
+/// <summary>Outcome of <see cref="WalrusNode.ReadBarrier"/>.</summary>
+/// <param name="Status">How it ended.</param>
+/// <param name="ReadIndex">Entries up to this index may be read locally and are linearizable (ReadIndex, dissertation §6.4).</param>
+/// <param name="LeaderId">Known leader when not <see cref="RequestStatus.Ok"/>.</param>
+public readonly record struct ReadResult(RequestStatus Status, ulong ReadIndex, ulong LeaderId);
+
+/// <summary>A node's view of itself for status pages and checkers.</summary>
+/// <param name="NodeId">Node id.</param>
+/// <param name="Role">Raft role.</param>
+/// <param name="Term">Current term.</param>
+/// <param name="LeaderId">Known leader, 0 when none.</param>
+/// <param name="CommitIndex">Highest index known committed.</param>
+/// <param name="AppliedIndex">Highest index applied to the state machine.</param>
+/// <param name="FirstIndex">First index retained in the local log.</param>
+/// <param name="LastIndex">Last index in the local log.</param>
+/// <param name="IsLearner">True when this node is a learner in its configuration.</param>
+public readonly record struct NodeStatus(ulong NodeId, RaftRole Role, ulong Term, ulong LeaderId, ulong CommitIndex, ulong AppliedIndex, ulong FirstIndex, ulong LastIndex, bool IsLearner);

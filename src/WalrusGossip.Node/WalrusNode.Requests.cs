@@ -1,0 +1,206 @@
+using System.Buffers.Binary;
+using WalrusGossip.Raft;
+using RaftEntry = WalrusGossip.Raft.LogEntry;
+using RaftEntryType = WalrusGossip.Raft.EntryType;
+
+namespace WalrusGossip.Node;
+
+public sealed partial class WalrusNode
+{
+    /// <summary>
+    /// Proposes a client append. <paramref name="done"/> is called on the node loop once the entry is committed and
+    /// applied (with its index), or when this node cannot take it (not leader, overloaded). A retried
+    /// (<paramref name="clientId"/>, <paramref name="sequence"/>) that was already applied is answered with the
+    /// original index and not written again (dissertation §6.3).
+    /// </summary>
+    /// <param name="clientId">Session id; 0 disables deduplication.</param>
+    /// <param name="sequence">Per-client sequence number, increasing.</param>
+    /// <param name="payload">Encoded <see cref="AppendCommand"/> payload.</param>
+    /// <param name="done">Completion callback, called exactly once on the node loop.</param>
+    public void Append(ulong clientId, ulong sequence, ReadOnlyMemory<byte> payload, Action<AppendResult> done)
+    {
+        ArgumentNullException.ThrowIfNull(done);
+        var raft = Raft;
+        if (clientId != 0)
+        {
+            switch (_sessions.Check(clientId, sequence, out var original))
+            {
+                case SessionCheck.Duplicate:
+                    done(new AppendResult(RequestStatus.Ok, original, 0, 0));
+                    return;
+                case SessionCheck.Expired:
+                    done(new AppendResult(RequestStatus.SessionExpired, 0, 0, 0));
+                    return;
+            }
+
+            if (_pendingBySession.TryGetValue((clientId, sequence), out var inFlight) && _pendingByIndex.TryGetValue(inFlight, out var pending))
+            {
+                pending.Callbacks.Add(done);
+                return;
+            }
+        }
+
+        var result = raft.Propose(payload);
+        switch (result.Status)
+        {
+            case ProposalStatus.Accepted:
+                _pendingByIndex[result.Index] = new PendingAppend(result.Term, clientId, sequence, [done]);
+                if (clientId != 0)
+                {
+                    _pendingBySession[(clientId, sequence)] = result.Index;
+                }
+
+                ProcessReady();
+                return;
+            case ProposalStatus.TooLarge:
+                done(new AppendResult(RequestStatus.InvalidArgument, 0, 0, 0));
+                return;
+            case ProposalStatus.Overloaded:
+                done(new AppendResult(RequestStatus.Overloaded, 0, 0, raft.Status.Leader));
+                return;
+            default:
+                done(new AppendResult(RequestStatus.NotLeader, 0, 0, raft.Status.Leader));
+                return;
+        }
+    }
+
+    /// <summary>
+    /// Confirms a linearizable read point (ReadIndex, dissertation §6.4): <paramref name="done"/> receives an index
+    /// such that every entry committed before this call is at or below it and already applied locally, so a local
+    /// read up to it is linearizable. Followers forward the request to the leader.
+    /// </summary>
+    /// <param name="done">Completion callback, called at most once on the node loop; not called if leadership is lost meanwhile (callers time out).</param>
+    public void ReadBarrier(Action<ReadResult> done)
+    {
+        ArgumentNullException.ThrowIfNull(done);
+        var id = ++_nextReadId;
+        var context = new byte[16];
+        BinaryPrimitives.WriteUInt64LittleEndian(context, Id);
+        BinaryPrimitives.WriteUInt64LittleEndian(context.AsSpan(8), id);
+        if (!Raft.ReadIndex(context))
+        {
+            done(new ReadResult(RequestStatus.NotLeader, 0, Raft.Status.Leader));
+            return;
+        }
+
+        _pendingReads[id] = done;
+        ProcessReady();
+    }
+
+    /// <summary>Performs one Ready: persist, send, apply, answer, advance. Repeats while Raft has more.</summary>
+    private void ProcessReady()
+    {
+        var raft = Raft;
+        while (raft.HasReady)
+        {
+            var ready = raft.GetReady();
+            _raftLog!.Save(ready);
+            foreach (var message in ready.Messages)
+            {
+                _transport.SendRaft(message);
+            }
+
+            if (ready.Snapshot is { IsEmpty: false } snapshot)
+            {
+                ApplySnapshot(snapshot);
+            }
+
+            foreach (var entry in ready.CommittedEntries)
+            {
+                Apply(entry);
+            }
+
+            foreach (var rs in ready.ReadStates)
+            {
+                if (rs.Context.Length == 16 && BinaryPrimitives.ReadUInt64LittleEndian(rs.Context.Span) == Id)
+                {
+                    var id = BinaryPrimitives.ReadUInt64LittleEndian(rs.Context.Span[8..]);
+                    if (_pendingReads.Remove(id, out var done))
+                    {
+                        _readsAwaitingApply.Add((rs.Index, done));
+                    }
+                }
+            }
+
+            raft.Advance(ready);
+            AnswerReadsUpTo(_applied);
+        }
+    }
+
+    private void Apply(in RaftEntry entry)
+    {
+        if (entry.Index <= _applied)
+        {
+            return;
+        }
+
+        _applied = entry.Index;
+        var (clientId, sequence, original) = (0ul, 0ul, entry.Index);
+        if (entry.Type == RaftEntryType.Normal && AppendCommand.TryDecode(entry.Payload.Span, out clientId, out sequence, out _) && clientId != 0)
+        {
+            if (_sessions.Check(clientId, sequence, out var first) == SessionCheck.Duplicate)
+            {
+                original = first; // a retry that was proposed twice: the first copy is the one that counts
+            }
+            else
+            {
+                _sessions.Record(clientId, sequence, entry.Index);
+            }
+        }
+
+        if (_pendingByIndex.Remove(entry.Index, out var pending))
+        {
+            if (pending.ClientId != 0)
+            {
+                _pendingBySession.Remove((pending.ClientId, pending.Sequence));
+            }
+
+            var result = pending.Term == entry.Term
+                ? new AppendResult(RequestStatus.Ok, original, entry.Term, Id)
+                : new AppendResult(RequestStatus.Retry, 0, 0, Raft.Status.Leader);
+            foreach (var done in pending.Callbacks)
+            {
+                done(result);
+            }
+        }
+    }
+
+    private void ApplySnapshot(RaftSnapshot snapshot)
+    {
+        _applied = Math.Max(_applied, snapshot.Metadata.Index);
+        RestoreSessions(snapshot.Data.Span);
+        var stale = new List<ulong>();
+        foreach (var (index, _) in _pendingByIndex)
+        {
+            if (index <= _applied)
+            {
+                stale.Add(index);
+            }
+        }
+
+        foreach (var index in stale)
+        {
+            _pendingByIndex.Remove(index, out var pending);
+            _pendingBySession.Remove((pending!.ClientId, pending.Sequence));
+            foreach (var done in pending.Callbacks)
+            {
+                done(new AppendResult(RequestStatus.Retry, 0, 0, Raft.Status.Leader));
+            }
+        }
+    }
+
+    private void AnswerReadsUpTo(ulong applied)
+    {
+        for (var i = _readsAwaitingApply.Count - 1; i >= 0; i--)
+        {
+            var (index, done) = _readsAwaitingApply[i];
+            if (index <= applied)
+            {
+                _readsAwaitingApply.RemoveAt(i);
+                done(new ReadResult(RequestStatus.Ok, index, Id));
+            }
+        }
+    }
+
+    private sealed record PendingAppend(ulong Term, ulong ClientId, ulong Sequence, List<Action<AppendResult>> Callbacks);
+}

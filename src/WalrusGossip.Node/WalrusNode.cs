@@ -1,0 +1,302 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using WalrusGossip.Membership;
+using WalrusGossip.Raft;
+using WalrusGossip.Storage;
+using WalrusGossip.Storage.IO;
+using RaftEntry = WalrusGossip.Raft.LogEntry;
+using RaftEntryType = WalrusGossip.Raft.EntryType;
+
+namespace WalrusGossip.Node;
+
+/// <summary>
+/// One WalrusGossip node: the single place that wires the Raft core, SWIM membership and the local store together
+/// and performs their effects. <c>walrus-agent</c> runs it with real sockets, clock and disk; <c>walrus-sim</c> with
+/// simulated ones. Not thread-safe: every call must come from the one node-loop thread.
+/// </summary>
+/// <remarks>
+/// Each input (<see cref="Tick"/>, <see cref="ReceiveRaft"/>, <see cref="ReceiveGossip"/>, <see cref="Append"/>,
+/// <see cref="ReadBarrier"/>) is followed by draining Raft's Ready: persist (snapshot, entries, hard state), then
+/// send, then apply committed entries and answer clients, then Advance — the persist-before-send contract of
+/// <see cref="Ready"/>.
+/// </remarks>
+public sealed partial class WalrusNode : IDisposable
+{
+    private readonly NodeOptions _options;
+    private readonly IStorageDevice _device;
+    private readonly INodeTransport _transport;
+    private readonly INodeClock _clock;
+    private readonly Random _random;
+    private readonly ILogger _logger;
+    private readonly ClientSessionTable _sessions = new();
+    private readonly Dictionary<ulong, PendingAppend> _pendingByIndex = [];
+    private readonly Dictionary<(ulong Client, ulong Sequence), ulong> _pendingBySession = [];
+    private readonly Dictionary<ulong, Action<ReadResult>> _pendingReads = [];
+    private readonly List<(ulong Index, Action<ReadResult> Done)> _readsAwaitingApply = [];
+    private readonly List<OutboundMessage> _gossipOut = [];
+    private readonly List<MembershipEvent> _gossipEvents = [];
+    private readonly List<MembershipLogEntry> _gossipLog = [];
+    private NodeStorage? _storage;
+    private DiskRaftLog? _raftLog;
+    private RaftNode? _raft;
+    private MembershipNode? _membership;
+    private TimeSpan _nextRaftTick;
+    private TimeSpan _nextMetadataRefresh;
+    private ulong _applied;
+    private ulong _nextReadId;
+
+    /// <summary>Creates the node; nothing is opened until <see cref="Start"/>.</summary>
+    /// <param name="options">Node options; <see cref="NodeOptions.NodeId"/> non-zero, gossip address non-empty.</param>
+    /// <param name="device">Storage device (real file system or simulated disk).</param>
+    /// <param name="transport">Outbound network.</param>
+    /// <param name="clock">Monotonic clock.</param>
+    /// <param name="random">Seeded random source owned by the node (election timeouts, gossip choices).</param>
+    /// <param name="logger">Diagnostics.</param>
+    /// <exception cref="ArgumentException">Node id 0 or empty gossip address.</exception>
+    public WalrusNode(NodeOptions options, IStorageDevice device, INodeTransport transport, INodeClock clock, Random random, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(transport);
+        ArgumentNullException.ThrowIfNull(clock);
+        ArgumentNullException.ThrowIfNull(random);
+        if (options.NodeId == 0 || string.IsNullOrEmpty(options.GossipAddress))
+        {
+            throw new ArgumentException("NodeId must be non-zero and GossipAddress non-empty", nameof(options));
+        }
+
+        _options = options;
+        _device = device;
+        _transport = transport;
+        _clock = clock;
+        _random = random;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>This node's id.</summary>
+    public ulong Id => _options.NodeId;
+
+    /// <summary>True once <see cref="Start"/> has completed.</summary>
+    public bool IsStarted => _raft is not null;
+
+    /// <summary>The local log (read-only use: reads, checkers).</summary>
+    /// <exception cref="InvalidOperationException">The node is not started.</exception>
+    public LogStore Log => Storage.Log;
+
+    /// <summary>Gossip membership state machine, for diagnostics views.</summary>
+    /// <exception cref="InvalidOperationException">The node is not started.</exception>
+    public MembershipNode Membership => _membership ?? throw new InvalidOperationException("node not started");
+
+    private NodeStorage Storage => _storage ?? throw new InvalidOperationException("node not started");
+
+    private RaftNode Raft => _raft ?? throw new InvalidOperationException("node not started");
+
+    /// <summary>Current status.</summary>
+    public NodeStatus Status
+    {
+        get
+        {
+            var s = Raft.Status;
+            return new NodeStatus(Id, s.Role, s.Term, s.Leader, s.Commit, _applied, Log.FirstIndex, Log.LastIndex, s.Config.IsLearner(Id));
+        }
+    }
+
+    /// <summary>
+    /// Opens (recovering) the data directory, bootstraps the cluster configuration on first start when
+    /// <see cref="NodeOptions.InitialVoters"/> is set, builds the Raft and membership state machines and joins the gossip seeds.
+    /// </summary>
+    /// <exception cref="DataDirectoryException">The data directory is unusable.</exception>
+    /// <exception cref="LogCorruptionException">Recovery found corruption.</exception>
+    public void Start()
+    {
+        var storageOptions = CloneStorageOptions(_options.Storage);
+        _storage = NodeStorage.Open(_device, _options.DataDirectory, storageOptions, _logger);
+        var raftLog = new DiskRaftLog(_storage);
+        if (raftLog.IsEmpty && _options.InitialVoters.Count > 0)
+        {
+            Bootstrap(_storage, ClusterConfig.Create(_options.InitialVoters));
+            raftLog = new DiskRaftLog(_storage);
+        }
+
+        _raftLog = raftLog;
+        _applied = raftLog.Snapshot.Index;
+        if (!raftLog.GetSnapshot().IsEmpty)
+        {
+            RestoreSessions(raftLog.GetSnapshot().Data.Span);
+        }
+
+        _raft = new RaftNode(
+            new RaftOptions
+            {
+                Id = _options.NodeId,
+                Random = new SeededRaftRandom(unchecked((ulong)_random.NextInt64())),
+                ElectionTicks = _options.ElectionTicks,
+                HeartbeatTicks = _options.HeartbeatTicks,
+                AppliedIndex = _applied,
+                InjectedBugs = _options.InjectedBugs,
+            },
+            raftLog);
+        var now = _clock.Now;
+        _membership = new MembershipNode(
+            _options.NodeId.ToString(CultureInfo.InvariantCulture),
+            _options.GossipAddress,
+            _options.Membership,
+            new Random(_random.Next()),
+            now,
+            BuildMetadata());
+        if (_options.GossipSeeds.Count > 0)
+        {
+            _membership.Join(now, _options.GossipSeeds);
+        }
+
+        _nextRaftTick = now + _options.TickInterval;
+        _nextMetadataRefresh = now + _options.MetadataRefreshInterval;
+        FlushGossip();
+        ProcessReady();
+    }
+
+    /// <summary>Advances timers: Raft ticks that are due, membership probes and suspicion timeouts; then performs effects.</summary>
+    public void Tick()
+    {
+        var now = _clock.Now;
+        while (now >= _nextRaftTick)
+        {
+            Raft.Tick();
+            _nextRaftTick += _options.TickInterval;
+        }
+
+        Membership.Tick(now);
+        if (now >= _nextMetadataRefresh)
+        {
+            _nextMetadataRefresh = now + _options.MetadataRefreshInterval;
+            Membership.TryUpdateMetadata(now, BuildMetadata());
+        }
+
+        FlushGossip();
+        ProcessReady();
+    }
+
+    /// <summary>The time by which <see cref="Tick"/> should next be called.</summary>
+    public TimeSpan NextTickDue => _membership is null ? _nextRaftTick : TimeSpan.FromTicks(Math.Min(_nextRaftTick.Ticks, _membership.NextDeadline.Ticks));
+
+    /// <summary>Delivers a Raft message from a peer.</summary>
+    /// <param name="message">The message; ignored when not addressed to this node.</param>
+    public void ReceiveRaft(RaftMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (message.To != Id)
+        {
+            return;
+        }
+
+        Raft.Step(message);
+        ProcessReady();
+    }
+
+    /// <summary>Delivers a gossip datagram or stream message.</summary>
+    /// <param name="fromAddress">Sender's gossip address.</param>
+    /// <param name="reliable">True when it arrived over a stream (push-pull).</param>
+    /// <param name="payload">Encoded bytes; malformed input is counted and dropped by the membership layer.</param>
+    public void ReceiveGossip(string fromAddress, bool reliable, ReadOnlySpan<byte> payload)
+    {
+        var now = _clock.Now;
+        if (reliable)
+        {
+            Membership.ReceiveStream(now, fromAddress, payload);
+        }
+        else
+        {
+            Membership.ReceiveDatagram(now, fromAddress, payload);
+        }
+
+        FlushGossip();
+    }
+
+    /// <summary>Drains membership events (joined, suspect, dead, ...) since the last call.</summary>
+    /// <param name="into">Receives the events.</param>
+    public void DrainMembershipEvents(ICollection<MembershipEvent> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        foreach (var e in _gossipEvents)
+        {
+            into.Add(e);
+        }
+
+        _gossipEvents.Clear();
+    }
+
+    /// <summary>Flushes the log and closes the data directory (a clean stop; a crash simply abandons the object).</summary>
+    public void Dispose()
+    {
+        _storage?.Dispose();
+        _storage = null;
+    }
+
+    private StorageOptions CloneStorageOptions(StorageOptions o) => new()
+    {
+        MaxSegmentBytes = o.MaxSegmentBytes,
+        MaxEntryBytes = o.MaxEntryBytes,
+        // Injected bug for the simulator: entries are acknowledged to the leader before they are durable.
+        Durability = _options.InjectedBugs.Contains("ack-before-fsync") ? DurabilityPolicy.None : o.Durability,
+        IoEngine = o.IoEngine,
+        MaxBatchBytes = o.MaxBatchBytes,
+        IndexIntervalBytes = o.IndexIntervalBytes,
+        InlineWrites = true,
+    };
+
+    private static void Bootstrap(NodeStorage storage, ClusterConfig config)
+    {
+        var entry = DiskRaftLog.ToStore(new RaftEntry(1, 1, RaftEntryType.ConfigChange, config.Encode()));
+        storage.Log.AppendBatchAsync([entry]).AsTask().GetAwaiter().GetResult();
+        storage.HardState.Save(new Storage.HardState(1, 0, 1));
+    }
+
+    private Dictionary<string, string> BuildMetadata()
+    {
+        var metadata = new Dictionary<string, string>(_options.Metadata);
+        if (_raft is not null)
+        {
+            var s = _raft.Status;
+            metadata["raft.role"] = s.Role.ToString().ToLowerInvariant();
+            metadata["raft.term"] = s.Term.ToString(CultureInfo.InvariantCulture);
+            metadata["raft.commit"] = s.Commit.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return metadata;
+    }
+
+    private void FlushGossip()
+    {
+        var membership = Membership;
+        membership.DrainMessages(_gossipOut);
+        foreach (var m in _gossipOut)
+        {
+            _transport.SendGossip(m.To, m.Kind == OutboundKind.Stream, m.Payload);
+        }
+
+        _gossipOut.Clear();
+        membership.DrainEvents(_gossipEvents);
+        membership.DrainLog(_gossipLog);
+        foreach (var line in _gossipLog)
+        {
+            LogGossip(_logger, line.ToString());
+        }
+
+        _gossipLog.Clear();
+    }
+
+    private void RestoreSessions(ReadOnlySpan<byte> state)
+    {
+        var count = state.Length / 24;
+        for (var i = 0; i < count; i++)
+        {
+            var at = state[(i * 24)..];
+            _sessions.Record(BinaryPrimitives.ReadUInt64LittleEndian(at), BinaryPrimitives.ReadUInt64LittleEndian(at[8..]), BinaryPrimitives.ReadUInt64LittleEndian(at[16..]));
+        }
+    }
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Debug, Message = "gossip: {Line}")]
+    private static partial void LogGossip(ILogger logger, string line);
+}

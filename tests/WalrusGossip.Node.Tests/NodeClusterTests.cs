@@ -1,0 +1,132 @@
+using WalrusGossip.Raft;
+using WalrusGossip.Storage;
+using WalrusGossip.Storage.IO;
+
+namespace WalrusGossip.Node.Tests;
+
+/// <summary>Three real <see cref="WalrusNode"/>s on temporary directories, wired by an in-memory network and a manual clock.</summary>
+public sealed class NodeClusterTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "walrus-node-" + Guid.NewGuid().ToString("N"));
+    private readonly ManualClock _clock = new();
+    private readonly Queue<Action> _network = new();
+    private readonly Dictionary<ulong, WalrusNode> _nodes = [];
+    private readonly FileSystemDevice _device = FileSystemDevice.Create(IoEngine.Psync);
+
+    public NodeClusterTests()
+    {
+        foreach (var id in new ulong[] { 1, 2, 3 })
+        {
+            var options = new NodeOptions
+            {
+                NodeId = id,
+                GossipAddress = $"node{id}",
+                DataDirectory = Path.Combine(_root, $"n{id}"),
+                InitialVoters = [1, 2, 3],
+                GossipSeeds = id == 1 ? [] : ["node1"],
+                Storage = new StorageOptions { MaxSegmentBytes = 1 << 20, MaxEntryBytes = 64 * 1024, Durability = DurabilityPolicy.None },
+            };
+            _nodes[id] = new WalrusNode(options, _device, new Transport(this, $"node{id}"), _clock, new Random((int)id));
+        }
+
+        foreach (var node in _nodes.Values)
+        {
+            node.Start();
+        }
+    }
+
+    [Fact]
+    public void A_leader_is_elected_appends_commit_on_every_node_and_a_retry_returns_the_original_index()
+    {
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        var results = new List<AppendResult>();
+        for (ulong seq = 1; seq <= 50; seq++)
+        {
+            leader.Append(77, seq, AppendCommand.Encode(77, seq, "s", [(byte)seq]), results.Add);
+        }
+
+        RunUntil(() => results.Count == 50 ? results : null, TimeSpan.FromSeconds(5));
+        Assert.All(results, r => Assert.Equal(RequestStatus.Ok, r.Status));
+        var retried = new List<AppendResult>();
+        leader.Append(77, 50, AppendCommand.Encode(77, 50, "s", [50]), retried.Add);
+        Assert.Equal((RequestStatus.Ok, results[49].Index), (Assert.Single(retried).Status, retried[0].Index));
+        var expired = new List<AppendResult>();
+        leader.Append(77, 1, AppendCommand.Encode(77, 1, "s", [1]), expired.Add);
+        Assert.Equal(RequestStatus.SessionExpired, Assert.Single(expired).Status);
+
+        var commit = leader.Status.CommitIndex;
+        RunUntil(() => _nodes.Values.All(n => n.Status.AppliedIndex >= commit) ? this : null, TimeSpan.FromSeconds(5));
+        foreach (var node in _nodes.Values)
+        {
+            for (var i = results[0].Index; i <= results[^1].Index; i++)
+            {
+                Assert.Equal(leader.Log.Read(i).Payload.ToArray(), node.Log.Read(i).Payload.ToArray());
+            }
+        }
+
+        var follower = _nodes.Values.First(n => n != leader);
+        var reads = new List<ReadResult>();
+        follower.ReadBarrier(reads.Add);
+        RunUntil(() => reads.Count == 1 ? reads : null, TimeSpan.FromSeconds(5));
+        Assert.True(reads[0].ReadIndex >= results[^1].Index);
+        Assert.Equal(RequestStatus.NotLeader, Append(follower, 5, 1).Status);
+    }
+
+    private AppendResult Append(WalrusNode node, ulong client, ulong seq)
+    {
+        AppendResult? result = null;
+        node.Append(client, seq, AppendCommand.Encode(client, seq, null, [1]), r => result = r);
+        return result!.Value;
+    }
+
+    private T RunUntil<T>(Func<T?> probe, TimeSpan limit)
+        where T : class
+    {
+        var end = _clock.Now + limit;
+        while (_clock.Now < end)
+        {
+            while (_network.Count > 0)
+            {
+                _network.Dequeue()();
+            }
+
+            if (probe() is { } found)
+            {
+                return found;
+            }
+
+            _clock.Now += TimeSpan.FromMilliseconds(10);
+            foreach (var node in _nodes.Values)
+            {
+                node.Tick();
+            }
+        }
+
+        throw new TimeoutException($"condition not reached within {limit} of simulated time");
+    }
+
+    public void Dispose()
+    {
+        foreach (var node in _nodes.Values)
+        {
+            node.Dispose();
+        }
+
+        _device.Dispose();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private sealed class ManualClock : INodeClock
+    {
+        public TimeSpan Now { get; set; }
+    }
+
+    private sealed class Transport(NodeClusterTests cluster, string from) : INodeTransport
+    {
+        public void SendRaft(RaftMessage message) =>
+            cluster._network.Enqueue(() => cluster._nodes[message.To].ReceiveRaft(message));
+
+        public void SendGossip(string address, bool reliable, byte[] payload) =>
+            cluster._network.Enqueue(() => cluster._nodes[ulong.Parse(address.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)].ReceiveGossip(from, reliable, payload));
+    }
+}
