@@ -127,17 +127,7 @@ public sealed partial class WalrusNode : IDisposable
             RestoreSessions(raftLog.GetSnapshot().Data.Span);
         }
 
-        _raft = new RaftNode(
-            new RaftOptions
-            {
-                Id = _options.NodeId,
-                Random = new SeededRaftRandom(unchecked((ulong)_random.NextInt64())),
-                ElectionTicks = _options.ElectionTicks,
-                HeartbeatTicks = _options.HeartbeatTicks,
-                AppliedIndex = _applied,
-                InjectedBugs = _options.InjectedBugs,
-            },
-            raftLog);
+        _raft = CreateRaft(raftLog);
         var now = _clock.Now;
         _membership = new MembershipNode(
             _options.NodeId.ToString(CultureInfo.InvariantCulture),
@@ -156,6 +146,50 @@ public sealed partial class WalrusNode : IDisposable
         FlushGossip();
         ProcessReady();
     }
+
+    /// <summary>True while this node has no log and no configuration: it waits to bootstrap or to be added by a leader.</summary>
+    public bool IsUnconfigured => _raftLog is { IsEmpty: true };
+
+    /// <summary>
+    /// Bootstraps a new cluster from this node's empty store: entry 1 (term 1) holds a configuration of
+    /// <paramref name="voters"/>. Every founding member must bootstrap with the same list (the agent's
+    /// <c>--bootstrap-expect</c> waits until gossip has found them all, then each takes the same set).
+    /// </summary>
+    /// <param name="voters">Founding voter ids; must include this node.</param>
+    /// <returns>False when the store is not empty (already bootstrapped or joined); nothing changes.</returns>
+    /// <exception cref="ArgumentException"><paramref name="voters"/> is empty or does not include this node.</exception>
+    public bool TryBootstrap(IReadOnlyList<ulong> voters)
+    {
+        ArgumentNullException.ThrowIfNull(voters);
+        if (voters.Count == 0 || !voters.Contains(Id))
+        {
+            throw new ArgumentException("the founding voters must include this node", nameof(voters));
+        }
+
+        if (_raftLog is not { IsEmpty: true })
+        {
+            return false;
+        }
+
+        Bootstrap(Storage, ClusterConfig.Create(voters));
+        _raftLog = new DiskRaftLog(Storage);
+        _raft = CreateRaft(_raftLog);
+        ProcessReady();
+        return true;
+    }
+
+    private RaftNode CreateRaft(DiskRaftLog raftLog) =>
+        new(
+            new RaftOptions
+            {
+                Id = _options.NodeId,
+                Random = new SeededRaftRandom(unchecked((ulong)_random.NextInt64())),
+                ElectionTicks = _options.ElectionTicks,
+                HeartbeatTicks = _options.HeartbeatTicks,
+                AppliedIndex = _applied,
+                InjectedBugs = _options.InjectedBugs,
+            },
+            raftLog);
 
     /// <summary>Advances timers: Raft ticks that are due, membership probes and suspicion timeouts; then performs effects.</summary>
     public void Tick()
