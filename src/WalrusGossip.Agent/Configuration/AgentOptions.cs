@@ -1,0 +1,252 @@
+using System.Globalization;
+using System.Net;
+using WalrusGossip.Storage;
+
+namespace WalrusGossip.Agent.Configuration;
+
+/// <summary>
+/// Everything <c>walrus-agent</c> reads from configuration (<c>config/*.json</c>, <c>WALRUS_</c> environment
+/// variables, command line; the command line wins). Section and key names are the JSON paths, e.g. <c>Node:Id</c>.
+/// </summary>
+public sealed class AgentOptions
+{
+    /// <summary>Node identity and data.</summary>
+    public NodeSection Node { get; set; } = new();
+
+    /// <summary>Listen addresses.</summary>
+    public NetworkSection Network { get; set; } = new();
+
+    /// <summary>Cluster formation.</summary>
+    public ClusterSection Cluster { get; set; } = new();
+
+    /// <summary>Transport and TLS.</summary>
+    public TransportSection Transport { get; set; } = new();
+
+    /// <summary>Local store.</summary>
+    public StorageSection Storage { get; set; } = new();
+
+    /// <summary>Raft timing.</summary>
+    public RaftSection Raft { get; set; } = new();
+
+    /// <summary>Checks every value; returns one message per problem, each naming the setting (empty when valid).</summary>
+    /// <returns>Problems found.</returns>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (Node.Id == 0)
+        {
+            problems.Add("Node:Id (--node-id) is required and must be a positive integer");
+        }
+
+        if (string.IsNullOrWhiteSpace(Node.DataDir))
+        {
+            problems.Add("Node:DataDir (--data-dir) is required");
+        }
+
+        foreach (var (key, value) in new[]
+                 {
+                     ("Network:ClientListen (--client-listen)", Network.ClientListen),
+                     ("Network:PeerListen (--peer-listen)", Network.PeerListen),
+                     ("Network:GossipListen (--gossip-listen)", Network.GossipListen),
+                     ("Network:HttpListen (--http-listen)", Network.HttpListen),
+                 })
+        {
+            if (!TryParseEndPoint(value, out _))
+            {
+                problems.Add($"{key} must be host:port with a numeric port, got '{value}'");
+            }
+        }
+
+        foreach (var seed in Cluster.Join)
+        {
+            if (!TryParseHostPort(seed, out _, out _))
+            {
+                problems.Add($"Cluster:Join (--join) entries must be host:port, got '{seed}'");
+            }
+        }
+
+        if (Cluster.BootstrapExpect < 0 || Cluster.BootstrapExpect > 9)
+        {
+            problems.Add($"Cluster:BootstrapExpect (--bootstrap-expect) must be between 0 and 9, got {Cluster.BootstrapExpect}");
+        }
+
+        if (Transport.Mode.ToLowerInvariant() is not ("auto" or "quic" or "tcp"))
+        {
+            problems.Add($"Transport:Mode must be auto, quic or tcp, got '{Transport.Mode}'");
+        }
+
+        foreach (var (key, path) in new[] { ("Transport:CaFile", Transport.CaFile), ("Transport:CertFile", Transport.CertFile), ("Transport:KeyFile", Transport.KeyFile) })
+        {
+            if (string.IsNullOrWhiteSpace(path))
+            {
+                problems.Add($"{key} is required (run 'walrusctl certs init' or 'walrus-agent dev-cluster' to create certificates)");
+            }
+            else if (!File.Exists(path))
+            {
+                problems.Add($"{key}: file not found: {path}");
+            }
+        }
+
+        try
+        {
+            _ = DurabilityPolicy.Parse(Storage.Fsync);
+        }
+        catch (StorageConfigurationException e)
+        {
+            problems.Add("Storage:Fsync: " + e.Message);
+        }
+
+        if (!Enum.TryParse<WalrusGossip.Storage.IO.IoEngine>(Storage.IoEngine, ignoreCase: true, out _))
+        {
+            problems.Add($"Storage:IoEngine must be auto, uring or psync, got '{Storage.IoEngine}'");
+        }
+
+        if (Raft.TickMs is < 10 or > 10_000)
+        {
+            problems.Add($"Raft:TickMs must be between 10 and 10000, got {Raft.TickMs}");
+        }
+
+        if (Raft.ElectionTicks < 2 || Raft.HeartbeatTicks < 1 || Raft.HeartbeatTicks >= Raft.ElectionTicks)
+        {
+            problems.Add($"Raft:ElectionTicks ({Raft.ElectionTicks}) must exceed Raft:HeartbeatTicks ({Raft.HeartbeatTicks}) >= 1");
+        }
+
+        return problems;
+    }
+
+    /// <summary>Parses <c>host:port</c> where host is an IP address or <c>localhost</c>.</summary>
+    /// <param name="text">The text.</param>
+    /// <param name="endPoint">The endpoint.</param>
+    /// <returns>False when the text is not of that form.</returns>
+    public static bool TryParseEndPoint(string? text, out IPEndPoint endPoint)
+    {
+        endPoint = new IPEndPoint(IPAddress.Loopback, 0);
+        if (!TryParseHostPort(text, out var host, out var port))
+        {
+            return false;
+        }
+
+        var address = host is "localhost" ? IPAddress.Loopback : host is "*" or "0.0.0.0" ? IPAddress.Any : null;
+        if (address is null && !IPAddress.TryParse(host, out address))
+        {
+            return false;
+        }
+
+        endPoint = new IPEndPoint(address, port);
+        return true;
+    }
+
+    /// <summary>Parses <c>host:port</c>.</summary>
+    /// <param name="text">The text.</param>
+    /// <param name="host">Host part.</param>
+    /// <param name="port">Port, 0..65535.</param>
+    /// <returns>False when malformed.</returns>
+    public static bool TryParseHostPort(string? text, out string host, out int port)
+    {
+        host = string.Empty;
+        port = 0;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out port) || port > 65535)
+        {
+            return false;
+        }
+
+        host = text[..colon].Trim('[', ']');
+        return host.Length > 0;
+    }
+}
+
+/// <summary>Node identity.</summary>
+public sealed class NodeSection
+{
+    /// <summary>Raft node id; positive, unique in the cluster.</summary>
+    public ulong Id { get; set; }
+
+    /// <summary>Data directory (log, hard state, checkpoints, agent log files).</summary>
+    public string DataDir { get; set; } = string.Empty;
+}
+
+/// <summary>Listen addresses, each <c>host:port</c>.</summary>
+public sealed class NetworkSection
+{
+    /// <summary>Client API (QUIC or TCP + TLS). Default 127.0.0.1:7101.</summary>
+    public string ClientListen { get; set; } = "127.0.0.1:7101";
+
+    /// <summary>Raft traffic between agents (QUIC or TCP + TLS). Default 127.0.0.1:7201.</summary>
+    public string PeerListen { get; set; } = "127.0.0.1:7201";
+
+    /// <summary>SWIM gossip: UDP datagrams, and push-pull over a TLS stream on the same port number. Default 127.0.0.1:7301.</summary>
+    public string GossipListen { get; set; } = "127.0.0.1:7301";
+
+    /// <summary>HTTP: /health, /ready, /metrics, /v1/status. Default 127.0.0.1:7401.</summary>
+    public string HttpListen { get; set; } = "127.0.0.1:7401";
+
+    /// <summary>Address peers and clients should use to reach this agent when the listen host is a wildcard; default: the listen host.</summary>
+    public string? AdvertiseHost { get; set; }
+}
+
+/// <summary>How the cluster forms.</summary>
+public sealed class ClusterSection
+{
+    /// <summary>Gossip addresses of existing agents to join through.</summary>
+    public IList<string> Join { get; set; } = [];
+
+    /// <summary>When non-zero on a new data directory: wait until gossip has found this many agents (this one included), then bootstrap Raft with them as voters.</summary>
+    public int BootstrapExpect { get; set; }
+}
+
+/// <summary>Transport and certificates.</summary>
+public sealed class TransportSection
+{
+    /// <summary><c>auto</c> (QUIC when libmsquic is present, else TCP + TLS 1.3), <c>quic</c> or <c>tcp</c>.</summary>
+    public string Mode { get; set; } = "auto";
+
+    /// <summary>PEM file of the cluster CA certificate; peers and clients must chain to it.</summary>
+    public string CaFile { get; set; } = string.Empty;
+
+    /// <summary>PEM file of this agent's certificate.</summary>
+    public string CertFile { get; set; } = string.Empty;
+
+    /// <summary>PEM file of this agent's private key.</summary>
+    public string KeyFile { get; set; } = string.Empty;
+
+    /// <summary>Require client certificates on the client port. Peers always use mutual TLS. Default false.</summary>
+    public bool RequireClientCertificates { get; set; }
+
+    /// <summary>Largest frame accepted, in bytes. Default 16 MiB.</summary>
+    public int MaxFrameBytes { get; set; } = 16 * 1024 * 1024;
+}
+
+/// <summary>Local store settings (see WalrusGossip.Storage.StorageOptions).</summary>
+public sealed class StorageSection
+{
+    /// <summary><c>always</c>, <c>interval:&lt;ms&gt;</c> or <c>none</c>. Default always.</summary>
+    public string Fsync { get; set; } = "always";
+
+    /// <summary><c>auto</c>, <c>uring</c> or <c>psync</c>. Default auto.</summary>
+    public string IoEngine { get; set; } = "auto";
+
+    /// <summary>Segment size in bytes. Default 64 MiB.</summary>
+    public long MaxSegmentBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Largest entry payload in bytes. Default 4 MiB.</summary>
+    public int MaxEntryBytes { get; set; } = 4 * 1024 * 1024;
+}
+
+/// <summary>Raft timing.</summary>
+public sealed class RaftSection
+{
+    /// <summary>Tick length in milliseconds. Default 100.</summary>
+    public int TickMs { get; set; } = 100;
+
+    /// <summary>Election timeout in ticks. Default 10.</summary>
+    public int ElectionTicks { get; set; } = 10;
+
+    /// <summary>Heartbeat interval in ticks. Default 1.</summary>
+    public int HeartbeatTicks { get; set; } = 1;
+}

@@ -1,0 +1,143 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using WalrusGossip.Node;
+
+namespace WalrusGossip.Agent.Hosting;
+
+/// <summary>
+/// Runs one <see cref="WalrusNode"/> on a dedicated thread. Every other thread talks to the node by posting work
+/// (<see cref="Post"/>, <see cref="InvokeAsync{T}"/>); the loop also calls <see cref="WalrusNode.Tick"/> when due.
+/// No lock is taken inside the node. An exception escaping the node (an invariant violation) stops the loop and is
+/// surfaced through <see cref="Completion"/>: the agent then exits rather than continue with damaged state.
+/// </summary>
+public sealed partial class NodeLoop : IDisposable
+{
+    private readonly WalrusNode _node;
+    private readonly INodeClock _clock;
+    private readonly ILogger _logger;
+    private readonly ConcurrentQueue<Action<WalrusNode>> _inbox = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Thread _thread;
+    private volatile bool _stopping;
+
+    /// <summary>Creates the loop; call <see cref="Start"/> to run it.</summary>
+    /// <param name="node">The node, not yet started; the loop calls its Start.</param>
+    /// <param name="clock">The clock the node uses.</param>
+    /// <param name="logger">Receives a critical line when the node fails.</param>
+    public NodeLoop(WalrusNode node, INodeClock clock, ILogger logger)
+    {
+        _node = node;
+        _clock = clock;
+        _logger = logger;
+        _thread = new Thread(Run) { IsBackground = true, Name = "walrus-node-loop" };
+    }
+
+    /// <summary>Completes when the loop stops: normally after <see cref="Stop"/>, faulted when the node threw.</summary>
+    public Task Completion => _completion.Task;
+
+    /// <summary>Starts the thread; the node's <see cref="WalrusNode.Start"/> runs first on it.</summary>
+    public void Start() => _thread.Start();
+
+    /// <summary>Queues work for the loop thread; silently dropped after the loop stopped.</summary>
+    /// <param name="work">Runs on the loop thread with the node.</param>
+    public void Post(Action<WalrusNode> work)
+    {
+        if (_stopping)
+        {
+            return;
+        }
+
+        _inbox.Enqueue(work);
+        _signal.Release();
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the loop thread and returns its result.</summary>
+    /// <typeparam name="T">Result type.</typeparam>
+    /// <param name="work">Work to run with the node.</param>
+    /// <returns>The result; faulted with the work's exception, or canceled when the loop stops first.</returns>
+    public Task<T> InvokeAsync<T>(Func<WalrusNode, T> work)
+    {
+        var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_stopping)
+        {
+            tcs.SetCanceled();
+            return tcs.Task;
+        }
+
+        Post(node =>
+        {
+            try
+            {
+                tcs.SetResult(work(node));
+            }
+            catch (Exception e) when (e is not Raft.RaftInvariantViolationException)
+            {
+                tcs.SetException(e);
+            }
+        });
+        return tcs.Task;
+    }
+
+    /// <summary>Stops the loop after the work already queued; waits for the thread.</summary>
+    public void Stop()
+    {
+        _stopping = true;
+        _signal.Release();
+        if (Thread.CurrentThread != _thread && _thread.IsAlive)
+        {
+            _thread.Join();
+        }
+    }
+
+    /// <summary>Stops the loop and releases the signal.</summary>
+    public void Dispose()
+    {
+        Stop();
+        _signal.Dispose();
+    }
+
+    private void Run()
+    {
+        try
+        {
+            _node.Start();
+            while (true)
+            {
+                while (_inbox.TryDequeue(out var work))
+                {
+                    work(_node);
+                }
+
+                if (_stopping)
+                {
+                    break;
+                }
+
+                var wait = _node.NextTickDue - _clock.Now;
+                if (wait > TimeSpan.Zero)
+                {
+                    _signal.Wait(wait < TimeSpan.FromSeconds(1) ? wait : TimeSpan.FromSeconds(1));
+                }
+
+                if (_clock.Now >= _node.NextTickDue)
+                {
+                    _node.Tick();
+                }
+            }
+
+            _completion.TrySetResult();
+        }
+#pragma warning disable CA1031 // the loop must report any failure of the node and stop, whatever its type
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogNodeFailed(_logger, e);
+            _stopping = true;
+            _completion.TrySetException(e);
+        }
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Critical, Message = "the node loop stopped on an unexpected error; the agent will exit")]
+    private static partial void LogNodeFailed(ILogger logger, Exception error);
+}

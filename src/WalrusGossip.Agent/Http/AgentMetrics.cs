@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Text;
+using WalrusGossip.Membership;
+
+namespace WalrusGossip.Agent.Http;
+
+/// <summary>
+/// The agent's counters and latency histograms, rendered in the Prometheus text exposition format (version 0.0.4).
+/// Recording is lock-free (<see cref="Interlocked"/>); histograms use fixed exponential buckets.
+/// </summary>
+public sealed class AgentMetrics
+{
+    private static readonly double[] LatencyBucketsSeconds = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
+    private readonly Histogram _appendLatency = new(LatencyBucketsSeconds);
+    private long _clientConnections;
+    private long _protocolErrors;
+
+    /// <summary>Records one client append's latency, from request receipt to commit.</summary>
+    /// <param name="elapsed">The latency.</param>
+    public void ObserveAppend(TimeSpan elapsed) => _appendLatency.Observe(elapsed.TotalSeconds);
+
+    /// <summary>Adjusts the open client connection gauge.</summary>
+    /// <param name="delta">+1 on accept, -1 on close.</param>
+    public void ClientConnectionsChanged(int delta) => Interlocked.Add(ref _clientConnections, delta);
+
+    /// <summary>Counts a connection closed for a protocol error (bad frame, version mismatch).</summary>
+    public void ProtocolError() => Interlocked.Increment(ref _protocolErrors);
+
+    /// <summary>Renders every metric.</summary>
+    /// <param name="status">Current agent status.</param>
+    /// <returns>Prometheus text.</returns>
+    public string Render(AgentStatus status)
+    {
+        ArgumentNullException.ThrowIfNull(status);
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        void Gauge(string name, string help, double value)
+        {
+            sb.Append(inv, $"# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value.ToString(inv)}\n");
+        }
+
+        sb.Append("# HELP walrus_raft_role Raft role of this node (1 for the current role).\n# TYPE walrus_raft_role gauge\n");
+        foreach (var role in new[] { "leader", "follower", "candidate", "learner" })
+        {
+            sb.Append(inv, $"walrus_raft_role{{role=\"{role}\"}} {(status.RoleName == role ? 1 : 0)}\n");
+        }
+
+        Gauge("walrus_raft_term", "Current Raft term.", status.Node.Term);
+        Gauge("walrus_raft_commit_index", "Highest index known committed.", status.Node.CommitIndex);
+        Gauge("walrus_raft_applied_index", "Highest index applied.", status.Node.AppliedIndex);
+        Gauge("walrus_log_last_index", "Last index in the local log.", status.Node.LastIndex);
+        Gauge("walrus_log_segments", "Segment files in the local log.", status.SegmentCount);
+        Gauge("walrus_log_bytes", "Bytes of record data in the local log.", status.LogBytes);
+        Gauge("walrus_client_connections", "Open client connections.", Interlocked.Read(ref _clientConnections));
+        sb.Append(inv, $"# HELP walrus_protocol_errors_total Connections closed for a protocol error.\n# TYPE walrus_protocol_errors_total counter\nwalrus_protocol_errors_total {Interlocked.Read(ref _protocolErrors)}\n");
+        sb.Append("# HELP walrus_swim_members SWIM members by state in this node's view.\n# TYPE walrus_swim_members gauge\n");
+        foreach (var state in Enum.GetValues<MemberState>())
+        {
+            var count = 0;
+            foreach (var m in status.Members)
+            {
+                if (m.State == state)
+                {
+                    count++;
+                }
+            }
+
+            sb.Append(inv, $"walrus_swim_members{{state=\"{state.ToString().ToLowerInvariant()}\"}} {count}\n");
+        }
+
+        _appendLatency.Render(sb, "walrus_append_latency_seconds", "Client append latency from receipt to commit.");
+        return sb.ToString();
+    }
+
+    private sealed class Histogram(double[] bounds)
+    {
+        private readonly long[] _counts = new long[bounds.Length + 1];
+        private long _sumMicros;
+
+        public void Observe(double seconds)
+        {
+            var i = 0;
+            while (i < bounds.Length && seconds > bounds[i])
+            {
+                i++;
+            }
+
+            Interlocked.Increment(ref _counts[i]);
+            Interlocked.Add(ref _sumMicros, (long)(seconds * 1e6));
+        }
+
+        public void Render(StringBuilder sb, string name, string help)
+        {
+            var inv = CultureInfo.InvariantCulture;
+            sb.Append(inv, $"# HELP {name} {help}\n# TYPE {name} histogram\n");
+            long cumulative = 0;
+            for (var i = 0; i < bounds.Length; i++)
+            {
+                cumulative += Interlocked.Read(ref _counts[i]);
+                sb.Append(inv, $"{name}_bucket{{le=\"{bounds[i].ToString(inv)}\"}} {cumulative}\n");
+            }
+
+            cumulative += Interlocked.Read(ref _counts[^1]);
+            sb.Append(inv, $"{name}_bucket{{le=\"+Inf\"}} {cumulative}\n{name}_sum {(Interlocked.Read(ref _sumMicros) / 1e6).ToString(inv)}\n{name}_count {cumulative}\n");
+        }
+    }
+}

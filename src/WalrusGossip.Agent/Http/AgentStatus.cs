@@ -1,0 +1,35 @@
+using WalrusGossip.Membership;
+using WalrusGossip.Node;
+
+namespace WalrusGossip.Agent.Http;
+
+/// <summary>A consistent picture of the agent, taken on the node loop, for /v1/status, /ready and /metrics.</summary>
+/// <param name="Node">The node's Raft and log view.</param>
+/// <param name="Members">The SWIM view.</param>
+/// <param name="SegmentCount">Segment files in the log.</param>
+/// <param name="LogBytes">Bytes of log data.</param>
+/// <param name="Addresses">This agent's advertised addresses by name (client, peer, gossip, http).</param>
+public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> Members, int SegmentCount, long LogBytes, IReadOnlyDictionary<string, string> Addresses)
+{
+    /// <summary>Role as the status API spells it: leader, follower, candidate or learner.</summary>
+    public string RoleName => Node.IsLearner ? "learner" : Node.Role switch
+    {
+        Raft.RaftRole.Leader => "leader",
+        Raft.RaftRole.Candidate or Raft.RaftRole.PreCandidate => "candidate",
+        _ => "follower",
+    };
+
+    /// <summary>Ready: a leader is known and this node has applied everything it knows to be committed.</summary>
+    public bool IsReady => Node.LeaderId != 0 && Node.AppliedIndex >= Node.CommitIndex;
+
+    /// <summary>Takes the picture; call on the node loop.</summary>
+    /// <param name="node">The node.</param>
+    /// <param name="now">Current time of the node's clock.</param>
+    /// <param name="addresses">Advertised addresses.</param>
+    /// <returns>The status.</returns>
+    public static AgentStatus Capture(WalrusNode node, TimeSpan now, IReadOnlyDictionary<string, string> addresses)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return new AgentStatus(node.Status, node.Membership.GetSnapshot(now), node.Log.SegmentCount, node.Log.DataBytes, addresses);
+    }
+}
