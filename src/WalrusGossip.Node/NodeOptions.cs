@@ -46,6 +46,12 @@ public sealed class NodeOptions
     /// <summary>Static gossip metadata to announce (addresses, version), merged with the live Raft fields.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; set; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// When leader, add agents that gossip has found but the configuration lacks as learners, and promote learners to
+    /// voters once they have caught up (dissertation §4.2.1). Default false (the simulator runs fixed memberships).
+    /// </summary>
+    public bool ManageMembership { get; set; }
+
     /// <summary>Deliberate protocol bugs, for the simulator to prove its checkers catch them. Empty in production.</summary>
     public IReadOnlySet<string> InjectedBugs { get; set; } = new HashSet<string>();
 }

@@ -47,4 +47,6 @@ public readonly record struct ReadResult(RequestStatus Status, ulong ReadIndex, 
 /// <param name="FirstIndex">First index retained in the local log.</param>
 /// <param name="LastIndex">Last index in the local log.</param>
 /// <param name="IsLearner">True when this node is a learner in its configuration.</param>
-public readonly record struct NodeStatus(ulong NodeId, RaftRole Role, ulong Term, ulong LeaderId, ulong CommitIndex, ulong AppliedIndex, ulong FirstIndex, ulong LastIndex, bool IsLearner);
+/// <param name="Voters">Voters of the configuration this node follows.</param>
+/// <param name="Learners">Learners of that configuration.</param>
+public readonly record struct NodeStatus(ulong NodeId, RaftRole Role, ulong Term, ulong LeaderId, ulong CommitIndex, ulong AppliedIndex, ulong FirstIndex, ulong LastIndex, bool IsLearner, IReadOnlyList<ulong> Voters, IReadOnlyList<ulong> Learners);

@@ -99,7 +99,7 @@ public sealed partial class WalrusNode : IDisposable
         get
         {
             var s = Raft.Status;
-            return new NodeStatus(Id, s.Role, s.Term, s.Leader, s.Commit, _applied, Log.FirstIndex, Log.LastIndex, s.Config.IsLearner(Id));
+            return new NodeStatus(Id, s.Role, s.Term, s.Leader, s.Commit, _applied, Log.FirstIndex, Log.LastIndex, s.Config.IsLearner(Id), s.Config.Voters, s.Config.Learners);
         }
     }
 
@@ -206,6 +206,10 @@ public sealed partial class WalrusNode : IDisposable
         {
             _nextMetadataRefresh = now + _options.MetadataRefreshInterval;
             Membership.TryUpdateMetadata(now, BuildMetadata());
+            if (_options.ManageMembership)
+            {
+                ManageMembership(now);
+            }
         }
 
         FlushGossip();
@@ -285,6 +289,39 @@ public sealed partial class WalrusNode : IDisposable
         var entry = DiskRaftLog.ToStore(new RaftEntry(1, 1, RaftEntryType.ConfigChange, config.Encode()));
         storage.Log.AppendBatchAsync([entry]).AsTask().GetAwaiter().GetResult();
         storage.HardState.Save(new Storage.HardState(1, 0, 1));
+    }
+
+    /// <summary>Leader only: one membership step per call — add an unknown live agent as a learner, or promote a caught-up learner.</summary>
+    private void ManageMembership(TimeSpan now)
+    {
+        var raft = Raft;
+        var status = raft.Status;
+        if (status.Role != RaftRole.Leader)
+        {
+            return;
+        }
+
+        foreach (var learner in status.Config.Learners)
+        {
+            if (raft.TryGetMatchIndex(learner, out var match) && match >= status.Commit)
+            {
+                raft.ProposeConfigChange(new ConfigChange(ConfigChangeType.AddVoter, learner));
+                ProcessReady();
+                return;
+            }
+        }
+
+        foreach (var member in Membership.GetSnapshot(now))
+        {
+            if (member.State == MemberState.Alive &&
+                ulong.TryParse(member.Name, NumberStyles.None, CultureInfo.InvariantCulture, out var id) &&
+                id != 0 && !status.Config.Contains(id))
+            {
+                raft.ProposeConfigChange(new ConfigChange(ConfigChangeType.AddLearner, id));
+                ProcessReady();
+                return;
+            }
+        }
     }
 
     private Dictionary<string, string> BuildMetadata()

@@ -213,6 +213,22 @@ public sealed partial class RaftNode
     internal RaftLog Log => _log;
 
     /// <summary>The leader's replication state per member, for test diagnostics.</summary>
+    /// <summary>On a leader, the highest index known to be replicated on <paramref name="id"/> (paper Figure 2, matchIndex).</summary>
+    /// <param name="id">A voter or learner of the leader's configuration.</param>
+    /// <param name="matchIndex">The match index; 0 when unknown.</param>
+    /// <returns>False when this node is not leader or does not track <paramref name="id"/>.</returns>
+    public bool TryGetMatchIndex(ulong id, out ulong matchIndex)
+    {
+        if (_role == RaftRole.Leader && _progress.TryGetValue(id, out var progress))
+        {
+            matchIndex = id == Id ? _log.LastIndex : progress.Match;
+            return true;
+        }
+
+        matchIndex = 0;
+        return false;
+    }
+
     internal string DescribeProgress() => string.Join(", ", _progress.Select(p =>
         $"{p.Key}:{p.Value.State} match={p.Value.Match} next={p.Value.Next} paused={p.Value.IsPaused} inflight={p.Value.Inflights.Count} active={p.Value.RecentActive}"));
 

@@ -17,22 +17,47 @@ public sealed class NodeClusterTests : IDisposable
     {
         foreach (var id in new ulong[] { 1, 2, 3 })
         {
-            var options = new NodeOptions
-            {
-                NodeId = id,
-                GossipAddress = $"node{id}",
-                DataDirectory = Path.Combine(_root, $"n{id}"),
-                InitialVoters = [1, 2, 3],
-                GossipSeeds = id == 1 ? [] : ["node1"],
-                Storage = new StorageOptions { MaxSegmentBytes = 1 << 20, MaxEntryBytes = 64 * 1024, Durability = DurabilityPolicy.None },
-            };
-            _nodes[id] = new WalrusNode(options, _device, new Transport(this, $"node{id}"), _clock, new Random((int)id));
+            AddNode(id, [1, 2, 3]);
+        }
+    }
+
+    private WalrusNode AddNode(ulong id, IReadOnlyList<ulong> voters)
+    {
+        var options = new NodeOptions
+        {
+            NodeId = id,
+            GossipAddress = $"node{id}",
+            DataDirectory = Path.Combine(_root, $"n{id}"),
+            InitialVoters = voters,
+            GossipSeeds = id == 1 ? [] : ["node1"],
+            ManageMembership = true,
+            Storage = new StorageOptions { MaxSegmentBytes = 1 << 20, MaxEntryBytes = 64 * 1024, Durability = DurabilityPolicy.None },
+        };
+        var node = new WalrusNode(options, _device, new Transport(this, $"node{id}"), _clock, new Random((int)id));
+        _nodes[id] = node;
+        node.Start();
+        return node;
+    }
+
+    [Fact]
+    public void An_agent_that_joins_through_gossip_becomes_a_learner_then_a_voter_and_serves_reads()
+    {
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        var results = new List<AppendResult>();
+        for (ulong seq = 1; seq <= 20; seq++)
+        {
+            leader.Append(5, seq, AppendCommand.Encode(5, seq, null, [(byte)seq]), results.Add);
         }
 
-        foreach (var node in _nodes.Values)
-        {
-            node.Start();
-        }
+        var joiner = AddNode(4, []);
+        Assert.True(joiner.IsUnconfigured);
+        RunUntil(() => _nodes.Values.Any(n => n.Status.Role == RaftRole.Leader && n.Status.Voters.Contains(4ul)) ? this : null, TimeSpan.FromSeconds(30));
+        var reads = new List<ReadResult>();
+        joiner.ReadBarrier(reads.Add);
+        RunUntil(() => reads.Count == 1 ? reads : null, TimeSpan.FromSeconds(5));
+        Assert.Equal(RequestStatus.Ok, reads[0].Status);
+        Assert.True(joiner.Status.AppliedIndex >= results[^1].Index);
+        Assert.Equal(leader.Log.Read(results[^1].Index).Payload.ToArray(), joiner.Log.Read(results[^1].Index).Payload.ToArray());
     }
 
     [Fact]
