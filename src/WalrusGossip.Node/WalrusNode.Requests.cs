@@ -87,6 +87,32 @@ public sealed partial class WalrusNode
         ProcessReady();
     }
 
+    /// <summary>Tells Raft that messages to <paramref name="peer"/> could not be delivered (its connection is down), so replication to it falls back to probing.</summary>
+    /// <param name="peer">Peer node id.</param>
+    public void ReportUnreachable(ulong peer)
+    {
+        Raft.ReportUnreachable(peer);
+        ProcessReady();
+    }
+
+    /// <summary>Starts a leadership transfer to <paramref name="target"/> (TimeoutNow, dissertation §3.10).</summary>
+    /// <param name="target">A voter.</param>
+    /// <returns>False when this node is not leader or the target is not a voter.</returns>
+    public bool TransferLeadership(ulong target)
+    {
+        var started = Raft.TransferLeadership(target);
+        ProcessReady();
+        return started;
+    }
+
+    /// <summary>
+    /// True when the committed entry at <paramref name="index"/> is a second copy of a retried append whose first copy
+    /// is at a lower index (dissertation §6.3): readers skip it, so every append appears once.
+    /// </summary>
+    /// <param name="index">An applied index.</param>
+    /// <returns>Whether the entry is a duplicate.</returns>
+    public bool IsDuplicate(ulong index) => _duplicates.Contains(index);
+
     /// <summary>Performs one Ready: persist, send, apply, answer, advance. Repeats while Raft has more.</summary>
     private void ProcessReady()
     {
@@ -141,6 +167,7 @@ public sealed partial class WalrusNode
             if (_sessions.Check(clientId, sequence, out var first) == SessionCheck.Duplicate)
             {
                 original = first; // a retry that was proposed twice: the first copy is the one that counts
+                _duplicates.Add(entry.Index);
             }
             else
             {

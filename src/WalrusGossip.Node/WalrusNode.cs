@@ -36,6 +36,7 @@ public sealed partial class WalrusNode : IDisposable
     private readonly Dictionary<ulong, Action<ReadResult>> _pendingReads = [];
     private readonly List<(ulong Index, Action<ReadResult> Done)> _readsAwaitingApply = [];
     private readonly List<OutboundMessage> _gossipOut = [];
+    private readonly HashSet<ulong> _duplicates = [];
     private readonly List<MembershipEvent> _gossipEvents = [];
     private readonly List<MembershipLogEntry> _gossipLog = [];
     private NodeStorage? _storage;
