@@ -1,0 +1,62 @@
+namespace WalrusGossip.Protocol;
+
+/// <summary>
+/// The u16 message type carried in every frame header, one value per message of <c>walrus.proto</c>.
+/// Values are part of the wire format: never renumber, only add.
+/// </summary>
+public enum MessageType : ushort
+{
+    /// <summary>Not a message; never valid on the wire.</summary>
+    None = 0,
+
+    /// <summary><see cref="Messages.Hello"/>.</summary>
+    Hello = 1,
+
+    /// <summary><see cref="Messages.HelloAck"/>.</summary>
+    HelloAck = 2,
+
+    /// <summary><see cref="Messages.AppendRequest"/>.</summary>
+    AppendRequest = 10,
+
+    /// <summary><see cref="Messages.AppendBatchRequest"/>.</summary>
+    AppendBatchRequest = 11,
+
+    /// <summary><see cref="Messages.AppendResponse"/>.</summary>
+    AppendResponse = 12,
+
+    /// <summary><see cref="Messages.ReadRequest"/>.</summary>
+    ReadRequest = 13,
+
+    /// <summary><see cref="Messages.ReadResponse"/>.</summary>
+    ReadResponse = 14,
+
+    /// <summary><see cref="Messages.TailRequest"/>.</summary>
+    TailRequest = 15,
+
+    /// <summary><see cref="Messages.TailEntries"/>.</summary>
+    TailEntries = 16,
+
+    /// <summary><see cref="Messages.StatusRequest"/>.</summary>
+    StatusRequest = 17,
+
+    /// <summary><see cref="Messages.StatusResponse"/>.</summary>
+    StatusResponse = 18,
+
+    /// <summary><see cref="Messages.MembersRequest"/>.</summary>
+    MembersRequest = 19,
+
+    /// <summary><see cref="Messages.MembersResponse"/>.</summary>
+    MembersResponse = 20,
+
+    /// <summary><see cref="Messages.TransferLeaderRequest"/>.</summary>
+    TransferLeaderRequest = 21,
+
+    /// <summary><see cref="Messages.TransferLeaderResponse"/>.</summary>
+    TransferLeaderResponse = 22,
+
+    /// <summary><see cref="Messages.RaftEnvelope"/>.</summary>
+    RaftEnvelope = 40,
+
+    /// <summary><see cref="Messages.GossipStream"/>.</summary>
+    GossipStream = 41,
+}

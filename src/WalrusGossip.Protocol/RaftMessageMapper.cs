@@ -1,0 +1,185 @@
+using Google.Protobuf;
+using WalrusGossip.Protocol.Messages;
+using WalrusGossip.Raft;
+
+namespace WalrusGossip.Protocol;
+
+/// <summary>
+/// Maps <see cref="RaftMessage"/> to and from its wire form <see cref="RaftEnvelope"/>, field for field, so that
+/// <c>FromProto(ToProto(m))</c> equals <c>m</c>. Byte fields are wrapped, not copied: a message built by
+/// <see cref="ToProto"/> must be encoded before the payloads it refers to change.
+/// </summary>
+public static class RaftMessageMapper
+{
+    /// <summary>Builds the wire form of a Raft message.</summary>
+    /// <param name="message">The message.</param>
+    /// <returns>The envelope.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The message or an entry has a type outside its enum.</exception>
+    public static RaftEnvelope ToProto(RaftMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var envelope = new RaftEnvelope
+        {
+            Type = ToKind(message.Type),
+            From = message.From,
+            To = message.To,
+            Term = message.Term,
+            LogTerm = message.LogTerm,
+            Index = message.Index,
+            Commit = message.Commit,
+            Reject = message.Reject,
+            RejectHint = message.RejectHint,
+            Transfer = message.Transfer,
+            Context = Wrap(message.Context),
+        };
+
+        var entries = message.Entries;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            envelope.Entries.Add(new RaftEntry
+            {
+                Index = entry.Index,
+                Term = entry.Term,
+                Type = ToWire(entry.Type),
+                Payload = Wrap(entry.Payload),
+            });
+        }
+
+        if (message.Snapshot is { } snapshot)
+        {
+            var data = new RaftSnapshotData
+            {
+                Index = snapshot.Metadata.Index,
+                Term = snapshot.Metadata.Term,
+                Data = Wrap(snapshot.Data),
+            };
+            data.Voters.AddRange(snapshot.Metadata.Config.Voters);
+            data.Learners.AddRange(snapshot.Metadata.Config.Learners);
+            envelope.Snapshot = data;
+        }
+
+        return envelope;
+    }
+
+    /// <summary>Rebuilds a Raft message from its wire form, validating every field.</summary>
+    /// <param name="envelope">The envelope, as received.</param>
+    /// <returns>The message. Byte fields share memory with <paramref name="envelope"/>, which is immutable once parsed.</returns>
+    /// <exception cref="ProtocolException"><see cref="ProtocolErrorKind.Malformed"/>: an enum value is unknown, a node id is
+    /// zero, entries are not contiguous from Index + 1 or have term 0, or the snapshot membership is invalid.</exception>
+    public static RaftMessage FromProto(RaftEnvelope envelope)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        var type = FromKind(envelope.Type);
+        if (envelope.From == 0 || envelope.To == 0)
+        {
+            throw Malformed($"{type} has node id 0 (from={envelope.From}, to={envelope.To})");
+        }
+
+        var entries = envelope.Entries.Count == 0 ? [] : new LogEntry[envelope.Entries.Count];
+        for (var i = 0; i < entries.Length; i++)
+        {
+            var e = envelope.Entries[i];
+            if (e.Index != envelope.Index + 1 + (ulong)i)
+            {
+                throw Malformed($"{type} entry {i} has index {e.Index}; expected {envelope.Index + 1 + (ulong)i}");
+            }
+
+            if (e.Term == 0)
+            {
+                throw Malformed($"{type} entry at index {e.Index} has term 0");
+            }
+
+            entries[i] = new LogEntry(e.Index, e.Term, FromWire(e.Type), e.Payload.Memory);
+        }
+
+        return new RaftMessage
+        {
+            Type = type,
+            From = envelope.From,
+            To = envelope.To,
+            Term = envelope.Term,
+            LogTerm = envelope.LogTerm,
+            Index = envelope.Index,
+            Entries = entries,
+            Commit = envelope.Commit,
+            Reject = envelope.Reject,
+            RejectHint = envelope.RejectHint,
+            Transfer = envelope.Transfer,
+            Snapshot = envelope.Snapshot is { } s ? FromWire(s) : null,
+            Context = envelope.Context.Memory,
+        };
+    }
+
+    private static RaftSnapshot FromWire(RaftSnapshotData data)
+    {
+        ClusterConfig config;
+        try
+        {
+            config = ClusterConfig.Create(data.Voters, data.Learners);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ProtocolException(ProtocolErrorKind.Malformed, $"snapshot at index {data.Index} has an invalid membership: {ex.Message}", ex);
+        }
+
+        return new RaftSnapshot(new SnapshotMetadata(data.Index, data.Term, config), data.Data.Memory);
+    }
+
+    private static ByteString Wrap(ReadOnlyMemory<byte> bytes) =>
+        bytes.IsEmpty ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(bytes);
+
+    private static RaftMessageKind ToKind(RaftMessageType type) => type switch
+    {
+        RaftMessageType.PreVote => RaftMessageKind.PreVote,
+        RaftMessageType.PreVoteResponse => RaftMessageKind.PreVoteResponse,
+        RaftMessageType.Vote => RaftMessageKind.Vote,
+        RaftMessageType.VoteResponse => RaftMessageKind.VoteResponse,
+        RaftMessageType.Append => RaftMessageKind.Append,
+        RaftMessageType.AppendResponse => RaftMessageKind.AppendResponse,
+        RaftMessageType.Heartbeat => RaftMessageKind.Heartbeat,
+        RaftMessageType.HeartbeatResponse => RaftMessageKind.HeartbeatResponse,
+        RaftMessageType.InstallSnapshot => RaftMessageKind.InstallSnapshot,
+        RaftMessageType.TimeoutNow => RaftMessageKind.TimeoutNow,
+        RaftMessageType.ReadIndex => RaftMessageKind.ReadIndex,
+        RaftMessageType.ReadIndexResponse => RaftMessageKind.ReadIndexResponse,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown Raft message type"),
+    };
+
+    private static RaftMessageType FromKind(RaftMessageKind kind) => kind switch
+    {
+        RaftMessageKind.PreVote => RaftMessageType.PreVote,
+        RaftMessageKind.PreVoteResponse => RaftMessageType.PreVoteResponse,
+        RaftMessageKind.Vote => RaftMessageType.Vote,
+        RaftMessageKind.VoteResponse => RaftMessageType.VoteResponse,
+        RaftMessageKind.Append => RaftMessageType.Append,
+        RaftMessageKind.AppendResponse => RaftMessageType.AppendResponse,
+        RaftMessageKind.Heartbeat => RaftMessageType.Heartbeat,
+        RaftMessageKind.HeartbeatResponse => RaftMessageType.HeartbeatResponse,
+        RaftMessageKind.InstallSnapshot => RaftMessageType.InstallSnapshot,
+        RaftMessageKind.TimeoutNow => RaftMessageType.TimeoutNow,
+        RaftMessageKind.ReadIndex => RaftMessageType.ReadIndex,
+        RaftMessageKind.ReadIndexResponse => RaftMessageType.ReadIndexResponse,
+        _ => throw Malformed($"unknown Raft message kind {(int)kind}"),
+    };
+
+    private static RaftEntryType ToWire(EntryType type) => type switch
+    {
+        EntryType.Normal => RaftEntryType.Normal,
+        EntryType.ConfigChange => RaftEntryType.ConfigChange,
+        EntryType.NoOp => RaftEntryType.NoOp,
+        EntryType.CheckpointMarker => RaftEntryType.CheckpointMarker,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown entry type"),
+    };
+
+    private static EntryType FromWire(RaftEntryType type) => type switch
+    {
+        RaftEntryType.Normal => EntryType.Normal,
+        RaftEntryType.ConfigChange => EntryType.ConfigChange,
+        RaftEntryType.NoOp => EntryType.NoOp,
+        RaftEntryType.CheckpointMarker => EntryType.CheckpointMarker,
+        _ => throw Malformed($"unknown Raft entry type {(int)type}"),
+    };
+
+    private static ProtocolException Malformed(string message) => new(ProtocolErrorKind.Malformed, message);
+}

@@ -1,0 +1,16 @@
+using WalrusGossip.Protocol.Messages;
+
+namespace WalrusGossip.Transport;
+
+/// <summary>What an accepting port checks in a <see cref="Hello"/> (see <see cref="HelloHandshake.AcceptAsync"/>).</summary>
+public sealed class HelloAcceptOptions
+{
+    /// <summary>This agent's Raft node id, sent back in the acknowledgement.</summary>
+    public ulong LocalNodeId { get; init; }
+
+    /// <summary>This agent's cluster id. When non-empty, a hello naming another cluster is refused, and peers must name it. Default empty.</summary>
+    public string ClusterId { get; init; } = "";
+
+    /// <summary>Roles accepted on this port: clients on the client port, peers on the peer port. Default: client only.</summary>
+    public IReadOnlyCollection<ConnectionRole> AllowedRoles { get; init; } = [ConnectionRole.Client];
+}
