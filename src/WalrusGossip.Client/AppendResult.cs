@@ -1,0 +1,6 @@
+namespace WalrusGossip.Client;
+
+/// <summary>Where a committed append landed in the log.</summary>
+/// <param name="Index">Log index of the entry (from 1).</param>
+/// <param name="Term">Raft term of the leader that committed it.</param>
+public readonly record struct AppendResult(ulong Index, ulong Term);

@@ -1,0 +1,32 @@
+namespace WalrusGossip.Client;
+
+/// <summary>One agent's Raft status.</summary>
+/// <param name="Endpoint">The client endpoint (<c>host:port</c>) that answered.</param>
+/// <param name="NodeId">Raft node id.</param>
+/// <param name="Name">Node name.</param>
+/// <param name="Role">Current role.</param>
+/// <param name="Term">Current term.</param>
+/// <param name="CommitIndex">Highest index known to be committed.</param>
+/// <param name="AppliedIndex">Highest index applied to the agent's state machine.</param>
+/// <param name="FirstIndex">First index still retained.</param>
+/// <param name="LastIndex">Last index in the agent's local log (may exceed the commit index).</param>
+/// <param name="LeaderId">Known leader's node id, or 0 when none is known.</param>
+/// <param name="Addresses">The agent's addresses by kind: <c>client</c>, <c>peer</c>, <c>gossip</c>, <c>http</c>.</param>
+/// <param name="Peers">The other cluster members as this agent knows them.</param>
+/// <param name="TransportMode">Transport the agent uses: <c>quic</c> or <c>tcp</c>.</param>
+/// <param name="AgentVersion">The agent's version string.</param>
+public sealed record NodeStatus(
+    string Endpoint,
+    ulong NodeId,
+    string Name,
+    NodeRole Role,
+    ulong Term,
+    ulong CommitIndex,
+    ulong AppliedIndex,
+    ulong FirstIndex,
+    ulong LastIndex,
+    ulong LeaderId,
+    IReadOnlyDictionary<string, string> Addresses,
+    IReadOnlyList<PeerStatus> Peers,
+    string TransportMode,
+    string AgentVersion);

@@ -1,0 +1,388 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+using WalrusGossip.Client.Connections;
+using WalrusGossip.Protocol;
+using WalrusGossip.Protocol.Messages;
+using WalrusGossip.Transport;
+
+namespace WalrusGossip.Client;
+
+/// <summary>
+/// The WalrusGossip client: appends entries to the replicated log, reads them back by index or range, tails new
+/// ones, and asks agents for status. Thread-safe; create one per application and share it.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The client keeps one multiplexed connection per agent endpoint. Any agent accepts any request; when an agent
+/// answers NOT_LEADER the client follows the leader's address it names (up to
+/// <see cref="WalrusClientOptions.MaxRedirects"/> times per attempt) and remembers it for later requests.
+/// </para>
+/// <para>
+/// Every request runs in a Polly resilience pipeline: a per-attempt timeout
+/// (<see cref="WalrusClientOptions.RequestTimeout"/>) inside a retry with exponential backoff and jitter for transient
+/// outcomes (unavailable, timeout, overloaded, lost connections); each endpoint has a circuit breaker that makes
+/// requests skip it after repeated connection failures. Once retries are exhausted the client throws a
+/// <see cref="WalrusException"/> subclass.
+/// </para>
+/// <para>
+/// Every append carries this client's id and a sequence number that grows by one per logical append; retries of the
+/// same append reuse its sequence, so the cluster answers a retry with the original index and never stores the
+/// entry twice (Raft dissertation §6.3).
+/// </para>
+/// </remarks>
+public sealed partial class WalrusClient : IAsyncDisposable
+{
+    private readonly WalrusClientOptions _options;
+    private readonly ILogger _logger;
+    private readonly ITransport _transport;
+    private readonly ConcurrentDictionary<string, EndpointState> _endpoints = new(StringComparer.Ordinal);
+    private readonly string[] _configured;
+    private readonly ResiliencePipeline _pipeline;
+    private readonly List<X509Certificate2> _ownedCertificates = [];
+    private string? _leaderHint;
+    private int _cursor = -1;
+    private long _sequence;
+    private int _disposed;
+
+    /// <summary>Creates a client. Nothing connects until the first request.</summary>
+    /// <param name="options">Settings; validated and copied (later changes have no effect).</param>
+    /// <param name="logger">Logger for retries, redirects and connection failures; null for none.</param>
+    /// <exception cref="ArgumentException">A setting is invalid, or a certificate file cannot be read; the message names it.</exception>
+    public WalrusClient(WalrusClientOptions options, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _logger = logger ?? NullLogger.Instance;
+        _configured = [.. options.Endpoints.Select(e => EndpointAddress.Parse(e).ToString()).Distinct(StringComparer.Ordinal)];
+        var transportOptions = new TransportOptions
+        {
+            Mode = options.TransportMode,
+            MaxFrameBytes = options.MaxFrameBytes,
+            TrustedRoots = options.CaCertificates ?? LoadCa(options.CaFile),
+            Certificate = options.ClientCertificate ?? LoadClientCertificate(options.ClientCertificateFile, options.ClientKeyFile),
+            ValidateRemoteName = options.ValidateServerName,
+            ConnectTimeout = options.ConnectTimeout,
+            HandshakeTimeout = options.ConnectTimeout,
+        };
+        _transport = TransportFactory.Create(transportOptions, _logger, out _);
+        foreach (var key in _configured)
+        {
+            GetEndpoint(EndpointAddress.Parse(key));
+        }
+
+        _pipeline = BuildPipeline(options);
+    }
+
+    /// <summary>This client's session id, carried by every append.</summary>
+    public ulong ClientId => _options.ClientId;
+
+    /// <summary>The configured endpoints, as canonical <c>host:port</c>.</summary>
+    public IReadOnlyList<string> Endpoints => _configured;
+
+    /// <summary>The endpoint the client currently believes is the leader's, or null when it knows none.</summary>
+    public string? LeaderEndpoint => Volatile.Read(ref _leaderHint);
+
+    /// <summary>The transport in use: <c>quic</c> or <c>tcp</c>.</summary>
+    public string TransportMode => _transport.Mode;
+
+    /// <summary>Appends one entry and waits until it is committed (durable on a quorum).</summary>
+    /// <param name="payload">The entry's bytes; at most the cluster's entry size limit.</param>
+    /// <param name="stream">Optional stream name (at most 255 UTF-8 bytes), or null.</param>
+    /// <param name="cancellationToken">Stops waiting. The entry may still be committed.</param>
+    /// <returns>The entry's index and term.</returns>
+    /// <exception cref="WalrusInvalidArgumentException">The payload or stream name is too large.</exception>
+    /// <exception cref="WalrusUnavailableException">No leader or quorum, or no endpoint reachable, after all retries.</exception>
+    /// <exception cref="WalrusTimeoutException">No attempt completed in time; the entry may or may not be committed.</exception>
+    /// <exception cref="WalrusOverloadedException">The cluster kept refusing under back-pressure.</exception>
+    /// <exception cref="WalrusSessionExpiredException">The cluster forgot this client's session.</exception>
+    public async Task<AppendResult> AppendAsync(ReadOnlyMemory<byte> payload, string? stream = null, CancellationToken cancellationToken = default)
+    {
+        var request = new AppendRequest
+        {
+            ClientId = _options.ClientId,
+            Sequence = ReserveSequences(1),
+            Stream = stream ?? string.Empty,
+            Payload = ProtoMapping.ToByteString(payload),
+        };
+        var (response, _) = await ExecuteAsync(MessageType.AppendRequest, request, cancellationToken).ConfigureAwait(false);
+        var append = (AppendResponse)response;
+        return new AppendResult(append.Index, append.Term);
+    }
+
+    /// <summary>
+    /// Appends several entries in one request; they are committed together at consecutive indexes, in order. Each
+    /// entry takes its own sequence number, and a retried batch reuses them all.
+    /// </summary>
+    /// <param name="entries">The entries: stream name (or null) and payload each; at least one.</param>
+    /// <param name="cancellationToken">Stops waiting. The entries may still be committed.</param>
+    /// <returns>One result per entry, in order.</returns>
+    /// <exception cref="ArgumentException"><paramref name="entries"/> is empty.</exception>
+    /// <exception cref="WalrusException">As for <see cref="AppendAsync"/>.</exception>
+    public async Task<IReadOnlyList<AppendResult>> AppendBatchAsync(
+        IReadOnlyList<(string? Stream, ReadOnlyMemory<byte> Payload)> entries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        if (entries.Count == 0)
+        {
+            throw new ArgumentException("a batch needs at least one entry", nameof(entries));
+        }
+
+        var request = new AppendBatchRequest { ClientId = _options.ClientId, Sequence = ReserveSequences(entries.Count) };
+        foreach (var (stream, payload) in entries)
+        {
+            request.Items.Add(new AppendItem { Stream = stream ?? string.Empty, Payload = ProtoMapping.ToByteString(payload) });
+        }
+
+        var (response, endpoint) = await ExecuteAsync(MessageType.AppendBatchRequest, request, cancellationToken).ConfigureAwait(false);
+        var append = (AppendResponse)response;
+        var results = new AppendResult[entries.Count];
+        if (append.Indexes.Count == entries.Count)
+        {
+            for (var i = 0; i < results.Length; i++)
+            {
+                results[i] = new AppendResult(append.Indexes[i], append.Term);
+            }
+        }
+        else if (append.Indexes.Count == 0 && append.Index != 0)
+        {
+            for (var i = 0; i < results.Length; i++)
+            {
+                results[i] = new AppendResult(append.Index + (ulong)i, append.Term);
+            }
+        }
+        else
+        {
+            throw new WalrusException($"{endpoint}: answered a batch of {entries.Count} with {append.Indexes.Count} indexes");
+        }
+
+        return results;
+    }
+
+    /// <summary>Reads the entry at one index.</summary>
+    /// <param name="index">Log index, from 1.</param>
+    /// <param name="consistency">Linearizable (default) or stale.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The entry.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is 0.</exception>
+    /// <exception cref="WalrusNotFoundException">The index is past the end of the committed log.</exception>
+    /// <exception cref="WalrusCompactedException">The index precedes the retained log.</exception>
+    /// <exception cref="WalrusException">Unavailable, timeout or overloaded after all retries.</exception>
+    public async Task<LogEntry> ReadAsync(ulong index, Consistency consistency = Consistency.Linearizable, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(index);
+        var result = await ReadRangeAsync(index, 1, 0, consistency, null, cancellationToken).ConfigureAwait(false);
+        if (result.Entries.Count == 0 || result.Entries[0].Index != index)
+        {
+            throw new WalrusNotFoundException($"index {index} is past the last committed index {result.LastIndex}");
+        }
+
+        return result.Entries[0];
+    }
+
+    /// <summary>Reads consecutive committed entries starting at <paramref name="fromIndex"/>.</summary>
+    /// <param name="fromIndex">First index to return, from 1.</param>
+    /// <param name="maxCount">Most entries to return; 0 for the agent's default.</param>
+    /// <param name="maxBytes">Most payload bytes to return; 0 for the agent's default. At least one entry is returned when one exists.</param>
+    /// <param name="consistency">Linearizable (default) or stale.</param>
+    /// <param name="stream">Only entries of this stream; null for all.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The entries (empty when <paramref name="fromIndex"/> is past the end) and the agent's log bounds.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fromIndex"/> is 0 or a limit is negative.</exception>
+    /// <exception cref="WalrusCompactedException">The index precedes the retained log.</exception>
+    /// <exception cref="WalrusException">Unavailable, timeout or overloaded after all retries.</exception>
+    public async Task<ReadRangeResult> ReadRangeAsync(
+        ulong fromIndex,
+        int maxCount = 0,
+        long maxBytes = 0,
+        Consistency consistency = Consistency.Linearizable,
+        string? stream = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(fromIndex);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxCount);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
+        var request = new ReadRequest
+        {
+            FromIndex = fromIndex,
+            MaxCount = (uint)maxCount,
+            MaxBytes = (ulong)maxBytes,
+            Consistency = consistency == Consistency.Stale ? ReadConsistency.Stale : ReadConsistency.Linearizable,
+            Stream = stream ?? string.Empty,
+        };
+        ReadResponse read;
+        try
+        {
+            var (response, _) = await ExecuteAsync(MessageType.ReadRequest, request, cancellationToken).ConfigureAwait(false);
+            read = (ReadResponse)response;
+        }
+        catch (WalrusNotFoundException)
+        {
+            return new ReadRangeResult([], 0, 0, 0);
+        }
+
+        var entries = new LogEntry[read.Entries.Count];
+        for (var i = 0; i < entries.Length; i++)
+        {
+            entries[i] = ProtoMapping.ToEntry(read.Entries[i]);
+        }
+
+        return new ReadRangeResult(entries, read.FirstIndex, read.LastIndex, read.CommitIndex);
+    }
+
+    /// <summary>Asks one agent (the leader when known, else any) for its Raft status, including what it knows of its peers.</summary>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The status.</returns>
+    /// <exception cref="WalrusException">No endpoint answered after all retries.</exception>
+    public async Task<NodeStatus> GetStatusAsync(CancellationToken cancellationToken = default)
+    {
+        var (response, endpoint) = await ExecuteAsync(MessageType.StatusRequest, new StatusRequest(), cancellationToken).ConfigureAwait(false);
+        return ProtoMapping.ToStatus(endpoint, (StatusResponse)response);
+    }
+
+    /// <summary>Asks one specific endpoint for its status, with a single attempt (no retries, no redirects).</summary>
+    /// <param name="endpoint">The agent's client endpoint, <c>host:port</c>.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The status.</returns>
+    /// <exception cref="ArgumentException"><paramref name="endpoint"/> is not <c>host:port</c>.</exception>
+    /// <exception cref="WalrusUnavailableException">The endpoint cannot be reached.</exception>
+    /// <exception cref="WalrusTimeoutException">It did not answer within <see cref="WalrusClientOptions.RequestTimeout"/>.</exception>
+    public async Task<NodeStatus> GetStatusAsync(string endpoint, CancellationToken cancellationToken = default)
+    {
+        var state = GetEndpoint(EndpointAddress.Parse(endpoint));
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.RequestTimeout);
+        try
+        {
+            var (type, message) = await SendOnceAsync(state, MessageType.StatusRequest, new StatusRequest(), timeout.Token).ConfigureAwait(false);
+            var info = ExpectResponse(type, message, MessageType.StatusResponse, state.Key);
+            ProtoMapping.ThrowIfError(info, state.Key);
+            return ProtoMapping.ToStatus(state.Key, (StatusResponse)message);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new WalrusTimeoutException($"{state.Key}: no status within {_options.RequestTimeout.TotalSeconds:0.###} s", e);
+        }
+    }
+
+    /// <summary>Asks the SWIM view of one agent (the leader when known, else any): every member with state and metadata.</summary>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The members, the answering agent included.</returns>
+    /// <exception cref="WalrusException">No endpoint answered after all retries.</exception>
+    public async Task<IReadOnlyList<ClusterMember>> GetMembersAsync(CancellationToken cancellationToken = default)
+    {
+        var (response, _) = await ExecuteAsync(MessageType.MembersRequest, new MembersRequest(), cancellationToken).ConfigureAwait(false);
+        return [.. ((MembersResponse)response).Members.Select(ProtoMapping.ToMember)];
+    }
+
+    /// <summary>Asks the leader to hand leadership to another voter (Raft dissertation §3.10). Completes once the transfer has started.</summary>
+    /// <param name="targetNodeId">The voter to become leader; 0 lets the leader choose the most up-to-date one.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The leader after the request, when known, and the agent's message.</returns>
+    /// <exception cref="WalrusInvalidArgumentException">The target is not a voter of the cluster.</exception>
+    /// <exception cref="WalrusException">No leader could be reached after all retries.</exception>
+    public async Task<TransferLeaderResult> TransferLeaderAsync(ulong targetNodeId, CancellationToken cancellationToken = default)
+    {
+        var request = new TransferLeaderRequest { TargetNodeId = targetNodeId };
+        var (response, _) = await ExecuteAsync(MessageType.TransferLeaderRequest, request, cancellationToken).ConfigureAwait(false);
+        var transfer = (TransferLeaderResponse)response;
+        return new TransferLeaderResult(transfer.LeaderId, transfer.Message);
+    }
+
+    /// <summary>Closes every connection. Requests still waiting fail; tails end with <see cref="WalrusUnavailableException"/>.</summary>
+    /// <returns>A task that completes when every connection is closed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        foreach (var endpoint in _endpoints.Values)
+        {
+            await endpoint.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var certificate in _ownedCertificates)
+        {
+            certificate.Dispose();
+        }
+    }
+
+    private ulong ReserveSequences(int count) => (ulong)Interlocked.Add(ref _sequence, count) - (ulong)count + 1;
+
+    private X509Certificate2Collection? LoadCa(string? path)
+    {
+        if (path is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var roots = DevCertificates.LoadCertificatesPem(path);
+            _ownedCertificates.AddRange(roots);
+            return roots;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            throw new ArgumentException($"WalrusClientOptions.CaFile '{path}': {e.Message}", nameof(path), e);
+        }
+    }
+
+    private X509Certificate2? LoadClientCertificate(string? certificatePath, string? keyPath)
+    {
+        if (certificatePath is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var certificate = DevCertificates.LoadPem(certificatePath, keyPath ?? certificatePath);
+            _ownedCertificates.Add(certificate);
+            return certificate;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            throw new ArgumentException($"WalrusClientOptions.ClientCertificateFile '{certificatePath}': {e.Message}", nameof(certificatePath), e);
+        }
+    }
+
+    private ResiliencePipeline BuildPipeline(WalrusClientOptions options)
+    {
+        var builder = new ResiliencePipelineBuilder();
+        if (options.MaxRetries > 0)
+        {
+            builder.AddRetry(new RetryStrategyOptions
+            {
+                MaxRetryAttempts = options.MaxRetries,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = options.RetryBaseDelay,
+                MaxDelay = options.RetryMaxDelay,
+                ShouldHandle = static args => ValueTask.FromResult(IsRetryable(args.Outcome.Exception)),
+                OnRetry = args =>
+                {
+                    LogRetry(_logger, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds, args.Outcome.Exception?.Message ?? "no answer");
+                    return default;
+                },
+            });
+        }
+
+        builder.AddTimeout(new TimeoutStrategyOptions { Timeout = options.RequestTimeout });
+        return builder.Build();
+    }
+
+    private static bool IsRetryable(Exception? exception) =>
+        exception is WalrusException { IsTransient: true } or TimeoutRejectedException;
+
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Debug, Message = "walrus client: retry {Attempt} in {DelayMs:0} ms after: {Reason}")]
+    private static partial void LogRetry(ILogger logger, int attempt, double delayMs, string reason);
+}
