@@ -1,0 +1,88 @@
+using Google.Protobuf;
+using WalrusGossip.Protocol;
+using WalrusGossip.Protocol.Messages;
+
+namespace WalrusGossip.Transport.Tests;
+
+/// <summary>One message of every type with every field set to a non-default value.</summary>
+internal static class MessageSamples
+{
+    public static IReadOnlyDictionary<MessageType, IMessage> All { get; } = Build();
+
+    public static IEnumerable<TheoryDataRow<MessageType>> Types() => MessageTypes.All.Select(t => new TheoryDataRow<MessageType>(t));
+
+    private static Dictionary<MessageType, IMessage> Build()
+    {
+        var entry = new Entry { Index = 7, Term = 3, Stream = "orders", Payload = ByteString.CopyFromUtf8("payload-7") };
+        var status = new StatusResponse
+        {
+            RequestId = 5, Status = ResponseStatus.Ok, NodeId = 1, Name = "node-1", Role = ReplicaRole.Leader, Term = 4,
+            CommitIndex = 100, AppliedIndex = 99, FirstIndex = 10, LastIndex = 101, LeaderId = 1,
+            TransportMode = "tcp", AgentVersion = "1.0.0",
+        };
+        status.Addresses.Add("client", "127.0.0.1:7101");
+        status.Addresses.Add("peer", "127.0.0.1:7201");
+        var peer = new PeerStatus { NodeId = 2, Name = "node-2", Role = ReplicaRole.Follower, MatchIndex = 100, NextIndex = 101, Voter = true };
+        peer.Addresses.Add("gossip", "127.0.0.1:7302");
+        status.Peers.Add(peer);
+
+        var member = new MemberInfo { Name = "node-2", Address = "127.0.0.1:7302", State = SwimMemberState.Suspect, Incarnation = 9, LastUpdateAgeMs = 1500 };
+        member.Metadata.Add("role", "follower");
+        member.Metadata.Add("disk_used_bytes", "123456");
+        var members = new MembersResponse { RequestId = 6, Status = ResponseStatus.Ok };
+        members.Members.Add(member);
+
+        var batch = new AppendBatchRequest { RequestId = 2, ClientId = 42, Sequence = 10 };
+        batch.Items.Add(new AppendItem { Stream = "a", Payload = ByteString.CopyFromUtf8("one") });
+        batch.Items.Add(new AppendItem { Stream = "", Payload = ByteString.CopyFrom(0, 1, 2, 255) });
+
+        var appendResponse = new AppendResponse
+        {
+            RequestId = 2, Status = ResponseStatus.NotLeader, Index = 11, Term = 3, LeaderId = 2,
+            LeaderClientAddress = "127.0.0.1:7102", Message = "not the leader",
+        };
+        appendResponse.Indexes.Add([11, 12]);
+
+        var read = new ReadResponse
+        {
+            RequestId = 3, Status = ResponseStatus.Compacted, CommitIndex = 50, FirstIndex = 7, LastIndex = 50,
+            LeaderId = 1, LeaderClientAddress = "127.0.0.1:7101", Message = "below the retained prefix",
+        };
+        read.Entries.Add(entry);
+        var tail = new TailEntries { RequestId = 4, Status = ResponseStatus.Ok, CommitIndex = 8, Message = "more" };
+        tail.Entries.Add(entry);
+
+        var raft = RaftMessageMapper.ToProto(RaftSamples.AppendWithEverything());
+
+        var samples = new Dictionary<MessageType, IMessage>
+        {
+            [MessageType.Hello] = new Hello { ProtocolVersion = 1, NodeId = 3, Role = ConnectionRole.Peer, ClusterId = "cluster-x", Name = "node-3" },
+            [MessageType.HelloAck] = new HelloAck { ProtocolVersion = 1, NodeId = 1, ClusterId = "cluster-x", Accepted = true, Reason = "welcome" },
+            [MessageType.AppendRequest] = new AppendRequest { RequestId = 1, ClientId = 42, Sequence = 9, Stream = "orders", Payload = ByteString.CopyFromUtf8("hello") },
+            [MessageType.AppendBatchRequest] = batch,
+            [MessageType.AppendResponse] = appendResponse,
+            [MessageType.ReadRequest] = new ReadRequest { RequestId = 3, FromIndex = 7, MaxCount = 100, MaxBytes = 1 << 20, Consistency = ReadConsistency.Stale, Stream = "orders" },
+            [MessageType.ReadResponse] = read,
+            [MessageType.TailRequest] = new TailRequest { RequestId = 4, FromIndex = 7, Stream = "orders" },
+            [MessageType.TailEntries] = tail,
+            [MessageType.StatusRequest] = new StatusRequest { RequestId = 5 },
+            [MessageType.StatusResponse] = status,
+            [MessageType.MembersRequest] = new MembersRequest { RequestId = 6 },
+            [MessageType.MembersResponse] = members,
+            [MessageType.TransferLeaderRequest] = new TransferLeaderRequest { RequestId = 8, TargetNodeId = 2 },
+            [MessageType.TransferLeaderResponse] = new TransferLeaderResponse { RequestId = 8, Status = ResponseStatus.Ok, LeaderId = 2, Message = "transferring" },
+            [MessageType.RaftEnvelope] = raft,
+            [MessageType.GossipStream] = new GossipStream { FromAddress = "127.0.0.1:7301", Payload = ByteString.CopyFrom(1, 2, 3, 4, 5) },
+        };
+
+        foreach (var type in MessageTypes.All)
+        {
+            if (!samples.ContainsKey(type))
+            {
+                throw new InvalidOperationException($"no sample for {type}");
+            }
+        }
+
+        return samples;
+    }
+}
