@@ -79,7 +79,7 @@ public sealed partial class NodeLoop : IDisposable
         return tcs.Task;
     }
 
-    /// <summary>Stops the loop after the work already queued; waits for the thread.</summary>
+    /// <summary>Stops the loop after the work already queued, closes the node (flushing its log) and waits for the thread.</summary>
     public void Stop()
     {
         _stopping = true;
@@ -126,6 +126,7 @@ public sealed partial class NodeLoop : IDisposable
                 }
             }
 
+            _node.Dispose();
             _completion.TrySetResult();
         }
 #pragma warning disable CA1031 // the loop must report any failure of the node and stop, whatever its type

@@ -1,0 +1,387 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using WalrusGossip.Agent.Configuration;
+using WalrusGossip.Agent.Http;
+using WalrusGossip.Agent.Network;
+using WalrusGossip.Membership;
+using WalrusGossip.Node;
+using WalrusGossip.Raft;
+using WalrusGossip.Storage;
+using WalrusGossip.Storage.IO;
+using WalrusGossip.Transport;
+
+namespace WalrusGossip.Agent.Hosting;
+
+/// <summary>
+/// The agent's lifetime: binds every port, opens the store, runs the node loop with the real network, clock and
+/// disk, keeps the peer address book in step with gossip, bootstraps with <c>--bootstrap-expect</c>, and on SIGTERM
+/// stops accepting, hands leadership over, leaves the gossip group and flushes the log.
+/// </summary>
+public sealed partial class AgentService : IHostedService, IAsyncDisposable
+{
+    private readonly AgentOptions _options;
+    private readonly ILogger _logger;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly SystemClock _clock = new();
+    private readonly Dictionary<ulong, string> _clientAddresses = [];
+    private readonly Lock _addressLock = new();
+    private readonly CancellationTokenSource _stop = new();
+    private FileSystemDevice? _device;
+    private UdpGossipSocket? _udp;
+    private PeerNetwork? _peers;
+    private ClientService? _clients;
+    private NodeLoop? _loop;
+    private IFrameListener? _peerListener;
+    private IFrameListener? _gossipListener;
+    private IFrameListener? _clientListener;
+    private Task? _maintenance;
+
+    /// <summary>Creates the service.</summary>
+    /// <param name="options">Validated options.</param>
+    /// <param name="metrics">Metrics shared with the HTTP endpoints.</param>
+    /// <param name="loggerFactory">Logging.</param>
+    /// <param name="lifetime">Used to stop the process when the node loop fails.</param>
+    public AgentService(AgentOptions options, AgentMetrics metrics, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
+    {
+        _options = options;
+        Metrics = metrics;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger("walrus.agent");
+        Lifetime = lifetime;
+    }
+
+    /// <summary>Metrics.</summary>
+    public AgentMetrics Metrics { get; }
+
+    /// <summary>Host lifetime.</summary>
+    public IHostApplicationLifetime Lifetime { get; }
+
+    /// <summary>The running node loop; null before start.</summary>
+    public NodeLoop? Loop => _loop;
+
+    /// <summary>This agent's advertised addresses (client, peer, gossip, http).</summary>
+    public IReadOnlyDictionary<string, string> Addresses { get; private set; } = new Dictionary<string, string>();
+
+    /// <summary>Transport mode in use ("tcp" or "quic").</summary>
+    public string TransportMode { get; private set; } = "?";
+
+    /// <inheritdoc />
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var o = _options;
+        var roots = DevCertificates.LoadCertificatesPem(o.Transport.CaFile);
+        var certificate = DevCertificates.LoadPem(o.Transport.CertFile, o.Transport.KeyFile);
+        var mode = Enum.Parse<Transport.TransportMode>(o.Transport.Mode, ignoreCase: true);
+        var peerTransport = TransportFactory.Create(new TransportOptions
+        {
+            Mode = mode,
+            Certificate = certificate,
+            TrustedRoots = roots,
+            RequireClientCertificate = true,
+            MaxFrameBytes = o.Transport.MaxFrameBytes,
+        }, _loggerFactory.CreateLogger("walrus.transport"), out var reason);
+        var clientTransport = TransportFactory.Create(new TransportOptions
+        {
+            Mode = mode,
+            Certificate = certificate,
+            TrustedRoots = roots,
+            RequireClientCertificate = o.Transport.RequireClientCertificates,
+            MaxFrameBytes = o.Transport.MaxFrameBytes,
+        }, _loggerFactory.CreateLogger("walrus.transport"), out _);
+        TransportMode = peerTransport.Mode;
+        LogTransport(_logger, peerTransport.Mode, reason);
+
+        AgentOptions.TryParseEndPoint(o.Network.ClientListen, out var clientEndPoint);
+        AgentOptions.TryParseEndPoint(o.Network.PeerListen, out var peerEndPoint);
+        AgentOptions.TryParseEndPoint(o.Network.GossipListen, out var gossipEndPoint);
+        var advertise = o.Network.AdvertiseHost;
+        string Advertised(IPEndPoint ep) => $"{(advertise ?? (ep.Address.Equals(IPAddress.Any) ? "127.0.0.1" : ep.Address.ToString()))}:{ep.Port}";
+        Addresses = new Dictionary<string, string>
+        {
+            ["client"] = Advertised(clientEndPoint),
+            ["peer"] = Advertised(peerEndPoint),
+            ["gossip"] = Advertised(gossipEndPoint),
+            ["http"] = o.Network.HttpListen,
+        };
+
+        _udp = Bind("Network:GossipListen (UDP)", () => UdpGossipSocket.Bind(gossipEndPoint, peerTransport.Counters, _loggerFactory.CreateLogger("walrus.gossip")));
+        _peerListener = await BindAsync("Network:PeerListen", () => peerTransport.ListenAsync(peerEndPoint, cancellationToken)).ConfigureAwait(false);
+        _gossipListener = await BindAsync("Network:GossipListen (TCP)", () => peerTransport.ListenAsync(gossipEndPoint, cancellationToken)).ConfigureAwait(false);
+        _clientListener = await BindAsync("Network:ClientListen", () => clientTransport.ListenAsync(clientEndPoint, cancellationToken)).ConfigureAwait(false);
+
+        _device = FileSystemDevice.Create(Enum.Parse<IoEngine>(o.Storage.IoEngine, ignoreCase: true), _loggerFactory.CreateLogger("walrus.storage"));
+        _peers = new PeerNetwork(peerTransport, _udp, o.Node.Id, Addresses["gossip"], _loggerFactory.CreateLogger("walrus.peers"));
+        var metadata = new Dictionary<string, string>(Addresses) { ["version"] = AgentVersion.Current, ["bootstrap-expect"] = o.Cluster.BootstrapExpect.ToString(CultureInfo.InvariantCulture) };
+        var node = new WalrusNode(
+            new NodeOptions
+            {
+                NodeId = o.Node.Id,
+                GossipAddress = Addresses["gossip"],
+                DataDirectory = o.Node.DataDir,
+                GossipSeeds = o.Cluster.Join.Where(s => s != Addresses["gossip"]).ToList(),
+                TickInterval = TimeSpan.FromMilliseconds(o.Raft.TickMs),
+                ElectionTicks = o.Raft.ElectionTicks,
+                HeartbeatTicks = o.Raft.HeartbeatTicks,
+                ManageMembership = true,
+                Metadata = metadata,
+                Storage = new StorageOptions
+                {
+                    Durability = DurabilityPolicy.Parse(o.Storage.Fsync),
+                    MaxSegmentBytes = o.Storage.MaxSegmentBytes,
+                    MaxEntryBytes = o.Storage.MaxEntryBytes,
+                },
+            },
+            _device,
+            _peers,
+            _clock,
+            new Random(),
+            _loggerFactory.CreateLogger("walrus.node"));
+        _loop = new NodeLoop(node, _clock, _loggerFactory.CreateLogger("walrus.loop"));
+        _loop.Start();
+        _ = _loop.Completion.ContinueWith(t => Lifetime.StopApplication(), TaskScheduler.Default);
+        await _loop.InvokeAsync(n => n.IsStarted).ConfigureAwait(false);
+        _peers.Start(_loop, _peerListener, _gossipListener);
+        _clients = new ClientService(_loop, o.Node.Id, ClientAddressOf, n => AgentStatus.Capture(n, _clock.Now, Addresses), Metrics, _loggerFactory.CreateLogger("walrus.clients"));
+        _clients.Start(_clientListener);
+        _maintenance = Task.Run(() => MaintainAsync(_stop.Token), CancellationToken.None);
+        LogStarted(_logger, o.Node.Id, Addresses["client"], Addresses["peer"], Addresses["gossip"], o.Network.HttpListen);
+    }
+
+    /// <summary>Captures the status on the node loop.</summary>
+    /// <returns>The status, or null before start.</returns>
+    public Task<AgentStatus>? CaptureStatusAsync() => _loop?.InvokeAsync(n => AgentStatus.Capture(n, _clock.Now, Addresses));
+
+    /// <inheritdoc />
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        LogStopping(_logger);
+        if (_clients is not null)
+        {
+            await _clients.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_loop is not null && !_loop.Completion.IsCompleted)
+        {
+            await HandOverLeadershipAsync().ConfigureAwait(false);
+            try
+            {
+                await _loop.InvokeAsync(n =>
+                {
+                    n.Membership.Leave(_clock.Now);
+                    n.Tick();
+                    return true;
+                }).WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+            {
+            }
+        }
+
+        await DisposeAsync().ConfigureAwait(false);
+        LogStopped(_logger);
+    }
+
+    /// <summary>Stops background work, the loop, the network and the store.</summary>
+    /// <returns>A task that completes when everything is closed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stop.IsCancellationRequested)
+        {
+            await _stop.CancelAsync().ConfigureAwait(false);
+        }
+
+        if (_maintenance is not null)
+        {
+            await _maintenance.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        if (_loop is not null)
+        {
+            _loop.Dispose();
+            _loop = null;
+        }
+
+        if (_peers is not null)
+        {
+            await _peers.DisposeAsync().ConfigureAwait(false);
+            _peers = null;
+        }
+
+        foreach (var listener in new[] { _peerListener, _gossipListener, _clientListener })
+        {
+            if (listener is not null)
+            {
+                await listener.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        if (_udp is not null)
+        {
+            await _udp.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _device?.Dispose();
+    }
+
+    private string? ClientAddressOf(ulong nodeId)
+    {
+        lock (_addressLock)
+        {
+            return _clientAddresses.TryGetValue(nodeId, out var a) ? a : null;
+        }
+    }
+
+    /// <summary>Every 200 ms: refresh peer and client addresses from gossip; bootstrap when enough agents are found.</summary>
+    private async Task MaintainAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var loop = _loop;
+                if (loop is null)
+                {
+                    return;
+                }
+
+                var (members, unconfigured) = await loop.InvokeAsync(n => (n.Membership.GetSnapshot(_clock.Now), n.IsUnconfigured)).ConfigureAwait(false);
+                var alive = new List<ulong>();
+                foreach (var m in members)
+                {
+                    if (!ulong.TryParse(m.Name, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+                    {
+                        continue;
+                    }
+
+                    if (m.Metadata.TryGetValue("peer", out var peer))
+                    {
+                        _peers?.SetPeerAddress(id, peer);
+                    }
+
+                    if (m.Metadata.TryGetValue("client", out var client))
+                    {
+                        lock (_addressLock)
+                        {
+                            _clientAddresses[id] = client;
+                        }
+                    }
+
+                    if (m.State == MemberState.Alive)
+                    {
+                        alive.Add(id);
+                    }
+                }
+
+                var expect = _options.Cluster.BootstrapExpect;
+                if (unconfigured && expect > 0 && alive.Count >= expect)
+                {
+                    alive.Sort();
+                    var voters = alive.Take(expect).ToList();
+                    if (voters.Contains(_options.Node.Id))
+                    {
+                        var done = await loop.InvokeAsync(n => n.TryBootstrap(voters)).ConfigureAwait(false);
+                        if (done)
+                        {
+                            LogBootstrapped(_logger, string.Join(",", voters));
+                        }
+                    }
+                }
+
+                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task HandOverLeadershipAsync()
+    {
+        var loop = _loop!;
+        try
+        {
+            var status = await loop.InvokeAsync(n => n.Status).ConfigureAwait(false);
+            if (status.Role != RaftRole.Leader)
+            {
+                return;
+            }
+
+            var target = status.Voters.FirstOrDefault(v => v != status.NodeId);
+            if (target == 0)
+            {
+                return;
+            }
+
+            await loop.InvokeAsync(n => n.TransferLeadership(target)).ConfigureAwait(false);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(3);
+            while (DateTime.UtcNow < deadline)
+            {
+                var now = await loop.InvokeAsync(n => n.Status).ConfigureAwait(false);
+                if (now.Role != RaftRole.Leader)
+                {
+                    LogHandedOver(_logger, target);
+                    return;
+                }
+
+                await Task.Delay(20).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or TaskCanceledException)
+        {
+        }
+    }
+
+    private static T Bind<T>(string setting, Func<T> bind)
+    {
+        try
+        {
+            return bind();
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new AgentConfigurationException([$"{setting}: cannot listen: {e.Message}"]);
+        }
+    }
+
+    private static async Task<T> BindAsync<T>(string setting, Func<ValueTask<T>> bind)
+    {
+        try
+        {
+            return await bind().ConfigureAwait(false);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new AgentConfigurationException([$"{setting}: cannot listen: {e.Message}"]);
+        }
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "transport: {Mode} ({Reason})")]
+    private static partial void LogTransport(ILogger logger, string mode, string reason);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "agent {NodeId} started: client {Client}, peer {Peer}, gossip {Gossip}, http {Http}")]
+    private static partial void LogStarted(ILogger logger, ulong nodeId, string client, string peer, string gossip, string http);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "bootstrapped the cluster with voters {Voters}")]
+    private static partial void LogBootstrapped(ILogger logger, string voters);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "stopping: closing client port, handing over leadership, leaving the gossip group")]
+    private static partial void LogStopping(ILogger logger);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "leadership handed over to {Target}")]
+    private static partial void LogHandedOver(ILogger logger, ulong target);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "stopped; log flushed")]
+    private static partial void LogStopped(ILogger logger);
+}
+
+/// <summary>The agent's version string.</summary>
+public static class AgentVersion
+{
+    /// <summary>Informational version of this build.</summary>
+    public static string Current { get; } = typeof(AgentVersion).Assembly.GetName().Version?.ToString() ?? "0.0.0";
+}

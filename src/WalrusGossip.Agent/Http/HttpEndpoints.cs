@@ -1,0 +1,80 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using WalrusGossip.Agent.Hosting;
+
+namespace WalrusGossip.Agent.Http;
+
+/// <summary>The HTTP port: <c>/health</c>, <c>/ready</c>, <c>/metrics</c> (Prometheus text) and <c>/v1/status</c> (JSON).</summary>
+public static class HttpEndpoints
+{
+    /// <summary>Maps the endpoints.</summary>
+    /// <param name="app">The web application.</param>
+    /// <param name="agent">The running agent.</param>
+    public static void Map(WebApplication app, AgentService agent)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(agent);
+        app.MapGet("/health", () => agent.Loop is { Completion.IsCompleted: false } ? Results.Text("ok\n") : Results.Text("node loop stopped\n", statusCode: 503));
+        app.MapGet("/ready", async () =>
+        {
+            var status = await CaptureAsync(agent).ConfigureAwait(false);
+            return status is { IsReady: true }
+                ? Results.Text("ready\n")
+                : Results.Text(status is null ? "starting\n" : $"not ready: leader {status.Node.LeaderId}, applied {status.Node.AppliedIndex} of {status.Node.CommitIndex}\n", statusCode: 503);
+        });
+        app.MapGet("/metrics", async () =>
+        {
+            var status = await CaptureAsync(agent).ConfigureAwait(false);
+            return status is null
+                ? Results.Text("# agent starting\n", statusCode: 503)
+                : Results.Text(agent.Metrics.Render(status), "text/plain; version=0.0.4");
+        });
+        app.MapGet("/v1/status", async () =>
+        {
+            var status = await CaptureAsync(agent).ConfigureAwait(false);
+            if (status is null)
+            {
+                return Results.Json(new { error = "starting" }, statusCode: 503);
+            }
+
+            var n = status.Node;
+            return Results.Json(new
+            {
+                nodeId = n.NodeId,
+                role = status.RoleName,
+                term = n.Term,
+                commitIndex = n.CommitIndex,
+                appliedIndex = n.AppliedIndex,
+                firstIndex = n.FirstIndex,
+                lastIndex = n.LastIndex,
+                leaderId = n.LeaderId,
+                addresses = status.Addresses,
+                transport = agent.TransportMode,
+                voters = n.Voters,
+                learners = n.Learners,
+                members = status.Members.Select(m => new { name = m.Name, address = m.Address, state = m.State.ToString().ToLowerInvariant(), incarnation = m.Incarnation }),
+                segments = status.SegmentCount,
+                logBytes = status.LogBytes,
+            }, new JsonSerializerOptions { WriteIndented = true });
+        });
+    }
+
+    private static async Task<AgentStatus?> CaptureAsync(AgentService agent)
+    {
+        var task = agent.CaptureStatusAsync();
+        if (task is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await task.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            return null;
+        }
+    }
+}

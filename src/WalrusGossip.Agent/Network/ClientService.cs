@@ -1,0 +1,464 @@
+using System.Diagnostics;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using WalrusGossip.Agent.Hosting;
+using WalrusGossip.Agent.Http;
+using WalrusGossip.Node;
+using WalrusGossip.Protocol;
+using WalrusGossip.Protocol.Messages;
+using WalrusGossip.Storage;
+using WalrusGossip.Transport;
+using StoreEntry = WalrusGossip.Storage.LogEntry;
+
+namespace WalrusGossip.Agent.Network;
+
+/// <summary>
+/// Serves the client port: Hello, then requests (append, read, tail, status, members, transfer) multiplexed by
+/// request id on one connection. Appends on a follower are answered NOT_LEADER with the leader's client address,
+/// and the SDK redirects. A connection that violates the protocol is closed with a logged reason and a counter;
+/// every other connection is unaffected.
+/// </summary>
+public sealed partial class ClientService : IAsyncDisposable
+{
+    private const int MaxReadEntries = 10_000;
+    private readonly NodeLoop _loop;
+    private readonly ulong _nodeId;
+    private readonly Func<ulong, string?> _clientAddressOf;
+    private readonly Func<WalrusNode, AgentStatus> _status;
+    private readonly AgentMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _acceptLoop;
+
+    /// <summary>Creates the service.</summary>
+    /// <param name="loop">The node loop.</param>
+    /// <param name="nodeId">This agent's id.</param>
+    /// <param name="clientAddressOf">Client address of a node id (from gossip metadata), or null when unknown.</param>
+    /// <param name="status">Captures the agent status on the loop.</param>
+    /// <param name="metrics">Metrics sink.</param>
+    /// <param name="logger">Diagnostics.</param>
+    public ClientService(NodeLoop loop, ulong nodeId, Func<ulong, string?> clientAddressOf, Func<WalrusNode, AgentStatus> status, AgentMetrics metrics, ILogger logger)
+    {
+        _loop = loop;
+        _nodeId = nodeId;
+        _clientAddressOf = clientAddressOf;
+        _status = status;
+        _metrics = metrics;
+        _logger = logger;
+    }
+
+    /// <summary>Starts accepting clients on <paramref name="listener"/>.</summary>
+    /// <param name="listener">The client-port listener.</param>
+    public void Start(IFrameListener listener) => _acceptLoop = Task.Run(() => AcceptLoopAsync(listener, _stop.Token));
+
+    /// <summary>Stops accepting and closes connections.</summary>
+    /// <returns>A task that completes when the accept loop has stopped.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_acceptLoop is not null)
+        {
+            try
+            {
+                await _acceptLoop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+            {
+            }
+        }
+
+        _stop.Dispose();
+    }
+
+    private async Task AcceptLoopAsync(IFrameListener listener, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            IFrameConnection connection;
+            try
+            {
+                connection = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+
+            _ = Task.Run(() => ServeAsync(connection, cancellationToken), cancellationToken);
+        }
+    }
+
+    private async Task ServeAsync(IFrameConnection connection, CancellationToken cancellationToken)
+    {
+        _metrics.ClientConnectionsChanged(1);
+        using var connectionStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            await using (connection.ConfigureAwait(false))
+            {
+                using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(connectionStop.Token))
+                {
+                    timeout.CancelAfter(TimeSpan.FromSeconds(10));
+                    if (await HelloHandshake.AcceptAsync(connection, new HelloAcceptOptions { LocalNodeId = _nodeId, AllowedRoles = [ConnectionRole.Client] }, null, timeout.Token).ConfigureAwait(false) is null)
+                    {
+                        return;
+                    }
+                }
+
+                while (await connection.ReceiveAsync(connectionStop.Token).ConfigureAwait(false) is { } frame)
+                {
+                    Dispatch(connection, frame.Message, connectionStop.Token);
+                }
+            }
+        }
+        catch (ProtocolException e)
+        {
+            _metrics.ProtocolError();
+            LogClientProtocolError(_logger, connection.RemoteEndPoint.ToString() ?? "?", e.Message);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or TimeoutException)
+        {
+        }
+        finally
+        {
+            await connectionStop.CancelAsync().ConfigureAwait(false);
+            _metrics.ClientConnectionsChanged(-1);
+        }
+    }
+
+    private void Dispatch(IFrameConnection connection, IMessage message, CancellationToken cancellationToken)
+    {
+        switch (message)
+        {
+            case AppendRequest append:
+                Append(connection, append, cancellationToken);
+                break;
+            case AppendBatchRequest batch:
+                AppendBatch(connection, batch, cancellationToken);
+                break;
+            case ReadRequest read:
+                _ = ReadAsync(connection, read, cancellationToken);
+                break;
+            case TailRequest tail:
+                _ = TailAsync(connection, tail, cancellationToken);
+                break;
+            case StatusRequest status:
+                _ = StatusAsync(connection, status, cancellationToken);
+                break;
+            case MembersRequest members:
+                _ = MembersAsync(connection, members, cancellationToken);
+                break;
+            case TransferLeaderRequest transfer:
+                _ = TransferAsync(connection, transfer, cancellationToken);
+                break;
+            default:
+                throw new ProtocolException(ProtocolErrorKind.UnknownMessageType, $"{message.Descriptor.Name} is not a client request");
+        }
+    }
+
+    private void Append(IFrameConnection connection, AppendRequest request, CancellationToken cancellationToken)
+    {
+        byte[] command;
+        try
+        {
+            command = AppendCommand.Encode(request.ClientId, request.Sequence, request.Stream.Length == 0 ? null : request.Stream, request.Payload.Span);
+        }
+        catch (ArgumentException e)
+        {
+            Reply(connection, MessageType.AppendResponse, new AppendResponse { RequestId = request.RequestId, Status = ResponseStatus.InvalidArgument, Message = e.Message }, cancellationToken);
+            return;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        _loop.Post(node => node.Append(request.ClientId, request.Sequence, command, result =>
+        {
+            if (result.Status == RequestStatus.Ok)
+            {
+                _metrics.ObserveAppend(Stopwatch.GetElapsedTime(started));
+            }
+
+            var response = new AppendResponse { RequestId = request.RequestId, Index = result.Index, Term = result.Term };
+            Fill(response, result.Status, result.LeaderId);
+            Reply(connection, MessageType.AppendResponse, response, cancellationToken);
+        }));
+    }
+
+    /// <summary>A batch is appended as consecutive entries; item i carries sequence <c>sequence + i</c>, so the client advances its sequence by the item count.</summary>
+    private void AppendBatch(IFrameConnection connection, AppendBatchRequest request, CancellationToken cancellationToken)
+    {
+        var count = request.Items.Count;
+        if (count == 0)
+        {
+            Reply(connection, MessageType.AppendResponse, new AppendResponse { RequestId = request.RequestId, Status = ResponseStatus.InvalidArgument, Message = "empty batch" }, cancellationToken);
+            return;
+        }
+
+        var commands = new byte[count][];
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var item = request.Items[i];
+                commands[i] = AppendCommand.Encode(request.ClientId, request.Sequence + (ulong)i, item.Stream.Length == 0 ? null : item.Stream, item.Payload.Span);
+            }
+        }
+        catch (ArgumentException e)
+        {
+            Reply(connection, MessageType.AppendResponse, new AppendResponse { RequestId = request.RequestId, Status = ResponseStatus.InvalidArgument, Message = e.Message }, cancellationToken);
+            return;
+        }
+
+        var results = new AppendResult[count];
+        var remaining = count;
+        _loop.Post(node =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var slot = i;
+                node.Append(request.ClientId, request.Sequence + (ulong)i, commands[i], result =>
+                {
+                    results[slot] = result;
+                    if (--remaining > 0)
+                    {
+                        return;
+                    }
+
+                    var response = new AppendResponse { RequestId = request.RequestId };
+                    var failed = Array.FindIndex(results, r => r.Status != RequestStatus.Ok);
+                    if (failed >= 0)
+                    {
+                        Fill(response, results[failed].Status, results[failed].LeaderId);
+                    }
+                    else
+                    {
+                        response.Status = ResponseStatus.Ok;
+                        response.Index = results[^1].Index;
+                        response.Term = results[^1].Term;
+                        foreach (var r in results)
+                        {
+                            response.Indexes.Add(r.Index);
+                        }
+                    }
+
+                    Reply(connection, MessageType.AppendResponse, response, cancellationToken);
+                });
+            }
+        });
+    }
+
+    private void Fill(AppendResponse response, RequestStatus status, ulong leaderId)
+    {
+        response.Status = status switch
+        {
+            RequestStatus.Ok => ResponseStatus.Ok,
+            RequestStatus.NotLeader => leaderId == 0 ? ResponseStatus.Unavailable : ResponseStatus.NotLeader,
+            RequestStatus.Retry => ResponseStatus.Retry,
+            RequestStatus.SessionExpired => ResponseStatus.SessionExpired,
+            RequestStatus.Overloaded => ResponseStatus.Overloaded,
+            _ => ResponseStatus.InvalidArgument,
+        };
+        response.LeaderId = leaderId;
+        if (leaderId != 0 && _clientAddressOf(leaderId) is { } address)
+        {
+            response.LeaderClientAddress = address;
+        }
+    }
+
+    private async Task ReadAsync(IFrameConnection connection, ReadRequest request, CancellationToken cancellationToken)
+    {
+        var response = new ReadResponse { RequestId = request.RequestId };
+        try
+        {
+            var (status, bound, leader) = await ReadPointAsync(request.Consistency).ConfigureAwait(false);
+            if (status != RequestStatus.Ok)
+            {
+                response.Status = status == RequestStatus.NotLeader && leader == 0 ? ResponseStatus.Unavailable : ResponseStatus.NotLeader;
+                response.LeaderId = leader;
+                response.LeaderClientAddress = leader != 0 ? _clientAddressOf(leader) ?? string.Empty : string.Empty;
+            }
+            else
+            {
+                var (first, last) = await _loop.InvokeAsync(n => (n.Log.FirstIndex, n.Log.LastIndex)).ConfigureAwait(false);
+                response.CommitIndex = bound;
+                response.FirstIndex = first;
+                response.LastIndex = last;
+                var from = Math.Max(request.FromIndex, 1);
+                if (from < first)
+                {
+                    response.Status = ResponseStatus.Compacted;
+                    response.Message = $"index {from} is compacted; the log starts at {first}";
+                }
+                else if (from > bound)
+                {
+                    response.Status = ResponseStatus.NotFound;
+                    response.Message = $"index {from} is beyond the committed log (commit index {bound})";
+                }
+                else
+                {
+                    response.Status = ResponseStatus.Ok;
+                    var maxCount = (int)Math.Clamp(request.MaxCount == 0 ? 1000u : request.MaxCount, 1u, MaxReadEntries);
+                    var maxBytes = (long)Math.Min(request.MaxBytes == 0 ? 4UL << 20 : request.MaxBytes, 64UL << 20);
+                    var filter = request.Stream.Length == 0 ? null : request.Stream;
+                    response.Entries.AddRange(await ReadEntriesAsync(from, bound, maxCount, maxBytes, filter).ConfigureAwait(false));
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            response.Status = ResponseStatus.Unavailable;
+        }
+
+        Reply(connection, MessageType.ReadResponse, response, cancellationToken);
+    }
+
+    private async Task TailAsync(IFrameConnection connection, TailRequest request, CancellationToken cancellationToken)
+    {
+        var next = Math.Max(request.FromIndex, 1);
+        var filter = request.Stream.Length == 0 ? null : request.Stream;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var (applied, first) = await _loop.InvokeAsync(n => (n.Status.AppliedIndex, n.Log.FirstIndex)).ConfigureAwait(false);
+                if (next < first)
+                {
+                    await connection.SendAsync(MessageType.TailEntries, new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Compacted, CommitIndex = applied, Message = $"index {next} is compacted; the log starts at {first}" }, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                if (next <= applied)
+                {
+                    var batch = new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Ok, CommitIndex = applied };
+                    var entries = await ReadEntriesAsync(next, applied, 1000, 1 << 20, filter, e => next = e + 1).ConfigureAwait(false);
+                    batch.Entries.AddRange(entries);
+                    if (batch.Entries.Count > 0)
+                    {
+                        await connection.SendAsync(MessageType.TailEntries, batch, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    continue;
+                }
+
+                await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Reads committed application entries in [from, bound], skipping internal entries and duplicate copies of retried appends.</summary>
+    private async Task<List<Entry>> ReadEntriesAsync(ulong from, ulong bound, int maxCount, long maxBytes, string? stream, Action<ulong>? scanned = null)
+    {
+        var result = new List<Entry>();
+        var buffer = new List<StoreEntry>();
+        var next = from;
+        long bytes = 0;
+        while (next <= bound && result.Count < maxCount && bytes < maxBytes)
+        {
+            buffer.Clear();
+            var start = next;
+            var count = (int)Math.Min((ulong)Math.Max(1, maxCount - result.Count), bound - start + 1);
+            var duplicates = await _loop.InvokeAsync(n =>
+            {
+                n.Log.ReadRange(start, count, maxBytes, buffer);
+                var dup = new HashSet<ulong>();
+                foreach (var e in buffer)
+                {
+                    if (n.IsDuplicate(e.Index))
+                    {
+                        dup.Add(e.Index);
+                    }
+                }
+
+                return dup;
+            }).ConfigureAwait(false);
+            if (buffer.Count == 0)
+            {
+                break;
+            }
+
+            foreach (var e in buffer)
+            {
+                next = e.Index + 1;
+                scanned?.Invoke(e.Index);
+                if (e.Type != Storage.EntryType.Normal || duplicates.Contains(e.Index) ||
+                    !AppendCommand.TryDecode(e.Payload.Span, out _, out _, out var offset))
+                {
+                    continue;
+                }
+
+                var entryStream = AppendCommand.StreamOf(e.Payload.Span);
+                if (stream is not null && entryStream != stream)
+                {
+                    continue;
+                }
+
+                result.Add(new Entry { Index = e.Index, Term = e.Term, Stream = entryStream ?? string.Empty, Payload = ByteString.CopyFrom(e.Payload.Span[offset..]) });
+                bytes += e.Payload.Length - offset;
+                if (result.Count >= maxCount || bytes >= maxBytes)
+                {
+                    break;
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private Task<(RequestStatus Status, ulong Bound, ulong Leader)> ReadPointAsync(Protocol.Messages.ReadConsistency consistency)
+    {
+        var tcs = new TaskCompletionSource<(RequestStatus, ulong, ulong)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (consistency == Protocol.Messages.ReadConsistency.Stale)
+        {
+            _loop.Post(n => tcs.TrySetResult((RequestStatus.Ok, n.Status.AppliedIndex, n.Status.LeaderId)));
+        }
+        else
+        {
+            _loop.Post(n => n.ReadBarrier(r => tcs.TrySetResult((r.Status, r.ReadIndex, r.LeaderId))));
+        }
+
+        return tcs.Task.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    private async Task StatusAsync(IFrameConnection connection, StatusRequest request, CancellationToken cancellationToken)
+    {
+        var status = await _loop.InvokeAsync(_status).ConfigureAwait(false);
+        Reply(connection, MessageType.StatusResponse, StatusMapper.ToProto(status, request.RequestId, _clientAddressOf), cancellationToken);
+    }
+
+    private async Task MembersAsync(IFrameConnection connection, MembersRequest request, CancellationToken cancellationToken)
+    {
+        var status = await _loop.InvokeAsync(_status).ConfigureAwait(false);
+        Reply(connection, MessageType.MembersResponse, StatusMapper.ToMembers(status, request.RequestId), cancellationToken);
+    }
+
+    private async Task TransferAsync(IFrameConnection connection, TransferLeaderRequest request, CancellationToken cancellationToken)
+    {
+        var (started, leader) = await _loop.InvokeAsync(n => (n.TransferLeadership(request.TargetNodeId), n.Status.LeaderId)).ConfigureAwait(false);
+        Reply(connection, MessageType.TransferLeaderResponse, new TransferLeaderResponse
+        {
+            RequestId = request.RequestId,
+            Status = started ? ResponseStatus.Ok : leader == _nodeId ? ResponseStatus.InvalidArgument : ResponseStatus.NotLeader,
+            LeaderId = leader,
+            Message = started ? $"transferring leadership to {request.TargetNodeId}" : leader == _nodeId ? $"{request.TargetNodeId} is not a voter" : "send the request to the leader",
+        }, cancellationToken);
+    }
+
+    private void Reply(IFrameConnection connection, MessageType type, IMessage message, CancellationToken cancellationToken) =>
+        _ = SendQuietlyAsync(connection, type, message, cancellationToken);
+
+    private static async Task SendQuietlyAsync(IFrameConnection connection, MessageType type, IMessage message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await connection.SendAsync(type, message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or ProtocolException)
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = 40, Level = LogLevel.Warning, Message = "closed client connection from {Remote}: {Reason}")]
+    private static partial void LogClientProtocolError(ILogger logger, string remote, string reason);
+}

@@ -1,0 +1,336 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using WalrusGossip.Agent.Hosting;
+using WalrusGossip.Node;
+using WalrusGossip.Protocol;
+using WalrusGossip.Protocol.Messages;
+using WalrusGossip.Raft;
+using WalrusGossip.Transport;
+
+namespace WalrusGossip.Agent.Network;
+
+/// <summary>
+/// The agent's <see cref="INodeTransport"/>: Raft messages go to peers over one outbound stream connection per peer
+/// (QUIC or TCP + TLS, mutual TLS), gossip datagrams over UDP, push-pull gossip over a stream to the member's gossip
+/// port. Inbound peer and gossip-stream connections are read here and posted to the node loop.
+/// </summary>
+/// <remarks>
+/// Sends never block the node loop: each peer has a bounded queue (<see cref="PeerQueueLength"/> messages) and
+/// messages beyond it are dropped, which Raft tolerates (it retransmits). Peer addresses come from gossip metadata
+/// (<c>peer</c> key), refreshed from the node loop.
+/// </remarks>
+public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
+{
+    /// <summary>Messages queued per peer before new ones are dropped.</summary>
+    public const int PeerQueueLength = 4096;
+
+    private readonly ITransport _transport;
+    private readonly UdpGossipSocket _udp;
+    private readonly ulong _nodeId;
+    private readonly string _gossipAddress;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<ulong, string> _peerAddresses = new();
+    private readonly ConcurrentDictionary<ulong, PeerLink> _links = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _background = [];
+    private NodeLoop? _loop;
+    private long _dropped;
+
+    /// <summary>Creates the network; call <see cref="StartAsync"/> once the node loop exists.</summary>
+    /// <param name="transport">Stream transport for peers and gossip streams.</param>
+    /// <param name="udp">Bound UDP socket of the gossip port.</param>
+    /// <param name="nodeId">This node's id.</param>
+    /// <param name="gossipAddress">This node's advertised gossip address.</param>
+    /// <param name="logger">Diagnostics.</param>
+    public PeerNetwork(ITransport transport, UdpGossipSocket udp, ulong nodeId, string gossipAddress, ILogger logger)
+    {
+        _transport = transport;
+        _udp = udp;
+        _nodeId = nodeId;
+        _gossipAddress = gossipAddress;
+        _logger = logger;
+    }
+
+    /// <summary>Raft messages dropped because a peer's queue was full or it had no known address.</summary>
+    public long DroppedMessages => Interlocked.Read(ref _dropped);
+
+    /// <summary>Starts accepting peer and gossip-stream connections and receiving gossip datagrams.</summary>
+    /// <param name="loop">The node loop inbound messages are posted to.</param>
+    /// <param name="peerListener">Listener on the peer port.</param>
+    /// <param name="gossipListener">Stream listener on the gossip port number.</param>
+    public void Start(NodeLoop loop, IFrameListener peerListener, IFrameListener gossipListener)
+    {
+        ArgumentNullException.ThrowIfNull(loop);
+        ArgumentNullException.ThrowIfNull(peerListener);
+        ArgumentNullException.ThrowIfNull(gossipListener);
+        _loop = loop;
+        _background.Add(Task.Run(() => AcceptLoopAsync(peerListener, _stop.Token)));
+        _background.Add(Task.Run(() => AcceptLoopAsync(gossipListener, _stop.Token)));
+        _udp.Start((from, bytes) => loop.Post(node => node.ReceiveGossip(from, reliable: false, bytes)));
+    }
+
+    /// <summary>Sets or replaces the address peers use for node <paramref name="nodeId"/> (from gossip metadata or configuration).</summary>
+    /// <param name="nodeId">Peer id.</param>
+    /// <param name="peerAddress">host:port of its peer listener.</param>
+    public void SetPeerAddress(ulong nodeId, string peerAddress)
+    {
+        if (nodeId == _nodeId || string.IsNullOrEmpty(peerAddress))
+        {
+            return;
+        }
+
+        if (_peerAddresses.TryGetValue(nodeId, out var known) && known == peerAddress)
+        {
+            return;
+        }
+
+        _peerAddresses[nodeId] = peerAddress;
+        if (_links.TryRemove(nodeId, out var stale))
+        {
+            stale.Close();
+        }
+    }
+
+    /// <summary>The peer address known for <paramref name="nodeId"/>, or null.</summary>
+    /// <param name="nodeId">Peer id.</param>
+    /// <returns>host:port or null.</returns>
+    public string? PeerAddressOf(ulong nodeId) => _peerAddresses.TryGetValue(nodeId, out var a) ? a : null;
+
+    /// <inheritdoc />
+    public void SendRaft(RaftMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (!_peerAddresses.TryGetValue(message.To, out var address))
+        {
+            Interlocked.Increment(ref _dropped);
+            return;
+        }
+
+        var link = _links.GetOrAdd(message.To, id => new PeerLink(this, id, address));
+        if (!link.Queue.Writer.TryWrite(message))
+        {
+            Interlocked.Increment(ref _dropped);
+        }
+    }
+
+    /// <inheritdoc />
+    public void SendGossip(string address, bool reliable, byte[] payload)
+    {
+        if (!reliable)
+        {
+            _ = _udp.SendAsync(address, payload, CancellationToken.None).AsTask();
+            return;
+        }
+
+        _ = Task.Run(() => SendGossipStreamAsync(address, payload, _stop.Token));
+    }
+
+    /// <summary>Stops every link and listener task.</summary>
+    /// <returns>A task that completes when background work has stopped.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        foreach (var link in _links.Values)
+        {
+            link.Close();
+        }
+
+        try
+        {
+            await Task.WhenAll(_background).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException or ObjectDisposedException)
+        {
+        }
+
+        _stop.Dispose();
+    }
+
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
+    private static async Task Handshake(IFrameConnection connection, ulong nodeId, string name, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(HandshakeTimeout);
+        await HelloHandshake.ConnectAsync(connection, new Hello { NodeId = nodeId, Role = ConnectionRole.Peer, Name = name }, timeout.Token).ConfigureAwait(false);
+    }
+
+    private async Task SendGossipStreamAsync(string address, byte[] payload, CancellationToken cancellationToken)
+    {
+        if (!Configuration.AgentOptions.TryParseHostPort(address, out var host, out var port))
+        {
+            return;
+        }
+
+        try
+        {
+            await using var connection = await _transport.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
+            await Handshake(connection, _nodeId, _gossipAddress, cancellationToken).ConfigureAwait(false);
+            await connection.SendAsync(MessageType.GossipStream, new GossipStream { FromAddress = _gossipAddress, Payload = Google.Protobuf.ByteString.CopyFrom(payload) }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or TimeoutException or ProtocolException or OperationCanceledException or System.Security.Authentication.AuthenticationException or System.Net.Sockets.SocketException)
+        {
+            LogGossipStreamFailed(_logger, address, e.Message);
+        }
+    }
+
+    private async Task AcceptLoopAsync(IFrameListener listener, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            IFrameConnection connection;
+            try
+            {
+                connection = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+
+            _ = Task.Run(() => ServeInboundAsync(connection, cancellationToken), cancellationToken);
+        }
+    }
+
+    private async Task ServeInboundAsync(IFrameConnection connection, CancellationToken cancellationToken)
+    {
+        await using (connection.ConfigureAwait(false))
+        {
+            try
+            {
+                using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+                {
+                    timeout.CancelAfter(HandshakeTimeout);
+                    if (await HelloHandshake.AcceptAsync(connection, new HelloAcceptOptions { LocalNodeId = _nodeId, AllowedRoles = [ConnectionRole.Peer] }, _transport.Counters, timeout.Token).ConfigureAwait(false) is null)
+                    {
+                        return;
+                    }
+                }
+
+                while (await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false) is { } frame)
+                {
+                    switch (frame.Message)
+                    {
+                        case RaftEnvelope envelope:
+                            var message = RaftMessageMapper.FromProto(envelope);
+                            _loop?.Post(node => node.ReceiveRaft(message));
+                            break;
+                        case GossipStream gossip:
+                            var bytes = gossip.Payload.ToByteArray();
+                            var from = gossip.FromAddress;
+                            _loop?.Post(node => node.ReceiveGossip(from, reliable: true, bytes));
+                            break;
+                        default:
+                            throw new ProtocolException(ProtocolErrorKind.UnknownMessageType, $"{frame.Type} is not accepted on a peer connection");
+                    }
+                }
+            }
+            catch (ProtocolException e)
+            {
+                LogPeerProtocolError(_logger, connection.RemoteEndPoint.ToString() ?? "?", e.Message);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or TimeoutException)
+            {
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 30, Level = LogLevel.Warning, Message = "closed peer connection from {Remote}: {Reason}")]
+    private static partial void LogPeerProtocolError(ILogger logger, string remote, string reason);
+
+    [LoggerMessage(EventId = 31, Level = LogLevel.Debug, Message = "push-pull to {Address} failed: {Reason}")]
+    private static partial void LogGossipStreamFailed(ILogger logger, string address, string reason);
+
+    [LoggerMessage(EventId = 32, Level = LogLevel.Information, Message = "peer {PeerId} at {Address}: {State}")]
+    private static partial void LogPeerState(ILogger logger, ulong peerId, string address, string state);
+
+    /// <summary>One peer's outbound queue and the task that drains it over a (re)connected stream.</summary>
+    private sealed class PeerLink
+    {
+        private readonly PeerNetwork _owner;
+        private readonly ulong _peerId;
+        private readonly string _address;
+        private readonly CancellationTokenSource _close;
+
+        public PeerLink(PeerNetwork owner, ulong peerId, string address)
+        {
+            _owner = owner;
+            _peerId = peerId;
+            _address = address;
+            _close = CancellationTokenSource.CreateLinkedTokenSource(owner._stop.Token);
+            _ = Task.Run(RunAsync);
+        }
+
+        public Channel<RaftMessage> Queue { get; } = Channel.CreateBounded<RaftMessage>(new BoundedChannelOptions(PeerQueueLength)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.DropWrite,
+        });
+
+        public void Close()
+        {
+            Queue.Writer.TryComplete();
+            _close.Cancel();
+        }
+
+        private async Task RunAsync()
+        {
+            var token = _close.Token;
+            var backoff = TimeSpan.FromMilliseconds(50);
+            var logged = false;
+            while (!token.IsCancellationRequested)
+            {
+                try
+                {
+                    if (!Configuration.AgentOptions.TryParseHostPort(_address, out var host, out var port))
+                    {
+                        return;
+                    }
+
+                    await using var connection = await _owner._transport.ConnectAsync(host, port, token).ConfigureAwait(false);
+                    await Handshake(connection, _owner._nodeId, _owner._gossipAddress, token).ConfigureAwait(false);
+                    LogPeerState(_owner._logger, _peerId, _address, "connected");
+                    logged = false;
+                    backoff = TimeSpan.FromMilliseconds(50);
+                    await foreach (var message in Queue.Reader.ReadAllAsync(token).ConfigureAwait(false))
+                    {
+                        await connection.SendAsync(MessageType.RaftEnvelope, RaftMessageMapper.ToProto(message), token).ConfigureAwait(false);
+                    }
+
+                    return;
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                catch (Exception e) when (e is IOException or TimeoutException or ProtocolException or System.Security.Authentication.AuthenticationException or System.Net.Sockets.SocketException or ObjectDisposedException)
+                {
+                    if (!logged)
+                    {
+                        LogPeerState(_owner._logger, _peerId, _address, "unreachable: " + e.Message);
+                        logged = true;
+                    }
+
+                    var peer = _peerId;
+                    _owner._loop?.Post(node => node.ReportUnreachable(peer));
+                    while (Queue.Reader.TryRead(out _))
+                    {
+                        Interlocked.Increment(ref _owner._dropped);
+                    }
+
+                    try
+                    {
+                        await Task.Delay(backoff, token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+
+                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+                }
+            }
+        }
+    }
+}
