@@ -45,6 +45,7 @@ public sealed partial class WalrusNode : IDisposable
     private MembershipNode? _membership;
     private TimeSpan _nextRaftTick;
     private TimeSpan _nextMetadataRefresh;
+    private TimeSpan _nextRejoin;
     private ulong _applied;
     private ulong _nextReadId;
 
@@ -207,6 +208,8 @@ public sealed partial class WalrusNode : IDisposable
         {
             _nextMetadataRefresh = now + _options.MetadataRefreshInterval;
             Membership.TryUpdateMetadata(now, BuildMetadata());
+            RejoinSeedsIfCutOff(now);
+
             if (_options.ManageMembership)
             {
                 ManageMembership(now);
@@ -216,6 +219,47 @@ public sealed partial class WalrusNode : IDisposable
         FlushGossip();
         ProcessReady();
     }
+
+    /// <summary>
+    /// Retries the join (an idempotent push-pull) with seeds missing from the live view: every second while this node
+    /// knows no live peer, else every <see cref="RejoinInterval"/>. Without it, a node whose start-up join reached no seed,
+    /// or two groups that each declared the other dead during a partition, would never hear of each other again:
+    /// SWIM only probes and gossips to members it already knows (found by walrus-sim, seeds 8 and 36).
+    /// </summary>
+    private void RejoinSeedsIfCutOff(TimeSpan now)
+    {
+        if (_options.GossipSeeds.Count == 0 || now < _nextRejoin)
+        {
+            return;
+        }
+
+        var live = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var member in Membership.GetSnapshot(now))
+        {
+            if (member.State is MemberState.Alive or MemberState.Suspect)
+            {
+                live.Add(member.Address);
+            }
+        }
+
+        var missing = new List<string>();
+        foreach (var seed in _options.GossipSeeds)
+        {
+            if (!live.Contains(seed))
+            {
+                missing.Add(seed);
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            Membership.Join(now, missing);
+            _nextRejoin = now + (live.Count <= 1 ? TimeSpan.FromSeconds(1) : RejoinInterval);
+        }
+    }
+
+    /// <summary>How often a node that knows some peers retries seeds missing from its live view.</summary>
+    private static readonly TimeSpan RejoinInterval = TimeSpan.FromSeconds(10);
 
     /// <summary>The time by which <see cref="Tick"/> should next be called.</summary>
     public TimeSpan NextTickDue => _membership is null ? _nextRaftTick : TimeSpan.FromTicks(Math.Min(_nextRaftTick.Ticks, _membership.NextDeadline.Ticks));
