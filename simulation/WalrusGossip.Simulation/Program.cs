@@ -1,1 +1,3 @@
-return 0;
+using WalrusGossip.Simulation.Cli;
+
+return await SimCli.RunAsync(args).ConfigureAwait(false);

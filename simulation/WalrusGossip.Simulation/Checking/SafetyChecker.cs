@@ -1,0 +1,275 @@
+using System.Globalization;
+using WalrusGossip.Node;
+using WalrusGossip.Raft;
+using WalrusGossip.Simulation.Core;
+using StoreEntry = WalrusGossip.Storage.LogEntry;
+using StoreEntryType = WalrusGossip.Storage.EntryType;
+
+namespace WalrusGossip.Simulation.Checking;
+
+/// <summary>
+/// The safety checkers, run after every event (Raft paper Figure 3 plus the client-visible guarantees):
+/// election safety (at most one leader per term), log matching, leader completeness, state machine safety
+/// (committed prefixes agree on every node), acknowledged appends (each acknowledged index holds that append and is
+/// the first occurrence of its (clientId, sequence) in the committed log), and stale reads returning committed data.
+/// Linearizable reads, liveness and SWIM views are checked by the simulation where those operations complete.
+/// </summary>
+/// <remarks>
+/// Incremental: each node's log is mirrored as a list of terms and only its changed suffix is read after an event;
+/// the global map from (index, term) to (entry, previous term) makes log matching a local check (two logs that agree
+/// on an (index, term) agree on the entry and, by induction on the previous term, on the whole prefix).
+/// Every <see cref="FullCheckInterval"/> of virtual time, and at the end, every log is re-read from the start.
+/// </remarks>
+internal sealed class SafetyChecker(ClusterSimulation sim)
+{
+    private static readonly TimeSpan FullCheckInterval = TimeSpan.FromSeconds(5);
+
+    private readonly Dictionary<ulong, int> _leaderByTerm = [];
+    private readonly List<Committed> _committed = [];
+    private readonly Dictionary<(ulong Index, ulong Term), Known> _entries = [];
+    private readonly Dictionary<(ulong Client, ulong Sequence), ulong> _firstOccurrence = [];
+    private readonly Dictionary<int, List<ulong>> _mirror = [];
+    private readonly Dictionary<int, ulong> _verifiedCommit = [];
+    private readonly List<(int Node, ulong Client, ulong Sequence, ulong Index)> _acks = [];
+    private readonly List<(int Node, StoreEntry Entry)> _staleReads = [];
+    private TimeSpan _nextFullCheck = FullCheckInterval;
+
+    /// <summary>Called after each event; <paramref name="nodeId"/> is the node it touched (0 for simulator actions).</summary>
+    /// <param name="nodeId">Node id or 0.</param>
+    public void AfterStep(int nodeId)
+    {
+        if (nodeId != 0 && sim.Nodes[nodeId - 1] is { Up: true } node)
+        {
+            CheckNode(node);
+        }
+
+        if (sim.Now >= _nextFullCheck)
+        {
+            _nextFullCheck = sim.Now + FullCheckInterval;
+            FullCheck();
+        }
+
+        CheckAcks();
+    }
+
+    /// <summary>End of run: re-read every log and settle outstanding checks.</summary>
+    public void Final()
+    {
+        FullCheck();
+        CheckAcks();
+    }
+
+    /// <summary>A node (re)started: its mirror restarts from an empty log.</summary>
+    /// <param name="node">The node.</param>
+    public void NodeStarted(SimNode node)
+    {
+        _mirror[node.Id] = [];
+        _verifiedCommit[node.Id] = 0;
+    }
+
+    /// <summary>A node told a client its append is committed at <paramref name="index"/>.</summary>
+    /// <param name="nodeId">Acknowledging node.</param>
+    /// <param name="client">Client id.</param>
+    /// <param name="sequence">Sequence.</param>
+    /// <param name="index">Acknowledged index.</param>
+    public void Acknowledged(int nodeId, ulong client, ulong sequence, ulong index) => _acks.Add((nodeId, client, sequence, index));
+
+    /// <summary>A node served a local read of a committed entry.</summary>
+    /// <param name="nodeId">Node.</param>
+    /// <param name="entry">What it returned.</param>
+    public void StaleRead(int nodeId, StoreEntry entry) => _staleReads.Add((nodeId, entry));
+
+    private void FullCheck()
+    {
+        foreach (var node in sim.Nodes)
+        {
+            if (node.Up)
+            {
+                NodeStarted(node);
+                CheckNode(node);
+            }
+        }
+    }
+
+    private void CheckNode(SimNode node)
+    {
+        var process = node.Process!;
+        var status = process.Status;
+        UpdateMirror(node, process);
+        if (status.Role == RaftRole.Leader)
+        {
+            if (_leaderByTerm.TryGetValue(status.Term, out var other))
+            {
+                if (other != node.Id)
+                {
+                    sim.Fail("election-safety", $"two leaders in term {status.Term}: n{other} and n{node.Id}");
+                    return;
+                }
+            }
+            else
+            {
+                _leaderByTerm[status.Term] = node.Id;
+                sim.Stats.Elections++;
+                CheckLeaderCompleteness(node, process, status.Term);
+            }
+        }
+
+        CheckCommit(node, status.CommitIndex);
+    }
+
+    private void UpdateMirror(SimNode node, WalrusNode process)
+    {
+        var log = process.Log;
+        var mirror = _mirror[node.Id];
+        var last = log.LastIndex;
+        var first = Math.Max(1, log.FirstIndex);
+        if ((ulong)mirror.Count > last)
+        {
+            mirror.RemoveRange((int)last, mirror.Count - (int)last);
+        }
+
+        var same = (ulong)mirror.Count;
+        while (same >= first && mirror[(int)same - 1] != log.TermAt(same))
+        {
+            same--;
+        }
+
+        if (same < (ulong)mirror.Count)
+        {
+            mirror.RemoveRange((int)same, mirror.Count - (int)same);
+        }
+
+        for (var index = (ulong)mirror.Count + 1; index <= last; index++)
+        {
+            if (index < first)
+            {
+                mirror.Add(0);
+                continue;
+            }
+
+            var entry = log.Read(index);
+            var previousTerm = index > 1 ? mirror[(int)index - 2] : 0;
+            var key = (index, entry.Term);
+            if (_entries.TryGetValue(key, out var known))
+            {
+                if (known.Type != entry.Type || known.PreviousTerm != previousTerm || !known.Payload.AsSpan().SequenceEqual(entry.Payload.Span))
+                {
+                    sim.Fail("log-matching", string.Create(CultureInfo.InvariantCulture,
+                        $"n{node.Id} holds a different entry ({index}, term {entry.Term}, previous term {previousTerm}) than another node (previous term {known.PreviousTerm})"));
+                    return;
+                }
+            }
+            else
+            {
+                _entries[key] = new Known(entry.Type, previousTerm, entry.Payload.ToArray());
+            }
+
+            mirror.Add(entry.Term);
+        }
+    }
+
+    private void CheckLeaderCompleteness(SimNode node, WalrusNode process, ulong term)
+    {
+        var mirror = _mirror[node.Id];
+        for (var i = 0; i < _committed.Count; i++)
+        {
+            var committed = _committed[i];
+            if (committed.KnownBeforeTerm >= term)
+            {
+                continue;
+            }
+
+            if (i >= mirror.Count || mirror[i] != committed.Term)
+            {
+                sim.Fail("leader-completeness", string.Create(CultureInfo.InvariantCulture,
+                    $"n{node.Id} became leader of term {term} without committed entry {i + 1} (term {committed.Term}); its last index is {process.Log.LastIndex}"));
+                return;
+            }
+        }
+    }
+
+    private void CheckCommit(SimNode node, ulong commit)
+    {
+        var mirror = _mirror[node.Id];
+        var verified = _verifiedCommit[node.Id];
+        commit = Math.Min(commit, (ulong)mirror.Count);
+        for (var index = verified + 1; index <= commit; index++)
+        {
+            var term = mirror[(int)index - 1];
+            if (index <= (ulong)_committed.Count)
+            {
+                var known = _committed[(int)index - 1];
+                if (known.Term != term)
+                {
+                    sim.Fail("committed-prefix", string.Create(CultureInfo.InvariantCulture,
+                        $"n{node.Id} committed entry {index} of term {term}, but entry {index} of term {known.Term} was committed before"));
+                    return;
+                }
+
+                continue;
+            }
+
+            var entry = _entries[(index, term)];
+            _committed.Add(new Committed(term, MaxTerm()));
+            sim.Stats.CommittedEntries = index;
+            if (entry.Type == StoreEntryType.Normal && AppendCommand.TryDecode(entry.Payload, out var client, out var sequence, out _) && client != 0)
+            {
+                _firstOccurrence.TryAdd((client, sequence), index);
+            }
+        }
+
+        _verifiedCommit[node.Id] = Math.Max(verified, commit);
+    }
+
+    private void CheckAcks()
+    {
+        foreach (var (nodeId, client, sequence, index) in _acks)
+        {
+            if (index == 0 || index > (ulong)_committed.Count)
+            {
+                sim.Fail("acknowledged-append", string.Create(CultureInfo.InvariantCulture,
+                    $"n{nodeId} acknowledged append ({client}, {sequence}) at index {index}, beyond every commit point seen ({_committed.Count})"));
+                return;
+            }
+
+            if (!_firstOccurrence.TryGetValue((client, sequence), out var first) || first != index)
+            {
+                sim.Fail("acknowledged-append", string.Create(CultureInfo.InvariantCulture,
+                    $"n{nodeId} acknowledged append ({client}, {sequence}) at index {index}, but the committed log holds its first copy at {(first == 0 ? "no index" : first.ToString(CultureInfo.InvariantCulture))}"));
+                return;
+            }
+        }
+
+        _acks.Clear();
+        foreach (var (nodeId, entry) in _staleReads)
+        {
+            if (entry.Index > (ulong)_committed.Count || _committed[(int)entry.Index - 1].Term != entry.Term ||
+                !_entries[(entry.Index, entry.Term)].Payload.AsSpan().SequenceEqual(entry.Payload.Span))
+            {
+                sim.Fail("stale-read", string.Create(CultureInfo.InvariantCulture,
+                    $"n{nodeId} served entry {entry.Index} (term {entry.Term}) as committed, but it is not the committed entry"));
+                return;
+            }
+        }
+
+        _staleReads.Clear();
+    }
+
+    private ulong MaxTerm()
+    {
+        ulong max = 0;
+        foreach (var node in sim.Nodes)
+        {
+            if (node.Up)
+            {
+                max = Math.Max(max, node.Process!.Status.Term);
+            }
+        }
+
+        return max;
+    }
+
+    private readonly record struct Committed(ulong Term, ulong KnownBeforeTerm);
+
+    private sealed record Known(StoreEntryType Type, ulong PreviousTerm, byte[] Payload);
+}

@@ -1,0 +1,45 @@
+using System.Globalization;
+using WalrusGossip.Simulation.Core;
+
+namespace WalrusGossip.Simulation.Cli;
+
+/// <summary><c>walrus-sim run</c>: one seed, a verdict, the replay command.</summary>
+internal static class RunCommand
+{
+    public static async Task<int> ExecuteAsync(SimOptions options, string? tracePath, bool traceHash, TextWriter stdout)
+    {
+        RunResult result;
+        if (tracePath is not null)
+        {
+            await using var writer = new StreamWriter(tracePath, append: false) { NewLine = "\n" };
+            result = SimulationRunner.Run(options, traceHash, writer);
+        }
+        else
+        {
+            result = SimulationRunner.Run(options, traceHash);
+        }
+
+        var s = result.Stats;
+        var speed = result.WallTime.TotalSeconds > 0 ? s.SimTime.TotalSeconds / result.WallTime.TotalSeconds : 0;
+        await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"seed {options.Seed}: {s.Steps} steps, {s.SimTime.TotalSeconds:0.0} s simulated in {result.WallTime.TotalSeconds:0.00} s ({speed:0}x real time); " +
+            $"elections {s.Elections}, partitions {s.Partitions}, crashes {s.Crashes}, pauses {s.Pauses}, appends acknowledged {s.AppendsAcknowledged}, " +
+            $"reads {s.LinearizableReads} linearizable / {s.StaleReads} stale, committed {s.CommittedEntries}, torn tails {s.TornTailsRecovered}, " +
+            $"bit flips {s.BitFlipsDetected}/{s.BitFlips} detected, worst failover {s.WorstFailoverMs:0} ms")).ConfigureAwait(false);
+        if (result.TraceHash is not null && traceHash)
+        {
+            await stdout.WriteLineAsync("trace-hash " + result.TraceHash).ConfigureAwait(false);
+        }
+
+        if (result.Violation is { } v)
+        {
+            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"VIOLATION {v.Property} at step {v.Step} ({v.SimTime.TotalMilliseconds:0} ms simulated): {v.Detail}")).ConfigureAwait(false);
+            await stdout.WriteLineAsync("replay: " + options.ReplayCommand() + " --trace trace.log").ConfigureAwait(false);
+            return SimCli.ViolationFound;
+        }
+
+        await stdout.WriteLineAsync("all checks held").ConfigureAwait(false);
+        return SimCli.Passed;
+    }
+}

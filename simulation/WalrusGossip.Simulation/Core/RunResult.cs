@@ -1,0 +1,69 @@
+namespace WalrusGossip.Simulation.Core;
+
+/// <summary>A violated property: what, when, and the evidence.</summary>
+/// <param name="Property">Short property name (e.g. "election-safety").</param>
+/// <param name="Step">Event number at which the check failed.</param>
+/// <param name="SimTime">Virtual time of that event.</param>
+/// <param name="Detail">What was observed.</param>
+public sealed record Violation(string Property, long Step, TimeSpan SimTime, string Detail);
+
+/// <summary>Counters of one run, reported by <c>run</c> and summed by <c>sweep</c>.</summary>
+public sealed class RunStats
+{
+    /// <summary>Events processed.</summary>
+    public long Steps { get; set; }
+
+    /// <summary>Virtual time reached.</summary>
+    public TimeSpan SimTime { get; set; }
+
+    /// <summary>Distinct (term, leader) pairs observed.</summary>
+    public int Elections { get; set; }
+
+    /// <summary>Partitions started (splits, leader isolations, one-way links).</summary>
+    public int Partitions { get; set; }
+
+    /// <summary>Node crashes (including those inside a device call and power losses).</summary>
+    public int Crashes { get; set; }
+
+    /// <summary>Node pauses.</summary>
+    public int Pauses { get; set; }
+
+    /// <summary>Client appends acknowledged to clients.</summary>
+    public long AppendsAcknowledged { get; set; }
+
+    /// <summary>Linearizable reads completed.</summary>
+    public long LinearizableReads { get; set; }
+
+    /// <summary>Stale (local) reads checked.</summary>
+    public long StaleReads { get; set; }
+
+    /// <summary>Bit flips injected into sealed segments.</summary>
+    public int BitFlips { get; set; }
+
+    /// <summary>Bit flips that recovery reported as corruption.</summary>
+    public int BitFlipsDetected { get; set; }
+
+    /// <summary>Restarts that truncated a torn tail.</summary>
+    public int TornTailsRecovered { get; set; }
+
+    /// <summary>Messages dropped by the network (faults and partitions).</summary>
+    public long MessagesDropped { get; set; }
+
+    /// <summary>Longest time from a heal to the first append committed after it, in simulated milliseconds.</summary>
+    public double WorstFailoverMs { get; set; }
+
+    /// <summary>Highest committed index seen.</summary>
+    public ulong CommittedEntries { get; set; }
+}
+
+/// <summary>The outcome of one seed.</summary>
+/// <param name="Options">The run's options (replay with <see cref="SimOptions.ReplayCommand"/>).</param>
+/// <param name="Violation">The first violated property, or null when every check held.</param>
+/// <param name="Stats">Counters.</param>
+/// <param name="TraceHash">SHA-256 of the event trace when it was recorded, else null.</param>
+/// <param name="WallTime">Wall-clock time the run took.</param>
+public sealed record RunResult(SimOptions Options, Violation? Violation, RunStats Stats, string? TraceHash, TimeSpan WallTime)
+{
+    /// <summary>True when no property was violated.</summary>
+    public bool Passed => Violation is null;
+}

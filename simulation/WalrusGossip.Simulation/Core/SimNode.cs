@@ -1,0 +1,44 @@
+using WalrusGossip.Node;
+using WalrusGossip.Simulation.Disk;
+
+namespace WalrusGossip.Simulation.Core;
+
+/// <summary>The simulator's bookkeeping for one node slot: its disk, its current process (if up) and fault state.</summary>
+internal sealed class SimNode(int id, SimulatedDisk disk)
+{
+    /// <summary>Node id (1-based), also its Raft id.</summary>
+    public int Id => id;
+
+    /// <summary>Gossip address.</summary>
+    public string Address { get; } = "n" + id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The node's disk; survives crashes.</summary>
+    public SimulatedDisk Disk => disk;
+
+    /// <summary>The running process, null while down.</summary>
+    public WalrusNode? Process { get; set; }
+
+    /// <summary>Bumped at every start; events addressed to an older incarnation are dropped.</summary>
+    public int Incarnation { get; set; }
+
+    /// <summary>True while up and not paused is false.</summary>
+    public bool Up => Process is not null;
+
+    /// <summary>True while paused: events wait in <see cref="Backlog"/>.</summary>
+    public bool Paused { get; set; }
+
+    /// <summary>Events that arrived while paused, in arrival order.</summary>
+    public Queue<SimEvent> Backlog { get; } = new();
+
+    /// <summary>Time of the tick event currently scheduled (TimeSpan.MaxValue when none).</summary>
+    public TimeSpan ScheduledTick { get; set; } = TimeSpan.MaxValue;
+
+    /// <summary>When the node last went down.</summary>
+    public TimeSpan DownSince { get; set; }
+
+    /// <summary>Kept down through the current heal window to check that SWIM declares it dead.</summary>
+    public bool LongOutage { get; set; }
+
+    /// <summary>A bit flipped while down, to be detected at the next start: file, offset, original byte.</summary>
+    public (string Path, long Offset, byte Original)? PendingFlip { get; set; }
+}
