@@ -9,21 +9,25 @@ internal static class CliRunner
     public const int Unhealthy = 1;
     public const int UsageOrIoError = 2;
 
-    public static async Task<int> RunAsync(RootCommand root, string[] args)
+    public static Task<int> RunAsync(RootCommand root, string[] args) => RunAsync(root, args, Console.Out, Console.Error, CancellationToken.None);
+
+    /// <summary>Parses and runs with help and parse errors written to the given writers (tests pass buffers).</summary>
+    public static async Task<int> RunAsync(RootCommand root, string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var result = root.Parse(args);
         if (result.Errors.Count > 0)
         {
-            foreach (var error in result.Errors)
+            foreach (var parseError in result.Errors)
             {
-                await Console.Error.WriteLineAsync("walrusctl: " + error.Message).ConfigureAwait(false);
+                await error.WriteLineAsync("walrusctl: " + parseError.Message).ConfigureAwait(false);
             }
 
-            await Console.Error.WriteLineAsync("run 'walrusctl --help' for usage").ConfigureAwait(false);
+            await error.WriteLineAsync("run 'walrusctl --help' for usage").ConfigureAwait(false);
             return UsageOrIoError;
         }
 
-        return await result.InvokeAsync().ConfigureAwait(false);
+        var configuration = new InvocationConfiguration { Output = output, Error = error };
+        return await result.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Runs a command body, mapping I/O and storage errors to a message and exit code 2.</summary>

@@ -1,8 +1,7 @@
-using System.CommandLine;
 using WalrusGossip.Cli;
+using WalrusGossip.Cli.Cluster;
 
-// walrusctl: operate WalrusGossip. Exit codes: 0 success, 1 the checked thing is not healthy, 2 usage or I/O error.
-var root = new RootCommand("walrusctl: operate a WalrusGossip store and cluster");
-root.Subcommands.Add(StoreCommands.Create());
-root.Subcommands.Add(BenchCommands.Create());
+// walrusctl: operate WalrusGossip. Exit codes: 0 success, 1 the operation failed or the checked thing is not healthy,
+// 2 usage or I/O error.
+var root = ClusterCommands.CreateRoot(CliConsole.System);
 return await CliRunner.RunAsync(root, args).ConfigureAwait(false);

@@ -1,0 +1,100 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using WalrusGossip.Client;
+
+namespace WalrusGossip.Cli.Cluster;
+
+/// <summary><c>walrusctl append [TEXT ...] | --stdin</c>: append entries and print the committed index of each.</summary>
+internal static class AppendCommand
+{
+    /// <summary>Largest batch of stdin lines sent in one request, in payload bytes.</summary>
+    private const int MaxBatchBytes = 1024 * 1024;
+
+    public static Command Create(CliConsole console, ConnectionOptions connection)
+    {
+        var texts = new Argument<string[]>("TEXT") { Description = "Entries to append, one per argument (UTF-8)", Arity = ArgumentArity.ZeroOrMore };
+        var stdin = new Option<bool>("--stdin") { Description = "Append one entry per line of standard input (bytes as they are, without the line terminator)" };
+        var stream = new Option<string?>("--stream") { Description = "Stream name for the entries" };
+        var batchSize = new Option<int>("--batch-size") { Description = "Lines per request with --stdin (1 to 10000)", DefaultValueFactory = _ => 100 };
+        var command = new Command("append", "Append entries; prints the committed index of each, one per line") { texts, stdin, stream, batchSize };
+        command.SetAction((parse, ct) =>
+        {
+            var args = parse.GetValue(texts) ?? [];
+            var fromStdin = parse.GetValue(stdin);
+            var streamName = parse.GetValue(stream);
+            var batch = parse.GetValue(batchSize);
+            return ClusterCommand.RunAsync(
+                console,
+                () =>
+                {
+                    if (fromStdin == (args.Length > 0))
+                    {
+                        throw new ArgumentException("give either TEXT arguments or --stdin");
+                    }
+
+                    if (batch is < 1 or > 10_000)
+                    {
+                        throw new ArgumentException("--batch-size must be from 1 to 10000");
+                    }
+
+                    return connection.Resolve(parse);
+                },
+                (client, token) => fromStdin
+                    ? AppendLinesAsync(client, console, streamName, batch, token)
+                    : AppendArgumentsAsync(client, console, args, streamName, token),
+                ct);
+        });
+        return command;
+    }
+
+    private static async Task<int> AppendArgumentsAsync(WalrusClient client, CliConsole console, string[] texts, string? stream, CancellationToken cancellationToken)
+    {
+        foreach (var text in texts)
+        {
+            var result = await client.AppendAsync(Encoding.UTF8.GetBytes(text), stream, cancellationToken).ConfigureAwait(false);
+            await console.Out.WriteLineAsync(result.Index.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+        }
+
+        return CliRunner.Ok;
+    }
+
+    /// <summary>Reads lines and appends them in order, in batches, printing each index as its batch commits.</summary>
+    private static async Task<int> AppendLinesAsync(WalrusClient client, CliConsole console, string? stream, int batchSize, CancellationToken cancellationToken)
+    {
+        var reader = new LineReader(console.OpenStdin());
+        var batch = new List<(string? Stream, ReadOnlyMemory<byte> Payload)>(batchSize);
+        var batchBytes = 0;
+        while (true)
+        {
+            var line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            if (line is not null)
+            {
+                batch.Add((stream, line));
+                batchBytes += line.Length;
+            }
+
+            var flush = batch.Count > 0 && (line is null || batch.Count >= batchSize || batchBytes >= MaxBatchBytes);
+            if (flush)
+            {
+                IReadOnlyList<AppendResult> results = batch.Count == 1
+                    ? [await client.AppendAsync(batch[0].Payload, stream, cancellationToken).ConfigureAwait(false)]
+                    : await client.AppendBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+                var output = new StringBuilder();
+                foreach (var result in results)
+                {
+                    output.Append(result.Index.ToString(CultureInfo.InvariantCulture)).Append('\n');
+                }
+
+                await console.Out.WriteAsync(output.ToString()).ConfigureAwait(false);
+                batch.Clear();
+                batchBytes = 0;
+            }
+
+            if (line is null)
+            {
+                return CliRunner.Ok;
+            }
+        }
+    }
+}

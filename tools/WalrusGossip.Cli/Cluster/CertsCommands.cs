@@ -1,0 +1,100 @@
+using System.CommandLine;
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using WalrusGossip.Transport;
+
+namespace WalrusGossip.Cli.Cluster;
+
+/// <summary><c>walrusctl certs init</c>: a cluster CA and node certificates as PEM files (same layout as <c>walrus-agent dev-cluster</c>).</summary>
+internal static class CertsCommands
+{
+    public static Command Create(CliConsole console)
+    {
+        var certs = new Command("certs", "Certificates for mutual TLS between agents");
+        certs.Subcommands.Add(CreateInit(console));
+        return certs;
+    }
+
+    private static Command CreateInit(CliConsole console)
+    {
+        var output = new Option<string>("--out") { Description = "Directory for ca.pem, ca.key, NODE.pem and NODE.key", Required = true };
+        var nodes = new Option<string>("--nodes") { Description = "Comma-separated node names, e.g. node-1,node-2,node-3 (letters, digits, '.', '-', '_')", Required = true };
+        var hosts = new Option<string?>("--hosts") { Description = "Extra comma-separated DNS names and IP addresses every node certificate carries (localhost, 127.0.0.1 and ::1 always)" };
+        var command = new Command("init", "Create a cluster CA (or reuse the one in --out) and a certificate per node; existing node files are kept") { output, nodes, hosts };
+        command.SetAction(async (parse, _) =>
+        {
+            try
+            {
+                return await InitAsync(console, parse.GetValue(output)!, parse.GetValue(nodes)!, parse.GetValue(hosts)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or CryptographicException)
+            {
+                await console.Error.WriteLineAsync($"walrusctl: {e.Message}").ConfigureAwait(false);
+                return CliRunner.UsageOrIoError;
+            }
+        });
+        return command;
+    }
+
+    internal static async Task<int> InitAsync(CliConsole console, string directory, string nodeList, string? hostList)
+    {
+        var names = nodeList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names.Length == 0)
+        {
+            throw new ArgumentException("--nodes needs at least one node name");
+        }
+
+        foreach (var name in names)
+        {
+            if (name is "ca" || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_'))
+            {
+                throw new ArgumentException($"node name '{name}' must use letters, digits, '.', '-', '_' and not be 'ca'");
+            }
+        }
+
+        var extra = (hostList ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var ips = extra.Select(h => IPAddress.TryParse(h, out var ip) ? ip : null).OfType<IPAddress>().ToList();
+        var dns = extra.Where(h => !IPAddress.TryParse(h, out _)).ToList();
+
+        Directory.CreateDirectory(directory);
+        var caPem = Path.Combine(directory, "ca.pem");
+        var caKey = Path.Combine(directory, "ca.key");
+        X509Certificate2 ca;
+        if (File.Exists(caPem) && File.Exists(caKey))
+        {
+            ca = DevCertificates.LoadPem(caPem, caKey);
+            await console.Out.WriteLineAsync($"reusing CA      {caPem}").ConfigureAwait(false);
+        }
+        else if (File.Exists(caPem) || File.Exists(caKey))
+        {
+            throw new ArgumentException($"{directory} holds only one of ca.pem and ca.key; remove it or choose another --out");
+        }
+        else
+        {
+            ca = DevCertificates.CreateCa("walrus-cluster-ca");
+            DevCertificates.ExportPem(ca, caPem, caKey);
+            await console.Out.WriteLineAsync($"created CA      {caPem} (key {caKey}: keep it private)").ConfigureAwait(false);
+        }
+
+        using (ca)
+        {
+            foreach (var name in names)
+            {
+                var pem = Path.Combine(directory, name + ".pem");
+                var key = Path.Combine(directory, name + ".key");
+                if (File.Exists(pem) && File.Exists(key))
+                {
+                    await console.Out.WriteLineAsync($"kept            {pem}").ConfigureAwait(false);
+                    continue;
+                }
+
+                using var certificate = DevCertificates.CreateNodeCertificate(ca, name, [name, .. dns], ips);
+                DevCertificates.ExportPem(certificate, pem, key);
+                await console.Out.WriteLineAsync($"created node    {pem} (key {key})").ConfigureAwait(false);
+            }
+        }
+
+        return CliRunner.Ok;
+    }
+}

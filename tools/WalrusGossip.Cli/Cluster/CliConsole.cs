@@ -1,0 +1,44 @@
+using Spectre.Console;
+
+namespace WalrusGossip.Cli.Cluster;
+
+/// <summary>Where the cluster commands read input and write output: the process console, or buffers in tests.</summary>
+internal sealed class CliConsole
+{
+    public CliConsole(Func<Stream> openStdin, TextWriter output, TextWriter error, IAnsiConsole ansi)
+    {
+        OpenStdin = openStdin;
+        Out = output;
+        Error = error;
+        Ansi = ansi;
+    }
+
+    /// <summary>The process's standard streams.</summary>
+    public static CliConsole System { get; } = new(Console.OpenStandardInput, Console.Out, Console.Error, AnsiConsole.Console);
+
+    /// <summary>Opens standard input as raw bytes.</summary>
+    public Func<Stream> OpenStdin { get; }
+
+    /// <summary>Standard output, for results.</summary>
+    public TextWriter Out { get; }
+
+    /// <summary>Standard error, for diagnostics.</summary>
+    public TextWriter Error { get; }
+
+    /// <summary>Tables go here (Spectre.Console).</summary>
+    public IAnsiConsole Ansi { get; }
+
+    /// <summary>A console over buffers: no colours, no terminal features, fixed width.</summary>
+    public static CliConsole ForBuffers(Stream stdin, TextWriter output, TextWriter error)
+    {
+        var ansi = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(output),
+        });
+        ansi.Profile.Width = 200;
+        return new CliConsole(() => stdin, output, error, ansi);
+    }
+}
