@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 namespace WalrusGossip.Transport.Tests;
@@ -21,6 +22,20 @@ internal static class TestCertificates
     public static X509Certificate2Collection ClusterRoots => [X509CertificateLoader.LoadCertificate(ClusterCa.RawData)];
 
     public static X509Certificate2Collection ForeignRoots => [X509CertificateLoader.LoadCertificate(ForeignCa.RawData)];
+
+    /// <summary>A server certificate from the cluster CA naming only <paramref name="dnsName"/> (no loopback names).</summary>
+    public static X509Certificate2 SignedByClusterCa(string dnsName)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={dnsName}", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName(dnsName);
+        request.CertificateExtensions.Add(san.Build());
+        var now = DateTimeOffset.UtcNow;
+        using var signed = request.Create(ClusterCa, now.AddMinutes(-5), now.AddDays(1), [1, 2, 3, 4]);
+        return signed.CopyWithPrivateKey(key);
+    }
 
     private static Set Create()
     {

@@ -23,7 +23,8 @@ internal static class TestTransports
         X509Certificate2Collection? trustedRoots,
         bool requireClientCertificate = false,
         int maxFrameBytes = Protocol.ProtocolLimits.DefaultMaxFrameBytes,
-        Microsoft.Extensions.Logging.ILogger? logger = null)
+        Microsoft.Extensions.Logging.ILogger? logger = null,
+        bool validateRemoteName = true)
     {
         SkipIfUnavailable(mode);
         var options = new TransportOptions
@@ -33,6 +34,7 @@ internal static class TestTransports
             TrustedRoots = trustedRoots,
             RequireClientCertificate = requireClientCertificate,
             MaxFrameBytes = maxFrameBytes,
+            ValidateRemoteName = validateRemoteName,
             ConnectTimeout = TimeSpan.FromSeconds(5),
             HandshakeTimeout = TimeSpan.FromSeconds(5),
         };

@@ -1,0 +1,115 @@
+using Google.Protobuf;
+using WalrusGossip.Protocol;
+using WalrusGossip.Protocol.Messages;
+
+namespace WalrusGossip.Transport.Tests;
+
+public sealed class TransportRoundTripTests
+{
+    [Theory]
+    [InlineData(TransportMode.Tcp)]
+    [InlineData(TransportMode.Quic)]
+    public async Task Every_message_type_crosses_the_connection_in_both_directions(TransportMode mode)
+    {
+        using var deadline = TestTransports.Deadline();
+        var (server, client) = TestTransports.ClusterPair(mode);
+        var (listener, serverSide, clientSide) = await TestTransports.ConnectPairAsync(server, client, deadline.Token);
+        await using (listener)
+        await using (serverSide)
+        await using (clientSide)
+        {
+            foreach (var (type, message) in MessageSamples.All)
+            {
+                await clientSide.SendAsync(type, message, deadline.Token);
+                var received = await serverSide.ReceiveAsync(deadline.Token);
+                Assert.Equal(type, received?.Type);
+                Assert.Equal(message, received?.Message);
+
+                await serverSide.SendAsync(type, message, deadline.Token);
+                var echoed = await clientSide.ReceiveAsync(deadline.Token);
+                Assert.Equal(type, echoed?.Type);
+                Assert.Equal(message, echoed?.Message);
+            }
+
+            Assert.Equal(MessageSamples.All.Count * 2, server.Counters.FramesSent + server.Counters.FramesReceived);
+            Assert.Equal(0, server.Counters.ConnectionsClosedForProtocolError);
+        }
+    }
+
+    [Theory]
+    [InlineData(TransportMode.Tcp)]
+    [InlineData(TransportMode.Quic)]
+    public async Task Concurrent_senders_never_interleave_frames(TransportMode mode)
+    {
+        const int senders = 8;
+        const int framesPerSender = 200;
+        using var deadline = TestTransports.Deadline();
+        var (server, client) = TestTransports.ClusterPair(mode);
+        var (listener, serverSide, clientSide) = await TestTransports.ConnectPairAsync(server, client, deadline.Token);
+        await using (listener)
+        await using (serverSide)
+        await using (clientSide)
+        {
+            var sending = Enumerable.Range(0, senders).Select(s => Task.Run(async () =>
+            {
+                for (var i = 0; i < framesPerSender; i++)
+                {
+                    var payload = new byte[1 + ((s * 7919) + (i * 104_729)) % 20_000];
+                    Array.Fill(payload, (byte)s);
+                    await clientSide.SendAsync(MessageType.AppendRequest, new AppendRequest { ClientId = (ulong)s, Sequence = (ulong)i, Payload = ByteString.CopyFrom(payload) }, deadline.Token);
+                }
+            })).ToArray();
+
+            var nextSequence = new ulong[senders];
+            for (var n = 0; n < senders * framesPerSender; n++)
+            {
+                var frame = await serverSide.ReceiveAsync(deadline.Token);
+                var append = Assert.IsType<AppendRequest>(frame?.Message);
+                Assert.Equal(nextSequence[append.ClientId]++, append.Sequence);
+                Assert.All(append.Payload.ToByteArray(), b => Assert.Equal((byte)append.ClientId, b));
+            }
+
+            await Task.WhenAll(sending);
+        }
+    }
+
+    [Theory]
+    [InlineData(TransportMode.Tcp)]
+    [InlineData(TransportMode.Quic)]
+    public async Task Receive_returns_null_when_the_other_side_closes_between_frames(TransportMode mode)
+    {
+        using var deadline = TestTransports.Deadline();
+        var (server, client) = TestTransports.ClusterPair(mode);
+        var (listener, serverSide, clientSide) = await TestTransports.ConnectPairAsync(server, client, deadline.Token);
+        await using (listener)
+        await using (serverSide)
+        {
+            await clientSide.SendAsync(MessageType.StatusRequest, new StatusRequest { RequestId = 1 }, deadline.Token);
+            await clientSide.DisposeAsync();
+
+            Assert.Equal(MessageType.StatusRequest, (await serverSide.ReceiveAsync(deadline.Token))?.Type);
+            Assert.Null(await serverSide.ReceiveAsync(deadline.Token));
+        }
+    }
+
+    [Theory]
+    [InlineData(TransportMode.Tcp)]
+    [InlineData(TransportMode.Quic)]
+    public async Task A_message_above_MaxFrameBytes_is_refused_before_sending_and_the_connection_stays_usable(TransportMode mode)
+    {
+        using var deadline = TestTransports.Deadline();
+        var (server, client) = TestTransports.ClusterPair(mode, maxFrameBytes: 4096);
+        var (listener, serverSide, clientSide) = await TestTransports.ConnectPairAsync(server, client, deadline.Token);
+        await using (listener)
+        await using (serverSide)
+        await using (clientSide)
+        {
+            var tooBig = new AppendRequest { Payload = ByteString.CopyFrom(new byte[8192]) };
+            var ex = await Assert.ThrowsAsync<ProtocolException>(async () => await clientSide.SendAsync(MessageType.AppendRequest, tooBig, deadline.Token));
+            Assert.Equal(ProtocolErrorKind.FrameTooLarge, ex.Kind);
+
+            await clientSide.SendAsync(MessageType.StatusRequest, new StatusRequest { RequestId = 2 }, deadline.Token);
+            Assert.Equal(MessageType.StatusRequest, (await serverSide.ReceiveAsync(deadline.Token))?.Type);
+        }
+    }
+}
