@@ -30,7 +30,10 @@ public sealed partial class WalrusNode : IDisposable
     private readonly INodeClock _clock;
     private readonly Random _random;
     private readonly ILogger _logger;
-    private readonly ClientSessionTable _sessions = new();
+    // A client may pipeline many appends (the SDK allows concurrent calls on one session), so sequences can be applied
+    // out of order; the per-client window must exceed its in-flight count or a late sequence reads as "expired".
+    // Worst case memory: 10,000 clients x 1,024 sequences x 16 bytes = 160 MiB.
+    private readonly ClientSessionTable _sessions = new(maxClients: 10_000, maxSequencesPerClient: 1024);
     private readonly Dictionary<ulong, PendingAppend> _pendingByIndex = [];
     private readonly Dictionary<(ulong Client, ulong Sequence), ulong> _pendingBySession = [];
     private readonly Dictionary<ulong, Action<ReadResult>> _pendingReads = [];
