@@ -10,7 +10,7 @@ public enum SessionCheck
     Duplicate = 1,
 
     /// <summary>
-    /// Not above the client's highest applied sequence, but no longer remembered: the original answer is gone,
+    /// Not above the highest sequence evicted from the client's window, and not remembered: the original answer may be gone,
     /// so reply "session expired" (§6.3). An evicted client is forgotten entirely and looks new, so size
     /// <see cref="ClientSessionTable.MaxClients"/> above the number of concurrently active clients.
     /// </summary>
@@ -64,16 +64,15 @@ public sealed class ClientSessionTable
             return SessionCheck.New;
         }
 
-        foreach (var (seq, index) in session.Recent)
+        if (session.BySequence.TryGetValue(sequence, out var index))
         {
-            if (seq == sequence)
-            {
-                originalIndex = index;
-                return SessionCheck.Duplicate;
-            }
+            originalIndex = index;
+            return SessionCheck.Duplicate;
         }
 
-        return sequence > session.HighestSequence ? SessionCheck.New : SessionCheck.Expired;
+        // Eviction is oldest-applied first, so every applied sequence above the highest evicted one is still
+        // remembered: an absent sequence there was never applied (a pipelined or retried request), so it is new.
+        return sequence > session.HighestEvicted ? SessionCheck.New : SessionCheck.Expired;
     }
 
     /// <summary>Records that (<paramref name="clientId"/>, <paramref name="sequence"/>) was applied at <paramref name="index"/>.</summary>
@@ -99,9 +98,12 @@ public sealed class ClientSessionTable
         }
 
         session.Recent.Enqueue((sequence, index));
+        session.BySequence[sequence] = index;
         while (session.Recent.Count > MaxSequencesPerClient)
         {
-            session.Recent.Dequeue();
+            var (evicted, _) = session.Recent.Dequeue();
+            session.BySequence.Remove(evicted);
+            session.HighestEvicted = Math.Max(session.HighestEvicted, evicted);
         }
 
         session.HighestSequence = Math.Max(session.HighestSequence, sequence);
@@ -139,6 +141,10 @@ public sealed class ClientSessionTable
         public Queue<(ulong Sequence, ulong Index)> Recent { get; } = new();
 
         public ulong HighestSequence { get; set; }
+
+        public Dictionary<ulong, ulong> BySequence { get; } = [];
+
+        public ulong HighestEvicted { get; set; }
 
         public ulong LastIndex { get; set; }
     }
