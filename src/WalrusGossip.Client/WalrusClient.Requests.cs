@@ -45,7 +45,7 @@ public sealed partial class WalrusClient
                 var leader = await FindLeaderAsync(endpoint, info, cancellationToken).ConfigureAwait(false);
                 if (leader is null || leader == endpoint)
                 {
-                    ForgetLeader(endpoint.Key);
+                    AvoidEndpoint(endpoint.Key);
                     throw new WalrusUnavailableException($"{endpoint.Key} is not the leader and knows no leader (election in progress?)");
                 }
 
@@ -66,7 +66,7 @@ public sealed partial class WalrusClient
             }
             else if (info.Status is ResponseStatus.Unavailable or ResponseStatus.Retry)
             {
-                ForgetLeader(endpoint.Key);
+                AvoidEndpoint(endpoint.Key);
             }
 
             ProtoMapping.ThrowIfError(info, endpoint.Key);
@@ -90,12 +90,12 @@ public sealed partial class WalrusClient
         }
         catch (BrokenCircuitException e)
         {
-            ForgetLeader(endpoint.Key);
+            AvoidEndpoint(endpoint.Key);
             throw new WalrusUnavailableException($"{endpoint.Key}: skipped after repeated connection failures (circuit open)", e);
         }
         catch (Exception e) when (EndpointState.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested && Volatile.Read(ref _disposed) == 0)
         {
-            ForgetLeader(endpoint.Key);
+            AvoidEndpoint(endpoint.Key);
             throw new WalrusUnavailableException($"{endpoint.Key}: {e.Message}", e);
         }
     }
@@ -130,7 +130,10 @@ public sealed partial class WalrusClient
         return null;
     }
 
-    /// <summary>The leader when known and reachable, else the next configured endpoint whose circuit is closed.</summary>
+    /// <summary>
+    /// The leader when known and reachable; else the current configured endpoint (sticky, so that one connection
+    /// serves every request), moving on to the next one whose circuit is closed when it is unreachable.
+    /// </summary>
     private EndpointState PickEndpoint()
     {
         if (Volatile.Read(ref _leaderHint) is { } hint && _endpoints.TryGetValue(hint, out var leader) && !leader.IsBroken)
@@ -138,13 +141,18 @@ public sealed partial class WalrusClient
             return leader;
         }
 
-        var start = (uint)Interlocked.Increment(ref _cursor);
+        var start = (uint)Volatile.Read(ref _cursor);
         var count = (uint)_configured.Length;
         for (uint i = 0; i < count; i++)
         {
             var candidate = _endpoints[_configured[(start + i) % count]];
             if (!candidate.IsBroken)
             {
+                if (i != 0)
+                {
+                    Interlocked.CompareExchange(ref _cursor, (int)(start + i), (int)start);
+                }
+
                 return candidate;
             }
         }
@@ -152,7 +160,19 @@ public sealed partial class WalrusClient
         return _endpoints[_configured[start % count]];
     }
 
-    private void ForgetLeader(string endpoint) => Interlocked.CompareExchange(ref _leaderHint, null, endpoint);
+    /// <summary>
+    /// Stops preferring an endpoint that failed or cannot serve: forgets it as leader, and when it is the current
+    /// configured endpoint, moves on to the next one.
+    /// </summary>
+    private void AvoidEndpoint(string endpoint)
+    {
+        Interlocked.CompareExchange(ref _leaderHint, null, endpoint);
+        var current = Volatile.Read(ref _cursor);
+        if (string.Equals(_configured[(uint)current % (uint)_configured.Length], endpoint, StringComparison.Ordinal))
+        {
+            Interlocked.CompareExchange(ref _cursor, current + 1, current);
+        }
+    }
 
     private EndpointState GetEndpoint(EndpointAddress address) =>
         _endpoints.GetOrAdd(address.ToString(), static (_, s) => new EndpointState(s.Address, s.Client._transport, s.Client._options, s.Client._logger), (Address: address, Client: this));

@@ -20,6 +20,7 @@ public sealed partial class WalrusClient
     /// <returns>The entries.</returns>
     /// <exception cref="WalrusCompactedException"><paramref name="fromIndex"/> precedes the retained log.</exception>
     /// <exception cref="WalrusUnavailableException">No agent could be reached for more than <see cref="WalrusClientOptions.MaxRetries"/> consecutive tries.</exception>
+    /// <exception cref="ObjectDisposedException">The client was disposed; disposing it ends every tail.</exception>
     public IAsyncEnumerable<LogEntry> TailAsync(ulong fromIndex, CancellationToken cancellationToken = default) =>
         TailAsync(fromIndex, null, cancellationToken);
 
@@ -53,32 +54,41 @@ public sealed partial class WalrusClient
             var (connection, failure) = await StartTailAsync(endpoint, next, stream, channel.Writer, cancellationToken).ConfigureAwait(false);
             if (connection is not null)
             {
-                await using (connection.ConfigureAwait(false))
+                _tails[connection] = 0;
+                try
                 {
-                    while (true)
+                    await using (connection.ConfigureAwait(false))
                     {
-                        var (frame, error) = await ReadTailFrameAsync(channel.Reader, endpoint.Key, cancellationToken).ConfigureAwait(false);
-                        if (error is not null)
+                        while (true)
                         {
-                            failure = error;
-                            break;
-                        }
-
-                        failures = 0;
-                        foreach (var entry in frame!.Entries)
-                        {
-                            if (entry.Index < next)
+                            var (frame, error) = await ReadTailFrameAsync(channel.Reader, endpoint.Key, cancellationToken).ConfigureAwait(false);
+                            if (error is not null)
                             {
-                                continue;
+                                failure = error;
+                                break;
                             }
 
-                            next = entry.Index + 1;
-                            yield return ProtoMapping.ToEntry(entry);
+                            failures = 0;
+                            foreach (var entry in frame!.Entries)
+                            {
+                                if (entry.Index < next)
+                                {
+                                    continue;
+                                }
+
+                                next = entry.Index + 1;
+                                yield return ProtoMapping.ToEntry(entry);
+                            }
                         }
                     }
                 }
+                finally
+                {
+                    _tails.TryRemove(connection, out _);
+                }
             }
 
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             if (!failure!.IsTransient || ++failures > _options.MaxRetries)
             {
                 throw failure;
@@ -108,12 +118,12 @@ public sealed partial class WalrusClient
         }
         catch (BrokenCircuitException e)
         {
-            ForgetLeader(endpoint.Key);
+            AvoidEndpoint(endpoint.Key);
             return (null, new WalrusUnavailableException($"{endpoint.Key}: skipped after repeated connection failures (circuit open)", e));
         }
         catch (Exception e) when (EndpointState.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
         {
-            ForgetLeader(endpoint.Key);
+            AvoidEndpoint(endpoint.Key);
             return (null, new WalrusUnavailableException($"tail from {endpoint.Key}: {e.Message}", e));
         }
     }

@@ -45,8 +45,9 @@ public sealed partial class WalrusClient : IAsyncDisposable
     private readonly string[] _configured;
     private readonly ResiliencePipeline _pipeline;
     private readonly List<X509Certificate2> _ownedCertificates = [];
+    private readonly ConcurrentDictionary<EndpointConnection, byte> _tails = new();
     private string? _leaderHint;
-    private int _cursor = -1;
+    private int _cursor;
     private long _sequence;
     private int _disposed;
 
@@ -295,7 +296,7 @@ public sealed partial class WalrusClient : IAsyncDisposable
         return new TransferLeaderResult(transfer.LeaderId, transfer.Message);
     }
 
-    /// <summary>Closes every connection. Requests still waiting fail; tails end with <see cref="WalrusUnavailableException"/>.</summary>
+    /// <summary>Closes every connection. Requests still waiting fail; tails end with <see cref="ObjectDisposedException"/>.</summary>
     /// <returns>A task that completes when every connection is closed.</returns>
     public async ValueTask DisposeAsync()
     {
@@ -307,6 +308,11 @@ public sealed partial class WalrusClient : IAsyncDisposable
         foreach (var endpoint in _endpoints.Values)
         {
             await endpoint.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var tail in _tails.Keys)
+        {
+            await tail.DisposeAsync().ConfigureAwait(false);
         }
 
         foreach (var certificate in _ownedCertificates)

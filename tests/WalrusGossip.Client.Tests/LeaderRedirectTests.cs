@@ -112,4 +112,22 @@ public sealed class LeaderRedirectTests
         Assert.Equal(2ul, result.LeaderId);
         Assert.Equal(leader.Endpoint, client.LeaderEndpoint);
     }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Without_a_known_leader_requests_stay_on_one_endpoint_and_its_connection()
+    {
+        var log = new FakeLog();
+        log.Append(0, 0, "", Google.Protobuf.ByteString.CopyFromUtf8("x"));
+        await using var a = await FakeAgent.StartAsync(1, log);
+        await using var b = await FakeAgent.StartAsync(2, log);
+        await using var client = TestClients.Create(a.Endpoint, b.Endpoint);
+
+        for (var i = 0; i < 5; i++)
+        {
+            await client.ReadAsync(1, Consistency.Stale, Ct);
+        }
+
+        Assert.Equal(5, a.ReadRequests);
+        Assert.Equal(0, b.ConnectionsAccepted);
+    }
 }

@@ -106,4 +106,25 @@ public sealed class TailTests
 
         Assert.Equal([2ul], range.Entries.Select(e => e.Index));
     }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Disposing_the_client_ends_a_running_tail()
+    {
+        await using var agent = await FakeAgent.StartAsync();
+        agent.Log.Append(0, 0, "", ByteString.CopyFromUtf8("1"));
+        var client = TestClients.Create(agent.Endpoint);
+        var first = new TaskCompletionSource();
+        var consumer = Task.Run(async () =>
+        {
+            await foreach (var _ in client.TailAsync(1, Ct))
+            {
+                first.TrySetResult();
+            }
+        }, Ct);
+        await first.Task.WaitAsync(Ct);
+
+        await client.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => consumer.WaitAsync(Ct));
+    }
 }

@@ -16,7 +16,12 @@ internal static class AppendCommand
         var texts = new Argument<string[]>("TEXT") { Description = "Entries to append, one per argument (UTF-8)", Arity = ArgumentArity.ZeroOrMore };
         var stdin = new Option<bool>("--stdin") { Description = "Append one entry per line of standard input (bytes as they are, without the line terminator)" };
         var stream = new Option<string?>("--stream") { Description = "Stream name for the entries" };
-        var batchSize = new Option<int>("--batch-size") { Description = "Lines per request with --stdin (1 to 10000)", DefaultValueFactory = _ => 100 };
+        var batchSize = new Option<int>("--batch-size")
+        {
+            // The cluster remembers the 16 most recent sequences per client: a retried batch larger than that could be refused as expired.
+            Description = "Lines per request with --stdin (1 to 10000; above 16 a retried batch may be refused as an expired session)",
+            DefaultValueFactory = _ => 16,
+        };
         var command = new Command("append", "Append entries; prints the committed index of each, one per line") { texts, stdin, stream, batchSize };
         command.SetAction((parse, ct) =>
         {

@@ -13,8 +13,8 @@ internal sealed class CliConsole
         Ansi = ansi;
     }
 
-    /// <summary>The process's standard streams.</summary>
-    public static CliConsole System { get; } = new(Console.OpenStandardInput, Console.Out, Console.Error, AnsiConsole.Console);
+    /// <summary>The process's standard streams; tables without colour codes, 160 columns wide, when output is redirected.</summary>
+    public static CliConsole System { get; } = new(Console.OpenStandardInput, Console.Out, Console.Error, Console.IsOutputRedirected ? Plain(Console.Out) : AnsiConsole.Console);
 
     /// <summary>Opens standard input as raw bytes.</summary>
     public Func<Stream> OpenStdin { get; }
@@ -29,7 +29,9 @@ internal sealed class CliConsole
     public IAnsiConsole Ansi { get; }
 
     /// <summary>A console over buffers: no colours, no terminal features, fixed width.</summary>
-    public static CliConsole ForBuffers(Stream stdin, TextWriter output, TextWriter error)
+    public static CliConsole ForBuffers(Stream stdin, TextWriter output, TextWriter error) => new(() => stdin, output, error, Plain(output));
+
+    private static IAnsiConsole Plain(TextWriter output)
     {
         var ansi = AnsiConsole.Create(new AnsiConsoleSettings
         {
@@ -38,7 +40,7 @@ internal sealed class CliConsole
             Interactive = InteractionSupport.No,
             Out = new AnsiConsoleOutput(output),
         });
-        ansi.Profile.Width = 200;
-        return new CliConsole(() => stdin, output, error, ansi);
+        ansi.Profile.Width = 160;
+        return ansi;
     }
 }

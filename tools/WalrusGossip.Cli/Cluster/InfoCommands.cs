@@ -27,6 +27,10 @@ internal static class InfoCommands
                 else
                 {
                     console.Ansi.Write(StatusTable(nodes));
+                    foreach (var node in nodes.Where(n => n.Error is not null))
+                    {
+                        await console.Out.WriteLineAsync($"{node.Endpoint} unreachable: {node.Error}").ConfigureAwait(false);
+                    }
                 }
 
                 return nodes.Any(n => n.Status is not null) ? CliRunner.Ok : CliRunner.Unhealthy;
@@ -165,7 +169,7 @@ internal static class InfoCommands
             }
             else
             {
-                table.AddRow("?", "-", "[red]unreachable[/]", "-", "-", "-", "-", Markup.Escape($"{node.Endpoint}: {node.Error}"));
+                table.AddRow("?", "-", "[red]unreachable[/]", "-", "-", "-", "-", Markup.Escape(node.Endpoint));
             }
         }
 
@@ -202,7 +206,7 @@ internal static class InfoCommands
     private static Table MembersTable(IReadOnlyList<ClusterMember> members)
     {
         var inv = CultureInfo.InvariantCulture;
-        var table = new Table().AddColumns("name", "address", "state", "incarnation", "age", "metadata");
+        var table = new Table().AddColumns("name", "gossip address", "state", "incarnation", "age", "raft role", "client address");
         foreach (var m in members.OrderBy(m => m.Name, StringComparer.Ordinal))
         {
             var state = m.State.ToString().ToLowerInvariant();
@@ -212,7 +216,8 @@ internal static class InfoCommands
                 m.State == MemberState.Alive ? $"[green]{state}[/]" : $"[yellow]{state}[/]",
                 m.Incarnation.ToString(inv),
                 string.Create(inv, $"{m.LastUpdateAge.TotalSeconds:0.0}s"),
-                Markup.Escape(string.Join(", ", m.Metadata.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Key}={a.Value}"))));
+                Markup.Escape(m.Metadata.GetValueOrDefault("raft.role") ?? m.Metadata.GetValueOrDefault("role") ?? "-"),
+                Markup.Escape(m.Metadata.GetValueOrDefault("client") ?? "-"));
         }
 
         return table;
