@@ -41,8 +41,9 @@ internal sealed partial class TlsSettings
         ApplicationProtocols = Protocols,
         ClientCertificateRequired = _options.RequireClientCertificate,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        CertificateChainPolicy = ChainPolicy(ClientAuthOid),
         AllowRenegotiation = false,
-        RemoteCertificateValidationCallback = (_, certificate, chain, errors) => ValidateRemote(certificate, chain, errors, remoteIsServer: false),
+        RemoteCertificateValidationCallback = (_, certificate, _, errors) => ValidateRemote(certificate, errors, remoteIsServer: false),
     };
 
     public SslClientAuthenticationOptions ClientOptions(string host) => new()
@@ -52,87 +53,60 @@ internal sealed partial class TlsSettings
         EnabledSslProtocols = SslProtocols.Tls13,
         ApplicationProtocols = Protocols,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        CertificateChainPolicy = ChainPolicy(ServerAuthOid),
         AllowRenegotiation = false,
-        RemoteCertificateValidationCallback = (_, certificate, chain, errors) => ValidateRemote(certificate, chain, errors, remoteIsServer: true),
+        RemoteCertificateValidationCallback = (_, certificate, _, errors) => ValidateRemote(certificate, errors, remoteIsServer: true),
     };
 
-    private bool ValidateRemote(X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors, bool remoteIsServer)
+    /// <summary>
+    /// With <see cref="TransportOptions.TrustedRoots"/>, SslStream builds the remote chain against the cluster CA only
+    /// (custom root trust, no OS store, no downloads) and requires the TLS usage the remote side plays; the callback
+    /// then sees the verdict in its <see cref="SslPolicyErrors"/>.
+    /// </summary>
+    private X509ChainPolicy? ChainPolicy(string requiredUsageOid)
     {
+        if (_options.TrustedRoots is not { } roots)
+        {
+            return null;
+        }
+
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+            DisableCertificateDownloads = true,
+        };
+        policy.CustomTrustStore.AddRange(roots);
+        policy.ApplicationPolicy.Add(new Oid(requiredUsageOid));
+        return policy;
+    }
+
+    private bool ValidateRemote(X509Certificate? certificate, SslPolicyErrors errors, bool remoteIsServer)
+    {
+        var side = remoteIsServer ? "server" : "client";
         if (certificate is null)
         {
             // A server always presents one; a client only when the listener asked for it.
             var allowed = !remoteIsServer && !_options.RequireClientCertificate;
             if (!allowed)
             {
-                LogRefused(_logger, remoteIsServer ? "server" : "client", "no certificate presented");
+                LogRefused(_logger, side, "no certificate presented");
             }
 
             return allowed;
         }
 
-        if (remoteIsServer && _options.ValidateRemoteName && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+        // Only a client checks the name: it knows which host it dialled.
+        var ignored = remoteIsServer && _options.ValidateRemoteName ? SslPolicyErrors.None : SslPolicyErrors.RemoteCertificateNameMismatch;
+        var remaining = errors & ~ignored & ~SslPolicyErrors.RemoteCertificateNotAvailable;
+        if (remaining == SslPolicyErrors.None)
         {
-            LogRefused(_logger, "server", $"certificate {certificate.Subject} does not name the dialled host");
-            return false;
+            return true;
         }
 
-        if (_options.TrustedRoots is not { } roots)
-        {
-            var remaining = errors & ~SslPolicyErrors.RemoteCertificateNameMismatch;
-            if (remaining != SslPolicyErrors.None)
-            {
-                LogRefused(_logger, remoteIsServer ? "server" : "client", $"{certificate.Subject}: {remaining}");
-            }
-
-            return remaining == SslPolicyErrors.None;
-        }
-
-        return ChainsToTrustedRoots(certificate, presented, roots, remoteIsServer ? ServerAuthOid : ClientAuthOid);
-    }
-
-    private bool ChainsToTrustedRoots(X509Certificate certificate, X509Chain? presented, X509Certificate2Collection roots, string requiredUsageOid)
-    {
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(roots);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.DisableCertificateDownloads = true;
-        chain.ChainPolicy.ApplicationPolicy.Add(new Oid(requiredUsageOid));
-        if (presented is not null)
-        {
-            foreach (var element in presented.ChainElements)
-            {
-                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
-            }
-        }
-
-        var leaf = certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-        try
-        {
-            if (chain.Build(leaf))
-            {
-                return true;
-            }
-
-            var reasons = string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()));
-            LogRefused(_logger, requiredUsageOid == ServerAuthOid ? "server" : "client", $"certificate {leaf.Subject} does not chain to the cluster CA: {reasons}");
-            return false;
-        }
-        finally
-        {
-            foreach (var element in chain.ChainElements)
-            {
-                if (!ReferenceEquals(element.Certificate, leaf))
-                {
-                    element.Certificate.Dispose();
-                }
-            }
-
-            if (!ReferenceEquals(leaf, certificate))
-            {
-                leaf.Dispose();
-            }
-        }
+        var trust = _options.TrustedRoots is null ? "the operating system's trust store" : "the cluster CA";
+        LogRefused(_logger, side, $"certificate {certificate.Subject} ({remaining}) is not trusted by {trust} or does not name the dialled host");
+        return false;
     }
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "TLS: refused the {Side}'s certificate: {Reason}")]

@@ -130,7 +130,7 @@ public sealed class BadInputTests
     public async Task The_server_survives_1000_random_bad_frames_while_another_connection_keeps_working(TransportMode mode)
     {
         const int attacks = 1000;
-        const int parallel = 8;
+        const int parallel = 20;
         using var deadline = TestTransports.Deadline(120);
         await using var harness = await ServerHarness.StartAsync(mode, deadline.Token);
         await using var bystander = await harness.ConnectClientAsync(deadline.Token);
