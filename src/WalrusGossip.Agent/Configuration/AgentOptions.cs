@@ -241,10 +241,10 @@ public sealed class StorageSection
 /// <summary>Raft timing.</summary>
 public sealed class RaftSection
 {
-    /// <summary>Tick length in milliseconds. Default 100.</summary>
-    public int TickMs { get; set; } = 100;
+    /// <summary>Tick length in milliseconds. Default 50: heartbeats every 50 ms, elections after 0.5–1 s without a leader.</summary>
+    public int TickMs { get; set; } = 50;
 
-    /// <summary>Election timeout in ticks. Default 10.</summary>
+    /// <summary>Election timeout in ticks (randomised in [n, 2n)). Default 10.</summary>
     public int ElectionTicks { get; set; } = 10;
 
     /// <summary>Heartbeat interval in ticks. Default 1.</summary>
