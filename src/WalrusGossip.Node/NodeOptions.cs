@@ -52,6 +52,13 @@ public sealed class NodeOptions
     /// </summary>
     public bool ManageMembership { get; set; }
 
+    /// <summary>
+    /// Most entry bytes the leader puts in one AppendEntries message (Raft's <c>MaxAppendBytes</c>); a lagging
+    /// follower catches up in several messages. Default 1 MiB. The simulator lowers it so catch-up spans messages
+    /// even with its small entries.
+    /// </summary>
+    public ulong MaxAppendBytes { get; set; } = 1 << 20;
+
     /// <summary>Deliberate protocol bugs, for the simulator to prove its checkers catch them. Empty in production.</summary>
     public IReadOnlySet<string> InjectedBugs { get; set; } = new HashSet<string>();
 }

@@ -192,6 +192,7 @@ public sealed partial class WalrusNode : IDisposable
                 ElectionTicks = _options.ElectionTicks,
                 HeartbeatTicks = _options.HeartbeatTicks,
                 AppliedIndex = _applied,
+                MaxAppendBytes = _options.MaxAppendBytes,
                 InjectedBugs = _options.InjectedBugs,
             },
             raftLog);
