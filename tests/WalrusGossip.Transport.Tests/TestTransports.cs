@@ -56,6 +56,18 @@ internal static class TestTransports
         return (listener, serverSide, clientSide);
     }
 
+    /// <summary>
+    /// Waits for a condition that another thread makes true without a signal the test can await (for example a
+    /// counter the server bumps after the client already saw the refusal). Fails when the token expires.
+    /// </summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, CancellationToken cancellationToken)
+    {
+        while (!condition())
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(5), cancellationToken);
+        }
+    }
+
     /// <summary>A token cancelled after <paramref name="seconds"/> or when the test is cancelled.</summary>
     public static CancellationTokenSource Deadline(int seconds = 20)
     {

@@ -7,8 +7,8 @@ using Microsoft.Extensions.Logging;
 namespace WalrusGossip.Transport.Quic;
 
 /// <summary>
-/// Accepts QUIC connections and waits, in the background and within the handshake timeout, for each one's single
-/// bidirectional stream; only connections with their stream open are returned by <see cref="AcceptAsync"/>.
+/// Accepts QUIC connections in the background (the QUIC listener runs the TLS handshakes) and hands out each one
+/// whose handshake succeeded; its single bidirectional stream is accepted on first use (<see cref="DeferredQuicStream"/>).
 /// </summary>
 [SupportedOSPlatform("linux")]
 [SupportedOSPlatform("windows")]
@@ -95,41 +95,15 @@ internal sealed partial class QuicFrameListener : IFrameListener
                 continue;
             }
 
-            _ = AcceptStreamAsync(connection, token);
-        }
-    }
-
-    private async Task AcceptStreamAsync(QuicConnection connection, CancellationToken stopping)
-    {
-        try
-        {
-            QuicStream stream;
-            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping))
-            {
-                timeout.CancelAfter(_options.HandshakeTimeout);
-                stream = await connection.AcceptInboundStreamAsync(timeout.Token).ConfigureAwait(false);
-            }
-
-            var framed = QuicTransport.Wrap(connection, stream, _options.MaxFrameBytes, _counters);
+            var framed = QuicTransport.WrapAccepted(connection, _options.MaxFrameBytes, _counters);
             if (!_ready.Writer.TryWrite(framed))
             {
-                await framed.DisposeAsync().ConfigureAwait(false);
                 _pendingSlots.Release();
-                return;
+                await framed.DisposeAsync().ConfigureAwait(false);
+                continue;
             }
 
             _counters.ConnectionAccepted();
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            _counters.TlsHandshakeFailed();
-            _pendingSlots.Release();
-            if (!stopping.IsCancellationRequested)
-            {
-                LogHandshakeFailed(_logger, connection.RemoteEndPoint, $"no stream opened: {ex.Message}");
-            }
-
-            await connection.DisposeAsync().ConfigureAwait(false);
         }
     }
 

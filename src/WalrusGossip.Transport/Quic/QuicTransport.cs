@@ -114,6 +114,19 @@ internal sealed class QuicTransport : ITransport
         }
     }
 
+    internal static StreamFrameConnection WrapAccepted(QuicConnection connection, int maxFrameBytes, TransportCounters counters)
+    {
+        var deferred = new DeferredQuicStream(connection);
+        return new(
+            deferred,
+            connection.RemoteEndPoint,
+            connection.RemoteCertificate as System.Security.Cryptography.X509Certificates.X509Certificate2,
+            maxFrameBytes,
+            counters,
+            completeWrites: async () => (await deferred.GetStreamAsync(CancellationToken.None).ConfigureAwait(false)).CompleteWrites(),
+            closeTransport: () => CloseAsync(connection));
+    }
+
     internal static StreamFrameConnection Wrap(QuicConnection connection, QuicStream stream, int maxFrameBytes, TransportCounters counters) =>
         new(
             stream,
@@ -126,17 +139,19 @@ internal sealed class QuicTransport : ITransport
                 stream.CompleteWrites();
                 return ValueTask.CompletedTask;
             },
-            closeTransport: async () =>
-            {
-                try
-                {
-                    await connection.CloseAsync(CloseErrorCode).ConfigureAwait(false);
-                }
-                catch (QuicException)
-                {
-                    // Already closed by the other side.
-                }
+            closeTransport: () => CloseAsync(connection));
 
-                await connection.DisposeAsync().ConfigureAwait(false);
-            });
+    private static async ValueTask CloseAsync(QuicConnection connection)
+    {
+        try
+        {
+            await connection.CloseAsync(CloseErrorCode).ConfigureAwait(false);
+        }
+        catch (QuicException)
+        {
+            // Already closed by the other side.
+        }
+
+        await connection.DisposeAsync().ConfigureAwait(false);
+    }
 }
