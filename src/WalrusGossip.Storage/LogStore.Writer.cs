@@ -19,6 +19,7 @@ public sealed partial class LogStore
     private Exception? _failure;
     private long _lastSyncTimestamp;
     private Task? _spareTask;
+    private Task? _indexTask;
 
     /// <summary>
     /// Appends one entry at the next index. Completes, with that index, when the entry is durable under the
@@ -237,10 +238,7 @@ public sealed partial class LogStore
             return;
         }
 
-        if (ZeroFill)
-        {
-            _spareTask = Task.Run(PrepareSpare);
-        }
+        _spareTask = Task.Run(PrepareSpare);
 
         _lastSyncTimestamp = Stopwatch.GetTimestamp();
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "walrus-log-writer" };
@@ -275,6 +273,7 @@ public sealed partial class LogStore
         try
         {
             _spareTask?.GetAwaiter().GetResult();
+            _indexTask?.GetAwaiter().GetResult();
         }
         catch (IOException)
         {
@@ -457,6 +456,7 @@ public sealed partial class LogStore
             else
             {
                 segment!.File.Write(segment.End, data);
+                segment.File.StartWriteback(segment.End, data.Length);
             }
 
             _rw.EnterWriteLock();
@@ -489,12 +489,23 @@ public sealed partial class LogStore
     {
         if (current is not null)
         {
+            // The sealed segment must be durable before records land in the next one (recovery trusts sealed segments).
             current.File.Sync();
-            WriteSparseIndex(current, current.SparsePoints(_options.IndexIntervalBytes));
+            var points = current.SparsePoints(_options.IndexIntervalBytes);
+            if (_options.InlineWrites)
+            {
+                WriteSparseIndex(current, points);
+            }
+            else
+            {
+                // Derived data, rebuilt on open if missing: written off the writer thread.
+                var sealedSegment = current;
+                _indexTask = Task.Run(() => WriteSparseIndexQuietly(sealedSegment, points));
+            }
         }
 
         var path = PathOf(SegmentNames.Segment(firstIndex));
-        var file = ZeroFill ? TakeSpareSegment(path) : CreateSegmentFile(path);
+        var file = _options.InlineWrites ? CreateSegmentFile(path) : TakeSpareSegment(path);
         // Size the offset array for as many records as the previous segment held, so steady state grows nothing.
         var capacity = current is null ? 1024 : current.Count + (current.Count / 8) + 16;
         var segment = new Segment(firstIndex, path, PathOf(SegmentNames.Index(firstIndex)), file, capacity);
@@ -513,6 +524,21 @@ public sealed partial class LogStore
             _rw.ExitWriteLock();
         }
     }
+
+    private void WriteSparseIndexQuietly(Segment segment, List<(ulong Index, long Offset)> points)
+    {
+        try
+        {
+            WriteSparseIndex(segment, points);
+        }
+        catch (IOException e)
+        {
+            LogIndexWriteFailed(_logger, segment.IndexPath, e.Message);
+        }
+    }
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Warning, Message = "could not write sparse index {Path} ({Reason}); it is rebuilt on next open")]
+    private static partial void LogIndexWriteFailed(ILogger logger, string path, string reason);
 
     /// <summary>Under <c>always</c>, segments are zero-filled (not just fallocated) so each group commit's fdatasync writes data only.</summary>
     private bool ZeroFill => _options.Durability.Mode == DurabilityMode.Always && !_options.InlineWrites;
@@ -560,7 +586,7 @@ public sealed partial class LogStore
     {
         _device.DeleteFile(SparePath);
         using var file = _device.Open(SparePath, DeviceOpenMode.CreateNew);
-        file.Allocate(_options.MaxSegmentBytes, writeZeros: true);
+        file.Allocate(_options.MaxSegmentBytes, writeZeros: ZeroFill);
         file.SyncAll();
     }
 

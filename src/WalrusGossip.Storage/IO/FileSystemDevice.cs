@@ -128,6 +128,8 @@ public sealed partial class FileSystemDevice : IStorageDevice, IDisposable
 
         public void WriteAndSync(long offset, ReadOnlySpan<byte> data) => engine.Write(handle, offset, data, sync: true);
 
+        public void StartWriteback(long offset, long length) => Native.StartWriteback(handle, offset, length);
+
         public void Sync() => engine.DataSync(handle);
 
         public void SyncAll() => Native.FullSync(handle);

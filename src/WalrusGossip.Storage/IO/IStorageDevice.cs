@@ -89,6 +89,16 @@ public interface IDeviceFile : IDisposable
     /// <param name="data">Bytes to write.</param>
     void WriteAndSync(long offset, ReadOnlySpan<byte> data);
 
+    /// <summary>
+    /// Starts writing back a just-written range without waiting (Linux <c>sync_file_range(SYNC_FILE_RANGE_WRITE)</c>),
+    /// so a later <see cref="Sync"/> has little left to flush. A hint: no durability is promised; may do nothing.
+    /// </summary>
+    /// <param name="offset">Start of the range.</param>
+    /// <param name="length">Bytes in the range.</param>
+    void StartWriteback(long offset, long length)
+    {
+    }
+
     /// <summary>Makes all written data durable (fdatasync).</summary>
     void Sync();
 

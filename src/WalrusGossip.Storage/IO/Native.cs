@@ -17,6 +17,27 @@ internal static partial class Native
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fallocate(int fd, int mode, long offset, long len);
 
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int sync_file_range(int fd, long offset, long nbytes, uint flags);
+
+    /// <summary>sync_file_range(SYNC_FILE_RANGE_WRITE): start writeback of the range; errors are ignored (it is a hint).</summary>
+    public static void StartWriteback(SafeFileHandle handle, long offset, long length)
+    {
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            _ = sync_file_range((int)handle.DangerousGetHandle(), offset, length, 2);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags);
 
