@@ -29,7 +29,8 @@ public interface IFrameConnection : IAsyncDisposable
     ValueTask SendAsync(MessageType type, IMessage message, CancellationToken cancellationToken);
 
     /// <summary>Receives the next frame. Not safe to call concurrently.</summary>
-    /// <param name="cancellationToken">Cancels the receive; the connection is then no longer usable.</param>
+    /// <param name="cancellationToken">Cancels the receive; the connection may then be inside a frame, so further
+    /// receives throw <see cref="InvalidOperationException"/> and the caller must close it.</param>
     /// <returns>The frame, or null when the other side closed the connection cleanly between frames.</returns>
     /// <exception cref="ProtocolException">The bytes violate the protocol; the caller must close the connection.
     /// The error is already counted in <see cref="TransportCounters"/>.</exception>

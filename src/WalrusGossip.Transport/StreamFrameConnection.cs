@@ -19,6 +19,7 @@ internal sealed class StreamFrameConnection : IFrameConnection
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly byte[] _headerScratch = new byte[FrameHeader.Size];
     private ProtocolException? _receiveFault;
+    private bool _receiveCancelled;
     private int _receiving;
     private int _disposed;
 
@@ -67,6 +68,11 @@ internal sealed class StreamFrameConnection : IFrameConnection
             throw new ProtocolException(fault.Kind, $"connection already failed: {fault.Message}", fault) { Counted = true };
         }
 
+        if (_receiveCancelled)
+        {
+            throw new InvalidOperationException("A cancelled receive left the connection inside a frame; close it.");
+        }
+
         if (Interlocked.Exchange(ref _receiving, 1) != 0)
         {
             throw new InvalidOperationException("ReceiveAsync called concurrently on one connection.");
@@ -92,6 +98,11 @@ internal sealed class StreamFrameConnection : IFrameConnection
                 _counters.RecordProtocolError(ex.Kind);
             }
 
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            _receiveCancelled = true;
             throw;
         }
         finally
