@@ -9,7 +9,7 @@ namespace WalrusGossip.Simulation.Checking;
 
 /// <summary>
 /// The safety checkers, run after every event (Raft paper Figure 3 plus the client-visible guarantees):
-/// election safety (at most one leader per term), log matching, leader completeness, state machine safety
+/// election safety (at most one leader per term), log matching, leader completeness, the leader commit rule (§5.4.2), state machine safety
 /// (committed prefixes agree on every node), acknowledged appends (each acknowledged index holds that append and is
 /// the first occurrence of its (clientId, sequence) in the committed log), and stale reads returning committed data.
 /// Linearizable reads, liveness and SWIM views are checked by the simulation where those operations complete.
@@ -30,6 +30,7 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
     private readonly Dictionary<(ulong Client, ulong Sequence), ulong> _firstOccurrence = [];
     private readonly Dictionary<int, List<ulong>> _mirror = [];
     private readonly Dictionary<int, ulong> _verifiedCommit = [];
+    private readonly Dictionary<int, (ulong Term, ulong Commit)> _leaderCommit = [];
     private readonly List<(int Node, ulong Client, ulong Sequence, ulong Index)> _acks = [];
     private readonly List<(int Node, StoreEntry Entry)> _staleReads = [];
     private TimeSpan _nextFullCheck = FullCheckInterval;
@@ -114,7 +115,34 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
             }
         }
 
+        CheckOwnTermCommit(node, status);
         CheckCommit(node, status.CommitIndex);
+    }
+
+    /// <summary>
+    /// Paper §5.4.2 (Figure 8): a leader advances its commit index only to an entry of its own term, by counting
+    /// replicas; older entries commit indirectly. Checked on every commit advance observed while a node stays leader of one term.
+    /// </summary>
+    private void CheckOwnTermCommit(SimNode node, NodeStatus status)
+    {
+        _leaderCommit.TryGetValue(node.Id, out var previous);
+        if (status.Role != RaftRole.Leader)
+        {
+            _leaderCommit.Remove(node.Id);
+            return;
+        }
+
+        _leaderCommit[node.Id] = (status.Term, status.CommitIndex);
+        if (previous.Term == status.Term && status.CommitIndex > previous.Commit)
+        {
+            var mirror = _mirror[node.Id];
+            var term = status.CommitIndex <= (ulong)mirror.Count ? mirror[(int)status.CommitIndex - 1] : 0;
+            if (term != status.Term)
+            {
+                sim.Fail("leader-commit-rule", string.Create(CultureInfo.InvariantCulture,
+                    $"leader n{node.Id} of term {status.Term} advanced its commit index from {previous.Commit} to {status.CommitIndex}, an entry of term {term}: only entries of the leader's own term commit by counting replicas (§5.4.2)"));
+            }
+        }
     }
 
     private void UpdateMirror(SimNode node, WalrusNode process)

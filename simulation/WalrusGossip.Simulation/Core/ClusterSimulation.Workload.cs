@@ -40,6 +40,13 @@ internal sealed partial class ClusterSimulation
         var roll = _workload.Next(100);
         var kind = roll < 70 ? OpKind.Append : roll < 88 ? OpKind.Read : OpKind.StaleRead;
         var op = new Op(kind, kind == OpKind.Append ? ++client.Sequence : 0, Now, _completedPoint);
+        if (kind == OpKind.Append)
+        {
+            // Mostly small records, some large ones, so replication to a lagging follower spans several messages.
+            op.Data = new byte[_workload.Next(10) == 0 ? 256 + _workload.Next(4 * 1024) : 8 + _workload.Next(120)];
+            _workload.NextBytes(op.Data);
+        }
+
         client.Current = op;
         SendAttempt(client, op);
     }
@@ -71,7 +78,7 @@ internal sealed partial class ClusterSimulation
         switch (op.Kind)
         {
             case OpKind.Append:
-                var payload = AppendCommand.Encode(client.Id, op.Sequence, "sim", BitConverter.GetBytes(op.Sequence));
+                var payload = AppendCommand.Encode(client.Id, op.Sequence, "sim", op.Data);
                 var clientId = client.Id;
                 var sequence = op.Sequence;
                 process.Append(client.Id, op.Sequence, payload, r =>
@@ -197,6 +204,9 @@ internal sealed partial class ClusterSimulation
         public ulong Floor => floor;
 
         public int Attempts { get; set; }
+
+        /// <summary>Application bytes of an append (the same on every retry).</summary>
+        public byte[] Data { get; set; } = [];
 
         public TimeSpan AttemptSentAt { get; set; }
     }

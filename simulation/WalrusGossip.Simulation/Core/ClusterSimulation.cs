@@ -27,6 +27,9 @@ internal sealed partial class ClusterSimulation : INodeClock
     /// <summary>After a heal, SWIM must show every running node alive and a node down for the whole window dead, by this time.</summary>
     public static readonly TimeSpan MembershipBound = TimeSpan.FromSeconds(25);
 
+    /// <summary>Entry bytes per AppendEntries message: small, so a lagging follower catches up over several messages.</summary>
+    private const ulong MaxAppendBytes = 16 * 1024;
+
     private readonly SimOptions _options;
     private readonly PriorityQueue<SimEvent, (TimeSpan, long)> _queue = new();
     private readonly Random _nodeSeeds;
@@ -348,6 +351,7 @@ internal sealed partial class ClusterSimulation : INodeClock
             MaxEntryBytes = 16 * 1024,
             Durability = DurabilityPolicy.Always,
         },
+        MaxAppendBytes = MaxAppendBytes,
         InjectedBugs = _options.InjectedBugs,
     };
 

@@ -1,0 +1,53 @@
+using WalrusGossip.Simulation.Core;
+
+namespace WalrusGossip.Simulation.Tests;
+
+public sealed class CleanRunTests
+{
+    [Theory]
+    [InlineData(FaultKinds.None, 3)]
+    [InlineData(FaultKinds.Network, 5)]
+    [InlineData(FaultKinds.Process, 3)]
+    [InlineData(FaultKinds.Disk, 5)]
+    [InlineData(FaultKinds.All, 5)]
+    public void A_small_sweep_of_the_unmodified_node_has_no_violations(FaultKinds faults, int nodes)
+    {
+        var violations = new List<string>();
+        for (var seed = 1; seed <= 3; seed++)
+        {
+            var options = new SimOptions { Seed = seed, Nodes = nodes, SimSeconds = 60, Faults = faults };
+            var result = SimulationRunner.Run(options);
+            if (result.Violation is { } v)
+            {
+                violations.Add($"{options.ReplayCommand()}: {v.Property}: {v.Detail}");
+            }
+
+            Assert.True(result.Stats.AppendsAcknowledged > 0, $"seed {seed} acknowledged no appends");
+        }
+
+        Assert.Empty(violations);
+    }
+
+    [Fact]
+    public void Faults_happen_and_are_survived()
+    {
+        var result = SimulationRunner.Run(new SimOptions { Seed = 3, Nodes = 5, SimSeconds = 120, Faults = FaultKinds.All });
+
+        Assert.Null(result.Violation);
+        Assert.True(result.Stats.Crashes > 0);
+        Assert.True(result.Stats.Partitions > 0);
+        Assert.True(result.Stats.Elections > 1);
+        Assert.True(result.Stats.LinearizableReads > 0);
+        Assert.True(result.Stats.StaleReads > 0);
+    }
+
+    [Theory]
+    [InlineData(8)]
+    [InlineData(36)]
+    public void Seeds_that_found_the_gossip_rejoin_bug_stay_clean(long seed)
+    {
+        var result = SimulationRunner.Run(new SimOptions { Seed = seed, Nodes = 5, SimSeconds = 120, Faults = FaultKinds.All });
+
+        Assert.Null(result.Violation);
+    }
+}
