@@ -114,12 +114,7 @@ public sealed partial class FrameServer
         }
         catch (ProtocolException ex)
         {
-            if (!ex.Counted)
-            {
-                ex.Counted = true;
-                _counters.RecordProtocolError(ex.Kind);
-            }
-
+            _counters.RecordProtocolError(ex);
             LogProtocolError(_logger, id, remote, session?.Hello.Name ?? "", ex.Kind, ex.Message);
         }
         catch (OperationCanceledException) when (closed.IsCancellationRequested)

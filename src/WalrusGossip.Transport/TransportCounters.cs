@@ -78,6 +78,23 @@ public sealed class TransportCounters
         Interlocked.Increment(ref _connectionsClosedForProtocolError);
     }
 
+    /// <summary>
+    /// Counts the connection closed for <paramref name="exception"/>, once: an exception the transport already counted
+    /// (every <see cref="ProtocolException"/> thrown by <see cref="IFrameConnection.ReceiveAsync"/>, and refusals by
+    /// <see cref="HelloHandshake.AcceptAsync"/> given counters) is not counted again. Call it in every catch that closes
+    /// a connection for a protocol error.
+    /// </summary>
+    /// <param name="exception">The violation.</param>
+    public void RecordProtocolError(ProtocolException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        if (!exception.Counted)
+        {
+            exception.Counted = true;
+            RecordProtocolError(exception.Kind);
+        }
+    }
+
     internal void ConnectionAccepted() => Interlocked.Increment(ref _connectionsAccepted);
 
     internal void ConnectionOpened() => Interlocked.Increment(ref _connectionsOpened);
