@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
@@ -31,9 +32,12 @@ namespace WalrusGossip.Client;
 /// <see cref="WalrusException"/> subclass.
 /// </para>
 /// <para>
-/// Every append carries this client's id and a sequence number that grows by one per logical append; retries of the
-/// same append reuse its sequence, so the cluster answers a retry with the original index and never stores the
-/// entry twice (Raft dissertation §6.3).
+/// Every append carries a client session id and a sequence number that grows by one per logical append; retries of
+/// the same append reuse its sequence, so the cluster answers a retry with the original index and never stores the
+/// entry twice (Raft dissertation §6.3). A session carries one append at a time, so that its sequences reach the
+/// cluster in order even across retries and leader changes; concurrent appends use up to
+/// <see cref="WalrusClientOptions.MaxConcurrentAppends"/> sessions, the first of which is
+/// <see cref="WalrusClientOptions.ClientId"/>.
 /// </para>
 /// </remarks>
 public sealed partial class WalrusClient : IAsyncDisposable
@@ -46,9 +50,9 @@ public sealed partial class WalrusClient : IAsyncDisposable
     private readonly ResiliencePipeline _pipeline;
     private readonly List<X509Certificate2> _ownedCertificates = [];
     private readonly ConcurrentDictionary<EndpointConnection, byte> _tails = new();
+    private readonly SessionLanes _lanes;
     private string? _leaderHint;
     private int _cursor;
-    private long _sequence;
     private int _disposed;
 
     /// <summary>Creates a client. Nothing connects until the first request.</summary>
@@ -79,9 +83,10 @@ public sealed partial class WalrusClient : IAsyncDisposable
         }
 
         _pipeline = BuildPipeline(options);
+        _lanes = new SessionLanes(options.ClientId, options.MaxConcurrentAppends);
     }
 
-    /// <summary>This client's session id, carried by every append.</summary>
+    /// <summary>This client's first session id (<see cref="WalrusClientOptions.ClientId"/>), carried by appends made one at a time; concurrent appends use ids derived from it.</summary>
     public ulong ClientId => _options.ClientId;
 
     /// <summary>The configured endpoints, as canonical <c>host:port</c>.</summary>
@@ -105,21 +110,31 @@ public sealed partial class WalrusClient : IAsyncDisposable
     /// <exception cref="WalrusSessionExpiredException">The cluster forgot this client's session.</exception>
     public async Task<AppendResult> AppendAsync(ReadOnlyMemory<byte> payload, string? stream = null, CancellationToken cancellationToken = default)
     {
-        var request = new AppendRequest
+        var lane = await _lanes.RentAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            ClientId = _options.ClientId,
-            Sequence = ReserveSequences(1),
-            Stream = stream ?? string.Empty,
-            Payload = ProtoMapping.ToByteString(payload),
-        };
-        var (response, _) = await ExecuteAsync(MessageType.AppendRequest, request, cancellationToken).ConfigureAwait(false);
-        var append = (AppendResponse)response;
-        return new AppendResult(append.Index, append.Term);
+            var request = new AppendRequest
+            {
+                ClientId = lane.ClientId,
+                Sequence = lane.Reserve(1),
+                Stream = stream ?? string.Empty,
+                Payload = ProtoMapping.ToByteString(payload),
+            };
+            var (response, _) = await ExecuteAsync(MessageType.AppendRequest, request, cancellationToken).ConfigureAwait(false);
+            var append = (AppendResponse)response;
+            return new AppendResult(append.Index, append.Term);
+        }
+        finally
+        {
+            _lanes.Return(lane);
+        }
     }
 
     /// <summary>
-    /// Appends several entries in one request; they are committed together at consecutive indexes, in order. Each
-    /// entry takes its own sequence number, and a retried batch reuses them all.
+    /// Appends several entries in one request; they are committed at consecutive indexes, in order. Each entry takes
+    /// its own sequence number, and a retried batch reuses them all. Keep batches at 16 entries or fewer: the cluster
+    /// remembers the 16 most recent answers per session, so a larger batch that is retried after it was partly
+    /// applied can be refused with <see cref="WalrusSessionExpiredException"/>.
     /// </summary>
     /// <param name="entries">The entries: stream name (or null) and payload each; at least one.</param>
     /// <param name="cancellationToken">Stops waiting. The entries may still be committed.</param>
@@ -135,13 +150,26 @@ public sealed partial class WalrusClient : IAsyncDisposable
             throw new ArgumentException("a batch needs at least one entry", nameof(entries));
         }
 
-        var request = new AppendBatchRequest { ClientId = _options.ClientId, Sequence = ReserveSequences(entries.Count) };
+        var request = new AppendBatchRequest();
         foreach (var (stream, payload) in entries)
         {
             request.Items.Add(new AppendItem { Stream = stream ?? string.Empty, Payload = ProtoMapping.ToByteString(payload) });
         }
 
-        var (response, endpoint) = await ExecuteAsync(MessageType.AppendBatchRequest, request, cancellationToken).ConfigureAwait(false);
+        IMessage response;
+        string endpoint;
+        var lane = await _lanes.RentAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            request.ClientId = lane.ClientId;
+            request.Sequence = lane.Reserve(entries.Count);
+            (response, endpoint) = await ExecuteAsync(MessageType.AppendBatchRequest, request, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _lanes.Return(lane);
+        }
+
         var append = (AppendResponse)response;
         var results = new AppendResult[entries.Count];
         if (append.Indexes.Count == entries.Count)
@@ -320,8 +348,6 @@ public sealed partial class WalrusClient : IAsyncDisposable
             certificate.Dispose();
         }
     }
-
-    private ulong ReserveSequences(int count) => (ulong)Interlocked.Add(ref _sequence, count) - (ulong)count + 1;
 
     private X509Certificate2Collection? LoadCa(string? path)
     {

@@ -70,11 +70,19 @@ public sealed class WalrusClientOptions
     public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// Client session id carried by every append (Raft dissertation §6.3): with the per-append sequence it lets the
-    /// cluster answer a retried append with its original index instead of storing it twice. Must be unique per
-    /// client instance and non-zero. Default a random non-zero value.
+    /// Client session id carried by appends (Raft dissertation §6.3): with the per-append sequence it lets the
+    /// cluster answer a retried append with its original index instead of storing it twice. Concurrent appends use
+    /// further session ids derived from this one (see <see cref="MaxConcurrentAppends"/>). Must be unique per client
+    /// instance and non-zero. Default a random non-zero value.
     /// </summary>
     public ulong ClientId { get; set; } = NewClientId();
+
+    /// <summary>
+    /// Appends (single or batch) in flight at once; more wait. Each in-flight append uses its own client session, which
+    /// carries one append at a time so that its sequence numbers reach the cluster in order even when retried after a
+    /// leader change. Default 64; at least 1.
+    /// </summary>
+    public int MaxConcurrentAppends { get; set; } = 64;
 
     /// <summary>Name sent in the Hello frame, for the agents' logs. Default <c>walrus-client</c>.</summary>
     public string ClientName { get; set; } = "walrus-client";
@@ -141,6 +149,11 @@ public sealed class WalrusClientOptions
         if (ClientId == 0)
         {
             throw new ArgumentException("WalrusClientOptions.ClientId must not be 0 (0 turns off deduplication).", nameof(ClientId));
+        }
+
+        if (MaxConcurrentAppends < 1)
+        {
+            throw new ArgumentException("WalrusClientOptions.MaxConcurrentAppends must be at least 1.", nameof(MaxConcurrentAppends));
         }
 
         if (TailBufferFrames < 1)

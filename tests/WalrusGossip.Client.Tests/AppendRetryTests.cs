@@ -72,4 +72,42 @@ public sealed class AppendRetryTests
         Assert.Equal(1ul, result.Index);
         Assert.Equal(1ul, log.LastIndex);
     }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Concurrent_appends_through_one_client_keep_each_session_in_sequence_order_across_retries()
+    {
+        await using var agent = await FakeAgent.StartAsync();
+        var options = TestClients.Options(agent.Endpoint);
+        options.MaxConcurrentAppends = 8;
+        options.MaxRetries = 6; // each of the 5 dropped connections fails a request at most once
+        await using var client = new WalrusClient(options);
+        for (var i = 0; i < 5; i++)
+        {
+            agent.AppendFaults.Enqueue(AppendFault.DropConnectionAfterApply);
+        }
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(worker => Task.Run(async () =>
+        {
+            var indexes = new List<ulong>();
+            for (var i = 0; i < 50; i++)
+            {
+                indexes.Add((await client.AppendAsync(System.Text.Encoding.UTF8.GetBytes($"{worker}-{i}"), cancellationToken: Ct)).Index);
+            }
+
+            return indexes;
+        }, Ct)));
+
+        Assert.Equal(800ul, agent.Log.LastIndex);
+        Assert.Equal(800, results.SelectMany(r => r).Distinct().Count());
+        Assert.Equal(800, agent.Log.Snapshot().Select(e => e.Payload.ToStringUtf8()).Distinct().Count());
+        var sessions = agent.Log.Arrivals.GroupBy(a => a.ClientId).ToList();
+        Assert.InRange(sessions.Count, 1, 8);
+        Assert.Contains(sessions, s => s.Key == client.ClientId);
+        foreach (var session in sessions)
+        {
+            var sequences = session.Select(a => a.Sequence).ToList();
+            Assert.Equal(sequences.Order(), sequences);
+            Assert.Equal(Enumerable.Range(1, sequences.Distinct().Count()).Select(i => (ulong)i), sequences.Distinct());
+        }
+    }
 }

@@ -37,7 +37,7 @@ internal sealed class EndpointState : IAsyncDisposable
                 MinimumThroughput = 3,
                 SamplingDuration = TimeSpan.FromSeconds(10),
                 BreakDuration = options.CircuitBreakDuration,
-                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsConnectionFailure(e)),
+                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is EndpointConnectException),
                 StateProvider = _breakerState,
             })
             .Build();
@@ -49,10 +49,13 @@ internal sealed class EndpointState : IAsyncDisposable
     /// <summary>Canonical <c>host:port</c>.</summary>
     public string Key { get; }
 
-    /// <summary>The endpoint's circuit breaker; run every request to it through this pipeline.</summary>
+    /// <summary>
+    /// The endpoint's circuit breaker; run every request to it through this pipeline. It counts failures to connect
+    /// (<see cref="EndpointConnectException"/>), not requests lost with a connection that died.
+    /// </summary>
     public ResiliencePipeline Breaker { get; }
 
-    /// <summary>True while the circuit is open (recent connection failures); requests should prefer other endpoints.</summary>
+    /// <summary>True while the circuit is open (recent failures to connect); requests should prefer other endpoints.</summary>
     public bool IsBroken => _breakerState.CircuitState is CircuitState.Open or CircuitState.Isolated;
 
     /// <summary>True for failures of the connection itself (as opposed to an agent's answer).</summary>
@@ -84,7 +87,7 @@ internal sealed class EndpointState : IAsyncDisposable
             }
 
             stale = current;
-            var opened = await EndpointConnection.OpenAsync(_transport, Address, _options, _logger, cancellationToken).ConfigureAwait(false);
+            var opened = await OpenAsync(cancellationToken).ConfigureAwait(false);
             Volatile.Write(ref _connection, opened);
             return opened;
         }
@@ -101,8 +104,19 @@ internal sealed class EndpointState : IAsyncDisposable
     /// <summary>Opens a connection of its own (not shared), for a tail subscription that lives as long as its consumer.</summary>
     /// <param name="cancellationToken">Cancels connecting.</param>
     /// <returns>The connection; the caller disposes it.</returns>
-    public Task<EndpointConnection> OpenDedicatedAsync(CancellationToken cancellationToken) =>
-        EndpointConnection.OpenAsync(_transport, Address, _options, _logger, cancellationToken);
+    public Task<EndpointConnection> OpenDedicatedAsync(CancellationToken cancellationToken) => OpenAsync(cancellationToken);
+
+    private async Task<EndpointConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await EndpointConnection.OpenAsync(_transport, Address, _options, _logger, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested)
+        {
+            throw new EndpointConnectException(e.Message, e);
+        }
+    }
 
     /// <summary>Closes the current connection.</summary>
     /// <returns>A task that completes when it is closed.</returns>

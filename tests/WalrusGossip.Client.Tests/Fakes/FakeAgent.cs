@@ -170,7 +170,7 @@ internal sealed class FakeAgent : IAsyncDisposable
                 if (!Refused(forced, response, (s, id, address) => { response.Status = s; response.LeaderId = id; response.LeaderClientAddress = address; }))
                 {
                     response.Index = Log.Append(append.ClientId, append.Sequence, append.Stream, append.Payload);
-                    response.Status = ResponseStatus.Ok;
+                    response.Status = response.Index == 0 ? ResponseStatus.SessionExpired : ResponseStatus.Ok;
                     if (AppendFaults.TryDequeue(out var fault))
                     {
                         return fault == AppendFault.NoAnswerAfterApply;
@@ -193,7 +193,7 @@ internal sealed class FakeAgent : IAsyncDisposable
                     }
 
                     response.Index = response.Indexes[0];
-                    response.Status = ResponseStatus.Ok;
+                    response.Status = response.Indexes.Contains(0ul) ? ResponseStatus.SessionExpired : ResponseStatus.Ok;
                     if (AppendFaults.TryDequeue(out var fault))
                     {
                         return fault == AppendFault.NoAnswerAfterApply;

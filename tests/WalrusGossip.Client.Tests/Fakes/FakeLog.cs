@@ -5,13 +5,15 @@ namespace WalrusGossip.Client.Tests.Fakes;
 
 /// <summary>
 /// The replicated log of a fake cluster: entries in index order, and the client sessions table that answers a retried
-/// (client id, sequence) with its original index instead of storing it again (Raft dissertation §6.3).
+/// (client id, sequence) with its original index instead of storing it again (Raft dissertation §6.3). Like the
+/// real session table it refuses, as expired, a sequence it does not know that is below the session's highest.
 /// </summary>
 internal sealed class FakeLog
 {
     private readonly Lock _lock = new();
     private readonly List<Entry> _entries = [];
     private readonly Dictionary<(ulong ClientId, ulong Sequence), ulong> _sessions = [];
+    private readonly Dictionary<ulong, ulong> _highestSequence = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ulong Term { get; init; } = 3;
@@ -38,7 +40,7 @@ internal sealed class FakeLog
         }
     }
 
-    /// <summary>Stores the entry unless its (client id, sequence) was seen; returns its index either way.</summary>
+    /// <summary>Stores the entry unless its (client id, sequence) was seen; returns its index either way, or 0 when the sequence is expired.</summary>
     public ulong Append(ulong clientId, ulong sequence, string stream, ByteString payload)
     {
         TaskCompletionSource changed;
@@ -51,11 +53,17 @@ internal sealed class FakeLog
                 return original;
             }
 
+            if (clientId != 0 && _highestSequence.TryGetValue(clientId, out var highest) && sequence < highest)
+            {
+                return 0;
+            }
+
             index = (ulong)_entries.Count + 1;
             _entries.Add(new Entry { Index = index, Term = Term, Stream = stream, Payload = payload });
             if (clientId != 0)
             {
                 _sessions[(clientId, sequence)] = index;
+                _highestSequence[clientId] = Math.Max(sequence, _highestSequence.GetValueOrDefault(clientId));
             }
 
             changed = _changed;

@@ -1,0 +1,85 @@
+namespace WalrusGossip.Client;
+
+/// <summary>
+/// The client sessions (Raft dissertation §6.3) a <see cref="WalrusClient"/> appends through. Each lane is one
+/// session id with its own sequence numbers and carries at most one append request at a time, retries included:
+/// the next sequence of a lane is sent only once the previous one was answered (or given up). That keeps every
+/// lane's sequences arriving and applying in order, which the cluster's session table relies on: it remembers a
+/// session's highest applied sequence and its recent answers, and refuses an unknown sequence below the highest as
+/// expired. Concurrent appends use separate lanes, up to <see cref="WalrusClientOptions.MaxConcurrentAppends"/>;
+/// further ones wait for a lane. Lane 0's id is <see cref="WalrusClientOptions.ClientId"/>; lane k's id is derived
+/// from it.
+/// </summary>
+internal sealed class SessionLanes
+{
+    private readonly ulong _baseClientId;
+    private readonly SemaphoreSlim _free;
+    private readonly Stack<Lane> _idle = new();
+    private readonly Lock _lock = new();
+    private int _created;
+
+    public SessionLanes(ulong baseClientId, int maxLanes)
+    {
+        _baseClientId = baseClientId;
+        _free = new SemaphoreSlim(maxLanes, maxLanes);
+    }
+
+    /// <summary>Waits for a lane; the most recently returned one first, so a sequential caller always uses lane 0.</summary>
+    public async ValueTask<Lane> RentAsync(CancellationToken cancellationToken)
+    {
+        await _free.WaitAsync(cancellationToken).ConfigureAwait(false);
+        lock (_lock)
+        {
+            if (_idle.TryPop(out var lane))
+            {
+                return lane;
+            }
+
+            return new Lane(LaneClientId(_baseClientId, _created++));
+        }
+    }
+
+    /// <summary>Gives a lane back once its request is answered or abandoned.</summary>
+    public void Return(Lane lane)
+    {
+        lock (_lock)
+        {
+            _idle.Push(lane);
+        }
+
+        _free.Release();
+    }
+
+    /// <summary>Lane 0 is the base id; others mix the lane number in (SplitMix64 finalizer), never 0.</summary>
+    internal static ulong LaneClientId(ulong baseClientId, int lane)
+    {
+        if (lane == 0)
+        {
+            return baseClientId;
+        }
+
+        var z = baseClientId + (0x9E3779B97F4A7C15UL * (ulong)lane);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        return z == 0 ? 1 : z;
+    }
+
+    /// <summary>One session: its id and the next sequence number to use.</summary>
+    internal sealed class Lane
+    {
+        private ulong _nextSequence = 1;
+
+        public Lane(ulong clientId) => ClientId = clientId;
+
+        public ulong ClientId { get; }
+
+        /// <summary>Takes <paramref name="count"/> consecutive sequence numbers and returns the first.</summary>
+        public ulong Reserve(int count)
+        {
+            var first = _nextSequence;
+            _nextSequence += (ulong)count;
+            return first;
+        }
+    }
+}
