@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace WalrusGossip.Agent.Tests;
+
+/// <summary>Invalid configuration stops start-up with one clear message naming the setting, and exit code 2.</summary>
+public sealed class ConfigurationTests
+{
+    [Theory]
+    [InlineData("--bogus-flag", "unknown option '--bogus-flag'")]
+    [InlineData("--node-id=0", "Node:Id")]
+    [InlineData("--client-listen=nowhere", "Network:ClientListen")]
+    [InlineData("--fsync=sometimes", "Storage:Fsync")]
+    [InlineData("--ca=/nonexistent/ca.pem", "Transport:CaFile")]
+    public async Task Bad_settings_are_refused_naming_the_setting(string arg, string expected)
+    {
+        var (code, error) = await RunAgentAsync("--node-id", "1", "--data-dir", Path.Combine(Path.GetTempPath(), "walrus-cfg-" + Guid.NewGuid().ToString("N")), arg);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unknown_keys_in_a_config_file_are_refused()
+    {
+        var file = Path.Combine(Path.GetTempPath(), "walrus-cfg-" + Guid.NewGuid().ToString("N") + ".json");
+        await File.WriteAllTextAsync(file, """{ "Node": { "Id": 1, "DataDir": "/tmp/x", "Colour": "blue" } }""", TestContext.Current.CancellationToken);
+        var (code, error) = await RunAgentAsync("--config", file);
+        Assert.Equal(2, code);
+        Assert.Contains("unknown configuration key 'Node:Colour'", error, StringComparison.Ordinal);
+        File.Delete(file);
+    }
+
+    [Fact]
+    public async Task A_port_in_use_and_an_unwritable_data_dir_are_named()
+    {
+        await using var agents = new AgentProcesses();
+        agents.Reserve(1);
+        var blocker = new TcpListener(IPAddress.Loopback, 0);
+        blocker.Start();
+        var busy = ((IPEndPoint)blocker.LocalEndpoint).Port;
+        var certs = new[] { "--ca", Path.Combine(agents.Certs, "ca.pem"), "--cert", Path.Combine(agents.Certs, "node-1.pem"), "--key", Path.Combine(agents.Certs, "node-1.key") };
+        var ports = agents.PortsOf(1);
+        var common = new[] { "--node-id", "1", "--peer-listen", $"127.0.0.1:{ports.Peer}", "--gossip-listen", $"127.0.0.1:{ports.Gossip}", "--http-listen", $"127.0.0.1:{ports.Http}" };
+        var (code, error) = await RunAgentAsync([.. common, .. certs, "--data-dir", agents.DataDirOf(1), "--client-listen", $"127.0.0.1:{busy}"]);
+        blocker.Stop();
+        Assert.Equal(2, code);
+        Assert.Contains("Network:ClientListen", error, StringComparison.Ordinal);
+
+        var file = Path.Combine(agents.Root, "plain-file");
+        await File.WriteAllTextAsync(file, "x", TestContext.Current.CancellationToken);
+        (code, error) = await RunAgentAsync([.. common, .. certs, "--data-dir", Path.Combine(file, "data"), "--client-listen", $"127.0.0.1:{ports.Client}"]);
+        Assert.Equal(2, code);
+        Assert.Contains("Node:DataDir", error, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int Code, string Error)> RunAgentAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "walrus-agent.dll"));
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return (process.ExitCode, await error + await output);
+    }
+}
