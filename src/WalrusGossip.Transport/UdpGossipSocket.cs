@@ -51,6 +51,12 @@ public sealed partial class UdpGossipSocket : IAsyncDisposable
         var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
+            if (endPoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                // "[::]" listens on IPv4 too, as operators expect.
+                socket.DualMode = true;
+            }
+
             socket.Bind(endPoint);
             return new UdpGossipSocket(socket, counters, logger);
         }

@@ -93,6 +93,25 @@ public sealed class UdpGossipSocketTests
     }
 
     [Fact]
+    public async Task A_socket_bound_to_ipv6_any_receives_ipv4_datagrams_with_an_ipv4_sender_address()
+    {
+        if (!System.Net.Sockets.Socket.OSSupportsIPv6)
+        {
+            Assert.Skip("IPv6 is disabled on this machine.");
+        }
+
+        using var deadline = TestTransports.Deadline();
+        var received = Channel.CreateUnbounded<string>();
+        await using var v4 = UdpGossipSocket.Bind(TestTransports.AnyLoopbackPort, new TransportCounters(), NullLogger.Instance);
+        await using var dual = UdpGossipSocket.Bind(new IPEndPoint(IPAddress.IPv6Any, 0), new TransportCounters(), NullLogger.Instance);
+        dual.Start((from, _) => received.Writer.TryWrite(from));
+
+        Assert.True(await v4.SendAsync($"127.0.0.1:{dual.LocalEndPoint.Port}", [1], deadline.Token));
+
+        Assert.Equal($"127.0.0.1:{v4.LocalEndPoint.Port}", await received.Reader.ReadAsync(deadline.Token));
+    }
+
+    [Fact]
     public void Addresses_are_formatted_as_host_colon_port_with_ipv4_unmapped()
     {
         Assert.Equal("127.0.0.1:7301", UdpGossipSocket.FormatAddress(new IPEndPoint(IPAddress.Loopback.MapToIPv6(), 7301)));

@@ -31,6 +31,12 @@ internal sealed class TcpTransport : ITransport
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
+            if (endPoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                // "[::]" listens on IPv4 too, as operators expect.
+                socket.DualMode = true;
+            }
+
             socket.Bind(endPoint);
             socket.Listen(512);
         }
