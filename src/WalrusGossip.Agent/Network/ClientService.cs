@@ -49,7 +49,7 @@ public sealed partial class ClientService : IAsyncDisposable
 
     /// <summary>Starts accepting clients on <paramref name="listener"/>.</summary>
     /// <param name="listener">The client-port listener.</param>
-    public void Start(IFrameListener listener) => _acceptLoop = Task.Run(() => AcceptLoopAsync(listener, _stop.Token));
+    public void Start(IFrameListener listener) => _acceptLoop = Task.Run(() => AcceptLoop.RunAsync(listener, ServeAsync, _stop.Token));
 
     /// <summary>Stops accepting and closes connections.</summary>
     /// <returns>A task that completes when the accept loop has stopped.</returns>
@@ -68,24 +68,6 @@ public sealed partial class ClientService : IAsyncDisposable
         }
 
         _stop.Dispose();
-    }
-
-    private async Task AcceptLoopAsync(IFrameListener listener, CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            IFrameConnection connection;
-            try
-            {
-                connection = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            _ = Task.Run(() => ServeAsync(connection, cancellationToken), cancellationToken);
-        }
     }
 
     private async Task ServeAsync(IFrameConnection connection, CancellationToken cancellationToken)

@@ -65,8 +65,8 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(peerListener);
         ArgumentNullException.ThrowIfNull(gossipListener);
         _loop = loop;
-        _background.Add(Task.Run(() => AcceptLoopAsync(peerListener, _stop.Token)));
-        _background.Add(Task.Run(() => AcceptLoopAsync(gossipListener, _stop.Token)));
+        _background.Add(Task.Run(() => AcceptLoop.RunAsync(peerListener, ServeInboundAsync, _stop.Token)));
+        _background.Add(Task.Run(() => AcceptLoop.RunAsync(gossipListener, ServeInboundAsync, _stop.Token)));
         _udp.Start((from, bytes) => loop.Post(node => node.ReceiveGossip(from, reliable: false, bytes)));
     }
 
@@ -172,24 +172,6 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
         catch (Exception e) when (e is IOException or TimeoutException or ProtocolException or OperationCanceledException or System.Security.Authentication.AuthenticationException or System.Net.Sockets.SocketException)
         {
             LogGossipStreamFailed(_logger, address, e.Message);
-        }
-    }
-
-    private async Task AcceptLoopAsync(IFrameListener listener, CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            IFrameConnection connection;
-            try
-            {
-                connection = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            _ = Task.Run(() => ServeInboundAsync(connection, cancellationToken), cancellationToken);
         }
     }
 
