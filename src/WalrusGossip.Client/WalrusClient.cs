@@ -200,7 +200,7 @@ public sealed partial class WalrusClient : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The entry.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is 0.</exception>
-    /// <exception cref="WalrusNotFoundException">The index is past the end of the committed log.</exception>
+    /// <exception cref="WalrusNotFoundException">The index is past the end of the committed log, or holds an internal Raft entry (no-op, configuration change) rather than an appended one.</exception>
     /// <exception cref="WalrusCompactedException">The index precedes the retained log.</exception>
     /// <exception cref="WalrusException">Unavailable, timeout or overloaded after all retries.</exception>
     public async Task<LogEntry> ReadAsync(ulong index, Consistency consistency = Consistency.Linearizable, CancellationToken cancellationToken = default)
@@ -209,7 +209,7 @@ public sealed partial class WalrusClient : IAsyncDisposable
         var result = await ReadRangeAsync(index, 1, 0, consistency, null, cancellationToken).ConfigureAwait(false);
         if (result.Entries.Count == 0 || result.Entries[0].Index != index)
         {
-            throw new WalrusNotFoundException($"index {index} is past the last committed index {result.LastIndex}");
+            throw new WalrusNotFoundException($"index {index} holds no application entry: it is past the last committed index {result.LastIndex} or an internal Raft entry");
         }
 
         return result.Entries[0];
