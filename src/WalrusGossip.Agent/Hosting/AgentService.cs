@@ -144,8 +144,12 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         _ = _loop.Completion.ContinueWith(t => Lifetime.StopApplication(), TaskScheduler.Default);
         await _loop.InvokeAsync(n => n.IsStarted).ConfigureAwait(false);
         _peers.Start(_loop, _peerListener, _gossipListener);
-        _clients = new ClientService(_loop, o.Node.Id, ClientAddressOf, n => AgentStatus.Capture(n, _clock.Now, Addresses), Metrics, _loggerFactory.CreateLogger("walrus.clients"));
-        _clients.Start(_clientListener);
+        _clients = new ClientService(_loop, o.Node.Id, ClientAddressOf, n => AgentStatus.Capture(n, _clock.Now, Addresses), Metrics, _loggerFactory.CreateLogger("walrus.clients"))
+        {
+            TransportMode = clientTransport.Mode,
+        };
+        _clients.Start(_clientListener, clientTransport.Counters);
+        Metrics.Bind(() => _clients?.ActiveConnections ?? 0, () => peerTransport.Counters.ConnectionsClosedForProtocolError + clientTransport.Counters.ConnectionsClosedForProtocolError);
         _maintenance = Task.Run(() => MaintainAsync(_stop.Token), CancellationToken.None);
         LogStarted(_logger, o.Node.Id, Addresses["client"], Addresses["peer"], Addresses["gossip"], o.Network.HttpListen);
     }

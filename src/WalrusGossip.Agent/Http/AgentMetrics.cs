@@ -12,19 +12,21 @@ public sealed class AgentMetrics
 {
     private static readonly double[] LatencyBucketsSeconds = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
     private readonly Histogram _appendLatency = new(LatencyBucketsSeconds);
-    private long _clientConnections;
-    private long _protocolErrors;
+    private Func<long> _clientConnections = () => 0;
+    private Func<long> _protocolErrors = () => 0;
 
     /// <summary>Records one client append's latency, from request receipt to commit.</summary>
     /// <param name="elapsed">The latency.</param>
     public void ObserveAppend(TimeSpan elapsed) => _appendLatency.Observe(elapsed.TotalSeconds);
 
-    /// <summary>Adjusts the open client connection gauge.</summary>
-    /// <param name="delta">+1 on accept, -1 on close.</param>
-    public void ClientConnectionsChanged(int delta) => Interlocked.Add(ref _clientConnections, delta);
-
-    /// <summary>Counts a connection closed for a protocol error (bad frame, version mismatch).</summary>
-    public void ProtocolError() => Interlocked.Increment(ref _protocolErrors);
+    /// <summary>Connects the gauges that live elsewhere: open client connections and connections closed for protocol errors.</summary>
+    /// <param name="clientConnections">Reads the open client connection count.</param>
+    /// <param name="protocolErrors">Reads the number of connections closed for a protocol error (bad frame, version mismatch), all ports.</param>
+    public void Bind(Func<long> clientConnections, Func<long> protocolErrors)
+    {
+        _clientConnections = clientConnections;
+        _protocolErrors = protocolErrors;
+    }
 
     /// <summary>Renders every metric.</summary>
     /// <param name="status">Current agent status.</param>
@@ -51,8 +53,8 @@ public sealed class AgentMetrics
         Gauge("walrus_log_last_index", "Last index in the local log.", status.Node.LastIndex);
         Gauge("walrus_log_segments", "Segment files in the local log.", status.SegmentCount);
         Gauge("walrus_log_bytes", "Bytes of record data in the local log.", status.LogBytes);
-        Gauge("walrus_client_connections", "Open client connections.", Interlocked.Read(ref _clientConnections));
-        sb.Append(inv, $"# HELP walrus_protocol_errors_total Connections closed for a protocol error.\n# TYPE walrus_protocol_errors_total counter\nwalrus_protocol_errors_total {Interlocked.Read(ref _protocolErrors)}\n");
+        Gauge("walrus_client_connections", "Open client connections.", _clientConnections());
+        sb.Append(inv, $"# HELP walrus_protocol_errors_total Connections closed for a protocol error.\n# TYPE walrus_protocol_errors_total counter\nwalrus_protocol_errors_total {_protocolErrors()}\n");
         sb.Append("# HELP walrus_swim_members SWIM members by state in this node's view.\n# TYPE walrus_swim_members gauge\n");
         foreach (var state in Enum.GetValues<MemberState>())
         {

@@ -18,7 +18,7 @@ namespace WalrusGossip.Agent.Network;
 /// and the SDK redirects. A connection that violates the protocol is closed with a logged reason and a counter;
 /// every other connection is unaffected.
 /// </summary>
-public sealed partial class ClientService : IAsyncDisposable
+public sealed class ClientService : IAsyncDisposable
 {
     private const int MaxReadEntries = 10_000;
     private readonly NodeLoop _loop;
@@ -28,7 +28,8 @@ public sealed partial class ClientService : IAsyncDisposable
     private readonly AgentMetrics _metrics;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
-    private Task? _acceptLoop;
+    private FrameServer? _server;
+    private Task? _serving;
 
     /// <summary>Creates the service.</summary>
     /// <param name="loop">The node loop.</param>
@@ -47,65 +48,47 @@ public sealed partial class ClientService : IAsyncDisposable
         _logger = logger;
     }
 
+    /// <summary>Transport mode reported in status responses ("tcp" or "quic").</summary>
+    public string TransportMode { get; init; } = "tcp";
+
+    /// <summary>Open client connections (handshaking or in session).</summary>
+    public int ActiveConnections => _server?.ActiveConnections ?? 0;
+
     /// <summary>Starts accepting clients on <paramref name="listener"/>.</summary>
     /// <param name="listener">The client-port listener.</param>
-    public void Start(IFrameListener listener) => _acceptLoop = Task.Run(() => AcceptLoop.RunAsync(listener, ServeAsync, _stop.Token));
+    /// <param name="counters">The client transport's counters (protocol errors are counted there).</param>
+    public void Start(IFrameListener listener, TransportCounters counters)
+    {
+        _server = new FrameServer(
+            listener,
+            new FrameServerOptions { Hello = new HelloAcceptOptions { LocalNodeId = _nodeId, AllowedRoles = [ConnectionRole.Client] } },
+            (session, _, message, cancellationToken) =>
+            {
+                Dispatch(session.Connection, message, cancellationToken);
+                return ValueTask.CompletedTask;
+            },
+            counters,
+            _logger);
+        _serving = Task.Run(() => _server.RunAsync(_stop.Token));
+    }
 
     /// <summary>Stops accepting and closes connections.</summary>
-    /// <returns>A task that completes when the accept loop has stopped.</returns>
+    /// <returns>A task that completes when every connection has closed.</returns>
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        if (_acceptLoop is not null)
+        if (_serving is not null)
         {
             try
             {
-                await _acceptLoop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                await _serving.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException or ObjectDisposedException)
             {
             }
         }
 
         _stop.Dispose();
-    }
-
-    private async Task ServeAsync(IFrameConnection connection, CancellationToken cancellationToken)
-    {
-        _metrics.ClientConnectionsChanged(1);
-        using var connectionStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        try
-        {
-            await using (connection.ConfigureAwait(false))
-            {
-                using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(connectionStop.Token))
-                {
-                    timeout.CancelAfter(TimeSpan.FromSeconds(10));
-                    if (await HelloHandshake.AcceptAsync(connection, new HelloAcceptOptions { LocalNodeId = _nodeId, AllowedRoles = [ConnectionRole.Client] }, null, timeout.Token).ConfigureAwait(false) is null)
-                    {
-                        return;
-                    }
-                }
-
-                while (await connection.ReceiveAsync(connectionStop.Token).ConfigureAwait(false) is { } frame)
-                {
-                    Dispatch(connection, frame.Message, connectionStop.Token);
-                }
-            }
-        }
-        catch (ProtocolException e)
-        {
-            _metrics.ProtocolError();
-            LogClientProtocolError(_logger, connection.RemoteEndPoint.ToString() ?? "?", e.Message);
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or TimeoutException)
-        {
-        }
-        finally
-        {
-            await connectionStop.CancelAsync().ConfigureAwait(false);
-            _metrics.ClientConnectionsChanged(-1);
-        }
     }
 
     private void Dispatch(IFrameConnection connection, IMessage message, CancellationToken cancellationToken)
@@ -406,7 +389,7 @@ public sealed partial class ClientService : IAsyncDisposable
     private async Task StatusAsync(IFrameConnection connection, StatusRequest request, CancellationToken cancellationToken)
     {
         var status = await _loop.InvokeAsync(_status).ConfigureAwait(false);
-        Reply(connection, MessageType.StatusResponse, StatusMapper.ToProto(status, request.RequestId, _clientAddressOf), cancellationToken);
+        Reply(connection, MessageType.StatusResponse, StatusMapper.ToProto(status, request.RequestId, _clientAddressOf, TransportMode), cancellationToken);
     }
 
     private async Task MembersAsync(IFrameConnection connection, MembersRequest request, CancellationToken cancellationToken)
@@ -440,7 +423,4 @@ public sealed partial class ClientService : IAsyncDisposable
         {
         }
     }
-
-    [LoggerMessage(EventId = 40, Level = LogLevel.Warning, Message = "closed client connection from {Remote}: {Reason}")]
-    private static partial void LogClientProtocolError(ILogger logger, string remote, string reason);
 }

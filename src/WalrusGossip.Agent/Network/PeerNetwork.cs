@@ -65,8 +65,12 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(peerListener);
         ArgumentNullException.ThrowIfNull(gossipListener);
         _loop = loop;
-        _background.Add(Task.Run(() => AcceptLoop.RunAsync(peerListener, ServeInboundAsync, _stop.Token)));
-        _background.Add(Task.Run(() => AcceptLoop.RunAsync(gossipListener, ServeInboundAsync, _stop.Token)));
+        var options = new FrameServerOptions { Hello = new HelloAcceptOptions { LocalNodeId = _nodeId, AllowedRoles = [ConnectionRole.Peer] } };
+        foreach (var listener in new[] { peerListener, gossipListener })
+        {
+            var server = new FrameServer(listener, options, HandleInbound, _transport.Counters, _logger);
+            _background.Add(Task.Run(() => server.RunAsync(_stop.Token)));
+        }
         _udp.Start((from, bytes) => loop.Post(node => node.ReceiveGossip(from, reliable: false, bytes)));
     }
 
@@ -175,51 +179,26 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
         }
     }
 
-    private async Task ServeInboundAsync(IFrameConnection connection, CancellationToken cancellationToken)
+    /// <summary>Raft messages and push-pull gossip from peers go to the node loop; anything else closes the connection.</summary>
+    private ValueTask HandleInbound(FrameSession session, MessageType type, Google.Protobuf.IMessage message, CancellationToken cancellationToken)
     {
-        await using (connection.ConfigureAwait(false))
+        switch (message)
         {
-            try
-            {
-                using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-                {
-                    timeout.CancelAfter(HandshakeTimeout);
-                    if (await HelloHandshake.AcceptAsync(connection, new HelloAcceptOptions { LocalNodeId = _nodeId, AllowedRoles = [ConnectionRole.Peer] }, _transport.Counters, timeout.Token).ConfigureAwait(false) is null)
-                    {
-                        return;
-                    }
-                }
-
-                while (await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false) is { } frame)
-                {
-                    switch (frame.Message)
-                    {
-                        case RaftEnvelope envelope:
-                            var message = RaftMessageMapper.FromProto(envelope);
-                            _loop?.Post(node => node.ReceiveRaft(message));
-                            break;
-                        case GossipStream gossip:
-                            var bytes = gossip.Payload.ToByteArray();
-                            var from = gossip.FromAddress;
-                            _loop?.Post(node => node.ReceiveGossip(from, reliable: true, bytes));
-                            break;
-                        default:
-                            throw new ProtocolException(ProtocolErrorKind.UnknownMessageType, $"{frame.Type} is not accepted on a peer connection");
-                    }
-                }
-            }
-            catch (ProtocolException e)
-            {
-                LogPeerProtocolError(_logger, connection.RemoteEndPoint.ToString() ?? "?", e.Message);
-            }
-            catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or TimeoutException)
-            {
-            }
+            case RaftEnvelope envelope:
+                var raft = RaftMessageMapper.FromProto(envelope);
+                _loop?.Post(node => node.ReceiveRaft(raft));
+                break;
+            case GossipStream gossip:
+                var bytes = gossip.Payload.ToByteArray();
+                var from = gossip.FromAddress;
+                _loop?.Post(node => node.ReceiveGossip(from, reliable: true, bytes));
+                break;
+            default:
+                throw new ProtocolException(ProtocolErrorKind.UnexpectedMessage, $"{type} is not accepted on a peer connection");
         }
-    }
 
-    [LoggerMessage(EventId = 30, Level = LogLevel.Warning, Message = "closed peer connection from {Remote}: {Reason}")]
-    private static partial void LogPeerProtocolError(ILogger logger, string remote, string reason);
+        return ValueTask.CompletedTask;
+    }
 
     [LoggerMessage(EventId = 31, Level = LogLevel.Debug, Message = "push-pull to {Address} failed: {Reason}")]
     private static partial void LogGossipStreamFailed(ILogger logger, string address, string reason);

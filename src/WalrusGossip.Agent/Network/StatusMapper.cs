@@ -7,7 +7,7 @@ namespace WalrusGossip.Agent.Network;
 /// <summary>Maps the agent's status to the wire messages (status and members).</summary>
 internal static class StatusMapper
 {
-    public static StatusResponse ToProto(AgentStatus status, ulong requestId, Func<ulong, string?> clientAddressOf)
+    public static StatusResponse ToProto(AgentStatus status, ulong requestId, Func<ulong, string?> clientAddressOf, string transportMode)
     {
         var node = status.Node;
         var response = new StatusResponse
@@ -23,6 +23,8 @@ internal static class StatusMapper
             FirstIndex = node.FirstIndex,
             LastIndex = node.LastIndex,
             LeaderId = node.LeaderId,
+            TransportMode = transportMode,
+            AgentVersion = Hosting.AgentVersion.Current,
         };
         foreach (var (key, value) in status.Addresses)
         {
