@@ -6,17 +6,17 @@ namespace WalrusGossip.Simulation.Tests;
 public sealed class BugDetectionTests
 {
     [Theory]
-    [InlineData("commit-previous-term", 38, "leader-commit-rule")]
-    [InlineData("ack-before-fsync", 1, "leader-completeness")]
-    [InlineData("double-vote", 2, "election-safety")]
-    [InlineData("skip-truncate-on-conflict", 2, "committed-prefix")]
-    public void An_injected_bug_is_reported_as_a_violation(string bug, long seed, string property)
+    [InlineData("commit-previous-term", 192, 65, "leader-commit-rule")]
+    [InlineData("ack-before-fsync", 1, 30, "leader-completeness")]
+    [InlineData("double-vote", 2, 30, "election-safety")]
+    [InlineData("skip-truncate-on-conflict", 4, 30, "committed-prefix")]
+    public void An_injected_bug_is_reported_as_a_violation(string bug, long seed, double simSeconds, string property)
     {
         var options = new SimOptions
         {
             Seed = seed,
             Nodes = 5,
-            SimSeconds = 30,
+            SimSeconds = simSeconds,
             Faults = FaultKinds.All,
             InjectedBugs = new HashSet<string>(StringComparer.Ordinal) { bug },
         };
@@ -30,7 +30,7 @@ public sealed class BugDetectionTests
     [Fact]
     public void The_same_seed_without_the_bug_passes()
     {
-        var result = SimulationRunner.Run(new SimOptions { Seed = 38, Nodes = 5, SimSeconds = 30, Faults = FaultKinds.All });
+        var result = SimulationRunner.Run(new SimOptions { Seed = 192, Nodes = 5, SimSeconds = 65, Faults = FaultKinds.All });
 
         Assert.Null(result.Violation);
     }

@@ -91,6 +91,7 @@ internal static class SweepCommand
             string.Create(CultureInfo.InvariantCulture, $"{wall.TotalSeconds:0.0} s"),
             string.Create(CultureInfo.InvariantCulture, $"{summary.speedPerCore:0}x"));
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        console.Profile.Width = 200;
         console.Write(table);
         foreach (var r in failed)
         {

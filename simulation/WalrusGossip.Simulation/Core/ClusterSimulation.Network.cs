@@ -4,14 +4,14 @@ using WalrusGossip.Raft;
 namespace WalrusGossip.Simulation.Core;
 
 /// <summary>
-/// The simulated network: every ordered pair of nodes is a link with a fixed base latency plus exponential jitter;
+/// The simulated network: every ordered pair of nodes is a link with a fixed base latency (0.5-5 ms) plus jitter;
 /// faults add drops, duplicates, delay spikes (which reorder messages) and blocked links (partitions, one-way too).
 /// A message to a node that restarted after it was sent is lost, as on a broken connection.
 /// </summary>
 internal sealed partial class ClusterSimulation
 {
     private readonly Random _network;
-    private double[,] _baseLatencyMs = new double[0, 0];
+    private int[,] _baseLatencyMicros = new int[0, 0];
     private bool[,] _blocked = new bool[0, 0];
     private double _dropRate;
     private double _duplicateRate;
@@ -20,13 +20,13 @@ internal sealed partial class ClusterSimulation
     private void InitNetwork()
     {
         var n = _options.Nodes;
-        _baseLatencyMs = new double[n + 1, n + 1];
+        _baseLatencyMicros = new int[n + 1, n + 1];
         _blocked = new bool[n + 1, n + 1];
         for (var a = 1; a <= n; a++)
         {
             for (var b = 1; b <= n; b++)
             {
-                _baseLatencyMs[a, b] = 0.5 + (_network.NextDouble() * 4.5);
+                _baseLatencyMicros[a, b] = 500 + _network.Next(4500);
             }
         }
     }
@@ -84,13 +84,14 @@ internal sealed partial class ClusterSimulation
         var copies = _network.NextDouble() < _duplicateRate ? 2 : 1;
         for (var i = 0; i < copies; i++)
         {
-            var delayMs = _baseLatencyMs[from.Id, to] - (Math.Log(1 - _network.NextDouble()) * 1.0);
+            // Integer arithmetic only, so every platform computes the same delays: base + triangular jitter (0-2 ms).
+            long delayMicros = _baseLatencyMicros[from.Id, to] + _network.Next(1000) + _network.Next(1000);
             if (_network.NextDouble() < _spikeRate)
             {
-                delayMs += 10 + (_network.NextDouble() * 140);
+                delayMicros += 10_000 + _network.Next(140_000);
             }
 
-            Schedule(build(target.Incarnation), Now + TimeSpan.FromMicroseconds(Math.Round(delayMs * 1000)));
+            Schedule(build(target.Incarnation), Now + TimeSpan.FromMicroseconds(delayMicros));
         }
     }
 

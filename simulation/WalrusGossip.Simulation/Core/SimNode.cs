@@ -21,7 +21,7 @@ internal sealed class SimNode(int id, SimulatedDisk disk)
     /// <summary>Bumped at every start; events addressed to an older incarnation are dropped.</summary>
     public int Incarnation { get; set; }
 
-    /// <summary>True while up and not paused is false.</summary>
+    /// <summary>True while the process runs (it may still be paused).</summary>
     public bool Up => Process is not null;
 
     /// <summary>True while paused: events wait in <see cref="Backlog"/>.</summary>
