@@ -19,6 +19,14 @@ public sealed partial class LogStore
     private Exception? _failure;
     private long _lastSyncTimestamp;
     private Task? _spareTask;
+    private long _syncTicks;
+    private long _syncCount;
+
+    /// <summary>Group commits made durable so far (each one write + fdatasync under <c>always</c>).</summary>
+    public long GroupCommits => Interlocked.Read(ref _syncCount);
+
+    /// <summary>Total time spent in group-commit write + fdatasync calls.</summary>
+    public TimeSpan GroupCommitTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _syncTicks));
     private Task? _indexTask;
 
     /// <summary>
@@ -451,7 +459,10 @@ public sealed partial class LogStore
             var data = batch.Buffer.AsSpan(start, length);
             if (sync)
             {
+                var started = Stopwatch.GetTimestamp();
                 segment!.File.WriteAndSync(segment.End, data);
+                Interlocked.Add(ref _syncTicks, Stopwatch.GetTimestamp() - started);
+                Interlocked.Increment(ref _syncCount);
             }
             else
             {

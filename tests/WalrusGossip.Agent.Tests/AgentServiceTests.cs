@@ -130,6 +130,8 @@ public sealed class AgentServiceTests(ThreeAgentCluster cluster) : IClassFixture
         Assert.NotNull(await Agents.StatusAsync(2));
         var metrics = await new HttpClient().GetStringAsync(new Uri($"http://127.0.0.1:{ports.Http}/metrics"), TestContext.Current.CancellationToken);
         Assert.Contains("walrus_protocol_errors_total", metrics, StringComparison.Ordinal);
+        Assert.Contains("walrus_log_fsync_seconds_count", metrics, StringComparison.Ordinal);
+        Assert.Contains("walrus_append_latency_seconds_bucket", metrics, StringComparison.Ordinal);
     }
 
     private async Task<IFrameConnection> ConnectClientAsync(int id, bool trusted)

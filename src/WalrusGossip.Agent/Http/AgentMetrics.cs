@@ -70,6 +70,7 @@ public sealed class AgentMetrics
             sb.Append(inv, $"walrus_swim_members{{state=\"{state.ToString().ToLowerInvariant()}\"}} {count}\n");
         }
 
+        sb.Append(inv, $"# HELP walrus_log_fsync_seconds Group-commit write + fdatasync time of the local log.\n# TYPE walrus_log_fsync_seconds summary\nwalrus_log_fsync_seconds_sum {status.GroupCommitTime.TotalSeconds.ToString(inv)}\nwalrus_log_fsync_seconds_count {status.GroupCommits}\n");
         _appendLatency.Render(sb, "walrus_append_latency_seconds", "Client append latency from receipt to commit.");
         return sb.ToString();
     }
