@@ -42,13 +42,15 @@ public static class AgentHost
             return 2;
         }
 
+        var raftState = new RaftStateEnricher();
         var serilog = new LoggerConfiguration()
             .MinimumLevel.Information()
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .Enrich.WithProperty("node", options.Node.Id)
-            .WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} [{Level:u3}] node={node} {SourceContext}: {Message:lj}{NewLine}{Exception}", formatProvider: System.Globalization.CultureInfo.InvariantCulture)
+            .Enrich.With(raftState)
+            .WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} [{Level:u3}] node={node} term={term} role={role} {SourceContext}: {Message:lj}{NewLine}{Exception}", formatProvider: System.Globalization.CultureInfo.InvariantCulture)
             .WriteTo.File(Path.Combine(options.Node.DataDir, "logs", "agent-.log"), rollingInterval: RollingInterval.Day, retainedFileCountLimit: 7,
-                outputTemplate: "{Timestamp:o} [{Level:u3}] node={node} {SourceContext}: {Message:lj}{NewLine}{Exception}", formatProvider: System.Globalization.CultureInfo.InvariantCulture)
+                outputTemplate: "{Timestamp:o} [{Level:u3}] node={node} term={term} role={role} {SourceContext}: {Message:lj}{NewLine}{Exception}", formatProvider: System.Globalization.CultureInfo.InvariantCulture)
             .CreateLogger();
         try
         {
@@ -60,6 +62,7 @@ public static class AgentHost
             builder.WebHost.UseKestrel(k => k.Listen(httpEndPoint));
             builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
             builder.Services.AddSingleton(options);
+            builder.Services.AddSingleton(raftState);
             builder.Services.AddSingleton<AgentMetrics>();
             builder.Services.AddSingleton<AgentService>();
             builder.Services.AddHostedService(sp => sp.GetRequiredService<AgentService>());

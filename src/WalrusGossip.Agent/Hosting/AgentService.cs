@@ -26,6 +26,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggerFactory;
     private readonly SystemClock _clock = new();
+    private readonly RaftStateEnricher _raftState;
     private readonly Dictionary<ulong, string> _clientAddresses = [];
     private readonly Lock _addressLock = new();
     private readonly CancellationTokenSource _stop = new();
@@ -44,8 +45,10 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
     /// <param name="metrics">Metrics shared with the HTTP endpoints.</param>
     /// <param name="loggerFactory">Logging.</param>
     /// <param name="lifetime">Used to stop the process when the node loop fails.</param>
-    public AgentService(AgentOptions options, AgentMetrics metrics, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
+    /// <param name="raftState">Log enricher kept up to date with the term and role.</param>
+    public AgentService(AgentOptions options, AgentMetrics metrics, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime, RaftStateEnricher raftState)
     {
+        _raftState = raftState;
         _options = options;
         Metrics = metrics;
         _loggerFactory = loggerFactory;
@@ -252,7 +255,8 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
                     return;
                 }
 
-                var (members, unconfigured) = await loop.InvokeAsync(n => (n.Membership.GetSnapshot(_clock.Now), n.IsUnconfigured)).ConfigureAwait(false);
+                var (members, unconfigured, status) = await loop.InvokeAsync(n => (n.Membership.GetSnapshot(_clock.Now), n.IsUnconfigured, n.Status)).ConfigureAwait(false);
+                _raftState.Update(status.Term, status.IsLearner ? "learner" : status.Role.ToString().ToLowerInvariant());
                 var alive = new List<ulong>();
                 foreach (var m in members)
                 {
