@@ -71,6 +71,17 @@ public sealed class AgentServiceTests(ThreeAgentCluster cluster) : IClassFixture
     }
 
     [Fact]
+    public async Task A_follower_forwards_an_append_to_the_leader_and_relays_the_committed_index()
+    {
+        var leader = (int)await Agents.LeaderAsync(TimeSpan.FromSeconds(30));
+        var follower = new[] { 1, 2, 3 }.First(id => id != leader);
+        await using var connection = await ConnectClientAsync(follower, trusted: true);
+        var response = await AppendAsync(connection, new AppendRequest { RequestId = 41, ClientId = 0xF0F0, Sequence = 1, Payload = ByteString.CopyFromUtf8("via-follower") });
+        Assert.Equal((ResponseStatus.Ok, 41ul), (response.Status, response.RequestId));
+        Assert.True(response.Index > 0);
+    }
+
+    [Fact]
     public async Task A_peer_whose_certificate_is_not_from_the_cluster_CA_is_refused()
     {
         var foreignCa = DevCertificates.CreateCa("someone else's CA");

@@ -34,6 +34,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
     private UdpGossipSocket? _udp;
     private PeerNetwork? _peers;
     private ClientService? _clients;
+    private LeaderForwarder? _forwarder;
     private NodeLoop? _loop;
     private IFrameListener? _peerListener;
     private IFrameListener? _gossipListener;
@@ -150,6 +151,10 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         _clients = new ClientService(_loop, o.Node.Id, ClientAddressOf, n => AgentStatus.Capture(n, _clock.Now, Addresses), Metrics, _loggerFactory.CreateLogger("walrus.clients"))
         {
             TransportMode = clientTransport.Mode,
+            Forwarder = _forwarder = new LeaderForwarder(
+                TransportFactory.Create(new TransportOptions { Mode = mode, TrustedRoots = roots, Certificate = certificate, MaxFrameBytes = o.Transport.MaxFrameBytes }, _loggerFactory.CreateLogger("walrus.transport"), out _),
+                o.Node.Id,
+                _loggerFactory.CreateLogger("walrus.forward")),
         };
         _clients.Start(_clientListener, clientTransport.Counters);
         Metrics.Bind(() => _clients?.ActiveConnections ?? 0, () => peerTransport.Counters.ConnectionsClosedForProtocolError + clientTransport.Counters.ConnectionsClosedForProtocolError);
@@ -216,6 +221,12 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         {
             await _peers.DisposeAsync().ConfigureAwait(false);
             _peers = null;
+        }
+
+        if (_forwarder is not null)
+        {
+            await _forwarder.DisposeAsync().ConfigureAwait(false);
+            _forwarder = null;
         }
 
         foreach (var listener in new[] { _peerListener, _gossipListener, _clientListener })

@@ -48,6 +48,9 @@ public sealed class ClientService : IAsyncDisposable
         _logger = logger;
     }
 
+    /// <summary>Forwards single appends received while a follower to the leader; null disables forwarding.</summary>
+    public LeaderForwarder? Forwarder { get; init; }
+
     /// <summary>Transport mode reported in status responses ("tcp" or "quic").</summary>
     public string TransportMode { get; init; } = "tcp";
 
@@ -142,10 +145,30 @@ public sealed class ClientService : IAsyncDisposable
                 _metrics.ObserveAppend(Stopwatch.GetElapsedTime(started));
             }
 
+            if (result.Status == RequestStatus.NotLeader && result.LeaderId != 0 && result.LeaderId != _nodeId &&
+                Forwarder is { } forwarder && _clientAddressOf(result.LeaderId) is { } leaderAddress)
+            {
+                _ = ForwardAsync(forwarder, leaderAddress, connection, request, result.LeaderId, cancellationToken);
+                return;
+            }
+
             var response = new AppendResponse { RequestId = request.RequestId, Index = result.Index, Term = result.Term };
             Fill(response, result.Status, result.LeaderId);
             Reply(connection, MessageType.AppendResponse, response, cancellationToken);
         }));
+    }
+
+    /// <summary>Followers forward appends to the leader; if that fails the client gets NOT_LEADER and redirects itself.</summary>
+    private async Task ForwardAsync(LeaderForwarder forwarder, string leaderAddress, IFrameConnection connection, AppendRequest request, ulong leaderId, CancellationToken cancellationToken)
+    {
+        var response = await forwarder.ForwardAsync(leaderAddress, request, cancellationToken).ConfigureAwait(false);
+        if (response is null)
+        {
+            response = new AppendResponse { RequestId = request.RequestId };
+            Fill(response, RequestStatus.NotLeader, leaderId);
+        }
+
+        Reply(connection, MessageType.AppendResponse, response, cancellationToken);
     }
 
     /// <summary>A batch is appended as consecutive entries; item i carries sequence <c>sequence + i</c>, so the client advances its sequence by the item count.</summary>
