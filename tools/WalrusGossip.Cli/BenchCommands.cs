@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
+using WalrusGossip.Client.Diagnostics;
 using WalrusGossip.Storage;
 using WalrusGossip.Storage.IO;
 
