@@ -22,9 +22,9 @@ internal sealed record LoadSettings(
             throw new ArgumentException($"--clients must be at least 1, got {Clients}");
         }
 
-        if (PayloadBytes < 16)
+        if (PayloadBytes < 24)
         {
-            throw new ArgumentException($"--payload must be at least 16 bytes (each payload carries a sequence number and a timestamp), got {PayloadBytes}");
+            throw new ArgumentException($"--payload must be at least 24 bytes (each payload carries a run id, a sequence number and a timestamp), got {PayloadBytes}");
         }
 
         if (Rate is { } r && !(r > 0))
