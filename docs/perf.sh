@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Regenerates the results table of docs/performance.md: builds walrus-loadtest, prints the machine, then runs each
+# measurement against a fresh local 3-agent cluster (walrus-loadtest --local 3) and prints one markdown table row per run.
+# Usage: docs/perf.sh [DURATION]   (default 20s; the issue's targets are stated for 60s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${1:-20s}"
+OUT="$(mktemp -d)"
+trap 'rm -rf "$OUT"' EXIT
+
+dotnet build tools/WalrusGossip.LoadTest -c Release -v q -nologo >/dev/null
+LT=(dotnet tools/WalrusGossip.LoadTest/bin/Release/net10.0/walrus-loadtest.dll)
+
+echo "## Machine ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+echo
+echo '```'
+echo "nproc: $(nproc)   load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "memory: $(free -m | awk '/^Mem:/ {print $2 " MiB total, " $7 " MiB available"}')"
+echo "kernel: $(uname -sr)"
+echo "dotnet: $(dotnet --version)"
+df -T "${TMPDIR:-/tmp}" | tail -1 | awk '{print "disk (temp dir, where --local keeps its data): " $1 " " $2}'
+echo '```'
+echo
+echo "| run | command | ops/s | MB/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | notes |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
+
+run() { # name, then walrus-loadtest arguments
+  local name="$1"; shift
+  local json="$OUT/$name.json" text="$OUT/$name.txt"
+  if ! "${LT[@]}" "$@" --json "$json" >"$text" 2>"$OUT/$name.err"; then
+    echo "| $name | \`walrus-loadtest $*\` | failed: $(tail -1 "$OUT/$name.err") |||||||||"
+    return
+  fi
+  local notes
+  notes="$( (grep -E '^  (failover|tail|open loop|linearizable)' "$text" || true) | sed 's/^  //' | paste -sd ';' - | sed 's/|/\//g')"
+  jq -r --arg name "$name" --arg cmd "walrus-loadtest $*" --arg notes "$notes" \
+    '"| \($name) | `\($cmd)` | \(.opsPerSec) | \(.mbPerSec) | \(.p50Ms) | \(.p90Ms) | \(.p99Ms) | \(.p999Ms) | \(.maxMs) | \(if (.errors|length)==0 then "none" else (.errors|to_entries|map("\(.key) \(.value)")|join(", ")) end) | \($notes) |"' "$json"
+}
+
+run append-64 append --local 3 --clients 64 --payload 1280 --duration "$DURATION" --warmup 5s
+run failover failover --local 3 --clients 64 --payload 1280 --duration "$DURATION" --warmup 3s
