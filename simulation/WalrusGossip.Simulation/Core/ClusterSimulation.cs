@@ -36,7 +36,12 @@ internal sealed partial class ClusterSimulation : INodeClock
     private readonly List<SimNode> _nodes = [];
     private readonly SafetyChecker _checker;
     private readonly TraceRecorder? _trace;
+    /// <summary>Events allowed per simulated second before the run is declared livelocked.</summary>
+    private const long MaxEventsPerSimSecond = 50_000;
+
     private long _sequence;
+    private TimeSpan _rateWindowStart;
+    private long _rateWindowSteps;
     private long _step;
     private Violation? _violation;
 
@@ -98,6 +103,7 @@ internal sealed partial class ClusterSimulation : INodeClock
             }
 
             _step++;
+            CheckEventRate();
             if (_violation is null)
             {
                 Observe(true);
@@ -116,6 +122,24 @@ internal sealed partial class ClusterSimulation : INodeClock
         Stats.Steps = _step;
         Stats.SimTime = Now;
         return _violation;
+    }
+
+    /// <summary>
+    /// A bound on work per unit of virtual time: a healthy cluster handles a few hundred events per simulated second,
+    /// so more than <see cref="MaxEventsPerSimSecond"/> means a livelock (e.g. an endless reject/resend storm); without
+    /// this bound such a run would never reach its end time.
+    /// </summary>
+    private void CheckEventRate()
+    {
+        if (Now >= _rateWindowStart + TimeSpan.FromSeconds(1))
+        {
+            _rateWindowStart = Now;
+            _rateWindowSteps = _step;
+        }
+        else if (_step - _rateWindowSteps > MaxEventsPerSimSecond)
+        {
+            Fail("livelock", $"more than {MaxEventsPerSimSecond} events within one simulated second since {Seconds(_rateWindowStart)}: the cluster is spinning without making progress");
+        }
     }
 
     private void Observe(bool on)
