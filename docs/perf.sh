@@ -33,10 +33,12 @@ run() { # name, then walrus-loadtest arguments
     return
   fi
   local notes
-  notes="$( (grep -E '^  (failover|tail|open loop|linearizable)' "$text" || true) | sed 's/^  //' | paste -sd ';' - | sed 's/|/\//g')"
+  notes="$( (grep -E '^  (failover|tail|open loop|linearizable|agent RSS)' "$text" || true) | sed 's/^  //' | paste -sd ';' - | sed 's/|/\//g')"
   jq -r --arg name "$name" --arg cmd "walrus-loadtest $*" --arg notes "$notes" \
     '"| \($name) | `\($cmd)` | \(.opsPerSec) | \(.mbPerSec) | \(.p50Ms) | \(.p90Ms) | \(.p99Ms) | \(.p999Ms) | \(.maxMs) | \(if (.errors|length)==0 then "none" else (.errors|to_entries|map("\(.key) \(.value)")|join(", ")) end) | \($notes) |"' "$json"
 }
 
 run append-64 append --local 3 --clients 64 --payload 1280 --duration "$DURATION" --warmup 5s
+run append-1000 append --local 3 --clients 1000 --payload 1280 --duration "$DURATION" --warmup 5s
+run single-agent-64 append --local 1 --clients 64 --payload 1280 --duration "$DURATION" --warmup 5s
 run failover failover --local 3 --clients 64 --payload 1280 --duration "$DURATION" --warmup 3s

@@ -26,6 +26,7 @@ internal sealed class LoadRunner
     private readonly byte[] _filler;
     private readonly ConcurrentQueue<Acked> _acked = new();
     private readonly ulong[] _recent = new ulong[1024];
+    private readonly Dictionary<ulong, double> _peakRss = [];
     private long _sequence;
     private long _recentCount;
     private long _reads;
@@ -82,11 +83,13 @@ internal sealed class LoadRunner
                 }
             }
 
+            var idleRss = _local?.ResidentMiB();
             var start = Stopwatch.GetTimestamp();
             var measureStart = start + Ticks(_s.Warmup);
             var end = measureStart + Ticks(_s.Duration);
             _recorder.SetWindow(measureStart, end);
 
+            var report0Notes = new List<string>();
             var tailLag = new LatencyHistogram();
             var tailCount = 0L;
             using var tailStop = CancellationTokenSource.CreateLinkedTokenSource(run.Token);
@@ -124,10 +127,19 @@ internal sealed class LoadRunner
                 await Task.WhenAll(tails).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
+            if (_local is not null && idleRss is not null)
+            {
+                await Task.Delay(2000, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                var after = _local.ResidentMiB();
+                report0Notes.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"agent RSS MiB (idle / peak under load / 2 s after): {string.Join(", ", idleRss.Keys.Order().Select(id => $"node {id} {idleRss[id]:F0} / {(_peakRss.TryGetValue(id, out var p) ? p : 0):F0} / {(after.TryGetValue(id, out var a) ? a.ToString("F0", CultureInfo.InvariantCulture) : "dead")}"))}"));
+            }
+
             var seconds = Stopwatch.GetElapsedTime(measureStart, measuredEnd).TotalSeconds;
             var total = _recorder.Total;
             var report = LoadReport.From(_s.Scenario, _s.Clients, _s.PayloadBytes, seconds, total.Count, _s.Scenario == "tail" ? tailLag : total, _recorder.Errors);
             var inv = CultureInfo.InvariantCulture;
+            report.Notes.AddRange(report0Notes);
             if (_s.Rate is { } r)
             {
                 report.Notes.Add(string.Create(inv, $"open loop at {r:N0}/s, latency from the intended send time; in-flight bound {_s.Clients}"));
@@ -179,6 +191,14 @@ internal sealed class LoadRunner
             }
 
             var now = Stopwatch.GetTimestamp();
+            if (_local is not null)
+            {
+                foreach (var (id, mib) in _local.ResidentMiB())
+                {
+                    _peakRss[id] = Math.Max(mib, _peakRss.GetValueOrDefault(id));
+                }
+            }
+
             var (count, p99, errors) = _recorder.TakeInterval();
             var secs = Stopwatch.GetElapsedTime(last, now).TotalSeconds;
             last = now;

@@ -102,6 +102,28 @@ internal sealed partial class LocalCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>Resident memory (VmRSS) of each live agent in MiB, by node id.</summary>
+    public Dictionary<ulong, double> ResidentMiB()
+    {
+        var result = new Dictionary<ulong, double>();
+        foreach (var (id, pid) in _agentPids)
+        {
+            try
+            {
+                var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+                if (line is not null && long.TryParse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture, out var kb))
+                {
+                    result[id] = kb / 1024.0;
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>SIGKILLs the agent with <paramref name="nodeId"/>.</summary>
     public void KillAgent(ulong nodeId) => _ = Kill(PidOf(nodeId), 9);
 
