@@ -40,5 +40,8 @@ run() { # name, then walrus-loadtest arguments
 
 run append-64 append --local 3 --clients 64 --payload 1280 --duration "$DURATION" --warmup 5s
 run append-1000 append --local 3 --clients 1000 --payload 1280 --duration "$DURATION" --warmup 5s
+# Open loop at half the closed-loop maximum just measured, latency from each request's intended send time.
+HALF="$(jq -r '(.opsPerSec / 2) | floor' "$OUT/append-1000.json" 2>/dev/null || echo 500)"
+run open-loop-50pct append --local 3 --rate "$HALF" --clients 1000 --payload 1280 --duration "$DURATION" --warmup 5s
 run single-agent-64 append --local 1 --clients 64 --payload 1280 --duration "$DURATION" --warmup 5s
 run failover failover --local 3 --clients 64 --payload 1280 --duration "$DURATION" --warmup 3s
