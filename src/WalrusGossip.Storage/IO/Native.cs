@@ -44,6 +44,10 @@ internal static partial class Native
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);
 
+    /// <summary>An IOException naming the call and the errno, e.g. "fallocate failed: ENOSPC (28)"; HResult is the errno.</summary>
+    private static IOException ToException(string what, int errno) =>
+        new($"{what} failed: {UringInterop.FormatErrno(errno)}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+
     public static void DataSync(SafeFileHandle handle) => WithFd(handle, static fd => fdatasync(fd), "fdatasync");
 
     public static void FullSync(SafeFileHandle handle) => WithFd(handle, static fd => fsync(fd), "fsync");
@@ -64,17 +68,17 @@ internal static partial class Native
                 }
 
                 var errno = Marshal.GetLastPInvokeError();
-                if (errno == Errno.EINTR)
+                if (errno == UringInterop.EINTR)
                 {
                     continue;
                 }
 
-                if (errno is Errno.EOPNOTSUPP or Errno.ENOSYS)
+                if (errno is UringInterop.EOPNOTSUPP or UringInterop.ENOSYS)
                 {
                     return false;
                 }
 
-                throw Errno.ToException("fallocate", errno);
+                throw ToException("fallocate", errno);
             }
         }
         finally
@@ -91,14 +95,14 @@ internal static partial class Native
         var fd = open(path, ODirectory);
         if (fd < 0)
         {
-            throw Errno.ToException($"open directory {path}", Marshal.GetLastPInvokeError());
+            throw ToException($"open directory {path}", Marshal.GetLastPInvokeError());
         }
 
         try
         {
             if (fsync(fd) != 0)
             {
-                throw Errno.ToException($"fsync directory {path}", Marshal.GetLastPInvokeError());
+                throw ToException($"fsync directory {path}", Marshal.GetLastPInvokeError());
             }
         }
         finally
@@ -117,9 +121,9 @@ internal static partial class Native
             while (call(fd) != 0)
             {
                 var errno = Marshal.GetLastPInvokeError();
-                if (errno != Errno.EINTR)
+                if (errno != UringInterop.EINTR)
                 {
-                    throw Errno.ToException(what, errno);
+                    throw ToException(what, errno);
                 }
             }
         }
@@ -131,39 +135,4 @@ internal static partial class Native
             }
         }
     }
-}
-
-/// <summary>Linux errno values the storage code distinguishes, and their names for messages.</summary>
-internal static class Errno
-{
-    public const int EPERM = 1;
-    public const int EINTR = 4;
-    public const int EIO = 5;
-    public const int EAGAIN = 11;
-    public const int ENOMEM = 12;
-    public const int EBADF = 9;
-    public const int EINVAL = 22;
-    public const int ENOSPC = 28;
-    public const int ENOSYS = 38;
-    public const int ECANCELED = 125;
-    public const int EOPNOTSUPP = 95;
-
-    public static string Name(int errno) => errno switch
-    {
-        EPERM => "EPERM",
-        EINTR => "EINTR",
-        EIO => "EIO",
-        EBADF => "EBADF",
-        EAGAIN => "EAGAIN",
-        ENOMEM => "ENOMEM",
-        EINVAL => "EINVAL",
-        ENOSPC => "ENOSPC",
-        ENOSYS => "ENOSYS",
-        EOPNOTSUPP => "EOPNOTSUPP",
-        ECANCELED => "ECANCELED",
-        _ => "errno",
-    };
-
-    public static IOException ToException(string what, int errno) =>
-        new($"{what} failed: {Name(errno)} ({errno}): {Marshal.GetPInvokeErrorMessage(errno)}", errno);
 }

@@ -147,6 +147,7 @@ internal static partial class UringInterop
     internal const int EBUSY = 16;
     internal const int EINVAL = 22;
     internal const int ENOSYS = 38;
+    internal const int EOPNOTSUPP = 95;
     internal const int ECANCELED = 125;
 
     private const string LibC = "libc";
