@@ -132,8 +132,8 @@ public sealed partial class WalrusClient : IAsyncDisposable
 
     /// <summary>
     /// Appends several entries in one request; they are committed at consecutive indexes, in order. Each entry takes
-    /// its own sequence number, and a retried batch reuses them all. Keep batches at 16 entries or fewer: the cluster
-    /// remembers the 16 most recent answers per session, so a larger batch that is retried after it was partly
+    /// its own sequence number, and a retried batch reuses them all. Keep batches at 1,024 entries or fewer: the cluster
+    /// remembers the 1,024 most recent answers per session, so a larger batch that is retried after it was partly
     /// applied can be refused with <see cref="WalrusSessionExpiredException"/>.
     /// </summary>
     /// <param name="entries">The entries: stream name (or null) and payload each; at least one.</param>

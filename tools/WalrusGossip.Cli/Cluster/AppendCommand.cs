@@ -18,9 +18,9 @@ internal static class AppendCommand
         var stream = new Option<string?>("--stream") { Description = "Stream name for the entries" };
         var batchSize = new Option<int>("--batch-size")
         {
-            // The cluster remembers the 16 most recent sequences per client: a retried batch larger than that could be refused as expired.
-            Description = "Lines per request with --stdin (1 to 10000; above 16 a retried batch may be refused as an expired session)",
-            DefaultValueFactory = _ => 16,
+            // The cluster remembers the 1,024 most recent sequences per client: a retried batch larger than that could be refused as expired.
+            Description = "Lines per request with --stdin (1 to 10000; above 1024 a retried batch may be refused as an expired session)",
+            DefaultValueFactory = _ => 256,
         };
         var command = new Command("append", "Append entries; prints the committed index of each, one per line") { texts, stdin, stream, batchSize };
         command.SetAction((parse, ct) =>
