@@ -246,10 +246,10 @@ public static partial class DevClusterCommand
 
         Console.WriteLine();
         Console.WriteLine($"walrusctl reads {Path.Combine(root, "walrusctl.json")} automatically. Try, from {Path.GetDirectoryName(root)}:");
-        Console.WriteLine("  dotnet run --project tools/WalrusGossip.Cli -- append hello world");
-        Console.WriteLine("  dotnet run --project tools/WalrusGossip.Cli -- read --from 1");
-        Console.WriteLine("  dotnet run --project tools/WalrusGossip.Cli -- status");
-        Console.WriteLine("  dotnet run --project tools/WalrusGossip.Cli -- members");
+        Console.WriteLine("  dotnet run -c Release --project tools/WalrusGossip.Cli -- append hello world");
+        Console.WriteLine("  dotnet run -c Release --project tools/WalrusGossip.Cli -- read --from 1");
+        Console.WriteLine("  dotnet run -c Release --project tools/WalrusGossip.Cli -- status");
+        Console.WriteLine("  dotnet run -c Release --project tools/WalrusGossip.Cli -- members");
         Console.WriteLine("  curl http://127.0.0.1:7401/metrics");
         Console.WriteLine();
         Console.WriteLine("Press Ctrl+C to stop the cluster.");
