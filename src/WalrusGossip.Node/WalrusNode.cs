@@ -98,6 +98,9 @@ public sealed partial class WalrusNode : IDisposable
 
     private RaftNode Raft => _raft ?? throw new InvalidOperationException("node not started");
 
+    /// <summary>Highest index applied to the state machine (cheap; no status snapshot is built).</summary>
+    public ulong AppliedIndex => _applied;
+
     /// <summary>Current status.</summary>
     public NodeStatus Status
     {

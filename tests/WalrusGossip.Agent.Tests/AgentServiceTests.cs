@@ -82,6 +82,40 @@ public sealed class AgentServiceTests(ThreeAgentCluster cluster) : IClassFixture
     }
 
     [Fact]
+    public async Task A_tail_delivers_entries_appended_after_it_started()
+    {
+        var options = new Client.WalrusClientOptions { CaFile = Path.Combine(Agents.Certs, "ca.pem") };
+        foreach (var e in Agents.ClientEndpoints([1, 2, 3]))
+        {
+            options.Endpoints.Add(e);
+        }
+
+        await using var client = new Client.WalrusClient(options);
+        var first = await client.AppendAsync(Encoding.UTF8.GetBytes("tail-0"), cancellationToken: TestContext.Current.CancellationToken);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        stop.CancelAfter(TimeSpan.FromSeconds(30));
+        var seen = new List<string>();
+        var tail = Task.Run(async () =>
+        {
+            await foreach (var entry in client.TailAsync(first.Index, stop.Token))
+            {
+                seen.Add(Encoding.UTF8.GetString(entry.Payload.Span));
+                if (seen.Count == 4)
+                {
+                    return;
+                }
+            }
+        }, TestContext.Current.CancellationToken);
+        for (var i = 1; i <= 3; i++)
+        {
+            await client.AppendAsync(Encoding.UTF8.GetBytes($"tail-{i}"), cancellationToken: TestContext.Current.CancellationToken);
+        }
+
+        await tail;
+        Assert.Equal(["tail-0", "tail-1", "tail-2", "tail-3"], seen);
+    }
+
+    [Fact]
     public async Task A_peer_whose_certificate_is_not_from_the_cluster_CA_is_refused()
     {
         var foreignCa = DevCertificates.CreateCa("someone else's CA");

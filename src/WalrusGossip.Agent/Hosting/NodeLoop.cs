@@ -20,6 +20,7 @@ public sealed partial class NodeLoop : IDisposable
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread _thread;
     private volatile bool _stopping;
+    private ulong _appliedIndex;
 
     /// <summary>Creates the loop; call <see cref="Start"/> to run it.</summary>
     /// <param name="node">The node, not yet started; the loop calls its Start.</param>
@@ -32,6 +33,12 @@ public sealed partial class NodeLoop : IDisposable
         _logger = logger;
         _thread = new Thread(Run) { IsBackground = true, Name = "walrus-node-loop" };
     }
+
+    /// <summary>
+    /// The node's applied index as of the loop's last iteration, readable from any thread without posting work
+    /// (tail readers poll it and only visit the loop when it moved).
+    /// </summary>
+    public ulong AppliedIndex => Volatile.Read(ref _appliedIndex);
 
     /// <summary>Completes when the loop stops: normally after <see cref="Stop"/>, faulted when the node threw.</summary>
     public Task Completion => _completion.Task;
@@ -124,6 +131,8 @@ public sealed partial class NodeLoop : IDisposable
                 {
                     _node.Tick();
                 }
+
+                Volatile.Write(ref _appliedIndex, _node.AppliedIndex);
             }
 
             _node.Dispose();

@@ -307,6 +307,12 @@ public sealed class ClientService : IAsyncDisposable
         {
             while (!cancellationToken.IsCancellationRequested)
             {
+                if (next > _loop.AppliedIndex)
+                {
+                    await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
                 var (applied, first) = await _loop.InvokeAsync(n => (n.Status.AppliedIndex, n.Log.FirstIndex)).ConfigureAwait(false);
                 if (next < first)
                 {
