@@ -113,9 +113,37 @@ public sealed partial class WalrusNode
     /// <returns>Whether the entry is a duplicate.</returns>
     public bool IsDuplicate(ulong index) => _duplicates.Contains(index);
 
-    /// <summary>Performs one Ready: persist, send, apply, answer, advance. Repeats while Raft has more.</summary>
+    /// <summary>
+    /// Starts a batch: until the matching <see cref="EndBatch"/>, inputs (<see cref="Append"/>, <see cref="ReceiveRaft"/>,
+    /// <see cref="Tick"/>, ...) only step the Raft core, and their effects wait. The agent's node loop wraps each drain of
+    /// its inbox in a batch, so every append and message queued meanwhile shares one Ready: one log write and one fsync
+    /// (group commit), one AppendEntries per follower. Batches nest; only the outermost end performs the Ready.
+    /// </summary>
+    public void BeginBatch() => _batchDepth++;
+
+    /// <summary>Ends a batch started by <see cref="BeginBatch"/>; the outermost end performs the pending Ready.</summary>
+    /// <exception cref="InvalidOperationException">No batch is open.</exception>
+    public void EndBatch()
+    {
+        if (_batchDepth == 0)
+        {
+            throw new InvalidOperationException("EndBatch without BeginBatch");
+        }
+
+        if (--_batchDepth == 0)
+        {
+            ProcessReady();
+        }
+    }
+
+    /// <summary>Performs one Ready: persist, send, apply, answer, advance. Repeats while Raft has more. Deferred inside a batch.</summary>
     private void ProcessReady()
     {
+        if (_batchDepth > 0)
+        {
+            return;
+        }
+
         var raft = Raft;
         while (raft.HasReady)
         {

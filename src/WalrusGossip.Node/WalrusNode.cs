@@ -51,6 +51,7 @@ public sealed partial class WalrusNode : IDisposable
     private TimeSpan _nextRejoin;
     private ulong _applied;
     private ulong _nextReadId;
+    private int _batchDepth;
 
     /// <summary>Creates the node; nothing is opened until <see cref="Start"/>.</summary>
     /// <param name="options">Node options; <see cref="NodeOptions.NodeId"/> non-zero, gossip address non-empty.</param>

@@ -22,7 +22,9 @@ public interface IFrameConnection : IAsyncDisposable
     /// <param name="message">The body.</param>
     /// <param name="cancellationToken">Cancels the send. A send cancelled after it started writing leaves the
     /// connection mid-frame, so the connection is aborted.</param>
-    /// <returns>A task that completes when the frame has been handed to the network.</returns>
+    /// <returns>A task that completes when the frame has been handed to the network, or queued behind a write in
+    /// progress: frames queued meanwhile leave in call order as one write (coalescing). Callers wait while more than
+    /// 8 MiB are queued (back-pressure). A write that fails aborts the connection, and later sends throw.</returns>
     /// <exception cref="ProtocolException"><see cref="ProtocolErrorKind.FrameTooLarge"/>: the message exceeds MaxFrameBytes; nothing was sent.</exception>
     /// <exception cref="System.IO.IOException">The connection is lost.</exception>
     /// <exception cref="ObjectDisposedException">The connection was disposed or aborted.</exception>

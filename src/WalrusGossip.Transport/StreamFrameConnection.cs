@@ -16,7 +16,20 @@ internal sealed class StreamFrameConnection : IFrameConnection
     private readonly TransportCounters _counters;
     private readonly Func<ValueTask> _completeWrites;
     private readonly Func<ValueTask> _closeTransport;
-    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    /// <summary>Bytes queued behind a write in progress before senders wait (back-pressure).</summary>
+    private const int MaxQueuedBytes = 8 << 20;
+
+    /// <summary>Size of the buffer that frames are gathered into for one write.</summary>
+    private const int CoalesceBytes = 256 << 10;
+
+    private readonly object _gate = new();
+    private List<QueuedFrame> _queue = [];
+    private int _queuedBytes;
+    private bool _writerActive;
+    private TaskCompletionSource? _space;
+    private TaskCompletionSource? _idle;
+    private Exception? _writeFault;
+    private byte[]? _coalesce;
     private readonly byte[] _headerScratch = new byte[FrameHeader.Size];
     private ProtocolException? _receiveFault;
     private bool _receiveCancelled;
@@ -55,9 +68,10 @@ internal sealed class StreamFrameConnection : IFrameConnection
 
     public async ValueTask SendAsync(MessageType type, IMessage message, CancellationToken cancellationToken)
     {
-        using var frame = FrameCodec.EncodePooled(type, message, _maxFrameBytes);
-        await SendRawAsync(frame.Memory, cancellationToken).ConfigureAwait(false);
-        _counters.FrameSent(frame.Length);
+        var frame = FrameCodec.EncodePooled(type, message, _maxFrameBytes);
+        var length = frame.Length;
+        await EnqueueAsync(new QueuedFrame(frame.Memory, frame), cancellationToken).ConfigureAwait(false);
+        _counters.FrameSent(length);
     }
 
     public async ValueTask<(MessageType Type, IMessage Message)?> ReceiveAsync(CancellationToken cancellationToken)
@@ -111,46 +125,220 @@ internal sealed class StreamFrameConnection : IFrameConnection
         }
     }
 
-    /// <summary>Writes bytes as they are, under the send lock. Tests use it to send malformed frames.</summary>
-    /// <param name="bytes">Bytes to write.</param>
+    /// <summary>Writes bytes as they are, in order with frames. Tests use it to send malformed frames.</summary>
+    /// <param name="bytes">Bytes to write; copied.</param>
     /// <param name="cancellationToken">Cancels the write; a cancelled write aborts the connection.</param>
-    /// <returns>A task that completes when the bytes are flushed.</returns>
-    internal async ValueTask SendRawAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
-    {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-            await _stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-            await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // The stream may hold part of a frame: nothing sent after it could be parsed, so abort.
-            _ = Task.Run(async () => await DisposeAsync().ConfigureAwait(false), CancellationToken.None);
-            throw;
-        }
-        finally
-        {
-            _sendLock.Release();
-        }
-    }
+    /// <returns>A task that completes when the bytes are written or queued behind a write in progress.</returns>
+    internal ValueTask SendRawAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken) =>
+        EnqueueAsync(new QueuedFrame(bytes.ToArray(), null), cancellationToken);
 
-    /// <summary>Ends the sending direction: the other side reads end of stream. Tests use it to truncate frames.</summary>
+    /// <summary>Ends the sending direction after every queued frame: the other side reads end of stream. Tests use it to truncate frames.</summary>
     /// <returns>A task that completes when the end has been sent.</returns>
     internal async ValueTask CompleteWritesAsync()
     {
-        await _sendLock.WaitAsync().ConfigureAwait(false);
+        while (true)
+        {
+            Task idle;
+            lock (_gate)
+            {
+                if (!_writerActive)
+                {
+                    _writerActive = true;
+                    break;
+                }
+
+                _idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                idle = _idle.Task;
+            }
+
+            await idle.ConfigureAwait(false);
+        }
+
         try
         {
             await _completeWrites().ConfigureAwait(false);
         }
         finally
         {
-            _sendLock.Release();
+            lock (_gate)
+            {
+                _writerActive = false;
+            }
         }
     }
+
+    /// <summary>
+    /// Queues a frame for writing. Frames are written in queue order by one writer at a time, and every frame queued
+    /// while a write is in progress goes out in the next write as one buffer (one TLS record run, one syscall) instead of
+    /// one write and flush per frame. The caller that finds no write in progress becomes the writer for one round; if
+    /// more frames queued meanwhile, a background task continues, so no caller writes for others indefinitely.
+    /// Callers wait only while <see cref="MaxQueuedBytes"/> are already queued (back-pressure).
+    /// </summary>
+    private async ValueTask EnqueueAsync(QueuedFrame frame, CancellationToken cancellationToken)
+    {
+        Task space;
+        lock (_gate)
+        {
+            if (Volatile.Read(ref _disposed) != 0 || _writeFault is not null)
+            {
+                frame.Owner?.Dispose();
+                ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+                throw new IOException("an earlier write on this connection failed", _writeFault);
+            }
+
+            // Frames always join the queue in call order; a caller that finds the queue over its limit waits until
+            // the writer has taken it, so each waiting caller holds at most its own frame beyond the limit.
+            _queue.Add(frame);
+            _queuedBytes += frame.Bytes.Length;
+            if (_writerActive)
+            {
+                if (_queuedBytes <= MaxQueuedBytes)
+                {
+                    return;
+                }
+
+                _space ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                space = _space.Task;
+            }
+            else
+            {
+                _writerActive = true;
+                space = Task.CompletedTask;
+            }
+        }
+
+        if (!space.IsCompleted)
+        {
+            await space.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await WriteRoundsAsync(firstRoundOnly: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The writer: takes everything queued, writes it, repeats. Called only by the one caller that set <c>_writerActive</c>.</summary>
+    private async Task WriteRoundsAsync(bool firstRoundOnly, CancellationToken cancellationToken)
+    {
+        var batch = new List<QueuedFrame>();
+        var wrote = false;
+        try
+        {
+            while (true)
+            {
+                lock (_gate)
+                {
+                    if (_queue.Count == 0)
+                    {
+                        StopWriting();
+                        return;
+                    }
+
+                    if (firstRoundOnly && wrote)
+                    {
+                        // Our own frame is out; hand the rest to a background writer.
+                        _ = Task.Run(() => WriteRoundsAsync(firstRoundOnly: false, CancellationToken.None), CancellationToken.None);
+                        return;
+                    }
+
+                    (batch, _queue) = (_queue, batch);
+                    _queue.Clear();
+                    _queuedBytes = 0;
+                    _space?.TrySetResult();
+                    _space = null;
+                }
+
+                await WriteBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+                wrote = true;
+            }
+        }
+        catch (Exception e)
+        {
+            List<QueuedFrame> abandoned;
+            lock (_gate)
+            {
+                _writeFault = e;
+                abandoned = [.. _queue];
+                _queue.Clear();
+                StopWriting();
+            }
+
+            foreach (var f in abandoned)
+            {
+                f.Owner?.Dispose();
+            }
+
+            // Part of a frame may be on the wire: nothing sent after it could be parsed, so abort the connection.
+            _ = Task.Run(async () => await DisposeAsync().ConfigureAwait(false), CancellationToken.None);
+            if (!firstRoundOnly)
+            {
+                return;
+            }
+
+            throw;
+        }
+    }
+
+    private void StopWriting()
+    {
+        _writerActive = false;
+        _space?.TrySetResult();
+        _space = null;
+        _idle?.TrySetResult();
+        _idle = null;
+    }
+
+    private async Task WriteBatchAsync(List<QueuedFrame> batch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (batch.Count == 1)
+            {
+                await _stream.WriteAsync(batch[0].Bytes, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                _coalesce ??= new byte[CoalesceBytes];
+                var used = 0;
+                foreach (var frame in batch)
+                {
+                    var bytes = frame.Bytes;
+                    if (used > 0 && used + bytes.Length > _coalesce.Length)
+                    {
+                        await _stream.WriteAsync(_coalesce.AsMemory(0, used), cancellationToken).ConfigureAwait(false);
+                        used = 0;
+                    }
+
+                    if (bytes.Length > _coalesce.Length)
+                    {
+                        await _stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    bytes.Span.CopyTo(_coalesce.AsSpan(used));
+                    used += bytes.Length;
+                }
+
+                if (used > 0)
+                {
+                    await _stream.WriteAsync(_coalesce.AsMemory(0, used), cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var frame in batch)
+            {
+                frame.Owner?.Dispose();
+            }
+
+            batch.Clear();
+        }
+    }
+
+    /// <summary>A frame waiting to be written, with the pooled buffer to return afterwards.</summary>
+    private readonly record struct QueuedFrame(ReadOnlyMemory<byte> Bytes, PooledFrame? Owner);
 
     public async ValueTask DisposeAsync()
     {

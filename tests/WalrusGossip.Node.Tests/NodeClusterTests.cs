@@ -97,6 +97,30 @@ public sealed class NodeClusterTests : IDisposable
         Assert.Equal(RequestStatus.NotLeader, Append(follower, 5, 1).Status);
     }
 
+    [Fact]
+    public void Appends_inside_a_batch_share_one_Ready_and_one_append_message_per_follower()
+    {
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        RunUntil(() => _network.Count == 0 && _nodes.Values.All(n => n.Status.AppliedIndex == leader.Status.CommitIndex) ? this : null, TimeSpan.FromSeconds(5));
+        var messagesBefore = _network.Count;
+        var results = new List<AppendResult>();
+
+        leader.BeginBatch();
+        for (ulong seq = 1; seq <= 100; seq++)
+        {
+            leader.Append(9, seq, AppendCommand.Encode(9, seq, null, [(byte)seq]), results.Add);
+        }
+
+        Assert.Equal(messagesBefore, _network.Count); // nothing sent before the batch ends
+        leader.EndBatch();
+
+        Assert.Equal(messagesBefore + 2, _network.Count);
+        RunUntil(() => results.Count == 100 ? results : null, TimeSpan.FromSeconds(5));
+        Assert.All(results, r => Assert.Equal(RequestStatus.Ok, r.Status));
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => results[0].Index + (ulong)i), results.Select(r => r.Index));
+        Assert.Throws<InvalidOperationException>(leader.EndBatch);
+    }
+
     private AppendResult Append(WalrusNode node, ulong client, ulong seq)
     {
         AppendResult? result = null;

@@ -76,6 +76,36 @@ public sealed class TransportRoundTripTests
     [Theory]
     [InlineData(TransportMode.Tcp)]
     [InlineData(TransportMode.Quic)]
+    public async Task A_receiver_that_stops_reading_makes_senders_wait_and_frames_keep_call_order(TransportMode mode)
+    {
+        const int frames = 64;
+        using var deadline = TestTransports.Deadline();
+        var (server, client) = TestTransports.ClusterPair(mode);
+        var (listener, serverSide, clientSide) = await TestTransports.ConnectPairAsync(server, client, deadline.Token);
+        await using (listener)
+        await using (serverSide)
+        await using (clientSide)
+        {
+            // 64 MiB while nobody reads: more than the socket buffers and the send queue together can hold.
+            var payload = ByteString.CopyFrom(new byte[1 << 20]);
+            var sends = Enumerable.Range(0, frames)
+                .Select(i => clientSide.SendAsync(MessageType.AppendRequest, new AppendRequest { Sequence = (ulong)i, Payload = payload }, deadline.Token).AsTask())
+                .ToArray();
+            Assert.Contains(sends, t => !t.IsCompleted); // callers beyond the queue limit wait
+
+            for (var i = 0; i < frames; i++)
+            {
+                var frame = await serverSide.ReceiveAsync(deadline.Token);
+                Assert.Equal((ulong)i, Assert.IsType<AppendRequest>(frame?.Message).Sequence);
+            }
+
+            await Task.WhenAll(sends);
+        }
+    }
+
+    [Theory]
+    [InlineData(TransportMode.Tcp)]
+    [InlineData(TransportMode.Quic)]
     public async Task Receive_returns_null_when_the_other_side_closes_between_frames(TransportMode mode)
     {
         using var deadline = TestTransports.Deadline();
