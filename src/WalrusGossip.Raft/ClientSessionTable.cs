@@ -28,7 +28,9 @@ public enum SessionCheck
 public sealed class ClientSessionTable
 {
     private readonly Dictionary<ulong, Session> _sessions = [];
-    private readonly SortedSet<(ulong LastIndex, ulong ClientId)> _byActivity = [];
+    // Least recently recorded first. Records arrive in log order, so moving a session to the end keeps the list
+    // sorted by last index: O(1) per record, no allocation after the session's first.
+    private readonly LinkedList<ulong> _byActivity = new();
 
     /// <summary>Creates an empty table.</summary>
     /// <param name="maxClients">Clients remembered at once; at least 1. The least recently active one is evicted first.</param>
@@ -89,11 +91,11 @@ public sealed class ClientSessionTable
                 throw new ArgumentOutOfRangeException(nameof(index), "Sessions must be updated in log order.");
             }
 
-            _byActivity.Remove((session.LastIndex, clientId));
+            _byActivity.Remove(session.Node);
         }
         else
         {
-            session = new Session();
+            session = new Session(clientId);
             _sessions[clientId] = session;
         }
 
@@ -108,12 +110,12 @@ public sealed class ClientSessionTable
 
         session.HighestSequence = Math.Max(session.HighestSequence, sequence);
         session.LastIndex = index;
-        _byActivity.Add((index, clientId));
+        _byActivity.AddLast(session.Node);
         while (_sessions.Count > MaxClients)
         {
-            var oldest = _byActivity.Min;
-            _byActivity.Remove(oldest);
-            _sessions.Remove(oldest.ClientId);
+            var oldest = _byActivity.First!;
+            _byActivity.RemoveFirst();
+            _sessions.Remove(oldest.Value);
         }
     }
 
@@ -125,7 +127,7 @@ public sealed class ClientSessionTable
     public IReadOnlyList<(ulong ClientId, ulong Sequence, ulong Index)> Export()
     {
         var records = new List<(ulong, ulong, ulong)>();
-        foreach (var (_, clientId) in _byActivity)
+        foreach (var clientId in _byActivity)
         {
             foreach (var (sequence, index) in _sessions[clientId].Recent)
             {
@@ -136,8 +138,10 @@ public sealed class ClientSessionTable
         return records;
     }
 
-    private sealed class Session
+    private sealed class Session(ulong clientId)
     {
+        public LinkedListNode<ulong> Node { get; } = new(clientId);
+
         public Queue<(ulong Sequence, ulong Index)> Recent { get; } = new();
 
         public ulong HighestSequence { get; set; }

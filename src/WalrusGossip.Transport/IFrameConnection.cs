@@ -30,6 +30,17 @@ public interface IFrameConnection : IAsyncDisposable
     /// <exception cref="ObjectDisposedException">The connection was disposed or aborted.</exception>
     ValueTask SendAsync(MessageType type, IMessage message, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Encodes a frame and queues it without waiting and without writing on the calling thread: a thread-pool writer
+    /// sends it with whatever else is queued. For callers that must not block or do I/O (the agent's node loop
+    /// answering clients). No back-pressure: the caller bounds what it posts (one answer per request read).
+    /// </summary>
+    /// <param name="type">The message type; must match <paramref name="message"/>.</param>
+    /// <param name="message">The body.</param>
+    /// <returns>False when the connection is closed or broken; the frame was dropped.</returns>
+    /// <exception cref="ProtocolException"><see cref="ProtocolErrorKind.FrameTooLarge"/>: the message exceeds MaxFrameBytes; nothing was queued.</exception>
+    bool Post(MessageType type, IMessage message);
+
     /// <summary>Receives the next frame. Not safe to call concurrently.</summary>
     /// <param name="cancellationToken">Cancels the receive; the connection may then be inside a frame, so further
     /// receives throw <see cref="InvalidOperationException"/> and the caller must close it.</param>

@@ -74,6 +74,34 @@ internal sealed class StreamFrameConnection : IFrameConnection
         _counters.FrameSent(length);
     }
 
+    public bool Post(MessageType type, IMessage message)
+    {
+        var frame = FrameCodec.EncodePooled(type, message, _maxFrameBytes);
+        var length = frame.Length;
+        bool startWriter;
+        lock (_gate)
+        {
+            if (Volatile.Read(ref _disposed) != 0 || _writeFault is not null)
+            {
+                frame.Dispose();
+                return false;
+            }
+
+            _queue.Add(new QueuedFrame(frame.Memory, frame));
+            _queuedBytes += length;
+            startWriter = !_writerActive;
+            _writerActive = true;
+        }
+
+        if (startWriter)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static self => _ = self.WriteRoundsAsync(firstRoundOnly: false, CancellationToken.None), this, preferLocal: false);
+        }
+
+        _counters.FrameSent(length);
+        return true;
+    }
+
     public async ValueTask<(MessageType Type, IMessage Message)?> ReceiveAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);

@@ -76,6 +76,34 @@ public sealed class TransportRoundTripTests
     [Theory]
     [InlineData(TransportMode.Tcp)]
     [InlineData(TransportMode.Quic)]
+    public async Task Posted_frames_arrive_in_order_and_a_post_after_close_is_refused(TransportMode mode)
+    {
+        using var deadline = TestTransports.Deadline();
+        var (server, client) = TestTransports.ClusterPair(mode);
+        var (listener, serverSide, clientSide) = await TestTransports.ConnectPairAsync(server, client, deadline.Token);
+        await using (listener)
+        await using (serverSide)
+        {
+            for (var i = 0; i < 1000; i++)
+            {
+                Assert.True(clientSide.Post(MessageType.AppendResponse, new AppendResponse { RequestId = (ulong)i, Index = (ulong)i }));
+            }
+
+            for (var i = 0; i < 1000; i++)
+            {
+                var frame = await serverSide.ReceiveAsync(deadline.Token);
+                Assert.Equal((ulong)i, Assert.IsType<AppendResponse>(frame?.Message).RequestId);
+            }
+
+            await clientSide.DisposeAsync();
+            Assert.False(clientSide.Post(MessageType.AppendResponse, new AppendResponse()));
+            Assert.Throws<ProtocolException>(() => clientSide.Post(MessageType.AppendResponse, new AppendResponse { Message = new string('x', ProtocolLimits.DefaultMaxFrameBytes) }));
+        }
+    }
+
+    [Theory]
+    [InlineData(TransportMode.Tcp)]
+    [InlineData(TransportMode.Quic)]
     public async Task A_receiver_that_stops_reading_makes_senders_wait_and_frames_keep_call_order(TransportMode mode)
     {
         const int frames = 64;

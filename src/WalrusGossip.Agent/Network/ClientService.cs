@@ -18,9 +18,12 @@ namespace WalrusGossip.Agent.Network;
 /// and the SDK redirects. A connection that violates the protocol is closed with a logged reason and a counter;
 /// every other connection is unaffected.
 /// </summary>
-public sealed class ClientService : IAsyncDisposable
+public sealed partial class ClientService : IAsyncDisposable
 {
     private const int MaxReadEntries = 10_000;
+
+    /// <summary>Largest read answer in payload bytes: well under the 16 MiB frame limit, with room for one more entry.</summary>
+    private const ulong MaxReadBytes = 8UL << 20;
     private readonly NodeLoop _loop;
     private readonly ulong _nodeId;
     private readonly Func<ulong, string?> _clientAddressOf;
@@ -133,7 +136,7 @@ public sealed class ClientService : IAsyncDisposable
         }
         catch (ArgumentException e)
         {
-            Reply(connection, MessageType.AppendResponse, new AppendResponse { RequestId = request.RequestId, Status = ResponseStatus.InvalidArgument, Message = e.Message }, cancellationToken);
+            Reply(connection, MessageType.AppendResponse, new AppendResponse { RequestId = request.RequestId, Status = ResponseStatus.InvalidArgument, Message = e.Message });
             return;
         }
 
@@ -154,7 +157,7 @@ public sealed class ClientService : IAsyncDisposable
 
             var response = new AppendResponse { RequestId = request.RequestId, Index = result.Index, Term = result.Term };
             Fill(response, result.Status, result.LeaderId);
-            Reply(connection, MessageType.AppendResponse, response, cancellationToken);
+            Reply(connection, MessageType.AppendResponse, response);
         }));
     }
 
@@ -168,7 +171,7 @@ public sealed class ClientService : IAsyncDisposable
             Fill(response, RequestStatus.NotLeader, leaderId);
         }
 
-        Reply(connection, MessageType.AppendResponse, response, cancellationToken);
+        Reply(connection, MessageType.AppendResponse, response);
     }
 
     /// <summary>A batch is appended as consecutive entries; item i carries sequence <c>sequence + i</c>, so the client advances its sequence by the item count.</summary>
@@ -177,7 +180,7 @@ public sealed class ClientService : IAsyncDisposable
         var count = request.Items.Count;
         if (count == 0)
         {
-            Reply(connection, MessageType.AppendResponse, new AppendResponse { RequestId = request.RequestId, Status = ResponseStatus.InvalidArgument, Message = "empty batch" }, cancellationToken);
+            Reply(connection, MessageType.AppendResponse, new AppendResponse { RequestId = request.RequestId, Status = ResponseStatus.InvalidArgument, Message = "empty batch" });
             return;
         }
 
@@ -192,7 +195,7 @@ public sealed class ClientService : IAsyncDisposable
         }
         catch (ArgumentException e)
         {
-            Reply(connection, MessageType.AppendResponse, new AppendResponse { RequestId = request.RequestId, Status = ResponseStatus.InvalidArgument, Message = e.Message }, cancellationToken);
+            Reply(connection, MessageType.AppendResponse, new AppendResponse { RequestId = request.RequestId, Status = ResponseStatus.InvalidArgument, Message = e.Message });
             return;
         }
 
@@ -228,7 +231,7 @@ public sealed class ClientService : IAsyncDisposable
                         }
                     }
 
-                    Reply(connection, MessageType.AppendResponse, response, cancellationToken);
+                    Reply(connection, MessageType.AppendResponse, response);
                 });
             }
         });
@@ -285,7 +288,7 @@ public sealed class ClientService : IAsyncDisposable
                 {
                     response.Status = ResponseStatus.Ok;
                     var maxCount = (int)Math.Clamp(request.MaxCount == 0 ? 1000u : request.MaxCount, 1u, MaxReadEntries);
-                    var maxBytes = (long)Math.Min(request.MaxBytes == 0 ? 4UL << 20 : request.MaxBytes, 64UL << 20);
+                    var maxBytes = (long)Math.Min(request.MaxBytes == 0 ? 4UL << 20 : request.MaxBytes, MaxReadBytes);
                     var filter = request.Stream.Length == 0 ? null : request.Stream;
                     response.Entries.AddRange(await ReadEntriesAsync(from, bound, maxCount, maxBytes, filter).ConfigureAwait(false));
                 }
@@ -296,7 +299,7 @@ public sealed class ClientService : IAsyncDisposable
             response.Status = ResponseStatus.Unavailable;
         }
 
-        Reply(connection, MessageType.ReadResponse, response, cancellationToken);
+        Reply(connection, MessageType.ReadResponse, response);
     }
 
     private async Task TailAsync(IFrameConnection connection, TailRequest request, CancellationToken cancellationToken)
@@ -418,13 +421,13 @@ public sealed class ClientService : IAsyncDisposable
     private async Task StatusAsync(IFrameConnection connection, StatusRequest request, CancellationToken cancellationToken)
     {
         var status = await _loop.InvokeAsync(_status).ConfigureAwait(false);
-        Reply(connection, MessageType.StatusResponse, StatusMapper.ToProto(status, request.RequestId, _clientAddressOf, TransportMode), cancellationToken);
+        Reply(connection, MessageType.StatusResponse, StatusMapper.ToProto(status, request.RequestId, _clientAddressOf, TransportMode));
     }
 
     private async Task MembersAsync(IFrameConnection connection, MembersRequest request, CancellationToken cancellationToken)
     {
         var status = await _loop.InvokeAsync(_status).ConfigureAwait(false);
-        Reply(connection, MessageType.MembersResponse, StatusMapper.ToMembers(status, request.RequestId), cancellationToken);
+        Reply(connection, MessageType.MembersResponse, StatusMapper.ToMembers(status, request.RequestId));
     }
 
     private async Task TransferAsync(IFrameConnection connection, TransferLeaderRequest request, CancellationToken cancellationToken)
@@ -436,20 +439,22 @@ public sealed class ClientService : IAsyncDisposable
             Status = started ? ResponseStatus.Ok : leader == _nodeId ? ResponseStatus.InvalidArgument : ResponseStatus.NotLeader,
             LeaderId = leader,
             Message = started ? $"transferring leadership to {request.TargetNodeId}" : leader == _nodeId ? $"{request.TargetNodeId} is not a voter" : "send the request to the leader",
-        }, cancellationToken);
+        });
     }
 
-    private void Reply(IFrameConnection connection, MessageType type, IMessage message, CancellationToken cancellationToken) =>
-        _ = SendQuietlyAsync(connection, type, message, cancellationToken);
-
-    private static async Task SendQuietlyAsync(IFrameConnection connection, MessageType type, IMessage message, CancellationToken cancellationToken)
+    /// <summary>Queues an answer without blocking or writing on the calling thread (often the node loop); a thread-pool writer sends it.</summary>
+    private void Reply(IFrameConnection connection, MessageType type, IMessage message)
     {
         try
         {
-            await connection.SendAsync(type, message, cancellationToken).ConfigureAwait(false);
+            connection.Post(type, message);
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or ProtocolException)
+        catch (ProtocolException e)
         {
+            LogReplyTooLarge(_logger, type, e.Message);
         }
     }
+
+    [LoggerMessage(EventId = 41, Level = LogLevel.Warning, Message = "a {Type} answer was not sent: {Reason}")]
+    private static partial void LogReplyTooLarge(ILogger logger, MessageType type, string reason);
 }
