@@ -13,21 +13,18 @@ namespace WalrusGossip.Client;
 internal sealed class SessionLanes
 {
     private readonly ulong _baseClientId;
-    private readonly SemaphoreSlim _free;
     private readonly Stack<Lane> _idle = new();
     private readonly Lock _lock = new();
     private int _created;
 
-    public SessionLanes(ulong baseClientId, int maxLanes)
-    {
-        _baseClientId = baseClientId;
-        _free = new SemaphoreSlim(maxLanes, maxLanes);
-    }
+    /// <summary>Creates the pool; lanes are made on first use.</summary>
+    /// <param name="baseClientId">The first lane's session id; the others are derived from it.</param>
+    public SessionLanes(ulong baseClientId) => _baseClientId = baseClientId;
 
-    /// <summary>Waits for a lane; the most recently returned one first, so a sequential caller always uses lane 0.</summary>
-    public async ValueTask<Lane> RentAsync(CancellationToken cancellationToken)
+    /// <summary>Takes an idle lane or makes a new one. The caller bounds how many are out at once.</summary>
+    /// <returns>A lane no one else uses until it is returned.</returns>
+    public Lane Take()
     {
-        await _free.WaitAsync(cancellationToken).ConfigureAwait(false);
         lock (_lock)
         {
             if (_idle.TryPop(out var lane))
@@ -39,18 +36,16 @@ internal sealed class SessionLanes
         }
     }
 
-    /// <summary>Gives a lane back once its request is answered or abandoned.</summary>
+    /// <summary>Gives a lane back after its request finished (successfully or not).</summary>
+    /// <param name="lane">A lane from <see cref="Take"/>.</param>
     public void Return(Lane lane)
     {
         lock (_lock)
         {
             _idle.Push(lane);
         }
-
-        _free.Release();
     }
 
-    /// <summary>Lane 0 is the base id; others mix the lane number in (SplitMix64 finalizer), never 0.</summary>
     internal static ulong LaneClientId(ulong baseClientId, int lane)
     {
         if (lane == 0)

@@ -50,7 +50,6 @@ public sealed partial class WalrusClient : IAsyncDisposable
     private readonly ResiliencePipeline _pipeline;
     private readonly List<X509Certificate2> _ownedCertificates = [];
     private readonly ConcurrentDictionary<EndpointConnection, byte> _tails = new();
-    private readonly SessionLanes _lanes;
     private string? _leaderHint;
     private int _cursor;
     private int _disposed;
@@ -83,7 +82,8 @@ public sealed partial class WalrusClient : IAsyncDisposable
         }
 
         _pipeline = BuildPipeline(options);
-        _lanes = new SessionLanes(options.ClientId, options.MaxConcurrentAppends);
+        _lanes = new SessionLanes(options.ClientId);
+        _freeLanes = options.MaxConcurrentAppends;
     }
 
     /// <summary>This client's first session id (<see cref="WalrusClientOptions.ClientId"/>), carried by appends made one at a time; concurrent appends use ids derived from it.</summary>
@@ -108,26 +108,12 @@ public sealed partial class WalrusClient : IAsyncDisposable
     /// <exception cref="WalrusTimeoutException">No attempt completed in time; the entry may or may not be committed.</exception>
     /// <exception cref="WalrusOverloadedException">The cluster kept refusing under back-pressure.</exception>
     /// <exception cref="WalrusSessionExpiredException">The cluster forgot this client's session.</exception>
-    public async Task<AppendResult> AppendAsync(ReadOnlyMemory<byte> payload, string? stream = null, CancellationToken cancellationToken = default)
+    public Task<AppendResult> AppendAsync(ReadOnlyMemory<byte> payload, string? stream = null, CancellationToken cancellationToken = default)
     {
-        var lane = await _lanes.RentAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var request = new AppendRequest
-            {
-                ClientId = lane.ClientId,
-                Sequence = lane.Reserve(1),
-                Stream = stream ?? string.Empty,
-                Payload = ProtoMapping.ToByteString(payload),
-            };
-            var (response, _) = await ExecuteAsync(MessageType.AppendRequest, request, cancellationToken).ConfigureAwait(false);
-            var append = (AppendResponse)response;
-            return new AppendResult(append.Index, append.Term);
-        }
-        finally
-        {
-            _lanes.Return(lane);
-        }
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var append = new QueuedAppend(stream, payload);
+        Enqueue(append, cancellationToken);
+        return append.Single;
     }
 
     /// <summary>
@@ -141,7 +127,7 @@ public sealed partial class WalrusClient : IAsyncDisposable
     /// <returns>One result per entry, in order.</returns>
     /// <exception cref="ArgumentException"><paramref name="entries"/> is empty.</exception>
     /// <exception cref="WalrusException">As for <see cref="AppendAsync"/>.</exception>
-    public async Task<IReadOnlyList<AppendResult>> AppendBatchAsync(
+    public Task<IReadOnlyList<AppendResult>> AppendBatchAsync(
         IReadOnlyList<(string? Stream, ReadOnlyMemory<byte> Payload)> entries, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entries);
@@ -150,48 +136,10 @@ public sealed partial class WalrusClient : IAsyncDisposable
             throw new ArgumentException("a batch needs at least one entry", nameof(entries));
         }
 
-        var request = new AppendBatchRequest();
-        foreach (var (stream, payload) in entries)
-        {
-            request.Items.Add(new AppendItem { Stream = stream ?? string.Empty, Payload = ProtoMapping.ToByteString(payload) });
-        }
-
-        IMessage response;
-        string endpoint;
-        var lane = await _lanes.RentAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            request.ClientId = lane.ClientId;
-            request.Sequence = lane.Reserve(entries.Count);
-            (response, endpoint) = await ExecuteAsync(MessageType.AppendBatchRequest, request, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _lanes.Return(lane);
-        }
-
-        var append = (AppendResponse)response;
-        var results = new AppendResult[entries.Count];
-        if (append.Indexes.Count == entries.Count)
-        {
-            for (var i = 0; i < results.Length; i++)
-            {
-                results[i] = new AppendResult(append.Indexes[i], append.Term);
-            }
-        }
-        else if (append.Indexes.Count == 0 && append.Index != 0)
-        {
-            for (var i = 0; i < results.Length; i++)
-            {
-                results[i] = new AppendResult(append.Index + (ulong)i, append.Term);
-            }
-        }
-        else
-        {
-            throw new WalrusException($"{endpoint}: answered a batch of {entries.Count} with {append.Indexes.Count} indexes");
-        }
-
-        return results;
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var append = new QueuedAppend(entries);
+        Enqueue(append, cancellationToken);
+        return append.Many;
     }
 
     /// <summary>Reads the entry at one index.</summary>

@@ -78,11 +78,20 @@ public sealed class WalrusClientOptions
     public ulong ClientId { get; set; } = NewClientId();
 
     /// <summary>
-    /// Appends (single or batch) in flight at once; more wait. Each in-flight append uses its own client session, which
-    /// carries one append at a time so that its sequence numbers reach the cluster in order even when retried after a
-    /// leader change. Default 64; at least 1.
+    /// Append requests in flight at once; further appends wait and are coalesced (see <see cref="MaxCoalescedAppends"/>).
+    /// Each in-flight request uses its own client session (lane), which carries one request at a time so that its
+    /// sequence numbers reach the cluster in order even when retried after a leader change. Default 64; at least 1.
     /// </summary>
     public int MaxConcurrentAppends { get; set; } = 64;
+
+    /// <summary>
+    /// Most entries one request carries when appends are coalesced: while every lane (see
+    /// <see cref="MaxConcurrentAppends"/>) has a request in flight, further <see cref="WalrusClient.AppendAsync"/> calls
+    /// wait, and the next free lane sends those waiting as one batch request (at most 1 MiB of payload). Each entry
+    /// keeps its own sequence number and result. 1 turns coalescing off. Default 256; 1 to 1,024 (the cluster's
+    /// per-session window, so a retried batch is always recognised).
+    /// </summary>
+    public int MaxCoalescedAppends { get; set; } = 256;
 
     /// <summary>Name sent in the Hello frame, for the agents' logs. Default <c>walrus-client</c>.</summary>
     public string ClientName { get; set; } = "walrus-client";
@@ -154,6 +163,11 @@ public sealed class WalrusClientOptions
         if (MaxConcurrentAppends < 1)
         {
             throw new ArgumentException("WalrusClientOptions.MaxConcurrentAppends must be at least 1.", nameof(MaxConcurrentAppends));
+        }
+
+        if (MaxCoalescedAppends is < 1 or > 1024)
+        {
+            throw new ArgumentException("WalrusClientOptions.MaxCoalescedAppends must be between 1 and 1,024.", nameof(MaxCoalescedAppends));
         }
 
         if (TailBufferFrames < 1)

@@ -72,6 +72,60 @@ public sealed class AppendAndReadTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Appends_waiting_for_a_lane_are_coalesced_into_one_request_and_each_gets_its_own_index()
+    {
+        await using var agent = await FakeAgent.StartAsync();
+        var options = TestClients.Options(agent.Endpoint);
+        options.MaxConcurrentAppends = 1;
+        await using var client = new WalrusClient(options);
+        agent.HoldAppends = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var appends = Enumerable.Range(0, 100).Select(i => client.AppendAsync(Encoding.UTF8.GetBytes($"entry-{i}"), cancellationToken: Ct)).ToList();
+        var batch = client.AppendBatchAsync([(null, "b1"u8.ToArray()), (null, "b2"u8.ToArray())], Ct);
+        while (agent.AppendRequests < 1)
+        {
+            await Task.Delay(5, Ct); // poll: the first append is on its way to the held agent
+        }
+
+        agent.HoldAppends.SetResult();
+        var results = await Task.WhenAll(appends);
+        var batchResults = await batch;
+
+        Assert.Equal(2, agent.AppendRequests); // the first alone; the 101 entries that waited in one request
+        Assert.Equal(Enumerable.Range(1, 100).Select(i => (ulong)i), results.Select(r => r.Index));
+        Assert.Equal([101ul, 102ul], batchResults.Select(r => r.Index));
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Equal($"entry-{i}", Encoding.UTF8.GetString((await client.ReadAsync(results[i].Index, cancellationToken: Ct)).Payload.Span));
+        }
+
+        Assert.Equal(Enumerable.Range(1, 102).Select(i => (client.ClientId, (ulong)i)), agent.Log.Arrivals);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task An_invalid_append_coalesced_with_others_fails_alone()
+    {
+        await using var agent = await FakeAgent.StartAsync();
+        agent.MaxPayloadBytes = 100;
+        var options = TestClients.Options(agent.Endpoint);
+        options.MaxConcurrentAppends = 1;
+        await using var client = new WalrusClient(options);
+        agent.HoldAppends = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var appends = Enumerable.Range(0, 10).Select(i => client.AppendAsync(new byte[i == 5 ? 1000 : 10], cancellationToken: Ct)).ToList();
+        while (agent.AppendRequests < 1)
+        {
+            await Task.Delay(5, Ct);
+        }
+
+        agent.HoldAppends.SetResult();
+        await Assert.ThrowsAsync<WalrusInvalidArgumentException>(() => appends[5]);
+        var stored = await Task.WhenAll(appends.Where((_, i) => i != 5));
+        Assert.Equal(9, stored.Select(r => r.Index).Distinct().Count());
+        Assert.Equal(9, agent.Log.Snapshot().Length);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Reading_past_the_end_gives_an_empty_range_and_ReadAsync_throws_not_found()
     {
         await using var agent = await FakeAgent.StartAsync();

@@ -72,6 +72,12 @@ internal sealed class FakeAgent : IAsyncDisposable
 
     public int AppendRequests => Volatile.Read(ref _appendRequests);
 
+    /// <summary>When set, append requests are counted and then held until it completes.</summary>
+    public TaskCompletionSource? HoldAppends { get; set; }
+
+    /// <summary>Payloads larger than this are refused INVALID_ARGUMENT, the whole request before anything is applied (as the agent does).</summary>
+    public int MaxPayloadBytes { get; set; } = int.MaxValue;
+
     public int ReadRequests => Volatile.Read(ref _readRequests);
 
     public int TailRequests => Volatile.Read(ref _tailRequests);
@@ -166,8 +172,14 @@ internal sealed class FakeAgent : IAsyncDisposable
             case AppendRequest append:
             {
                 Interlocked.Increment(ref _appendRequests);
+                await (HoldAppends?.Task ?? Task.CompletedTask);
                 var response = new AppendResponse { RequestId = append.RequestId, Term = Log.Term };
-                if (!Refused(forced, response, (s, id, address) => { response.Status = s; response.LeaderId = id; response.LeaderClientAddress = address; }))
+                if (append.Payload.Length > MaxPayloadBytes)
+                {
+                    response.Status = ResponseStatus.InvalidArgument;
+                    response.Message = "payload too large";
+                }
+                else if (!Refused(forced, response, (s, id, address) => { response.Status = s; response.LeaderId = id; response.LeaderClientAddress = address; }))
                 {
                     response.Index = Log.Append(append.ClientId, append.Sequence, append.Stream, append.Payload);
                     response.Status = response.Index == 0 ? ResponseStatus.SessionExpired : ResponseStatus.Ok;
@@ -184,8 +196,14 @@ internal sealed class FakeAgent : IAsyncDisposable
             case AppendBatchRequest batch:
             {
                 Interlocked.Increment(ref _appendRequests);
+                await (HoldAppends?.Task ?? Task.CompletedTask);
                 var response = new AppendResponse { RequestId = batch.RequestId, Term = Log.Term };
-                if (!Refused(forced, response, (s, id, address) => { response.Status = s; response.LeaderId = id; response.LeaderClientAddress = address; }))
+                if (batch.Items.Any(item => item.Payload.Length > MaxPayloadBytes))
+                {
+                    response.Status = ResponseStatus.InvalidArgument;
+                    response.Message = "payload too large";
+                }
+                else if (!Refused(forced, response, (s, id, address) => { response.Status = s; response.LeaderId = id; response.LeaderClientAddress = address; }))
                 {
                     for (var i = 0; i < batch.Items.Count; i++)
                     {
