@@ -110,7 +110,7 @@ public sealed partial class WalrusClient
         var firstSequence = lane.Reserve(total);
         try
         {
-            var results = await SendEntriesAsync(lane.ClientId, firstSequence, batch, total).ConfigureAwait(false);
+            var results = await SendEntriesAsync(lane.ClientId, firstSequence, batch, total, firstSequence).ConfigureAwait(false);
             var offset = 0;
             foreach (var append in batch)
             {
@@ -128,7 +128,7 @@ public sealed partial class WalrusClient
             {
                 try
                 {
-                    append.Complete(await SendEntriesAsync(lane.ClientId, sequence, [append], append.Count).ConfigureAwait(false));
+                    append.Complete(await SendEntriesAsync(lane.ClientId, sequence, [append], append.Count, firstSequence).ConfigureAwait(false));
                 }
 #pragma warning disable CA1031 // every failure is handed to the caller that owns the append
                 catch (Exception e)
@@ -152,7 +152,12 @@ public sealed partial class WalrusClient
     }
 
     /// <summary>One request carrying every entry of <paramref name="calls"/>: a plain append for one entry, a batch otherwise.</summary>
-    private async Task<AppendResult[]> SendEntriesAsync(ulong clientId, ulong firstSequence, List<QueuedAppend> calls, int total)
+    /// <remarks>
+    /// A lane carries one request at a time, so when it sends <paramref name="firstSequence"/> every lower sequence
+    /// has been answered or given up and will never be sent again: the request says so (acknowledged_below), and the
+    /// cluster forgets those answers, which keeps its session table small (Raft dissertation §6.3).
+    /// </remarks>
+    private async Task<AppendResult[]> SendEntriesAsync(ulong clientId, ulong firstSequence, List<QueuedAppend> calls, int total, ulong acknowledgedBelow)
     {
         if (total == 1)
         {
@@ -163,13 +168,14 @@ public sealed partial class WalrusClient
                 Sequence = firstSequence,
                 Stream = stream ?? string.Empty,
                 Payload = ProtoMapping.ToByteString(payload),
+                AcknowledgedBelow = acknowledgedBelow,
             };
             var (response, _) = await ExecuteAsync(MessageType.AppendRequest, request, CancellationToken.None).ConfigureAwait(false);
             var single = (AppendResponse)response;
             return [new AppendResult(single.Index, single.Term)];
         }
 
-        var batch = new AppendBatchRequest { ClientId = clientId, Sequence = firstSequence };
+        var batch = new AppendBatchRequest { ClientId = clientId, Sequence = firstSequence, AcknowledgedBelow = acknowledgedBelow };
         foreach (var call in calls)
         {
             for (var i = 0; i < call.Count; i++)

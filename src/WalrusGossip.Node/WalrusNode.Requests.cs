@@ -190,8 +190,9 @@ public sealed partial class WalrusNode
 
         _applied = entry.Index;
         var (clientId, sequence, original) = (0ul, 0ul, entry.Index);
-        if (entry.Type == RaftEntryType.Normal && AppendCommand.TryDecode(entry.Payload.Span, out clientId, out sequence, out _) && clientId != 0)
+        if (entry.Type == RaftEntryType.Normal && AppendCommand.TryDecode(entry.Payload.Span, out clientId, out sequence, out var acknowledged, out _) && clientId != 0)
         {
+            _sessions.ForgetBelow(clientId, Math.Min(acknowledged, sequence));
             if (_sessions.Check(clientId, sequence, out var first) == SessionCheck.Duplicate)
             {
                 original = first; // a retry that was proposed twice: the first copy is the one that counts

@@ -120,6 +120,37 @@ public sealed class ClientSessionTable
     }
 
     /// <summary>
+    /// Forgets the answers of a session's sequences below <paramref name="sequence"/>: the client has acknowledged
+    /// them (it will never send them again), so they need no memory (Raft dissertation §6.3). A later request with
+    /// such a sequence is <see cref="SessionCheck.Expired"/>. Must be applied in log order on every replica, like
+    /// <see cref="Record"/>.
+    /// </summary>
+    /// <param name="clientId">Session id; unknown sessions are ignored.</param>
+    /// <param name="sequence">Lowest sequence the client may still send.</param>
+    public void ForgetBelow(ulong clientId, ulong sequence)
+    {
+        if (sequence <= 1 || !_sessions.TryGetValue(clientId, out var session))
+        {
+            return;
+        }
+
+        // Answers are queued in apply order, which for one session is sequence order but for rare retries.
+        while (session.Recent.TryPeek(out var oldest) && oldest.Sequence < sequence)
+        {
+            session.Recent.Dequeue();
+            session.BySequence.Remove(oldest.Sequence);
+            session.HighestEvicted = Math.Max(session.HighestEvicted, oldest.Sequence);
+        }
+
+        session.HighestEvicted = Math.Max(session.HighestEvicted, sequence - 1);
+        if (session.BySequence.Count == 0)
+        {
+            session.BySequence.TrimExcess();
+            session.Recent.TrimExcess();
+        }
+    }
+
+    /// <summary>
     /// Lists the remembered (client, sequence, index) records, least recently active client first, so a checkpoint
     /// can store them and a restored replica can rebuild an identical table by calling <see cref="Record"/> on each, in order.
     /// </summary>

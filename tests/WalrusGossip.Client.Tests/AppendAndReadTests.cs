@@ -100,6 +100,7 @@ public sealed class AppendAndReadTests
         }
 
         Assert.Equal(Enumerable.Range(1, 102).Select(i => (client.ClientId, (ulong)i)), agent.Log.Arrivals);
+        Assert.Equal([1ul, 2ul], agent.AcknowledgedBelow); // each request frees the answers of the lane's earlier ones
     }
 
     [Fact(Timeout = 30_000)]

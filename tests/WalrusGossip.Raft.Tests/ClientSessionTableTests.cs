@@ -67,4 +67,25 @@ public sealed class ClientSessionTableTests
         table.Record(1, 2, 50);
         Assert.Throws<ArgumentOutOfRangeException>(() => table.Record(1, 3, 49));
     }
+
+    [Fact]
+    public void Acknowledged_sequences_are_forgotten_and_a_late_retry_of_one_is_expired()
+    {
+        var table = new ClientSessionTable(maxClients: 10, maxSequencesPerClient: 1024);
+        for (ulong seq = 1; seq <= 100; seq++)
+        {
+            table.Record(7, seq, seq + 10);
+        }
+
+        table.ForgetBelow(7, 100);
+
+        Assert.Equal([(7ul, 100ul, 110ul)], table.Export());
+        Assert.Equal(SessionCheck.Duplicate, table.Check(7, 100, out var original));
+        Assert.Equal(110ul, original);
+        Assert.Equal(SessionCheck.Expired, table.Check(7, 99, out _));
+        Assert.Equal(SessionCheck.New, table.Check(7, 101, out _));
+        table.ForgetBelow(8, 50); // unknown session: nothing to do
+        table.ForgetBelow(7, 1);  // nothing below 1
+        Assert.Single(table.Export());
+    }
 }

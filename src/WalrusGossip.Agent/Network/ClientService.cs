@@ -132,7 +132,7 @@ public sealed partial class ClientService : IAsyncDisposable
         byte[] command;
         try
         {
-            command = AppendCommand.Encode(request.ClientId, request.Sequence, request.Stream.Length == 0 ? null : request.Stream, request.Payload.Span);
+            command = AppendCommand.Encode(request.ClientId, request.Sequence, request.Stream.Length == 0 ? null : request.Stream, request.Payload.Span, request.AcknowledgedBelow);
         }
         catch (ArgumentException e)
         {
@@ -190,7 +190,7 @@ public sealed partial class ClientService : IAsyncDisposable
             for (var i = 0; i < count; i++)
             {
                 var item = request.Items[i];
-                commands[i] = AppendCommand.Encode(request.ClientId, request.Sequence + (ulong)i, item.Stream.Length == 0 ? null : item.Stream, item.Payload.Span);
+                commands[i] = AppendCommand.Encode(request.ClientId, request.Sequence + (ulong)i, item.Stream.Length == 0 ? null : item.Stream, item.Payload.Span, request.AcknowledgedBelow);
             }
         }
         catch (ArgumentException e)

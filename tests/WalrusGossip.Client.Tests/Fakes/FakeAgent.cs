@@ -72,6 +72,9 @@ internal sealed class FakeAgent : IAsyncDisposable
 
     public int AppendRequests => Volatile.Read(ref _appendRequests);
 
+    /// <summary>The acknowledged_below field of every append request, in arrival order.</summary>
+    public ConcurrentQueue<ulong> AcknowledgedBelow { get; } = new();
+
     /// <summary>When set, append requests are counted and then held until it completes.</summary>
     public TaskCompletionSource? HoldAppends { get; set; }
 
@@ -172,6 +175,7 @@ internal sealed class FakeAgent : IAsyncDisposable
             case AppendRequest append:
             {
                 Interlocked.Increment(ref _appendRequests);
+                AcknowledgedBelow.Enqueue(append.AcknowledgedBelow);
                 await (HoldAppends?.Task ?? Task.CompletedTask);
                 var response = new AppendResponse { RequestId = append.RequestId, Term = Log.Term };
                 if (append.Payload.Length > MaxPayloadBytes)
@@ -196,6 +200,7 @@ internal sealed class FakeAgent : IAsyncDisposable
             case AppendBatchRequest batch:
             {
                 Interlocked.Increment(ref _appendRequests);
+                AcknowledgedBelow.Enqueue(batch.AcknowledgedBelow);
                 await (HoldAppends?.Task ?? Task.CompletedTask);
                 var response = new AppendResponse { RequestId = batch.RequestId, Term = Log.Term };
                 if (batch.Items.Any(item => item.Payload.Length > MaxPayloadBytes))
