@@ -44,4 +44,5 @@ run append-1000 append --local 3 --clients 1000 --payload 1280 --duration "$DURA
 HALF="$(jq -r '(.opsPerSec / 2) | floor' "$OUT/append-1000.json" 2>/dev/null || echo 500)"
 run open-loop-50pct append --local 3 --rate "$HALF" --clients 1000 --payload 1280 --duration "$DURATION" --warmup 5s
 run single-agent-64 append --local 1 --clients 64 --payload 1280 --duration "$DURATION" --warmup 5s
-run failover failover --local 3 --clients 64 --payload 1280 --duration "$DURATION" --warmup 3s
+# Failover: 10 leader kills (each killed agent restarted); needs 3 s + 7 s per kill of --duration, so not $DURATION.
+run failover failover --local 3 --clients 64 --payload 1280 --kills 10 --duration 75s --warmup 3s

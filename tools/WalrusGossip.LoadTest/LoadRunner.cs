@@ -13,10 +13,28 @@ namespace WalrusGossip.LoadTest;
 /// client: 1,000 clients then mean 16 connections rather than 1,000 TLS handshakes on a 2-core box.
 /// Every payload starts with the run id, a unique sequence number and the send timestamp, so the failover scenario can
 /// check every acknowledged append against what the log holds and the tail scenario can measure delivery lag.
+/// The failover scenario kills the leader <see cref="LoadSettings.Kills"/> times while the appends run: each round waits
+/// until every agent answers, agrees on the leader and has caught up, SIGKILLs the leader, times the first append
+/// acknowledged in a newer term, and restarts the killed agent with its original command line.
 /// </summary>
 internal sealed class LoadRunner
 {
     private const int ClientsPerSdkClient = 64;
+
+    /// <summary>Limit for one status request of the failover probe client.</summary>
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a restarted agent (or a cluster before a kill) gets to answer, agree on a leader and catch up.</summary>
+    private static readonly TimeSpan RestartLimit = TimeSpan.FromSeconds(20);
+
+    /// <summary>Pause after a restarted agent first answers, so it is back in the leader's configuration before the next round's check.</summary>
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long after a kill the appends get to be committed by a new leader before the round counts as failed.</summary>
+    private static readonly TimeSpan NewLeaderLimit = TimeSpan.FromSeconds(10);
+
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
     private readonly LoadSettings _s;
     private readonly Action<WalrusClientOptions> _configure;
     private readonly TextWriter _progress;
@@ -27,12 +45,12 @@ internal sealed class LoadRunner
     private readonly ConcurrentQueue<Acked> _acked = new();
     private readonly ulong[] _recent = new ulong[1024];
     private readonly Dictionary<ulong, double> _peakRss = [];
+    private readonly List<FailoverRound> _rounds = [];
+    private readonly ConcurrentDictionary<string, long> _failoverErrors = new(StringComparer.Ordinal);
     private long _sequence;
     private long _recentCount;
     private long _reads;
-    private long _killAt;
-    private ulong _termBeforeKill;
-    private long _firstNewTermAck;
+    private FailoverRound? _round;
 
     public LoadRunner(LoadSettings settings, Action<WalrusClientOptions> configure, TextWriter progress, LocalCluster? local)
     {
@@ -43,6 +61,10 @@ internal sealed class LoadRunner
         _filler = new byte[settings.PayloadBytes];
         Random.Shared.NextBytes(_filler);
     }
+
+    /// <summary>Error kinds that make the run fail (exit code 1) rather than merely count.</summary>
+    public static IReadOnlyList<string> FailingErrors { get; } =
+        ["AcknowledgedAppendLost", "FailoverNotMeasured", "FailoverClusterNotReady", "FailoverAgentNotRestarted", "FailoverKillsNotDone", "FailoverError"];
 
     private readonly record struct Acked(ulong Index, ulong Term, long Sequence);
 
@@ -106,7 +128,7 @@ internal sealed class LoadRunner
                 ? Task.Run(() => OpenLoopAsync(clients, rate, start, end, run.Token), CancellationToken.None)
                 : Task.WhenAll(Enumerable.Range(0, _s.Clients).Select(i => Task.Run(() => ClosedLoopAsync(clients[i / ClientsPerSdkClient], i, end, run.Token), CancellationToken.None)));
             var failover = _s.Scenario == "failover"
-                ? Task.Run(() => KillLeaderAsync(clients[0], measureStart + ((end - measureStart) / 3), run.Token), CancellationToken.None)
+                ? Task.Run(() => FailoverAsync(measureStart, end, cancellationToken), CancellationToken.None)
                 : Task.CompletedTask;
 
             var measuredEnd = await ProgressAsync(load, start, measureStart, end, run.Token).ConfigureAwait(false);
@@ -119,7 +141,7 @@ internal sealed class LoadRunner
             }
 
             await load.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            await failover.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await failover.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // bounded: no kill after the end, restarts wait at most RestartLimit
             if (tails.Count > 0)
             {
                 await Task.Delay(500, CancellationToken.None).ConfigureAwait(false);
@@ -259,10 +281,10 @@ internal sealed class LoadRunner
             if (TrackAcks)
             {
                 _acked.Enqueue(new Acked(result.Index, result.Term, sequence));
-                var killAt = Interlocked.Read(ref _killAt);
-                if (killAt != 0 && done > killAt && result.Term > Volatile.Read(ref _termBeforeKill))
+                var round = Volatile.Read(ref _round);
+                if (round is not null && done > round.KillAt && result.Term > round.TermBefore)
                 {
-                    Interlocked.CompareExchange(ref _firstNewTermAck, done, 0);
+                    round.Acknowledged(done);
                 }
             }
         }
@@ -355,38 +377,255 @@ internal sealed class LoadRunner
         }
     }
 
-    private async Task KillLeaderAsync(WalrusClient client, long at, CancellationToken cancellationToken)
+    /// <summary>
+    /// The failover rounds: for each of <see cref="LoadSettings.Kills"/>, wait for the round's time and a ready cluster,
+    /// SIGKILL the leader, wait for the first append committed in a newer term, restart the killed agent and wait until
+    /// it answers. Never kills after <see cref="LoadSettings.LastKillBeforeEnd"/> before the end; every wait has a
+    /// deadline, so this ends at most <see cref="RestartLimit"/> plus <see cref="Settle"/> after the load.
+    /// </summary>
+    private async Task FailoverAsync(long measureStart, long end, CancellationToken cancellationToken)
     {
-        var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), at);
+        if (_local is null)
+        {
+            return;
+        }
+
+        var options = new WalrusClientOptions();
+        _configure(options);
+        options.ClientName = "walrus-loadtest-probe";
+        options.ConnectTimeout = ProbeTimeout;
+        options.RequestTimeout = ProbeTimeout;
+        options.MaxRetries = 0;
+        options.CircuitBreakDuration = TimeSpan.FromMilliseconds(500);
+        options.Validate();
+        await using var probe = new WalrusClient(options);
+        var lastKillAt = end - Ticks(LoadSettings.LastKillBeforeEnd);
+        var next = measureStart + Ticks(LoadSettings.FirstKillAfter);
+        var done = 0;
+        try
+        {
+            for (var i = 1; i <= _s.Kills && next <= lastKillAt; i++)
+            {
+                await DelayUntilAsync(next, cancellationToken).ConfigureAwait(false);
+                var leader = await WaitUntilReadyAsync(probe, i, Math.Min(Stopwatch.GetTimestamp() + Ticks(RestartLimit), lastKillAt), cancellationToken).ConfigureAwait(false);
+                if (leader is null || Stopwatch.GetTimestamp() > lastKillAt)
+                {
+                    break;
+                }
+
+                var command = _local.CaptureCommand(leader.NodeId);
+                var pid = _local.PidOf(leader.NodeId);
+                var round = new FailoverRound(i, leader.NodeId, pid, leader.Term, Stopwatch.GetTimestamp());
+                Volatile.Write(ref _round, round);
+                _local.KillAgent(leader.NodeId);
+                _rounds.Add(round);
+                done++;
+                await Say($"failover {i}/{_s.Kills}: SIGKILL leader node {leader.NodeId} (pid {pid}, term {leader.Term})").ConfigureAwait(false);
+
+                // The appends themselves report the new leader's first commit; wait for it at most NewLeaderLimit, and
+                // not past the end of the load (no appends are sent after it).
+                var limit = Math.Min(round.KillAt + Ticks(NewLeaderLimit), end);
+                var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), limit);
+                try
+                {
+                    await round.FirstAck.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                }
+                if (round.FailoverMs is { } ms)
+                {
+                    await Say($"failover {i}/{_s.Kills}: {ms:F0} ms from the kill to the first append committed in a newer term").ConfigureAwait(false);
+                }
+                else
+                {
+                    _failoverErrors.AddOrUpdate("FailoverNotMeasured", 1, (_, n) => n + 1);
+                    await Say($"failover {i}/{_s.Kills}: error: no append was committed in a newer term within {Stopwatch.GetElapsedTime(round.KillAt, limit).TotalSeconds:F1} s of the kill").ConfigureAwait(false);
+                }
+
+                if (!await RestartAsync(probe, command, i, cancellationToken).ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                next = round.KillAt + Ticks(LoadSettings.KillInterval);
+                if (i < _s.Kills)
+                {
+                    // Let the restarted agent rejoin the leader's configuration before the next round checks it.
+                    await Task.Delay(Settle, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+        {
+            _failoverErrors.AddOrUpdate("FailoverError", 1, (_, n) => n + 1);
+            await Say($"failover: error: {e.Message}").ConfigureAwait(false);
+        }
+
+        if (done < _s.Kills)
+        {
+            _failoverErrors["FailoverKillsNotDone"] = _s.Kills - done;
+            await Say($"failover: error: only {done} of {_s.Kills} kills done before the end of the run (a round waited for the cluster; use a longer --duration or see the messages above)").ConfigureAwait(false);
+        }
+    }
+
+    private Task Say(FormattableString message) => _progress.WriteLineAsync(FormattableString.Invariant(message));
+
+    private static async Task DelayUntilAsync(long timestamp, CancellationToken cancellationToken)
+    {
+        var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), timestamp);
         if (wait > TimeSpan.Zero)
         {
             await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
         }
+    }
 
-        var status = await client.GetStatusAsync(cancellationToken).ConfigureAwait(false);
-        if (status.LeaderId == 0 || _local is null)
+    /// <summary>One status request to one agent: its status, or why there is none.</summary>
+    private static async Task<(NodeStatus? Status, string? Error)> TryStatusAsync(WalrusClient probe, string endpoint, CancellationToken cancellationToken)
+    {
+        try
         {
-            await _progress.WriteLineAsync("failover: no leader known, nothing killed").ConfigureAwait(false);
-            return;
+            return (await probe.GetStatusAsync(endpoint, cancellationToken).ConfigureAwait(false), null);
+        }
+        catch (Exception e) when (e is WalrusException or TimeoutException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return (null, e.GetType().Name + ": " + e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Polls every agent until all answer, all name the same leader in the same term, that leader says it leads, and
+    /// every agent has applied what the leader had committed when they first agreed (so a restarted agent has caught
+    /// up). Returns the leader's status, or null (reported as FailoverClusterNotReady) at <paramref name="deadline"/>.
+    /// </summary>
+    private async Task<NodeStatus?> WaitUntilReadyAsync(WalrusClient probe, int round, long deadline, CancellationToken cancellationToken)
+    {
+        var nodes = _local!.NodeIds;
+        var target = 0UL;
+        var state = "no status yet";
+        while (true)
+        {
+            var answers = await Task.WhenAll(nodes.Select(id => TryStatusAsync(probe, _local.ClientEndpointOf(id), cancellationToken))).ConfigureAwait(false);
+            var statuses = answers.Select(a => a.Status).ToArray();
+            var leaderId = statuses[0]?.LeaderId ?? 0;
+            var leader = statuses.FirstOrDefault(st => st is not null && st.NodeId == leaderId && st.Role == NodeRole.Leader);
+            if (leader is not null && statuses.All(st => st is not null && st.LeaderId == leaderId && st.Term == leader.Term))
+            {
+                if (target == 0)
+                {
+                    target = leader.CommitIndex;
+                }
+
+                if (statuses.All(st => st!.AppliedIndex >= target))
+                {
+                    return leader;
+                }
+            }
+
+            state = string.Join("; ", nodes.Select((id, k) => statuses[k] is { } st
+                ? string.Create(CultureInfo.InvariantCulture, $"node {id} {st.Role.ToString().ToLowerInvariant()} term {st.Term} leader {st.LeaderId} applied {st.AppliedIndex}")
+                : string.Create(CultureInfo.InvariantCulture, $"node {id} no answer (pid {_local.PidOf(id)}{(_local.IsRunning(id) ? string.Empty : ", not running")}: {answers[k].Error})")));
+            if (Stopwatch.GetTimestamp() >= deadline)
+            {
+                break;
+            }
+
+            await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
         }
 
-        Volatile.Write(ref _termBeforeKill, status.Term);
-        Interlocked.Exchange(ref _killAt, Stopwatch.GetTimestamp());
-        _local.KillAgent(status.LeaderId);
-        await _progress.WriteLineAsync($"failover: SIGKILL leader node {status.LeaderId} (pid {_local.PidOf(status.LeaderId)}, term {status.Term})").ConfigureAwait(false);
+        _failoverErrors.AddOrUpdate("FailoverClusterNotReady", 1, (_, n) => n + 1);
+        await Say($"failover {round}/{_s.Kills}: error: the cluster was not ready for the kill in time (all agents answering, one leader, caught up{(target == 0 ? string.Empty : string.Create(CultureInfo.InvariantCulture, $" to index {target}"))}); last seen: {state}").ConfigureAwait(false);
+        return null;
+    }
+
+    /// <summary>Restarts the killed agent and waits until it answers status as itself, at most <see cref="RestartLimit"/>.</summary>
+    private async Task<bool> RestartAsync(WalrusClient probe, AgentCommand command, int round, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var process = _local!.RestartAgent(command);
+        var endpoint = _local.ClientEndpointOf(command.NodeId);
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                _failoverErrors.AddOrUpdate("FailoverAgentNotRestarted", 1, (_, n) => n + 1);
+                await Say($"failover {round}/{_s.Kills}: error: restarted node {command.NodeId} exited with code {process.ExitCode}; last lines of {command.OutputFile}:{Environment.NewLine}{LastLines(command.OutputFile)}").ConfigureAwait(false);
+                return false;
+            }
+
+            if ((await TryStatusAsync(probe, endpoint, cancellationToken).ConfigureAwait(false)).Status is { } status && status.NodeId == command.NodeId)
+            {
+                await Say($"failover {round}/{_s.Kills}: restarted node {command.NodeId} (pid {process.Id}) answers after {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s").ConfigureAwait(false);
+                return true;
+            }
+
+            if (Stopwatch.GetElapsedTime(started) >= RestartLimit)
+            {
+                _failoverErrors.AddOrUpdate("FailoverAgentNotRestarted", 1, (_, n) => n + 1);
+                await Say($"failover {round}/{_s.Kills}: error: restarted node {command.NodeId} (pid {process.Id}) did not answer within {RestartLimit.TotalSeconds:F0} s; last lines of {command.OutputFile}:{Environment.NewLine}{LastLines(command.OutputFile)}").ConfigureAwait(false);
+                return false;
+            }
+
+            await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static string LastLines(string file)
+    {
+        try
+        {
+            return string.Join(Environment.NewLine, File.ReadLines(file).TakeLast(5).Select(l => "    " + l));
+        }
+        catch (IOException e)
+        {
+            return "    (" + e.Message + ")";
+        }
+    }
+
+    /// <summary>Adds the failover figures (per kill, median, min, max) to the report's notes, JSON fields and errors.</summary>
+    private void ReportFailovers(LoadReport report)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var perKill = _rounds.Select(r => r.FailoverMs is { } ms ? Math.Round(ms, 1) : (double?)null).ToArray();
+        var times = perKill.OfType<double>().ToArray();
+        report.FailoverMs = times;
+        report.FailoverMedianMs = times.Length == 0 ? null : Math.Round(Median(times), 1);
+        if (_rounds.Count == 0)
+        {
+            report.Notes.Add("failover: the leader was not killed");
+        }
+        else
+        {
+            report.Notes.Add(string.Create(inv, $"failover: {_rounds.Count} of {_s.Kills} kills, {times.Length} measured; ms from SIGKILL of the leader to the first append committed in a newer term: {string.Join(", ", perKill.Select(ms => ms?.ToString("F0", inv) ?? "none"))}"));
+            if (times.Length > 0)
+            {
+                report.Notes.Add(string.Create(inv, $"failover ms: median {report.FailoverMedianMs:F0}  min {times.Min():F0}  max {times.Max():F0}"));
+            }
+        }
+
+        var errors = (SortedDictionary<string, long>)report.Errors;
+        foreach (var (kind, count) in _failoverErrors)
+        {
+            errors[kind] = count;
+        }
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        var mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     /// <summary>Reads back every acknowledged index and checks that it holds this run's payload with the same sequence number.</summary>
     private async Task VerifyAsync(WalrusClient client, LoadReport report, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
-        var killAt = Interlocked.Read(ref _killAt);
-        var first = Interlocked.Read(ref _firstNewTermAck);
-        report.Notes.Add(killAt == 0
-            ? "failover: the leader was not killed"
-            : first == 0
-                ? "failover: no append was committed by a new leader after the kill"
-                : string.Create(inv, $"failover: {Stopwatch.GetElapsedTime(killAt, first).TotalMilliseconds:F0} ms from SIGKILL of the leader to the first append committed in a new term"));
+        ReportFailovers(report);
 
         var acked = _acked.ToArray();
         if (acked.Length == 0)
@@ -451,6 +690,52 @@ internal sealed class LoadRunner
         if (lost > 0)
         {
             ((SortedDictionary<string, long>)report.Errors)["AcknowledgedAppendLost"] = lost;
+        }
+    }
+}
+
+/// <summary>
+/// One leader kill of the failover scenario. Published to the appending tasks before the kill; the first of them to
+/// be acknowledged after <see cref="KillAt"/> in a term above <see cref="TermBefore"/> completes <see cref="FirstAck"/>.
+/// </summary>
+/// <param name="number">1-based round number.</param>
+/// <param name="nodeId">The killed leader.</param>
+/// <param name="pid">Its process id.</param>
+/// <param name="termBefore">The leader's term when it was killed.</param>
+/// <param name="killAt">Stopwatch timestamp taken just before the SIGKILL.</param>
+internal sealed class FailoverRound(int number, ulong nodeId, int pid, ulong termBefore, long killAt)
+{
+    private readonly TaskCompletionSource _firstAck = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _firstAckAt;
+
+    /// <summary>1-based round number.</summary>
+    public int Number { get; } = number;
+
+    /// <summary>The killed leader's node id.</summary>
+    public ulong NodeId { get; } = nodeId;
+
+    /// <summary>The killed leader's process id.</summary>
+    public int Pid { get; } = pid;
+
+    /// <summary>The leader's term when it was killed.</summary>
+    public ulong TermBefore { get; } = termBefore;
+
+    /// <summary>Stopwatch timestamp taken just before the SIGKILL.</summary>
+    public long KillAt { get; } = killAt;
+
+    /// <summary>Completes when an append is acknowledged in a newer term after the kill.</summary>
+    public Task FirstAck => _firstAck.Task;
+
+    /// <summary>Milliseconds from the kill to the first append acknowledged in a newer term, or null when none was.</summary>
+    public double? FailoverMs => Interlocked.Read(ref _firstAckAt) is var at && at != 0 ? Stopwatch.GetElapsedTime(KillAt, at).TotalMilliseconds : null;
+
+    /// <summary>Called for each append acknowledged after the kill in a newer term; the first one counts.</summary>
+    /// <param name="timestamp">Stopwatch timestamp of the acknowledgement.</param>
+    public void Acknowledged(long timestamp)
+    {
+        if (Interlocked.CompareExchange(ref _firstAckAt, timestamp, 0) == 0)
+        {
+            _firstAck.TrySetResult();
         }
     }
 }

@@ -1,9 +1,10 @@
 using System.CommandLine;
+using System.Globalization;
 using WalrusGossip.Client;
 using WalrusGossip.LoadTest;
 
 // walrus-loadtest: load generator for a WalrusGossip cluster. Exit codes: 0 done, 1 the run failed (cluster
-// unreachable, no quorum, acknowledged appends lost), 2 usage error.
+// unreachable, no quorum, acknowledged appends lost, a failover round that failed), 2 usage error.
 return await LoadTestCommand.RunAsync(args, Console.Out, Console.Error, CancellationToken.None).ConfigureAwait(false);
 
 namespace WalrusGossip.LoadTest
@@ -39,7 +40,7 @@ namespace WalrusGossip.LoadTest
             root.Subcommands.Add(Create("append", "Appends: closed loop with --clients concurrent clients, or open loop at --rate appends/s", output, error));
             root.Subcommands.Add(Create("mixed", "Appends and linearizable reads of acknowledged indexes (--read-ratio)", output, error));
             root.Subcommands.Add(Create("tail", "Appends while --subscribers tails follow the log; latency figures are tail lag", output, error));
-            root.Subcommands.Add(Create("failover", "Appends, SIGKILL of the leader a third into the run (needs --local), time to the first append of the new leader, read-back of every acknowledged append", output, error));
+            root.Subcommands.Add(Create("failover", "Appends while the leader is SIGKILLed --kills times (needs --local; each killed agent is restarted with the same command line), time from each kill to the first append of the new leader, read-back of every acknowledged append", output, error));
             return root;
         }
 
@@ -56,6 +57,12 @@ namespace WalrusGossip.LoadTest
             var json = new Option<string?>("--json") { Description = "Write the result as JSON to FILE ('-' for stdout)" };
             var readRatio = new Option<double>("--read-ratio") { Description = "mixed: fraction of operations that are linearizable reads", DefaultValueFactory = _ => 0.2 };
             var subscribers = new Option<int>("--subscribers") { Description = "tail: tail subscriptions following the log", DefaultValueFactory = _ => 4 };
+            var kills = new Option<int>("--kills")
+            {
+                Description = string.Create(CultureInfo.InvariantCulture,
+                    $"failover: leader kills, 1..{LoadSettings.MaxKills}. The first comes {LoadSettings.FirstKillAfter.TotalSeconds:0}s into the measured window, the next at least {LoadSettings.KillInterval.TotalSeconds:0}s later once the restarted agent is back and caught up. --duration is not extended: it must be at least {LoadSettings.FirstKillAfter.TotalSeconds:0}s + {LoadSettings.KillBudget.TotalSeconds:0}s per kill ({LoadSettings.MinimumFailoverDuration(10).TotalSeconds:0}s for 10), else the run is refused (exit 2)"),
+                DefaultValueFactory = _ => 1,
+            };
             var command = new Command(scenario, description) { endpoints, context, local, clients, payload, duration, warmup, rate, json };
             if (scenario == "mixed")
             {
@@ -65,6 +72,11 @@ namespace WalrusGossip.LoadTest
             if (scenario == "tail")
             {
                 command.Options.Add(subscribers);
+            }
+
+            if (scenario == "failover")
+            {
+                command.Options.Add(kills);
             }
 
             command.SetAction(async (parse, ct) =>
@@ -81,7 +93,8 @@ namespace WalrusGossip.LoadTest
                         parse.GetValue(rate),
                         scenario == "mixed" ? parse.GetValue(readRatio) : 0,
                         scenario == "tail" ? parse.GetValue(subscribers) : 1,
-                        parse.GetValue(json));
+                        parse.GetValue(json),
+                        scenario == "failover" ? parse.GetValue(kills) : 1);
                     settings.Validate();
                     var localCount = parse.GetValue(local);
                     var eps = (parse.GetValue(endpoints) ?? []).SelectMany(e => e.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
@@ -140,7 +153,7 @@ namespace WalrusGossip.LoadTest
                         await File.WriteAllTextAsync(file, report.ToJson() + Environment.NewLine, ct).ConfigureAwait(false);
                     }
 
-                    return report.Errors.ContainsKey("AcknowledgedAppendLost") ? Failed : Ok;
+                    return LoadRunner.FailingErrors.Any(report.Errors.ContainsKey) ? Failed : Ok;
                 }
                 catch (Exception e) when (e is ArgumentException or FormatException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException)
                 {

@@ -27,6 +27,16 @@ internal sealed record LoadReport(
     [JsonIgnore]
     public List<string> Notes { get; } = [];
 
+    /// <summary>failover only: milliseconds from each measured kill to the first append committed in a newer term, in kill order.</summary>
+    [JsonPropertyName("failoverMs")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<double>? FailoverMs { get; set; }
+
+    /// <summary>failover only: the median of <see cref="FailoverMs"/> (null when no kill was measured).</summary>
+    [JsonPropertyName("failoverMedianMs")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? FailoverMedianMs { get; set; }
+
     public static LoadReport From(string scenario, int clients, int payloadBytes, double seconds, long ops, LatencyHistogram latency, IReadOnlyDictionary<string, long> errors)
     {
         static double Ms(long ticks) => Math.Round(Recorder.ToMs(ticks), 3);
