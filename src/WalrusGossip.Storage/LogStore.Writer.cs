@@ -205,6 +205,18 @@ public sealed partial class LogStore
                 return;
             }
 
+            if (_options.InlineWrites && !_truncating && !_writerBusy && _filling.Count > 0)
+            {
+                // No writer thread will drain the batch: write the full part now, on the appending thread, and go on.
+                // (An append larger than one batch, such as a follower catching up, is then made durable in pieces.)
+                var full = _filling;
+                _filling = _spare!;
+                _spare = null;
+                _writerBusy = true;
+                WriteOne(full, _options.Durability);
+                continue;
+            }
+
             cancellationToken.ThrowIfCancellationRequested();
             Monitor.Wait(_gate, 10);
         }

@@ -177,6 +177,26 @@ public class InlineWriteTests
         using var reopened = TestStores.Open(dir.Path, IoEngine.Psync);
         Assert.Equal(1601ul, reopened.Log.LastIndex);
     }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(IoEngine.Psync)]
+    [InlineData(IoEngine.Uring)]
+    public async Task Inline_mode_writes_an_append_larger_than_one_batch_in_pieces_instead_of_waiting_forever(IoEngine engine)
+    {
+        // Regression: a follower catching up received one Ready of several MiB; the inline appender waited for a
+        // writer thread that inline mode does not have, and the node loop hung.
+        using var dir = new TempDir();
+        var entries = Enumerable.Range(1, 1000).Select(i => new LogEntry((ulong)i, 1, EntryType.Normal, new byte[10_000])).ToList();
+        using (var storage = TestStores.Open(dir.Path, engine, o => { o.InlineWrites = true; o.MaxBatchBytes = 256 << 10; }))
+        {
+            var task = storage.Log.AppendBatchAsync(entries);
+            Assert.True(task.IsCompleted);
+            Assert.Equal(1000ul, await task);
+        }
+
+        using var reopened = TestStores.Open(dir.Path, engine);
+        Assert.Equal(1000ul, reopened.Log.LastIndex);
+    }
 }
 
 public class QueuedCompletionTests
