@@ -59,6 +59,15 @@ public sealed class NodeOptions
     /// </summary>
     public ulong MaxAppendBytes { get; set; } = 1 << 20;
 
+    /// <summary>
+    /// Most Readys performed per input before the node returns to its caller, at least 1. A restarted node re-applies
+    /// its whole log, and a lagging one applies what it receives, 16 MiB per Ready: without a bound one input could
+    /// hold the loop for seconds while client requests wait. Remaining work is reported by
+    /// <see cref="WalrusNode.HasPendingWork"/> and done by <see cref="WalrusNode.ProcessPendingWork"/>. Default unbounded
+    /// (the simulator's behaviour); the agent uses 4.
+    /// </summary>
+    public int MaxReadiesPerInput { get; set; } = int.MaxValue;
+
     /// <summary>Deliberate protocol bugs, for the simulator to prove its checkers catch them. Empty in production.</summary>
     public IReadOnlySet<string> InjectedBugs { get; set; } = new HashSet<string>();
 }

@@ -95,6 +95,17 @@ public sealed partial class WalrusNode
         ProcessReady();
     }
 
+    /// <summary>
+    /// Tells the node that the connection <paramref name="peer"/> opened to it broke. When that peer is the leader this
+    /// follower suspects it crashed and holds an election soon (see <see cref="RaftNode.SuspectLeader"/>).
+    /// </summary>
+    /// <param name="peer">Peer node id.</param>
+    public void ReportPeerConnectionLost(ulong peer)
+    {
+        Raft.SuspectLeader(peer);
+        ProcessReady();
+    }
+
     /// <summary>Starts a leadership transfer to <paramref name="target"/> (TimeoutNow, dissertation §3.10).</summary>
     /// <param name="target">A voter.</param>
     /// <returns>False when this node is not leader or the target is not a voter.</returns>
@@ -136,7 +147,13 @@ public sealed partial class WalrusNode
         }
     }
 
-    /// <summary>Performs one Ready: persist, send, apply, answer, advance. Repeats while Raft has more. Deferred inside a batch.</summary>
+    /// <summary>True when Raft has effects left that the last input did not perform (see <see cref="NodeOptions.MaxReadiesPerInput"/>).</summary>
+    public bool HasPendingWork => _batchDepth == 0 && Raft.HasReady;
+
+    /// <summary>Performs up to <see cref="NodeOptions.MaxReadiesPerInput"/> pending Readys.</summary>
+    public void ProcessPendingWork() => ProcessReady();
+
+    /// <summary>Performs one Ready: persist, send, apply, answer, advance. Repeats while Raft has more, up to <see cref="NodeOptions.MaxReadiesPerInput"/>. Deferred inside a batch.</summary>
     private void ProcessReady()
     {
         if (_batchDepth > 0)
@@ -145,7 +162,7 @@ public sealed partial class WalrusNode
         }
 
         var raft = Raft;
-        while (raft.HasReady)
+        for (var performed = 0; raft.HasReady && performed < _options.MaxReadiesPerInput; performed++)
         {
             var ready = raft.GetReady();
             _raftLog!.Save(ready);

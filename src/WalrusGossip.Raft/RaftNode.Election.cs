@@ -10,6 +10,37 @@ public sealed partial class RaftNode
         Lost,
     }
 
+    /// <summary>
+    /// Failure-detector hint for a follower: its connection from <paramref name="peer"/> broke, and when that peer is
+    /// the leader it has probably crashed (a killed process's sockets are reset at once). The follower's leader lease
+    /// ends now, so it grants PreVotes, and its election timeout is brought forward to 1 + rank × max(1, ElectionTicks / 5)
+    /// ticks from now, where rank is the number of other surviving voters with a lower id. Every follower gets the
+    /// hint at about the same moment, so random timeouts would often collide into a split vote; ranked delays let the
+    /// lowest-id survivor campaign first while the others, their leases over, grant it their votes, and the next in
+    /// rank takes over if it cannot win. Safety never depends on it (elections stay PreVote-gated, §9.6); a wrong hint
+    /// costs at most one rejected PreVote, because a live leader's next heartbeat resets the timer.
+    /// </summary>
+    /// <param name="peer">The member whose connection broke; ignored unless it is this follower's leader.</param>
+    public void SuspectLeader(ulong peer)
+    {
+        if (_role != RaftRole.Follower || peer == 0 || peer != _lead || !Promotable)
+        {
+            return;
+        }
+
+        var rank = 0;
+        foreach (var voter in _config.Voters)
+        {
+            if (voter != peer && voter < Id)
+            {
+                rank++;
+            }
+        }
+
+        _electionElapsed = Math.Max(_electionElapsed, _options.ElectionTicks);
+        _randomizedElectionTimeout = _electionElapsed + 1 + (rank * Math.Max(1, _options.ElectionTicks / 5));
+    }
+
     private void TickElection()
     {
         if (_electionElapsed < int.MaxValue)

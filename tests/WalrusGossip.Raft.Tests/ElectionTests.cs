@@ -165,4 +165,43 @@ public sealed class ElectionTests
         Assert.Equal(term, cluster[2].Status.Term);
         Assert.Equal(1UL, cluster[2].Status.Leader);
     }
+
+    [Fact]
+    public void Followers_that_suspect_their_leader_elect_the_lowest_ranked_survivor_within_a_fifth_of_the_election_timeout()
+    {
+        var cluster = new TestCluster(3, configure: o => o.ElectionTicks = 50);
+        var leader = cluster.Elect(1);
+        cluster.Isolate(1); // the leader dies: nothing more from it
+        cluster[2].Raft.SuspectLeader(3); // not its leader: ignored
+        cluster[2].Raft.SuspectLeader(1);
+        cluster[3].Raft.SuspectLeader(1);
+
+        var ticks = 0;
+        while (cluster.Leaders().All(n => n.Id == 1) && ticks < 11)
+        {
+            cluster[2].Raft.Tick();
+            cluster[3].Raft.Tick();
+            cluster.Stabilize();
+            ticks++;
+        }
+
+        var next = Assert.Single(cluster.Leaders(), n => n.Id != 1);
+        Assert.Equal(2ul, next.Id); // rank 0 among the survivors
+        Assert.Equal(leader.Status.Term + 1, next.Status.Term); // no split vote
+        Assert.InRange(ticks, 1, 2);
+    }
+
+    [Fact]
+    public void A_wrong_suspicion_of_a_live_leader_does_not_depose_it()
+    {
+        var cluster = new TestCluster(3, configure: o => o.ElectionTicks = 50);
+        var leader = cluster.Elect(1);
+        var term = leader.Status.Term;
+        cluster[2].Raft.SuspectLeader(1);
+
+        cluster.TickAll(200);
+
+        Assert.Equal(1ul, Assert.Single(cluster.Leaders()).Id);
+        Assert.Equal(term, leader.Status.Term);
+    }
 }

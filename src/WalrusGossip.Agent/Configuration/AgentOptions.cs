@@ -241,12 +241,12 @@ public sealed class StorageSection
 /// <summary>Raft timing.</summary>
 public sealed class RaftSection
 {
-    /// <summary>Tick length in milliseconds. Default 50: heartbeats every 50 ms, elections after 0.5–1 s without a leader.</summary>
-    public int TickMs { get; set; } = 50;
+    /// <summary>Tick length in milliseconds, 10 to 10,000. Default 10: with the other defaults, heartbeats every 50 ms and elections after 0.5–1 s without a leader, or 10–100 ms after the leader's connection breaks.</summary>
+    public int TickMs { get; set; } = 10;
 
-    /// <summary>Election timeout in ticks (randomised in [n, 2n)). Default 10.</summary>
-    public int ElectionTicks { get; set; } = 10;
+    /// <summary>Election timeout in ticks (randomised in [n, 2n)). Default 50.</summary>
+    public int ElectionTicks { get; set; } = 50;
 
-    /// <summary>Heartbeat interval in ticks. Default 1.</summary>
-    public int HeartbeatTicks { get; set; } = 1;
+    /// <summary>Heartbeat interval in ticks, below the election timeout. Default 5.</summary>
+    public int HeartbeatTicks { get; set; } = 5;
 }

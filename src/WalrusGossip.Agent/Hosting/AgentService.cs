@@ -130,6 +130,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
                 ElectionTicks = o.Raft.ElectionTicks,
                 HeartbeatTicks = o.Raft.HeartbeatTicks,
                 ManageMembership = true,
+                MaxReadiesPerInput = 4,
                 Metadata = metadata,
                 Storage = new StorageOptions
                 {

@@ -142,8 +142,14 @@ public sealed partial class NodeLoop : IDisposable
                     break;
                 }
 
+                if (_node.HasPendingWork)
+                {
+                    // Catch-up or re-apply in progress: do a bounded slice, then look at the inbox again.
+                    _node.ProcessPendingWork();
+                }
+
                 var wait = _node.NextTickDue - _clock.Now;
-                if (wait > TimeSpan.Zero && _inbox.IsEmpty)
+                if (wait > TimeSpan.Zero && _inbox.IsEmpty && !_node.HasPendingWork)
                 {
                     // Announce the sleep, then look once more: a Post that missed the flag left its item in the inbox.
                     Interlocked.Exchange(ref _sleeping, 1);

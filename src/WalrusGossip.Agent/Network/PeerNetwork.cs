@@ -65,8 +65,19 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(peerListener);
         ArgumentNullException.ThrowIfNull(gossipListener);
         _loop = loop;
-        var options = new FrameServerOptions { Hello = new HelloAcceptOptions { LocalNodeId = _nodeId, AllowedRoles = [ConnectionRole.Peer] } };
-        foreach (var listener in new[] { peerListener, gossipListener })
+        var hello = new HelloAcceptOptions { LocalNodeId = _nodeId, AllowedRoles = [ConnectionRole.Peer] };
+        // A peer's Raft connection to us breaking is a failure-detector hint: if it was the leader's, it probably died.
+        var raftOptions = new FrameServerOptions
+        {
+            Hello = hello,
+            SessionClosed = session =>
+            {
+                var peer = session.Hello.NodeId;
+                loop.Post(node => node.ReportPeerConnectionLost(peer));
+            },
+        };
+        var gossipOptions = new FrameServerOptions { Hello = hello };
+        foreach (var (listener, options) in new[] { (peerListener, raftOptions), (gossipListener, gossipOptions) })
         {
             var server = new FrameServer(listener, options, HandleInbound, _transport.Counters, _logger);
             _background.Add(Task.Run(() => server.RunAsync(_stop.Token)));
@@ -94,6 +105,10 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
         {
             stale.Close();
         }
+
+        // Connect now rather than on the first message: an election after a leader crash must not wait for
+        // TCP and TLS handshakes between followers that never needed to talk before.
+        _links.GetOrAdd(nodeId, id => new PeerLink(this, id, peerAddress));
     }
 
     /// <summary>The peer address known for <paramref name="nodeId"/>, or null.</summary>
