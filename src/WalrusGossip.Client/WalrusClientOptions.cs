@@ -80,9 +80,11 @@ public sealed class WalrusClientOptions
     /// <summary>
     /// Append requests in flight at once; further appends wait and are coalesced (see <see cref="MaxCoalescedAppends"/>).
     /// Each in-flight request uses its own client session (lane), which carries one request at a time so that its
-    /// sequence numbers reach the cluster in order even when retried after a leader change. Default 64; at least 1.
+    /// sequence numbers reach the cluster in order even when retried after a leader change. Default 16 (each request
+    /// carries up to <see cref="MaxCoalescedAppends"/> entries, so fewer, larger requests cost less on both sides); at
+    /// least 1.
     /// </summary>
-    public int MaxConcurrentAppends { get; set; } = 64;
+    public int MaxConcurrentAppends { get; set; } = 16;
 
     /// <summary>
     /// Most entries one request carries when appends are coalesced: while every lane (see

@@ -143,6 +143,25 @@ public sealed partial class LogStore
         return waiter.Task;
     }
 
+    /// <summary>
+    /// Shrinks the group-commit buffers, which grow with the largest batch written (up to Storage:MaxBatchBytes each),
+    /// back to their initial size when no batch is queued or being written. For an agent whose load has stopped;
+    /// they grow again on demand.
+    /// </summary>
+    public void ReleaseMemory()
+    {
+        lock (_gate)
+        {
+            if (_writerBusy || _filling.Count > 0)
+            {
+                return;
+            }
+
+            _filling.ReleaseMemory();
+            _spare?.ReleaseMemory();
+        }
+    }
+
     /// <summary>Waits until everything appended so far is written and durable (fdatasync), whatever the policy.</summary>
     /// <exception cref="StorageFailedException">An earlier write or fdatasync failed.</exception>
     public void Flush()

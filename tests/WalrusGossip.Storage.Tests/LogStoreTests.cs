@@ -178,6 +178,27 @@ public class InlineWriteTests
         Assert.Equal(1601ul, reopened.Log.LastIndex);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Released_group_commit_buffers_grow_again_and_lose_nothing(bool inline)
+    {
+        using var dir = new TempDir();
+        using (var storage = TestStores.Open(dir.Path, IoEngine.Psync, o => o.InlineWrites = inline))
+        {
+            var big = Enumerable.Range(1, 500).Select(i => new LogEntry((ulong)i, 1, EntryType.Normal, Enumerable.Repeat((byte)i, 4000).ToArray())).ToList();
+            await storage.Log.AppendBatchAsync(big);
+            storage.Log.Flush();
+            storage.Log.ReleaseMemory();
+            await storage.Log.AppendBatchAsync(big.Select(e => e with { Index = e.Index + 500 }).ToList());
+            storage.Log.ReleaseMemory();
+        }
+
+        using var reopened = TestStores.Open(dir.Path, IoEngine.Psync);
+        Assert.Equal(1000ul, reopened.Log.LastIndex);
+        Assert.Equal(Enumerable.Repeat((byte)7, 4000), reopened.Log.Read(507).Payload.ToArray());
+    }
+
     [Theory(Timeout = 60_000)]
     [InlineData(IoEngine.Psync)]
     [InlineData(IoEngine.Uring)]

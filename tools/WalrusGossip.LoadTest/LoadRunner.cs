@@ -8,9 +8,10 @@ using WalrusGossip.Client.Diagnostics;
 namespace WalrusGossip.LoadTest;
 
 /// <summary>
-/// Runs one scenario. Each simulated client is a concurrent task; tasks share one <see cref="WalrusClient"/> per 64
-/// (one multiplexed connection per agent and 64 append sessions each), the way an application process would share its
-/// client: 1,000 clients then mean 16 connections rather than 1,000 TLS handshakes on a 2-core box.
+/// Runs one scenario. Each simulated client is a concurrent task with its own append in flight; the tasks share
+/// <see cref="LoadSettings.SdkClients"/> <see cref="WalrusClient"/> instances round-robin (default 1, as an application
+/// shares one client: one multiplexed connection per agent), each with <see cref="LoadSettings.Lanes"/> requests in
+/// flight, into which waiting appends are coalesced.
 /// Every payload starts with the run id, a unique sequence number and the send timestamp, so the failover scenario can
 /// check every acknowledged append against what the log holds and the tail scenario can measure delivery lag.
 /// The failover scenario kills the leader <see cref="LoadSettings.Kills"/> times while the appends run: each round waits
@@ -19,7 +20,6 @@ namespace WalrusGossip.LoadTest;
 /// </summary>
 internal sealed class LoadRunner
 {
-    private const int ClientsPerSdkClient = 64;
 
     /// <summary>Limit for one status request of the failover probe client.</summary>
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
@@ -76,11 +76,11 @@ internal sealed class LoadRunner
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            for (var left = _s.Clients; left > 0; left -= ClientsPerSdkClient)
+            for (var i = 0; i < _s.SdkClients; i++)
             {
                 var options = new WalrusClientOptions();
                 _configure(options);
-                options.MaxConcurrentAppends = Math.Max(1, Math.Min(ClientsPerSdkClient, left));
+                options.MaxConcurrentAppends = _s.Lanes;
                 options.ClientName = "walrus-loadtest";
                 options.Validate();
                 clients.Add(new WalrusClient(options));
@@ -126,7 +126,7 @@ internal sealed class LoadRunner
 
             Task load = _s.Rate is { } rate
                 ? Task.Run(() => OpenLoopAsync(clients, rate, start, end, run.Token), CancellationToken.None)
-                : Task.WhenAll(Enumerable.Range(0, _s.Clients).Select(i => Task.Run(() => ClosedLoopAsync(clients[i / ClientsPerSdkClient], i, end, run.Token), CancellationToken.None)));
+                : Task.WhenAll(Enumerable.Range(0, _s.Clients).Select(i => Task.Run(() => ClosedLoopAsync(clients[i % clients.Count], i, end, run.Token), CancellationToken.None)));
             var failover = _s.Scenario == "failover"
                 ? Task.Run(() => FailoverAsync(measureStart, end, cancellationToken), CancellationToken.None)
                 : Task.CompletedTask;
@@ -151,15 +151,21 @@ internal sealed class LoadRunner
 
             if (_local is not null && idleRss is not null)
             {
+                // The agents return memory about a second after their load stops (IdleTrimmer); thread-pool threads
+                // and other runtime caches shrink over the following seconds.
                 await Task.Delay(2000, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                var after = _local.ResidentMiB();
+                var after2 = _local.ResidentMiB();
+                await Task.Delay(8000, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                var after10 = _local.ResidentMiB();
+                static string Mib(Dictionary<ulong, double> sample, ulong id) => sample.TryGetValue(id, out var v) ? v.ToString("F0", CultureInfo.InvariantCulture) : "dead";
                 report0Notes.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"agent RSS MiB (idle / peak under load / 2 s after): {string.Join(", ", idleRss.Keys.Order().Select(id => $"node {id} {idleRss[id]:F0} / {(_peakRss.TryGetValue(id, out var p) ? p : 0):F0} / {(after.TryGetValue(id, out var a) ? a.ToString("F0", CultureInfo.InvariantCulture) : "dead")}"))}"));
+                    $"agent RSS MiB (idle / peak under load / 2 s after / 10 s after): {string.Join(", ", idleRss.Keys.Order().Select(id => $"node {id} {idleRss[id]:F0} / {(_peakRss.TryGetValue(id, out var p) ? p : 0):F0} / {Mib(after2, id)} / {Mib(after10, id)}"))}"));
             }
 
             var seconds = Stopwatch.GetElapsedTime(measureStart, measuredEnd).TotalSeconds;
             var total = _recorder.Total;
             var report = LoadReport.From(_s.Scenario, _s.Clients, _s.PayloadBytes, seconds, total.Count, _s.Scenario == "tail" ? tailLag : total, _recorder.Errors);
+            report.Notes.Add(string.Create(CultureInfo.InvariantCulture, $"sdk: {_s.Clients:N0} clients share {_s.SdkClients} WalrusClient(s), {_s.Lanes} append requests in flight each (waiting appends are coalesced)"));
             var inv = CultureInfo.InvariantCulture;
             report.Notes.AddRange(report0Notes);
             if (_s.Rate is { } r)

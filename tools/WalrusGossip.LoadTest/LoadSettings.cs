@@ -4,6 +4,8 @@ namespace WalrusGossip.LoadTest;
 
 /// <summary>Validated inputs of one run.</summary>
 /// <param name="Kills">failover: leader kills in the run (1..100), each followed by a restart of the killed agent.</param>
+/// <param name="SdkClients">WalrusClient instances the simulated clients share, round-robin (1..1,000, at most --clients).</param>
+/// <param name="Lanes">MaxConcurrentAppends of each WalrusClient: append requests in flight per instance (1..1,024).</param>
 internal sealed record LoadSettings(
     string Scenario,
     int Clients,
@@ -14,7 +16,9 @@ internal sealed record LoadSettings(
     double ReadRatio,
     int Subscribers,
     string? JsonFile,
-    int Kills = 1)
+    int Kills = 1,
+    int SdkClients = 1,
+    int Lanes = 16)
 {
     /// <summary>After the run (duration + warm-up), in-flight requests get this long before they are abandoned.</summary>
     public static readonly TimeSpan Drain = TimeSpan.FromSeconds(15);
@@ -70,6 +74,16 @@ internal sealed record LoadSettings(
         if (Subscribers < 1)
         {
             throw new ArgumentException($"--subscribers must be at least 1, got {Subscribers}");
+        }
+
+        if (SdkClients < 1 || SdkClients > Math.Min(1000, Clients))
+        {
+            throw new ArgumentException($"--sdk-clients must be 1..min(1000, --clients), got {SdkClients}");
+        }
+
+        if (Lanes is < 1 or > 1024)
+        {
+            throw new ArgumentException($"--lanes must be 1..1024, got {Lanes}");
         }
 
         if (Kills is < 1 or > MaxKills)

@@ -57,13 +57,15 @@ namespace WalrusGossip.LoadTest
             var json = new Option<string?>("--json") { Description = "Write the result as JSON to FILE ('-' for stdout)" };
             var readRatio = new Option<double>("--read-ratio") { Description = "mixed: fraction of operations that are linearizable reads", DefaultValueFactory = _ => 0.2 };
             var subscribers = new Option<int>("--subscribers") { Description = "tail: tail subscriptions following the log", DefaultValueFactory = _ => 4 };
+            var sdkClients = new Option<int>("--sdk-clients") { Description = "WalrusClient instances the clients share, round-robin (one connection per agent each); 1 is the recommended one-per-application use", DefaultValueFactory = _ => 1 };
+            var lanes = new Option<int>("--lanes") { Description = "Append requests in flight per WalrusClient (its MaxConcurrentAppends); appends waiting beyond them are coalesced into batch requests", DefaultValueFactory = _ => new WalrusClientOptions().MaxConcurrentAppends };
             var kills = new Option<int>("--kills")
             {
                 Description = string.Create(CultureInfo.InvariantCulture,
                     $"failover: leader kills, 1..{LoadSettings.MaxKills}. The first comes {LoadSettings.FirstKillAfter.TotalSeconds:0}s into the measured window, the next at least {LoadSettings.KillInterval.TotalSeconds:0}s later once the restarted agent is back and caught up. --duration is not extended: it must be at least {LoadSettings.FirstKillAfter.TotalSeconds:0}s + {LoadSettings.KillBudget.TotalSeconds:0}s per kill ({LoadSettings.MinimumFailoverDuration(10).TotalSeconds:0}s for 10), else the run is refused (exit 2)"),
                 DefaultValueFactory = _ => 1,
             };
-            var command = new Command(scenario, description) { endpoints, context, local, clients, payload, duration, warmup, rate, json };
+            var command = new Command(scenario, description) { endpoints, context, local, clients, sdkClients, lanes, payload, duration, warmup, rate, json };
             if (scenario == "mixed")
             {
                 command.Options.Add(readRatio);
@@ -94,7 +96,9 @@ namespace WalrusGossip.LoadTest
                         scenario == "mixed" ? parse.GetValue(readRatio) : 0,
                         scenario == "tail" ? parse.GetValue(subscribers) : 1,
                         parse.GetValue(json),
-                        scenario == "failover" ? parse.GetValue(kills) : 1);
+                        scenario == "failover" ? parse.GetValue(kills) : 1,
+                        parse.GetValue(sdkClients),
+                        parse.GetValue(lanes));
                     settings.Validate();
                     var localCount = parse.GetValue(local);
                     var eps = (parse.GetValue(endpoints) ?? []).SelectMany(e => e.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();

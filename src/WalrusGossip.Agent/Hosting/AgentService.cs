@@ -254,7 +254,9 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         }
     }
 
-    /// <summary>Every 200 ms: refresh peer and client addresses from gossip; bootstrap when enough agents are found.</summary>
+    private readonly IdleTrimmer _idleTrimmer = new();
+
+    /// <summary>Every 200 ms: refresh peer and client addresses from gossip; bootstrap when enough agents are found; return memory once a load has stopped.</summary>
     private async Task MaintainAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
@@ -309,6 +311,17 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
                             LogBootstrapped(_logger, string.Join(",", voters));
                         }
                     }
+                }
+
+                if (_idleTrimmer.ShouldTrim(loop.AppliedIndex, _clock.Now))
+                {
+                    // Load has stopped: shrink the log's group-commit buffers and return the heap the load grew to (see IdleTrimmer).
+                    await loop.InvokeAsync(n =>
+                    {
+                        n.Log.ReleaseMemory();
+                        return true;
+                    }).ConfigureAwait(false);
+                    IdleTrimmer.ReturnMemory();
                 }
 
                 await Task.Delay(200, cancellationToken).ConfigureAwait(false);

@@ -72,6 +72,10 @@ public sealed class AgentMetrics
 
         sb.Append(inv, $"# HELP walrus_log_fsync_seconds Group-commit write + fdatasync time of the local log.\n# TYPE walrus_log_fsync_seconds summary\nwalrus_log_fsync_seconds_sum {status.GroupCommitTime.TotalSeconds.ToString(inv)}\nwalrus_log_fsync_seconds_count {status.GroupCommits}\n");
         _appendLatency.Render(sb, "walrus_append_latency_seconds", "Client append latency from receipt to commit.");
+        var gc = GC.GetGCMemoryInfo();
+        sb.Append(inv, $"# HELP walrus_dotnet_gc_heap_bytes Managed heap size after the last garbage collection.\n# TYPE walrus_dotnet_gc_heap_bytes gauge\nwalrus_dotnet_gc_heap_bytes {gc.HeapSizeBytes}\n");
+        sb.Append(inv, $"# HELP walrus_dotnet_gc_committed_bytes Memory the garbage collector has committed from the operating system.\n# TYPE walrus_dotnet_gc_committed_bytes gauge\nwalrus_dotnet_gc_committed_bytes {gc.TotalCommittedBytes}\n");
+        sb.Append(inv, $"# HELP walrus_dotnet_threadpool_threads Thread-pool threads.\n# TYPE walrus_dotnet_threadpool_threads gauge\nwalrus_dotnet_threadpool_threads {ThreadPool.ThreadCount}\n");
         return sb.ToString();
     }
 

@@ -13,9 +13,21 @@ internal sealed class WriteBatch
     private AppendWaiter[] _waiters = new AppendWaiter[64];
     private ulong[] _waiterIndexes = new ulong[64];
 
-    public WriteBatch(int capacityBytes) => Buffer = new byte[capacityBytes];
+    /// <summary>Bytes a batch's buffer starts with, and shrinks back to in <see cref="ReleaseMemory"/>.</summary>
+    private const int InitialBufferBytes = 64 << 10;
 
-    public byte[] Buffer { get; }
+    private readonly int _capacityBytes;
+
+    /// <summary>Creates an empty batch whose buffer grows on demand up to <paramref name="capacityBytes"/>.</summary>
+    /// <param name="capacityBytes">Most bytes of records one batch holds (Storage:MaxBatchBytes).</param>
+    public WriteBatch(int capacityBytes)
+    {
+        _capacityBytes = capacityBytes;
+        Buffer = new byte[Math.Min(capacityBytes, InitialBufferBytes)];
+    }
+
+    /// <summary>The encoded records, <see cref="Length"/> bytes of it in use. Replaced when it grows: do not keep it across <see cref="Add"/>.</summary>
+    public byte[] Buffer { get; private set; }
 
     public int Length { get; private set; }
 
@@ -25,7 +37,18 @@ internal sealed class WriteBatch
 
     public int WaiterCount { get; private set; }
 
-    public bool HasRoomFor(int recordBytes) => Count == 0 || Length + recordBytes <= Buffer.Length;
+    public bool HasRoomFor(int recordBytes) => Count == 0 || Length + recordBytes <= _capacityBytes;
+
+    /// <summary>Drops a buffer that grew under load back to its initial size. Only for an empty batch nobody is writing.</summary>
+    public void ReleaseMemory()
+    {
+        if (Count == 0 && Buffer.Length > InitialBufferBytes)
+        {
+            Buffer = new byte[InitialBufferBytes];
+            _starts = new int[256];
+            _terms = new ulong[256];
+        }
+    }
 
     public void Add(ulong index, ulong term, EntryType type, byte flags, ReadOnlySpan<byte> payload)
     {
@@ -38,6 +61,14 @@ internal sealed class WriteBatch
         {
             Array.Resize(ref _starts, Count * 2);
             Array.Resize(ref _terms, Count * 2);
+        }
+
+        var needed = Length + RecordHeader.Size + payload.Length;
+        if (needed > Buffer.Length)
+        {
+            var grown = new byte[Math.Max(needed, (int)Math.Min((long)Buffer.Length * 2, Math.Max(_capacityBytes, needed)))];
+            Buffer.AsSpan(0, Length).CopyTo(grown);
+            Buffer = grown;
         }
 
         _starts[Count] = Length;
