@@ -14,10 +14,17 @@ public sealed class AgentMetrics
     private readonly Histogram _appendLatency = new(LatencyBucketsSeconds);
     private Func<long> _clientConnections = () => 0;
     private Func<long> _protocolErrors = () => 0;
+    private long _overloaded;
 
     /// <summary>Records one client append's latency, from request receipt to commit.</summary>
     /// <param name="elapsed">The latency.</param>
     public void ObserveAppend(TimeSpan elapsed) => _appendLatency.Observe(elapsed.TotalSeconds);
+
+    /// <summary>Counts one append refused OVERLOADED because too many bytes of appends were waiting (back-pressure).</summary>
+    public void CountOverloaded() => Interlocked.Increment(ref _overloaded);
+
+    /// <summary>Appends refused OVERLOADED so far.</summary>
+    public long Overloaded => Interlocked.Read(ref _overloaded);
 
     /// <summary>Connects the gauges that live elsewhere: open client connections and connections closed for protocol errors.</summary>
     /// <param name="clientConnections">Reads the open client connection count.</param>
@@ -72,6 +79,7 @@ public sealed class AgentMetrics
 
         sb.Append(inv, $"# HELP walrus_log_fsync_seconds Group-commit write + fdatasync time of the local log.\n# TYPE walrus_log_fsync_seconds summary\nwalrus_log_fsync_seconds_sum {status.GroupCommitTime.TotalSeconds.ToString(inv)}\nwalrus_log_fsync_seconds_count {status.GroupCommits}\n");
         _appendLatency.Render(sb, "walrus_append_latency_seconds", "Client append latency from receipt to commit.");
+        sb.Append(inv, $"# HELP walrus_client_overloaded_total Appends refused OVERLOADED by back-pressure.\n# TYPE walrus_client_overloaded_total counter\nwalrus_client_overloaded_total {Overloaded}\n");
         var gc = GC.GetGCMemoryInfo();
         sb.Append(inv, $"# HELP walrus_dotnet_gc_heap_bytes Managed heap size after the last garbage collection.\n# TYPE walrus_dotnet_gc_heap_bytes gauge\nwalrus_dotnet_gc_heap_bytes {gc.HeapSizeBytes}\n");
         sb.Append(inv, $"# HELP walrus_dotnet_gc_committed_bytes Memory the garbage collector has committed from the operating system.\n# TYPE walrus_dotnet_gc_committed_bytes gauge\nwalrus_dotnet_gc_committed_bytes {gc.TotalCommittedBytes}\n");

@@ -33,6 +33,7 @@ public sealed partial class ClientService : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private FrameServer? _server;
     private Task? _serving;
+    private long _admittedBytes;
 
     /// <summary>Creates the service.</summary>
     /// <param name="loop">The node loop.</param>
@@ -53,6 +54,17 @@ public sealed partial class ClientService : IAsyncDisposable
 
     /// <summary>Forwards single appends received while a follower to the leader; null disables forwarding.</summary>
     public LeaderForwarder? Forwarder { get; init; }
+
+    /// <summary>
+    /// Most payload bytes of appends admitted and not yet answered, across all connections (default 64 MiB). An append
+    /// that would exceed it is answered OVERLOADED at once (the SDK backs off and retries), so a flood of requests
+    /// cannot queue unbounded memory in front of the node loop; the Raft core's uncommitted-bytes limit and the
+    /// log's batch limit bound what lies behind it.
+    /// </summary>
+    public long MaxAdmittedBytes { get; init; } = 64L << 20;
+
+    /// <summary>Payload bytes of appends admitted and not yet answered.</summary>
+    public long AdmittedBytes => Interlocked.Read(ref _admittedBytes);
 
     /// <summary>Transport mode reported in status responses ("tcp" or "quic").</summary>
     public string TransportMode { get; init; } = "tcp";
@@ -140,9 +152,16 @@ public sealed partial class ClientService : IAsyncDisposable
             return;
         }
 
+        if (!TryAdmit(command.Length))
+        {
+            ReplyOverloaded(connection, request.RequestId);
+            return;
+        }
+
         var started = Stopwatch.GetTimestamp();
         _loop.Post(node => node.Append(request.ClientId, request.Sequence, command, result =>
         {
+            Release(command.Length);
             if (result.Status == RequestStatus.Ok)
             {
                 _metrics.ObserveAppend(Stopwatch.GetElapsedTime(started));
@@ -199,6 +218,18 @@ public sealed partial class ClientService : IAsyncDisposable
             return;
         }
 
+        long bytes = 0;
+        foreach (var c in commands)
+        {
+            bytes += c.Length;
+        }
+
+        if (!TryAdmit(bytes))
+        {
+            ReplyOverloaded(connection, request.RequestId);
+            return;
+        }
+
         var results = new AppendResult[count];
         var remaining = count;
         _loop.Post(node =>
@@ -213,6 +244,8 @@ public sealed partial class ClientService : IAsyncDisposable
                     {
                         return;
                     }
+
+                    Release(bytes);
 
                     var response = new AppendResponse { RequestId = request.RequestId };
                     var failed = Array.FindIndex(results, r => r.Status != RequestStatus.Ok);
@@ -234,6 +267,21 @@ public sealed partial class ClientService : IAsyncDisposable
                     Reply(connection, MessageType.AppendResponse, response);
                 });
             }
+        });
+    }
+
+    private bool TryAdmit(long bytes) => AdmissionLimit.TryAdmit(ref _admittedBytes, bytes, MaxAdmittedBytes);
+
+    private void Release(long bytes) => Interlocked.Add(ref _admittedBytes, -bytes);
+
+    private void ReplyOverloaded(IFrameConnection connection, ulong requestId)
+    {
+        _metrics.CountOverloaded();
+        Reply(connection, MessageType.AppendResponse, new AppendResponse
+        {
+            RequestId = requestId,
+            Status = ResponseStatus.Overloaded,
+            Message = $"more than {MaxAdmittedBytes >> 20} MiB of appends are waiting on this agent; back off and retry",
         });
     }
 
