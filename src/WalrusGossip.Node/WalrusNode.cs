@@ -335,6 +335,7 @@ public sealed partial class WalrusNode : IDisposable
         MaxBatchBytes = o.MaxBatchBytes,
         IndexIntervalBytes = o.IndexIntervalBytes,
         InlineWrites = true,
+        PrepareSegmentsInBackground = o.PrepareSegmentsInBackground,
     };
 
     private static void Bootstrap(NodeStorage storage, ClusterConfig config)

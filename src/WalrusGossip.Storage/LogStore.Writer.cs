@@ -274,6 +274,11 @@ public sealed partial class LogStore
     {
         if (_options.InlineWrites)
         {
+            if (_options.PrepareSegmentsInBackground)
+            {
+                _spareTask = Task.Run(PrepareSpare);
+            }
+
             return;
         }
 
@@ -290,6 +295,8 @@ public sealed partial class LogStore
         {
             if (_writer is null)
             {
+                WaitQuietly(_spareTask);
+                WaitQuietly(_indexTask);
                 return;
             }
 
@@ -547,7 +554,7 @@ public sealed partial class LogStore
         }
 
         var path = PathOf(SegmentNames.Segment(firstIndex));
-        var file = _options.InlineWrites ? CreateSegmentFile(path) : TakeSpareSegment(path);
+        var file = _options.InlineWrites && !_options.PrepareSegmentsInBackground ? CreateSegmentFile(path) : TakeSpareSegment(path);
         // Size the offset array for as many records as the previous segment held, so steady state grows nothing.
         var capacity = current is null ? 1024 : current.Count + (current.Count / 8) + 16;
         var segment = new Segment(firstIndex, path, PathOf(SegmentNames.Index(firstIndex)), file, capacity);
@@ -567,6 +574,18 @@ public sealed partial class LogStore
         }
     }
 
+    private static void WaitQuietly(Task? task)
+    {
+        try
+        {
+            task?.GetAwaiter().GetResult();
+        }
+        catch (IOException)
+        {
+            // A spare segment or sparse index that failed is rebuilt later; the failure was already logged or is harmless.
+        }
+    }
+
     private void WriteSparseIndexQuietly(Segment segment, List<(ulong Index, long Offset)> points)
     {
         try
@@ -583,7 +602,7 @@ public sealed partial class LogStore
     private static partial void LogIndexWriteFailed(ILogger logger, string path, string reason);
 
     /// <summary>Under <c>always</c>, segments are zero-filled (not just fallocated) so each group commit's fdatasync writes data only.</summary>
-    private bool ZeroFill => _options.Durability.Mode == DurabilityMode.Always && !_options.InlineWrites;
+    private bool ZeroFill => _options.Durability.Mode == DurabilityMode.Always && (!_options.InlineWrites || _options.PrepareSegmentsInBackground);
 
     private string SparePath => PathOf(SpareSegmentName);
 

@@ -45,6 +45,14 @@ public sealed class StorageOptions
     /// </summary>
     public bool InlineWrites { get; set; }
 
+    /// <summary>
+    /// With <see cref="InlineWrites"/>: prepare the next segment file on a background task, as the writer-thread mode
+    /// always does (zero-filled under <c>always</c>, so an fdatasync never has to update extent metadata), instead of
+    /// creating it on the appending thread when the open segment fills. The agent turns it on; the deterministic
+    /// simulator leaves it off, since nothing there may run on another thread. Default false.
+    /// </summary>
+    public bool PrepareSegmentsInBackground { get; set; }
+
     /// <summary>Checks every option against its documented range.</summary>
     /// <exception cref="StorageConfigurationException">An option is out of range; the message names it.</exception>
     public void Validate()

@@ -179,6 +179,26 @@ public class InlineWriteTests
     }
 
     [Theory]
+    [InlineData(IoEngine.Psync)]
+    [InlineData(IoEngine.Uring)]
+    public async Task Inline_mode_with_background_segment_preparation_rolls_through_many_segments_and_recovers(IoEngine engine)
+    {
+        using var dir = new TempDir();
+        using (var storage = TestStores.Open(dir.Path, engine, o => { o.InlineWrites = true; o.PrepareSegmentsInBackground = true; }))
+        {
+            for (var i = 1; i <= 400; i++)
+            {
+                Assert.Equal((ulong)i, await storage.Log.AppendAsync(Enumerable.Repeat((byte)i, 1000).ToArray(), term: 1));
+            }
+        }
+
+        using var reopened = TestStores.Open(dir.Path, engine);
+        Assert.Equal(400ul, reopened.Log.LastIndex);
+        Assert.True(Directory.GetFiles(Path.Combine(dir.Path, "log")).Length > 4, "several 64 KiB segments");
+        Assert.Equal(Enumerable.Repeat((byte)123, 1000), reopened.Log.Read(123).Payload.ToArray());
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task Released_group_commit_buffers_grow_again_and_lose_nothing(bool inline)

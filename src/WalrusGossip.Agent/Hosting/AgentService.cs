@@ -137,6 +137,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
                     Durability = DurabilityPolicy.Parse(o.Storage.Fsync),
                     MaxSegmentBytes = o.Storage.MaxSegmentBytes,
                     MaxEntryBytes = o.Storage.MaxEntryBytes,
+                    PrepareSegmentsInBackground = true,
                 },
             },
             _device,
