@@ -602,7 +602,7 @@ public sealed partial class LogStore
     private static partial void LogIndexWriteFailed(ILogger logger, string path, string reason);
 
     /// <summary>Under <c>always</c>, segments are zero-filled (not just fallocated) so each group commit's fdatasync writes data only.</summary>
-    private bool ZeroFill => _options.Durability.Mode == DurabilityMode.Always && (!_options.InlineWrites || _options.PrepareSegmentsInBackground);
+    private bool ZeroFill => _options.Durability.Mode == DurabilityMode.Always && !_options.InlineWrites;
 
     private string SparePath => PathOf(SpareSegmentName);
 
