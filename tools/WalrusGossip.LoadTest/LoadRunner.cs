@@ -306,38 +306,41 @@ internal sealed class LoadRunner
     /// <summary>Open loop: request i is due at start + i/rate; at most --clients in flight, further due requests are dropped (and counted).</summary>
     private async Task OpenLoopAsync(List<WalrusClient> clients, double rate, long start, long end, CancellationToken cancellationToken)
     {
+        // Requests start on this loop without a thread-pool hop each (an append is queued by the SDK and returns a
+        // task at once), so the generator's own scheduling adds little to the measured latency.
         var schedule = new OpenLoopSchedule(rate, start, Stopwatch.Frequency);
-        var inFlight = 0;
-        var running = new ConcurrentDictionary<Task, byte>();
+        var inFlight = 1; // the loop itself, until it stops sending
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         long next = 0;
+        async Task OneAsync(WalrusClient client, long intended)
+        {
+            try
+            {
+                await OneOpAsync(client, (byte[])_filler.Clone(), intended, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (Interlocked.Decrement(ref inFlight) == 0)
+                {
+                    drained.TrySetResult();
+                }
+            }
+        }
+
         while (!cancellationToken.IsCancellationRequested)
         {
             var now = Stopwatch.GetTimestamp();
             var due = schedule.DueBy(Math.Min(now, end - 1));
             for (; next < due; next++)
             {
-                var intended = schedule.IntendedAt(next);
-                if (Volatile.Read(ref inFlight) >= _s.Clients)
+                if (Volatile.Read(ref inFlight) > _s.Clients)
                 {
                     _recorder.Error("DroppedInFlightBound");
                     continue;
                 }
 
                 Interlocked.Increment(ref inFlight);
-                var client = clients[(int)(next % clients.Count)];
-                var task = Task.Run(async () =>
-                {
-                    try
-                    {
-                        await OneOpAsync(client, (byte[])_filler.Clone(), intended, cancellationToken).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        Interlocked.Decrement(ref inFlight);
-                    }
-                }, CancellationToken.None);
-                running.TryAdd(task, 0);
-                _ = task.ContinueWith(t => running.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                _ = OneAsync(clients[(int)(next % clients.Count)], schedule.IntendedAt(next));
             }
 
             if (now >= end)
@@ -348,7 +351,12 @@ internal sealed class LoadRunner
             await Task.Delay(1, CancellationToken.None).ConfigureAwait(false);
         }
 
-        await Task.WhenAll(running.Keys).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (Interlocked.Decrement(ref inFlight) == 0)
+        {
+            drained.TrySetResult();
+        }
+
+        await drained.Task.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private async Task TailAsync(WalrusClient client, ulong from, LatencyHistogram lag, Func<long> counted, long measureStart, long end, CancellationToken cancellationToken)
