@@ -197,6 +197,7 @@ public sealed partial class WalrusNode : IDisposable
                 HeartbeatTicks = _options.HeartbeatTicks,
                 AppliedIndex = _applied,
                 MaxAppendBytes = _options.MaxAppendBytes,
+                MaxCommittedBytesPerReady = _options.MaxCommittedBytesPerReady,
                 InjectedBugs = _options.InjectedBugs,
             },
             raftLog);

@@ -131,6 +131,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
                 HeartbeatTicks = o.Raft.HeartbeatTicks,
                 ManageMembership = true,
                 MaxReadiesPerInput = 4,
+                MaxCommittedBytesPerReady = 2 << 20,
                 Metadata = metadata,
                 Storage = new StorageOptions
                 {
