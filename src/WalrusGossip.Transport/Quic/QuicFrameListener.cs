@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Quic;
 using System.Runtime.Versioning;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
 namespace WalrusGossip.Transport.Quic;
@@ -13,74 +12,34 @@ namespace WalrusGossip.Transport.Quic;
 [SupportedOSPlatform("linux")]
 [SupportedOSPlatform("windows")]
 [SupportedOSPlatform("osx")]
-internal sealed partial class QuicFrameListener : IFrameListener
+internal sealed partial class QuicFrameListener : FrameListenerBase
 {
     private readonly QuicListener _listener;
     private readonly TransportOptions _options;
     private readonly TransportCounters _counters;
     private readonly ILogger _logger;
-    private readonly Channel<IFrameConnection> _ready = Channel.CreateUnbounded<IFrameConnection>();
-    private readonly SemaphoreSlim _pendingSlots;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _acceptLoop;
-    private int _disposed;
 
     public QuicFrameListener(QuicListener listener, TransportOptions options, TransportCounters counters, ILogger logger)
+        : base(options.MaxPendingConnections, listener.LocalEndPoint)
     {
         _listener = listener;
         _options = options;
         _counters = counters;
         _logger = logger;
-        _pendingSlots = new SemaphoreSlim(options.MaxPendingConnections, options.MaxPendingConnections);
-        LocalEndPoint = listener.LocalEndPoint;
-        _acceptLoop = Task.Run(AcceptLoopAsync);
+        StartAccepting();
     }
 
-    public IPEndPoint LocalEndPoint { get; }
+    protected override ValueTask CloseListenerAsync() => _listener.DisposeAsync();
 
-    public async ValueTask<IFrameConnection> AcceptAsync(CancellationToken cancellationToken)
+    protected override async Task AcceptLoopAsync(CancellationToken stopping)
     {
-        try
-        {
-            var connection = await _ready.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            _pendingSlots.Release();
-            return connection;
-        }
-        catch (ChannelClosedException)
-        {
-            throw new ObjectDisposedException(nameof(QuicFrameListener), "the listener was disposed");
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await _listener.DisposeAsync().ConfigureAwait(false);
-        await _acceptLoop.ConfigureAwait(false);
-        _ready.Writer.TryComplete();
-        while (_ready.Reader.TryRead(out var connection))
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-        }
-
-        _stop.Dispose();
-    }
-
-    private async Task AcceptLoopAsync()
-    {
-        var token = _stop.Token;
-        while (!token.IsCancellationRequested)
+        while (!stopping.IsCancellationRequested)
         {
             QuicConnection connection;
             try
             {
-                await _pendingSlots.WaitAsync(token).ConfigureAwait(false);
-                connection = await _listener.AcceptConnectionAsync(token).ConfigureAwait(false);
+                await PendingSlots.WaitAsync(stopping).ConfigureAwait(false);
+                connection = await _listener.AcceptConnectionAsync(stopping).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
@@ -89,17 +48,15 @@ internal sealed partial class QuicFrameListener : IFrameListener
             catch (Exception ex) when (ex is QuicException or System.Security.Authentication.AuthenticationException)
             {
                 // QuicListener reports failed TLS handshakes here.
-                _pendingSlots.Release();
+                PendingSlots.Release();
                 _counters.TlsHandshakeFailed();
                 LogHandshakeFailed(_logger, LocalEndPoint, ex.Message);
                 continue;
             }
 
             var framed = QuicTransport.WrapAccepted(connection, _options.MaxFrameBytes, _counters);
-            if (!_ready.Writer.TryWrite(framed))
+            if (!await OfferAsync(framed).ConfigureAwait(false))
             {
-                _pendingSlots.Release();
-                await framed.DisposeAsync().ConfigureAwait(false);
                 continue;
             }
 

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using WalrusGossip.Protocol;
 
@@ -10,78 +9,42 @@ namespace WalrusGossip.Transport.Tcp;
 /// <summary>
 /// Accepts TCP sockets and runs each TLS handshake in the background, so a slow or hostile client never holds up
 /// others. At most <see cref="TransportOptions.MaxPendingConnections"/> connections are between accept and
-/// <see cref="AcceptAsync"/> at once.
+/// <see cref="FrameListenerBase.AcceptAsync"/> at once.
 /// </summary>
-internal sealed partial class TcpFrameListener : IFrameListener
+internal sealed partial class TcpFrameListener : FrameListenerBase
 {
     private readonly Socket _socket;
     private readonly SslServerAuthenticationOptions _serverOptions;
     private readonly TransportOptions _options;
     private readonly TransportCounters _counters;
     private readonly ILogger _logger;
-    private readonly Channel<IFrameConnection> _ready = Channel.CreateUnbounded<IFrameConnection>();
-    private readonly SemaphoreSlim _pendingSlots;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _acceptLoop;
-    private int _disposed;
 
     public TcpFrameListener(Socket socket, SslServerAuthenticationOptions serverOptions, TransportOptions options, TransportCounters counters, ILogger logger)
+        : base(options.MaxPendingConnections, (IPEndPoint)socket.LocalEndPoint!)
     {
         _socket = socket;
         _serverOptions = serverOptions;
         _options = options;
         _counters = counters;
         _logger = logger;
-        _pendingSlots = new SemaphoreSlim(options.MaxPendingConnections, options.MaxPendingConnections);
-        LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
-        _acceptLoop = Task.Run(AcceptLoopAsync);
+        StartAccepting();
     }
 
-    public IPEndPoint LocalEndPoint { get; }
-
-    public async ValueTask<IFrameConnection> AcceptAsync(CancellationToken cancellationToken)
+    protected override ValueTask CloseListenerAsync()
     {
-        try
-        {
-            var connection = await _ready.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            _pendingSlots.Release();
-            return connection;
-        }
-        catch (ChannelClosedException)
-        {
-            throw new ObjectDisposedException(nameof(TcpFrameListener), "the listener was disposed");
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        await _stop.CancelAsync().ConfigureAwait(false);
         _socket.Dispose();
-        await _acceptLoop.ConfigureAwait(false);
-        _ready.Writer.TryComplete();
-        while (_ready.Reader.TryRead(out var connection))
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-        }
-
-        _stop.Dispose();
+        return ValueTask.CompletedTask;
     }
 
-    private async Task AcceptLoopAsync()
+    protected override async Task AcceptLoopAsync(CancellationToken stopping)
     {
-        var token = _stop.Token;
-        while (!token.IsCancellationRequested)
+        while (!stopping.IsCancellationRequested)
         {
             Socket socket;
             try
             {
-                await _pendingSlots.WaitAsync(token).ConfigureAwait(false);
-                socket = await _socket.AcceptAsync(token).ConfigureAwait(false);
+                await PendingSlots.WaitAsync(stopping).ConfigureAwait(false);
+                socket = await _socket.AcceptAsync(stopping).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
@@ -89,13 +52,13 @@ internal sealed partial class TcpFrameListener : IFrameListener
             }
             catch (SocketException ex)
             {
-                _pendingSlots.Release();
+                PendingSlots.Release();
                 LogAcceptFailed(_logger, LocalEndPoint, ex.SocketErrorCode, ex);
                 await Task.Delay(TimeSpan.FromMilliseconds(10), CancellationToken.None).ConfigureAwait(false);
                 continue;
             }
 
-            _ = HandshakeAsync(socket, token);
+            _ = HandshakeAsync(socket, stopping);
         }
     }
 
@@ -118,10 +81,8 @@ internal sealed partial class TcpFrameListener : IFrameListener
             }
 
             var connection = TcpTransport.Wrap(ssl, remote, socket, _options.MaxFrameBytes, _counters);
-            if (!_ready.Writer.TryWrite(connection))
+            if (!await OfferAsync(connection).ConfigureAwait(false))
             {
-                await connection.DisposeAsync().ConfigureAwait(false);
-                _pendingSlots.Release();
                 return;
             }
 
@@ -130,7 +91,7 @@ internal sealed partial class TcpFrameListener : IFrameListener
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             _counters.TlsHandshakeFailed();
-            _pendingSlots.Release();
+            PendingSlots.Release();
             if (!stopping.IsCancellationRequested)
             {
                 LogHandshakeFailed(_logger, remote, ex.Message);
