@@ -81,16 +81,10 @@ internal sealed class StreamFrameConnection : IFrameConnection
         bool startWriter;
         lock (_gate)
         {
-            if (Volatile.Read(ref _disposed) != 0 || _writeFault is not null)
+            if (!TryQueueLocked(new QueuedFrame(frame.Memory, frame), out startWriter))
             {
-                frame.Dispose();
                 return false;
             }
-
-            _queue.Add(new QueuedFrame(frame.Memory, frame));
-            _queuedBytes += length;
-            startWriter = !_writerActive;
-            _writerActive = true;
         }
 
         if (startWriter)
@@ -207,31 +201,26 @@ internal sealed class StreamFrameConnection : IFrameConnection
         Task space;
         lock (_gate)
         {
-            if (Volatile.Read(ref _disposed) != 0 || _writeFault is not null)
+            // Frames always join the queue in call order; a caller that finds the queue over its limit waits until
+            // the writer has taken it, so each waiting caller holds at most its own frame beyond the limit.
+            if (!TryQueueLocked(frame, out var becameWriter))
             {
-                frame.Owner?.Dispose();
                 ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
                 throw new IOException("an earlier write on this connection failed", _writeFault);
             }
 
-            // Frames always join the queue in call order; a caller that finds the queue over its limit waits until
-            // the writer has taken it, so each waiting caller holds at most its own frame beyond the limit.
-            _queue.Add(frame);
-            _queuedBytes += frame.Bytes.Length;
-            if (_writerActive)
+            if (becameWriter)
             {
-                if (_queuedBytes <= MaxQueuedBytes)
-                {
-                    return;
-                }
-
-                _space ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                space = _space.Task;
+                space = Task.CompletedTask;
+            }
+            else if (_queuedBytes <= MaxQueuedBytes)
+            {
+                return;
             }
             else
             {
-                _writerActive = true;
-                space = Task.CompletedTask;
+                _space ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                space = _space.Task;
             }
         }
 
@@ -242,6 +231,26 @@ internal sealed class StreamFrameConnection : IFrameConnection
         }
 
         await WriteRoundsAsync(firstRoundOnly: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Under <c>_gate</c>: queues <paramref name="frame"/> unless the connection is closed or a write failed (then
+    /// its buffer is returned), and claims the writer role when no write is in progress.
+    /// </summary>
+    private bool TryQueueLocked(QueuedFrame frame, out bool becameWriter)
+    {
+        becameWriter = false;
+        if (Volatile.Read(ref _disposed) != 0 || _writeFault is not null)
+        {
+            frame.Owner?.Dispose();
+            return false;
+        }
+
+        _queue.Add(frame);
+        _queuedBytes += frame.Bytes.Length;
+        becameWriter = !_writerActive;
+        _writerActive = true;
+        return true;
     }
 
     /// <summary>The writer: takes everything queued, writes it, repeats. Called only by the one caller that set <c>_writerActive</c>.</summary>
