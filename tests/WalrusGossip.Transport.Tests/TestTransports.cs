@@ -47,6 +47,14 @@ internal static class TestTransports
          Create(mode, TestCertificates.NodeB, TestCertificates.ClusterRoots, requireClientCertificate: false, maxFrameBytes));
 
     /// <summary>Listens, connects and accepts: a connected pair of connections.</summary>
+    /// <summary>A listener on loopback and one connection through it, from a fresh <see cref="ClusterPair"/>; disposing closes all three.</summary>
+    public static async Task<ConnectedPair> OpenPairAsync(TransportMode mode, CancellationToken cancellationToken, int maxFrameBytes = Protocol.ProtocolLimits.DefaultMaxFrameBytes)
+    {
+        var (server, client) = ClusterPair(mode, maxFrameBytes);
+        var (listener, serverSide, clientSide) = await ConnectPairAsync(server, client, cancellationToken);
+        return new ConnectedPair(server, listener, serverSide, clientSide);
+    }
+
     public static async Task<(IFrameListener Listener, IFrameConnection ServerSide, IFrameConnection ClientSide)> ConnectPairAsync(
         ITransport server, ITransport client, CancellationToken cancellationToken)
     {
@@ -74,5 +82,22 @@ internal static class TestTransports
         var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         cts.CancelAfter(TimeSpan.FromSeconds(seconds));
         return cts;
+    }
+}
+
+/// <summary>The result of <see cref="TestTransports.OpenPairAsync"/>. Closing a side early is fine: connections close once.</summary>
+public sealed class ConnectedPair(ITransport server, IFrameListener listener, IFrameConnection serverSide, IFrameConnection clientSide) : IAsyncDisposable
+{
+    public ITransport Server { get; } = server;
+
+    public IFrameConnection ServerSide { get; } = serverSide;
+
+    public IFrameConnection ClientSide { get; } = clientSide;
+
+    public async ValueTask DisposeAsync()
+    {
+        await ClientSide.DisposeAsync();
+        await ServerSide.DisposeAsync();
+        await listener.DisposeAsync();
     }
 }
