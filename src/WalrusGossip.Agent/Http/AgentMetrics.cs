@@ -81,9 +81,9 @@ public sealed class AgentMetrics
         _appendLatency.Render(sb, "walrus_append_latency_seconds", "Client append latency from receipt to commit.");
         sb.Append(inv, $"# HELP walrus_client_overloaded_total Appends refused OVERLOADED by back-pressure.\n# TYPE walrus_client_overloaded_total counter\nwalrus_client_overloaded_total {Overloaded}\n");
         var gc = GC.GetGCMemoryInfo();
-        sb.Append(inv, $"# HELP walrus_dotnet_gc_heap_bytes Managed heap size after the last garbage collection.\n# TYPE walrus_dotnet_gc_heap_bytes gauge\nwalrus_dotnet_gc_heap_bytes {gc.HeapSizeBytes}\n");
-        sb.Append(inv, $"# HELP walrus_dotnet_gc_committed_bytes Memory the garbage collector has committed from the operating system.\n# TYPE walrus_dotnet_gc_committed_bytes gauge\nwalrus_dotnet_gc_committed_bytes {gc.TotalCommittedBytes}\n");
-        sb.Append(inv, $"# HELP walrus_dotnet_threadpool_threads Thread-pool threads.\n# TYPE walrus_dotnet_threadpool_threads gauge\nwalrus_dotnet_threadpool_threads {ThreadPool.ThreadCount}\n");
+        Gauge("walrus_dotnet_gc_heap_bytes", "Managed heap size after the last garbage collection.", gc.HeapSizeBytes);
+        Gauge("walrus_dotnet_gc_committed_bytes", "Memory the garbage collector has committed from the operating system.", gc.TotalCommittedBytes);
+        Gauge("walrus_dotnet_threadpool_threads", "Thread-pool threads.", ThreadPool.ThreadCount);
         return sb.ToString();
     }
 
