@@ -6,8 +6,9 @@ namespace WalrusGossip.Client;
 /// the next sequence of a lane is sent only once the previous one was answered (or given up). That keeps every
 /// lane's sequences arriving and applying in order, which the cluster's session table relies on: it remembers a
 /// session's highest applied sequence and its recent answers, and refuses an unknown sequence below the highest as
-/// expired. Concurrent appends use separate lanes, up to <see cref="WalrusClientOptions.MaxConcurrentAppends"/>;
-/// further ones wait for a lane. Lane 0's id is <see cref="WalrusClientOptions.ClientId"/>; lane k's id is derived
+/// expired. Concurrent requests use separate lanes, up to <see cref="WalrusClientOptions.MaxConcurrentAppends"/>;
+/// appends that arrive while every lane is busy wait and are coalesced into the next free lane's request (see
+/// WalrusClient.Appends.cs). Lane 0's id is <see cref="WalrusClientOptions.ClientId"/>; lane k's id is derived
 /// from it.
 /// </summary>
 internal sealed class SessionLanes

@@ -35,9 +35,10 @@ namespace WalrusGossip.Client;
 /// Every append carries a client session id and a sequence number that grows by one per logical append; retries of
 /// the same append reuse its sequence, so the cluster answers a retry with the original index and never stores the
 /// entry twice (Raft dissertation §6.3). A session carries one append at a time, so that its sequences reach the
-/// cluster in order even across retries and leader changes; concurrent appends use up to
+/// cluster in order even across retries and leader changes; concurrent requests use up to
 /// <see cref="WalrusClientOptions.MaxConcurrentAppends"/> sessions, the first of which is
-/// <see cref="WalrusClientOptions.ClientId"/>.
+/// <see cref="WalrusClientOptions.ClientId"/>, and appends waiting for a session are coalesced into one batch request
+/// (<see cref="WalrusClientOptions.MaxCoalescedAppends"/>).
 /// </para>
 /// </remarks>
 public sealed partial class WalrusClient : IAsyncDisposable
