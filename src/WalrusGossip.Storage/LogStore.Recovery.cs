@@ -97,6 +97,7 @@ public sealed partial class LogStore
             {
                 segment.Sealed = true;
                 CheckSparseIndex(segment, indexFiles.Contains(start));
+                segment.Compact();
             }
         }
 

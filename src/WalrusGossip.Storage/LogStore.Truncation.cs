@@ -1,3 +1,4 @@
+using WalrusGossip.Storage.Records;
 using WalrusGossip.Storage.Segments;
 
 namespace WalrusGossip.Storage;
@@ -44,6 +45,7 @@ public sealed partial class LogStore
             if (_segments.Count > 0 && _segments[^1].LastIndex >= fromIndex)
             {
                 var segment = _segments[^1];
+                segment.Expand(_options.MaxEntryBytes + RecordHeader.Size);
                 var cut = segment.OffsetOf(fromIndex);
                 segment.ForgetFrom(fromIndex);
                 ZeroFrom(segment, cut);

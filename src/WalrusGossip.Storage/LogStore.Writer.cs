@@ -564,6 +564,7 @@ public sealed partial class LogStore
             if (current is not null)
             {
                 current.Sealed = true;
+                current.Compact();
             }
 
             _segments.Add(segment);

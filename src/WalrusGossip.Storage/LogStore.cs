@@ -28,6 +28,7 @@ public sealed partial class LogStore : IDisposable
     private readonly StorageOptions _options;
     private readonly ILogger _logger;
     private readonly string _directory;
+    private const int ReadChunkBytes = 64 * 1024; // below the large-object heap threshold
     private readonly List<Segment> _segments = [];
     private readonly ReaderWriterLockSlim _rw = new(LockRecursionPolicy.NoRecursion);
     private ulong _firstIndex;
@@ -178,6 +179,21 @@ public sealed partial class LogStore : IDisposable
             {
                 var segment = FindSegment(index);
                 var segmentLast = Math.Min(segment.LastIndex, last);
+                if (segment.IsCompact)
+                {
+                    var (count, bytes, full) = ReadCompacted(segment, index, segmentLast, maxCount - added, maxBytes - payloadBytes, added, into);
+                    added += count;
+                    payloadBytes += bytes;
+                    budgetReached = full;
+                    index += (ulong)count;
+                    if (count == 0)
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
                 var to = index - 1;
                 while (to < segmentLast && added + (int)(to + 1 - index) < maxCount)
                 {
@@ -283,6 +299,108 @@ public sealed partial class LogStore : IDisposable
         }
 
         return (int)(to - from + 1);
+    }
+
+    /// <summary>
+    /// Reads records [<paramref name="from"/>, at most <paramref name="last"/>] of a compacted (sealed) segment: walks
+    /// from the anchor at or before <paramref name="from"/>, reading the file in chunks, verifying every record it
+    /// returns, and stops at the count or payload budget (the first entry of a read is always taken).
+    /// </summary>
+    private static (int Count, long Bytes, bool BudgetReached) ReadCompacted(
+        Segment segment, ulong from, ulong last, int maxCount, long maxBytes, int alreadyAdded, List<LogEntry> into)
+    {
+        var (index, fileOffset) = segment.AnchorAtOrBefore(from);
+        var buffer = Array.Empty<byte>();
+        var length = 0;
+        var position = 0;
+        var count = 0;
+        long bytes = 0;
+        while (index <= last && count < maxCount)
+        {
+            if (!Ensure(RecordHeader.Size))
+            {
+                break;
+            }
+
+            var header = RecordHeader.Read(buffer.AsSpan(position));
+            var recordLength = header.RecordLength;
+            if (header.Index != index || recordLength > segment.End || !Ensure((int)recordLength))
+            {
+                throw new LogCorruptionException(segment.Path, fileOffset + position, index, "record failed verification on read");
+            }
+
+            if (index >= from)
+            {
+                if (alreadyAdded + count > 0 && bytes + header.PayloadLength > maxBytes)
+                {
+                    return (count, bytes, true);
+                }
+
+                if (!RecordHeader.Verify(buffer.AsSpan(position, (int)recordLength)))
+                {
+                    throw new LogCorruptionException(segment.Path, fileOffset + position, index, "record failed verification on read");
+                }
+
+                into.Add(new LogEntry(index, header.Term, (EntryType)header.Type, buffer.AsMemory(position + RecordHeader.Size, (int)header.PayloadLength), header.Flags));
+                count++;
+                bytes += header.PayloadLength;
+            }
+
+            position += (int)recordLength;
+            index++;
+        }
+
+        if (index <= last && count < maxCount)
+        {
+            throw new LogCorruptionException(segment.Path, fileOffset + position, index, "segment is shorter than the records recorded for it");
+        }
+
+        return (count, bytes, false);
+
+        // Makes buffer[position, position + need) hold file bytes; a fresh array each time, because returned entries
+        // keep referencing the old one. False only when the segment's data ends first.
+        bool Ensure(int need)
+        {
+            if (length - position >= need)
+            {
+                return true;
+            }
+
+            var start = fileOffset + position;
+            var available = segment.End - start;
+            if (available < need)
+            {
+                return false;
+            }
+
+            var size = (int)Math.Min(available, Math.Max(need, ReadChunkBytes));
+            var next = new byte[size];
+            buffer.AsSpan(position, length - position).CopyTo(next);
+            var kept = length - position;
+            var read = segment.File.Read(start + kept, next.AsSpan(kept));
+            buffer = next;
+            fileOffset = start;
+            position = 0;
+            length = kept + read;
+            return length >= need;
+        }
+    }
+
+    /// <summary>Sealed segments whose offsets are compacted to anchors (for tests).</summary>
+    internal int CompactSegmentCount
+    {
+        get
+        {
+            _rw.EnterReadLock();
+            try
+            {
+                return _segments.Count(s => s.IsCompact);
+            }
+            finally
+            {
+                _rw.ExitReadLock();
+            }
+        }
     }
 
     private Segment FindSegment(ulong index)

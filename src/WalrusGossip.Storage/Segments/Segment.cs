@@ -1,14 +1,21 @@
 using WalrusGossip.Storage.IO;
+using WalrusGossip.Storage.Records;
 
 namespace WalrusGossip.Storage.Segments;
 
 /// <summary>
-/// One segment file in memory: its open file, the byte offset of every record (4 bytes each; segments are at most
-/// 1 GiB) and the terms as runs (one entry per term change), so the in-memory index costs about 4 bytes per record.
+/// One segment file in memory: its open file, the byte offset of records and the terms as runs (one entry per term
+/// change). The open segment keeps the offset of every record (4 bytes each; segments are at most 1 GiB); a sealed
+/// segment is <see cref="Compact">compacted</see> to one offset per <see cref="AnchorStride"/> records, so a long log
+/// costs memory in proportion to its segments, not its entries, and reads of sealed segments walk from an anchor.
 /// </summary>
 internal sealed class Segment : IDisposable
 {
+    /// <summary>Records per anchor in a compacted segment: a read walks past at most this many - 1 records.</summary>
+    public const int AnchorStride = 64;
+
     private int[] _offsets;
+    private int[]? _anchors;
     private readonly List<(int FirstSlot, ulong Term)> _termRuns = [];
 
     public Segment(ulong firstIndex, string path, string indexPath, IDeviceFile file, int capacityHint)
@@ -40,8 +47,12 @@ internal sealed class Segment : IDisposable
     /// <summary>Last index held, or FirstIndex - 1 when empty.</summary>
     public ulong LastIndex => FirstIndex + (ulong)Count - 1;
 
+    /// <summary>True when only every <see cref="AnchorStride"/>-th offset is in memory (a sealed segment).</summary>
+    public bool IsCompact => _anchors is not null;
+
     public void Add(long offset, ulong term)
     {
+        ThrowIfCompact();
         if (Count == _offsets.Length)
         {
             Array.Resize(ref _offsets, Count * 2);
@@ -56,7 +67,91 @@ internal sealed class Segment : IDisposable
         Count++;
     }
 
-    public long OffsetOf(ulong index) => _offsets[checked((int)(index - FirstIndex))];
+    /// <summary>Exact offset of a record; only while the segment is not compact.</summary>
+    public long OffsetOf(ulong index)
+    {
+        ThrowIfCompact();
+        return _offsets[checked((int)(index - FirstIndex))];
+    }
+
+    /// <summary>The last anchor at or before <paramref name="index"/>: the index and offset a walk to it starts from.</summary>
+    public (ulong Index, long Offset) AnchorAtOrBefore(ulong index)
+    {
+        var slot = checked((int)(index - FirstIndex));
+        if (_anchors is null)
+        {
+            return (index, _offsets[slot]);
+        }
+
+        var k = slot / AnchorStride;
+        return (FirstIndex + (ulong)(k * AnchorStride), _anchors[k]);
+    }
+
+    /// <summary>
+    /// Keeps one offset per <see cref="AnchorStride"/> records and drops the rest (about 4 bytes per record freed).
+    /// Called when the segment is sealed, under the store's write lock.
+    /// </summary>
+    public void Compact()
+    {
+        if (_anchors is not null)
+        {
+            return;
+        }
+
+        var anchors = new int[(Count + AnchorStride - 1) / AnchorStride];
+        for (var k = 0; k < anchors.Length; k++)
+        {
+            anchors[k] = _offsets[k * AnchorStride];
+        }
+
+        _anchors = anchors;
+        _offsets = [];
+    }
+
+    /// <summary>
+    /// Rebuilds the offset of every record of a compacted segment by walking the record headers in its file (before a
+    /// suffix truncation cuts into it). Record CRCs are not checked here: the records verified when they were written
+    /// or recovered, and every read verifies them again.
+    /// </summary>
+    /// <param name="maxRecordBytes">Largest record (header included) the store accepts.</param>
+    /// <exception cref="LogCorruptionException">The headers no longer chain to the anchors (the file changed under the store).</exception>
+    public void Expand(int maxRecordBytes)
+    {
+        if (_anchors is null)
+        {
+            return;
+        }
+
+        var offsets = new int[Math.Max(16, Count)];
+        var reader = new ChunkReader(File, maxRecordBytes);
+        long offset = 0;
+        for (var slot = 0; slot < Count; slot++)
+        {
+            var index = FirstIndex + (ulong)slot;
+            var bytes = reader.Get(offset, RecordHeader.Size);
+            if (bytes.Length < RecordHeader.Size || (slot % AnchorStride == 0 && _anchors[slot / AnchorStride] != offset))
+            {
+                throw new LogCorruptionException(Path, offset, index, "record headers no longer match the in-memory index");
+            }
+
+            var header = RecordHeader.Read(bytes);
+            if (header.Index != index || header.RecordLength > maxRecordBytes)
+            {
+                throw new LogCorruptionException(Path, offset, index, "record headers no longer match the in-memory index");
+            }
+
+            offsets[slot] = checked((int)offset);
+            offset += header.RecordLength;
+        }
+
+        if (offset != End)
+        {
+            throw new LogCorruptionException(Path, offset, LastIndex + 1, "record headers no longer match the in-memory index");
+        }
+
+        _offsets = offsets;
+        _anchors = null;
+    }
 
     public ulong TermOf(ulong index)
     {
@@ -84,6 +179,7 @@ internal sealed class Segment : IDisposable
     /// <summary>Forgets records from <paramref name="index"/> on; the file is not touched.</summary>
     public void ForgetFrom(ulong index)
     {
+        ThrowIfCompact();
         var keep = (int)(index - FirstIndex);
         End = keep < Count ? _offsets[keep] : End;
         Count = Math.Min(Count, keep);
@@ -96,6 +192,7 @@ internal sealed class Segment : IDisposable
     /// <summary>(index, offset) every <paramref name="intervalBytes"/> of data, for the sparse index.</summary>
     public List<(ulong Index, long Offset)> SparsePoints(int intervalBytes)
     {
+        ThrowIfCompact();
         var points = new List<(ulong, long)>();
         var next = 0L;
         for (var i = 0; i < Count; i++)
@@ -111,4 +208,12 @@ internal sealed class Segment : IDisposable
     }
 
     public void Dispose() => File.Dispose();
+
+    private void ThrowIfCompact()
+    {
+        if (_anchors is not null)
+        {
+            throw new InvalidOperationException($"segment {Path} is compacted: exact offsets need Expand first");
+        }
+    }
 }
