@@ -27,6 +27,7 @@ public enum SessionCheck
 /// </summary>
 public sealed class ClientSessionTable
 {
+    private const int TrimAbove = 16; // answers a session may keep capacity for while it holds none
     private readonly Dictionary<ulong, Session> _sessions = [];
     // Least recently recorded first. Records arrive in log order, so moving a session to the end keeps the list
     // sorted by last index: O(1) per record, no allocation after the session's first.
@@ -108,6 +109,7 @@ public sealed class ClientSessionTable
             session.HighestEvicted = Math.Max(session.HighestEvicted, evicted);
         }
 
+        session.Peak = Math.Max(session.Peak, session.Recent.Count);
         session.HighestSequence = Math.Max(session.HighestSequence, sequence);
         session.LastIndex = index;
         _byActivity.AddLast(session.Node);
@@ -143,10 +145,12 @@ public sealed class ClientSessionTable
         }
 
         session.HighestEvicted = Math.Max(session.HighestEvicted, sequence - 1);
-        if (session.BySequence.Count == 0)
+        // Give memory back only after a burst: trimming on every empty table would regrow it on the next request.
+        if (session.BySequence.Count == 0 && session.Peak > TrimAbove)
         {
             session.BySequence.TrimExcess();
             session.Recent.TrimExcess();
+            session.Peak = 0;
         }
     }
 
@@ -182,5 +186,8 @@ public sealed class ClientSessionTable
         public ulong HighestEvicted { get; set; }
 
         public ulong LastIndex { get; set; }
+
+        /// <summary>Most answers held at once since the last trim.</summary>
+        public int Peak { get; set; }
     }
 }

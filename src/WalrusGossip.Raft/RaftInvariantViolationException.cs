@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace WalrusGossip.Raft;
 
 /// <summary>
@@ -28,6 +30,15 @@ public sealed class RaftInvariantViolationException : Exception
     {
     }
 
+    /// <summary>Throws when <paramref name="condition"/> is false; the interpolated message is only formatted then.</summary>
+    internal static void Check(bool condition, [InterpolatedStringHandlerArgument(nameof(condition))] ref CheckMessageHandler message)
+    {
+        if (!condition)
+        {
+            throw new RaftInvariantViolationException(message.ToStringAndClear());
+        }
+    }
+
     internal static void Check(bool condition, string message)
     {
         if (!condition)
@@ -35,4 +46,23 @@ public sealed class RaftInvariantViolationException : Exception
             throw new RaftInvariantViolationException(message);
         }
     }
+}
+
+/// <summary>Formats a <see cref="RaftInvariantViolationException.Check(bool, ref CheckMessageHandler)"/> message only when the check fails (hot paths check on every append).</summary>
+[InterpolatedStringHandler]
+internal ref struct CheckMessageHandler
+{
+    private DefaultInterpolatedStringHandler _inner;
+
+    public CheckMessageHandler(int literalLength, int formattedCount, bool condition, out bool shouldAppend)
+    {
+        shouldAppend = !condition;
+        _inner = shouldAppend ? new DefaultInterpolatedStringHandler(literalLength, formattedCount) : default;
+    }
+
+    public void AppendLiteral(string value) => _inner.AppendLiteral(value);
+
+    public void AppendFormatted<T>(T value) => _inner.AppendFormatted(value);
+
+    public string ToStringAndClear() => _inner.ToStringAndClear();
 }
