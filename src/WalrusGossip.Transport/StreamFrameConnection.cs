@@ -12,12 +12,16 @@ namespace WalrusGossip.Transport;
 internal sealed class StreamFrameConnection : IFrameConnection
 {
     private readonly Stream _stream;
+    private readonly ReadAheadStream _receive;
     private readonly int _maxFrameBytes;
     private readonly TransportCounters _counters;
     private readonly Func<ValueTask> _completeWrites;
     private readonly Func<ValueTask> _closeTransport;
     /// <summary>Bytes queued behind a write in progress before senders wait (back-pressure).</summary>
     private const int MaxQueuedBytes = 8 << 20;
+
+    /// <summary>Receive read-ahead: one TLS record's worth (16 KiB), so small frames cost no read of their own.</summary>
+    private const int ReadAheadBytes = 16 << 10;
 
     /// <summary>Size of the buffer that frames are gathered into for one write.</summary>
     private const int CoalesceBytes = 256 << 10;
@@ -54,6 +58,7 @@ internal sealed class StreamFrameConnection : IFrameConnection
         Func<ValueTask> closeTransport)
     {
         _stream = stream;
+        _receive = new ReadAheadStream(stream, ReadAheadBytes);
         RemoteEndPoint = remoteEndPoint;
         RemoteCertificate = remoteCertificate;
         _maxFrameBytes = maxFrameBytes;
@@ -116,7 +121,7 @@ internal sealed class StreamFrameConnection : IFrameConnection
 
         try
         {
-            var frame = await FrameCodec.ReadFrameAsync(_stream, _headerScratch, _maxFrameBytes, cancellationToken).ConfigureAwait(false);
+            var frame = await FrameCodec.ReadFrameAsync(_receive, _headerScratch, _maxFrameBytes, cancellationToken).ConfigureAwait(false);
             if (frame is not { } f)
             {
                 return null;
