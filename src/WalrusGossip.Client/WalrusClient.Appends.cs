@@ -176,12 +176,13 @@ public sealed partial class WalrusClient
         }
 
         var batch = new AppendBatchRequest { ClientId = clientId, Sequence = firstSequence, AcknowledgedBelow = acknowledgedBelow };
+        var copies = new PayloadCopier(calls);
         foreach (var call in calls)
         {
             for (var i = 0; i < call.Count; i++)
             {
                 var (stream, payload) = call.Entry(i);
-                batch.Items.Add(new AppendItem { Stream = stream ?? string.Empty, Payload = ProtoMapping.ToByteString(payload) });
+                batch.Items.Add(new AppendItem { Stream = stream ?? string.Empty, Payload = copies.Copy(payload) });
             }
         }
 
@@ -208,6 +209,59 @@ public sealed partial class WalrusClient
         }
 
         return results;
+    }
+
+    /// <summary>
+    /// Copies the payloads of one batch request into shared arrays of up to <see cref="ChunkBytes"/> (below the large
+    /// object heap threshold), one allocation for many small entries instead of one each; larger payloads get an array
+    /// of their own. Each entry's <see cref="Google.Protobuf.ByteString"/> wraps its slice without a second copy: the
+    /// arrays belong to the request and are never written again. The caller's memory is still copied (not wrapped):
+    /// the API does not ask callers to leave it untouched, and a cancelled append's task completes while its request
+    /// may still be retried, so wrapping it could send bytes changed after the call.
+    /// </summary>
+    private struct PayloadCopier
+    {
+        /// <summary>Size of the shared arrays; payloads above a quarter of it are copied alone.</summary>
+        public const int ChunkBytes = 64 << 10;
+
+        private long _smallBytesLeft;
+        private byte[]? _chunk;
+        private int _used;
+
+        public PayloadCopier(List<QueuedAppend> calls)
+        {
+            foreach (var call in calls)
+            {
+                for (var i = 0; i < call.Count; i++)
+                {
+                    var length = call.Entry(i).Payload.Length;
+                    if (length <= ChunkBytes / 4)
+                    {
+                        _smallBytesLeft += length;
+                    }
+                }
+            }
+        }
+
+        public Google.Protobuf.ByteString Copy(ReadOnlyMemory<byte> payload)
+        {
+            if (payload.IsEmpty || payload.Length > ChunkBytes / 4)
+            {
+                return ProtoMapping.ToByteString(payload);
+            }
+
+            if (_chunk is null || _chunk.Length - _used < payload.Length)
+            {
+                _chunk = GC.AllocateUninitializedArray<byte>((int)Math.Min(ChunkBytes, _smallBytesLeft));
+                _used = 0;
+            }
+
+            var slice = _chunk.AsMemory(_used, payload.Length);
+            payload.Span.CopyTo(slice.Span);
+            _used += payload.Length;
+            _smallBytesLeft -= payload.Length;
+            return Google.Protobuf.UnsafeByteOperations.UnsafeWrap(slice);
+        }
     }
 
     /// <summary>One waiting <see cref="AppendAsync"/> or <see cref="AppendBatchAsync"/> call.</summary>

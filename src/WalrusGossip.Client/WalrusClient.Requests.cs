@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.ExceptionServices;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Polly.CircuitBreaker;
@@ -12,16 +13,63 @@ namespace WalrusGossip.Client;
 /// <summary>Request execution: the resilience pipeline around attempts, endpoint choice and NOT_LEADER redirects.</summary>
 public sealed partial class WalrusClient
 {
-    /// <summary>Runs a request through the retry + timeout pipeline.</summary>
+    /// <summary>
+    /// Runs a request. While the preferred endpoint's circuit is closed and its connection is open, the first attempt
+    /// goes straight to that connection (no pipeline, no breaker: it cannot fail to connect, the only outcome the
+    /// breaker counts), with the same per-attempt timeout enforced by the connection's deadline sweep. Any other
+    /// outcome than an OK answer (a failure, a timeout, NOT_LEADER or another status) is handed to the retry + timeout
+    /// pipeline as the outcome of its first attempt, so retries, redirects, breaker accounting and the attempt count
+    /// are exactly as when the first attempt ran inside the pipeline. The request object is reused by every attempt:
+    /// an append's client id and sequence never change across retries.
+    /// </summary>
     /// <returns>The OK response and the endpoint that gave it.</returns>
-    private async Task<(IMessage Response, string Endpoint)> ExecuteAsync(MessageType type, IMessage request, CancellationToken cancellationToken)
+    private Task<(IMessage Response, string Endpoint)> ExecuteAsync(MessageType type, IMessage request, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var endpoint = PickEndpoint();
+        return endpoint.OpenConnectionIfHealthy() is { } connection
+            ? ExecuteFastAsync(endpoint, connection, type, request, cancellationToken)
+            : ExecutePipelineAsync(type, request, null, cancellationToken);
+    }
+
+    /// <summary>The fast path: one attempt on an open connection; anything but an OK answer continues in the pipeline.</summary>
+    private async Task<(IMessage Response, string Endpoint)> ExecuteFastAsync(
+        EndpointState endpoint, EndpointConnection connection, MessageType type, IMessage request, CancellationToken cancellationToken)
+    {
+        FirstAttempt first;
+        try
+        {
+            var (responseType, response) = await connection.RequestAsync(type, request, _options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+            if (responseType == ResponseTypeOf(type) && ResponseInfo.Of(responseType, response) is { Status: ResponseStatus.Ok } info)
+            {
+                NoteLeader(info.LeaderClientAddress);
+                return (response, endpoint.Key);
+            }
+
+            first = new FirstAttempt(endpoint, responseType, response, null);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw; // the caller gave up: as inside the pipeline, no retry
+        }
+#pragma warning disable CA1031 // every failure is handed to the pipeline, which rethrows or retries it
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            first = new FirstAttempt(endpoint, default, null, ExceptionDispatchInfo.Capture(e));
+        }
+
+        return await ExecutePipelineAsync(type, request, first, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a request through the retry + timeout pipeline; <paramref name="first"/>, when set, is the outcome of its first attempt.</summary>
+    private async Task<(IMessage Response, string Endpoint)> ExecutePipelineAsync(MessageType type, IMessage request, FirstAttempt? first, CancellationToken cancellationToken)
+    {
         try
         {
             return await _pipeline.ExecuteAsync(
-                static (state, token) => state.Client.AttemptAsync(state.Type, state.Request, token),
-                (Client: this, Type: type, Request: request),
+                static (state, token) => state.Client.AttemptAsync(state.Type, state.Request, state.First?.Take(), token),
+                (Client: this, Type: type, Request: request, First: first),
                 cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutRejectedException e)
@@ -31,14 +79,28 @@ public sealed partial class WalrusClient
         }
     }
 
-    /// <summary>One attempt: the preferred endpoint, then wherever NOT_LEADER answers point, up to the redirect budget.</summary>
-    private async ValueTask<(IMessage Response, string Endpoint)> AttemptAsync(MessageType type, IMessage request, CancellationToken cancellationToken)
+    /// <summary>
+    /// One attempt: the preferred endpoint, then wherever NOT_LEADER answers point, up to the redirect budget.
+    /// With <paramref name="first"/>, its outcome stands for the first send (the fast path already made it).
+    /// </summary>
+    private async ValueTask<(IMessage Response, string Endpoint)> AttemptAsync(MessageType type, IMessage request, FirstAttempt? first, CancellationToken cancellationToken)
     {
         var expected = ResponseTypeOf(type);
-        var endpoint = PickEndpoint();
+        var endpoint = first?.Endpoint ?? PickEndpoint();
         for (var redirects = 0; ; redirects++)
         {
-            var (responseType, response) = await SendOnceAsync(endpoint, type, request, cancellationToken).ConfigureAwait(false);
+            MessageType responseType;
+            IMessage response;
+            if (first is not null)
+            {
+                (responseType, response) = first.Outcome(this, cancellationToken);
+                first = null;
+            }
+            else
+            {
+                (responseType, response) = await SendOnceAsync(endpoint, type, request, cancellationToken).ConfigureAwait(false);
+            }
+
             var info = ExpectResponse(responseType, response, expected, endpoint.Key);
             if (info.Status == ResponseStatus.NotLeader)
             {
@@ -60,9 +122,9 @@ public sealed partial class WalrusClient
                 continue;
             }
 
-            if (info.Status == ResponseStatus.Ok && info.LeaderClientAddress.Length > 0 && TryEndpoint(info.LeaderClientAddress) is { } known)
+            if (info.Status == ResponseStatus.Ok)
             {
-                Volatile.Write(ref _leaderHint, known.Key);
+                NoteLeader(info.LeaderClientAddress);
             }
             else if (info.Status is ResponseStatus.Unavailable or ResponseStatus.Retry)
             {
@@ -88,16 +150,60 @@ public sealed partial class WalrusClient
                 (Endpoint: endpoint, Type: type, Request: request),
                 cancellationToken).ConfigureAwait(false);
         }
-        catch (BrokenCircuitException e)
+#pragma warning disable CA1031 // translated or rethrown as it is
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            if (TranslateSendFailure(endpoint, e, cancellationToken) is { } translated)
+            {
+                throw translated;
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// What a failed send becomes: a transient <see cref="WalrusUnavailableException"/> for an open circuit or a
+    /// connection failure (and the endpoint is avoided), or null to rethrow the failure as it is.
+    /// </summary>
+    private WalrusUnavailableException? TranslateSendFailure(EndpointState endpoint, Exception failure, CancellationToken cancellationToken)
+    {
+        if (failure is BrokenCircuitException)
         {
             AvoidEndpoint(endpoint.Key);
-            throw new WalrusUnavailableException($"{endpoint.Key}: skipped after repeated connection failures (circuit open)", e);
+            return new WalrusUnavailableException($"{endpoint.Key}: skipped after repeated connection failures (circuit open)", failure);
         }
-        catch (Exception e) when (EndpointState.IsConnectionFailure(e) && !cancellationToken.IsCancellationRequested && Volatile.Read(ref _disposed) == 0)
+
+        if (EndpointState.IsConnectionFailure(failure) && !cancellationToken.IsCancellationRequested && Volatile.Read(ref _disposed) == 0)
         {
             AvoidEndpoint(endpoint.Key);
-            throw new WalrusUnavailableException($"{endpoint.Key}: {e.Message}", e);
+            return new WalrusUnavailableException($"{endpoint.Key}: {failure.Message}", failure);
         }
+
+        return null;
+    }
+
+    /// <summary>Remembers the leader an OK answer names (when it names one); parses an address only when it differs from the last one.</summary>
+    private void NoteLeader(string address)
+    {
+        if (address.Length > 0 && CachedEndpoint(address) is { } known && !ReferenceEquals(Volatile.Read(ref _leaderHint), known.Key))
+        {
+            Volatile.Write(ref _leaderHint, known.Key);
+        }
+    }
+
+    /// <summary><see cref="TryEndpoint"/> with a one-entry cache: answers name the same leader address again and again.</summary>
+    private EndpointState? CachedEndpoint(string address)
+    {
+        if (Volatile.Read(ref _lastLeaderAddress) is { } cached && string.Equals(cached.Address, address, StringComparison.Ordinal))
+        {
+            return cached.Endpoint;
+        }
+
+        var endpoint = TryEndpoint(address);
+        Volatile.Write(ref _lastLeaderAddress, new ParsedAddress(address, endpoint));
+        return endpoint;
     }
 
     /// <summary>Where a NOT_LEADER answer points: its leader address, or else the leader id looked up in the agent's status.</summary>
@@ -105,7 +211,7 @@ public sealed partial class WalrusClient
     {
         if (info.LeaderClientAddress.Length > 0)
         {
-            return TryEndpoint(info.LeaderClientAddress);
+            return CachedEndpoint(info.LeaderClientAddress);
         }
 
         if (info.LeaderId == 0)
@@ -215,6 +321,48 @@ public sealed partial class WalrusClient
         MessageType.TransferLeaderRequest => MessageType.TransferLeaderResponse,
         _ => throw new ArgumentOutOfRangeException(nameof(request), request, "not a unary client request"),
     };
+
+    /// <summary>An address an agent reported and the endpoint it parsed to (null: not dialable).</summary>
+    private sealed record ParsedAddress(string Address, EndpointState? Endpoint);
+
+    /// <summary>
+    /// The outcome of a fast-path attempt that was not an OK answer: the pipeline's first attempt takes it over
+    /// (once) instead of sending again, so that attempt counts, redirects and errors are those of a pipeline attempt.
+    /// </summary>
+    private sealed class FirstAttempt(EndpointState endpoint, MessageType responseType, IMessage? response, ExceptionDispatchInfo? failure)
+    {
+        private bool _taken;
+
+        public EndpointState Endpoint { get; } = endpoint;
+
+        /// <summary>This, the first time; null afterwards (retries send again).</summary>
+        public FirstAttempt? Take()
+        {
+            if (_taken)
+            {
+                return null;
+            }
+
+            _taken = true;
+            return this;
+        }
+
+        /// <summary>The answer, or the failure thrown as <see cref="SendOnceAsync"/> would have thrown it.</summary>
+        public (MessageType Type, IMessage Message) Outcome(WalrusClient client, CancellationToken cancellationToken)
+        {
+            if (failure is not null)
+            {
+                if (client.TranslateSendFailure(Endpoint, failure.SourceException, cancellationToken) is { } translated)
+                {
+                    throw translated;
+                }
+
+                failure.Throw();
+            }
+
+            return (responseType, response!);
+        }
+    }
 
     [LoggerMessage(EventId = 3011, Level = LogLevel.Debug, Message = "walrus client: {Endpoint} is not the leader; redirecting to {Leader}")]
     private static partial void LogRedirect(ILogger logger, string endpoint, string leader);

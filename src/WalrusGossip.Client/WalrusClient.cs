@@ -29,7 +29,9 @@ namespace WalrusGossip.Client;
 /// (<see cref="WalrusClientOptions.RequestTimeout"/>) inside a retry with exponential backoff and jitter for transient
 /// outcomes (unavailable, timeout, overloaded, lost connections); each endpoint has a circuit breaker that makes
 /// requests skip it after repeated connection failures. Once retries are exhausted the client throws a
-/// <see cref="WalrusException"/> subclass.
+/// <see cref="WalrusException"/> subclass. While an endpoint's circuit is closed and its connection open, a request's
+/// first attempt skips the pipeline and goes straight to the connection, with the same timeout; any other outcome
+/// than an OK answer continues in the pipeline as its first attempt.
 /// </para>
 /// <para>
 /// Every append carries a client session id and a sequence number that grows by one per logical append; retries of
@@ -52,6 +54,7 @@ public sealed partial class WalrusClient : IAsyncDisposable
     private readonly List<X509Certificate2> _ownedCertificates = [];
     private readonly ConcurrentDictionary<EndpointConnection, byte> _tails = new();
     private string? _leaderHint;
+    private ParsedAddress? _lastLeaderAddress;
     private int _cursor;
     private int _disposed;
 
@@ -100,7 +103,9 @@ public sealed partial class WalrusClient : IAsyncDisposable
     public string TransportMode => _transport.Mode;
 
     /// <summary>Appends one entry and waits until it is committed (durable on a quorum).</summary>
-    /// <param name="payload">The entry's bytes; at most the cluster's entry size limit.</param>
+    /// <param name="payload">The entry's bytes; at most the cluster's entry size limit. The client copies them when it
+    /// builds the request, which can be after this method returns (while every session has a request in flight, appends
+    /// wait to be coalesced): leave the memory unchanged until the returned task completes.</param>
     /// <param name="stream">Optional stream name (at most 255 UTF-8 bytes), or null.</param>
     /// <param name="cancellationToken">Stops waiting. The entry may still be committed.</param>
     /// <returns>The entry's index and term.</returns>
@@ -123,7 +128,8 @@ public sealed partial class WalrusClient : IAsyncDisposable
     /// remembers the 1,024 most recent answers per session, so a larger batch that is retried after it was partly
     /// applied can be refused with <see cref="WalrusSessionExpiredException"/>.
     /// </summary>
-    /// <param name="entries">The entries: stream name (or null) and payload each; at least one.</param>
+    /// <param name="entries">The entries: stream name (or null) and payload each; at least one. As for
+    /// <see cref="AppendAsync"/>, leave the list and the payloads' memory unchanged until the returned task completes.</param>
     /// <param name="cancellationToken">Stops waiting. The entries may still be committed.</param>
     /// <returns>One result per entry, in order.</returns>
     /// <exception cref="ArgumentException"><paramref name="entries"/> is empty.</exception>

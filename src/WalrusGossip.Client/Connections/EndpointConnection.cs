@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
+using Polly.Timeout;
 using WalrusGossip.Protocol;
 using WalrusGossip.Protocol.Messages;
 using WalrusGossip.Transport;
@@ -14,25 +15,43 @@ namespace WalrusGossip.Client.Connections;
 /// id the response echoes. When the connection fails, every waiting request fails with
 /// <see cref="ConnectionLostException"/> and the owner opens a new connection for the next request.
 /// </summary>
+/// <remarks>
+/// A request may carry a deadline instead of a cancellation timer (<see cref="RequestAsync(MessageType, IMessage, TimeSpan, CancellationToken)"/>):
+/// one timer per connection, armed only while such requests wait, sweeps the waiting requests every
+/// <see cref="SweepPeriod"/> and fails the overdue ones with <see cref="TimeoutRejectedException"/>, the exception the
+/// client's per-attempt timeout strategy throws. A request therefore times out between its deadline and one period
+/// later, at the cost of no timer and no cancellation registration per request.
+/// </remarks>
 internal sealed partial class EndpointConnection : IAsyncDisposable
 {
     private readonly IFrameConnection _connection;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<(MessageType Type, IMessage Message)>> _pending = new();
+    private readonly ConcurrentDictionary<ulong, PendingRequest> _pending = new();
     private readonly ConcurrentDictionary<ulong, ChannelWriter<TailEntries>> _streams = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly Timer _sweep;
+    private readonly TimeSpan _sweepPeriod;
+    private int _sweepArmed;
     private Task _reader = Task.CompletedTask;
     private long _nextRequestId;
     private Exception? _failure;
     private int _disposed;
 
-    private EndpointConnection(IFrameConnection connection, string endpoint, ulong nodeId, ILogger logger)
+    private EndpointConnection(IFrameConnection connection, string endpoint, ulong nodeId, TimeSpan requestTimeout, ILogger logger)
     {
         _connection = connection;
         Endpoint = endpoint;
         NodeId = nodeId;
         _logger = logger;
+        _sweepPeriod = SweepPeriodFor(requestTimeout);
+        using (ExecutionContext.SuppressFlow())
+        {
+            _sweep = new Timer(static state => ((EndpointConnection)state!).Sweep(), this, Timeout.Infinite, Timeout.Infinite);
+        }
     }
+
+    /// <summary>How often overdue requests are looked for while requests with a deadline wait.</summary>
+    public TimeSpan SweepPeriod => _sweepPeriod;
 
     /// <summary>The endpoint (<c>host:port</c>) this connection goes to.</summary>
     public string Endpoint { get; }
@@ -69,8 +88,7 @@ internal sealed partial class EndpointConnection : IAsyncDisposable
                 Name = options.ClientName,
             };
             var ack = await HelloHandshake.ConnectAsync(connection, hello, timeout.Token).ConfigureAwait(false);
-            var result = new EndpointConnection(connection, address.ToString(), ack.NodeId, logger);
-            result._reader = Task.Run(result.ReadLoopAsync, CancellationToken.None);
+            var result = Start(connection, address.ToString(), ack.NodeId, options.RequestTimeout, logger);
             connection = null;
             return result;
         }
@@ -87,22 +105,70 @@ internal sealed partial class EndpointConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Wraps a connection whose Hello handshake is done and starts its reader. Tests use it with fake connections.</summary>
+    /// <param name="connection">The connection; owned from now on.</param>
+    /// <param name="endpoint">Its endpoint, <c>host:port</c>.</param>
+    /// <param name="nodeId">The node id the agent reported.</param>
+    /// <param name="requestTimeout">The client's per-attempt timeout, which sets <see cref="SweepPeriod"/>.</param>
+    /// <param name="logger">Logger.</param>
+    /// <returns>The running connection.</returns>
+    internal static EndpointConnection Start(IFrameConnection connection, string endpoint, ulong nodeId, TimeSpan requestTimeout, ILogger logger)
+    {
+        var result = new EndpointConnection(connection, endpoint, nodeId, requestTimeout, logger);
+        result._reader = Task.Run(result.ReadLoopAsync, CancellationToken.None);
+        return result;
+    }
+
     /// <summary>Sends a request and waits for the response with the same request id.</summary>
     /// <param name="type">The request's message type.</param>
     /// <param name="request">The request; its request id is overwritten.</param>
     /// <param name="cancellationToken">Stops waiting (the response, if it arrives later, is dropped).</param>
     /// <returns>The response frame.</returns>
     /// <exception cref="ConnectionLostException">The connection failed before the response arrived.</exception>
-    public async Task<(MessageType Type, IMessage Message)> RequestAsync(MessageType type, IMessage request, CancellationToken cancellationToken)
+    public Task<(MessageType Type, IMessage Message)> RequestAsync(MessageType type, IMessage request, CancellationToken cancellationToken) =>
+        RequestAsync(type, request, Timeout.InfiniteTimeSpan, cancellationToken);
+
+    /// <summary>
+    /// Sends a request and waits for the response with the same request id, at most <paramref name="timeout"/>
+    /// (give or take one <see cref="SweepPeriod"/>), without a timer or cancellation registration of its own.
+    /// </summary>
+    /// <param name="type">The request's message type.</param>
+    /// <param name="request">The request; its request id is overwritten.</param>
+    /// <param name="timeout">How long to wait for the response, from now; <see cref="Timeout.InfiniteTimeSpan"/> for no limit.</param>
+    /// <param name="cancellationToken">Stops waiting (the response, if it arrives later, is dropped).</param>
+    /// <returns>The response frame.</returns>
+    /// <exception cref="ConnectionLostException">The connection failed before the response arrived, or the frame
+    /// was still being written when the deadline passed (the connection is then aborted, as a cancelled write is).</exception>
+    /// <exception cref="TimeoutRejectedException">No response within <paramref name="timeout"/>.</exception>
+    public async Task<(MessageType Type, IMessage Message)> RequestAsync(MessageType type, IMessage request, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var id = (ulong)Interlocked.Increment(ref _nextRequestId);
         ResponseInfo.SetRequestId(request, id);
-        var pending = new TaskCompletionSource<(MessageType, IMessage)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pending = timeout == Timeout.InfiniteTimeSpan
+            ? new PendingRequest(0, timeout)
+            : new PendingRequest(Math.Max(1, Environment.TickCount64 + (long)Math.Ceiling(timeout.TotalMilliseconds)), timeout);
         _pending[id] = pending;
         try
         {
             ThrowIfFailed();
-            await SendAsync(type, request, cancellationToken).ConfigureAwait(false);
+            if (pending.Deadline != 0)
+            {
+                ArmSweep();
+            }
+
+            var send = SendAsync(type, request, cancellationToken);
+            if (!send.IsCompletedSuccessfully)
+            {
+                if (pending.Deadline == 0 || send.IsCompleted)
+                {
+                    await send.ConfigureAwait(false);
+                }
+                else
+                {
+                    await SendWithinDeadlineAsync(send, pending).ConfigureAwait(false);
+                }
+            }
+
             return await pending.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -139,6 +205,97 @@ internal sealed partial class EndpointConnection : IAsyncDisposable
         {
             throw new WalrusInvalidArgumentException($"request too large: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// Waits for a send that did not complete at once, but no longer than the request's deadline: a frame still being
+    /// written then means a stalled connection, which is aborted (as a write cancelled by a per-attempt timeout was).
+    /// </summary>
+    private async Task SendWithinDeadlineAsync(Task send, PendingRequest pending)
+    {
+        await Task.WhenAny(send, pending.Task).ConfigureAwait(false);
+        if (send.IsCompleted)
+        {
+            await send.ConfigureAwait(false);
+            return;
+        }
+
+        _ = send.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        if (pending.Task.IsFaulted && pending.Task.Exception?.InnerException is TimeoutRejectedException)
+        {
+            Fail(new ConnectionLostException($"connection to {Endpoint} aborted: a request was still being written after {pending.Timeout.TotalSeconds:0.###} s"));
+        }
+    }
+
+    private void ArmSweep()
+    {
+        // Full fence: either the sweep that stops the timer sees this request in _pending, or this sees it stopped.
+        if (Interlocked.CompareExchange(ref _sweepArmed, 1, 0) == 0)
+        {
+            ChangeSweep(_sweepPeriod);
+        }
+    }
+
+    private void ChangeSweep(TimeSpan period)
+    {
+        try
+        {
+            _sweep.Change(period, period);
+        }
+        catch (ObjectDisposedException)
+        {
+            // the connection failed or was disposed: every waiting request has been failed already
+        }
+    }
+
+    /// <summary>Fails the requests whose deadline has passed; stops the timer when no request with a deadline waits.</summary>
+    private void Sweep()
+    {
+        if (SweepOnce(Environment.TickCount64))
+        {
+            return;
+        }
+
+        ChangeSweep(Timeout.InfiniteTimeSpan);
+        Interlocked.Exchange(ref _sweepArmed, 0);
+        if (SweepOnce(Environment.TickCount64) && Interlocked.CompareExchange(ref _sweepArmed, 1, 0) == 0)
+        {
+            ChangeSweep(_sweepPeriod); // a request registered while the timer was being stopped
+        }
+    }
+
+    /// <summary>One pass over the waiting requests.</summary>
+    /// <returns>Whether requests with a deadline still wait.</returns>
+    private bool SweepOnce(long now)
+    {
+        var waiting = false;
+        foreach (var (id, pending) in _pending)
+        {
+            if (pending.Deadline == 0)
+            {
+                continue;
+            }
+
+            if (now < pending.Deadline)
+            {
+                waiting = true;
+            }
+            else if (_pending.TryRemove(id, out _))
+            {
+                pending.TrySetException(new TimeoutRejectedException(
+                    $"{Endpoint}: no answer within the allowed timeout of '{pending.Timeout}'.", pending.Timeout));
+            }
+        }
+
+        return waiting;
+    }
+
+    private static TimeSpan SweepPeriodFor(TimeSpan requestTimeout)
+    {
+        var period = requestTimeout / 16;
+        return period < TimeSpan.FromMilliseconds(10) ? TimeSpan.FromMilliseconds(10)
+            : period > TimeSpan.FromMilliseconds(250) ? TimeSpan.FromMilliseconds(250)
+            : period;
     }
 
     private void ThrowIfFailed()
@@ -211,6 +368,7 @@ internal sealed partial class EndpointConnection : IAsyncDisposable
     private void Fail(Exception failure)
     {
         Interlocked.CompareExchange(ref _failure, failure, null);
+        _sweep.Dispose();
         foreach (var id in _pending.Keys)
         {
             if (_pending.TryRemove(id, out var pending))
@@ -240,9 +398,19 @@ internal sealed partial class EndpointConnection : IAsyncDisposable
         }
 
         await _stop.CancelAsync().ConfigureAwait(false);
+        await _sweep.DisposeAsync().ConfigureAwait(false);
         await _connection.DisposeAsync().ConfigureAwait(false);
         await _reader.ConfigureAwait(false);
         _stop.Dispose();
+    }
+
+    /// <summary>A request waiting for its response, with its deadline (<see cref="Environment.TickCount64"/>; 0 for none).</summary>
+    private sealed class PendingRequest(long deadline, TimeSpan timeout)
+        : TaskCompletionSource<(MessageType Type, IMessage Message)>(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public long Deadline { get; } = deadline;
+
+        public TimeSpan Timeout { get; } = timeout;
     }
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Debug, Message = "walrus client: connection to {Endpoint} failed: {Reason}")]

@@ -58,6 +58,15 @@ internal sealed class EndpointState : IAsyncDisposable
     /// <summary>True while the circuit is open (recent failures to connect); requests should prefer other endpoints.</summary>
     public bool IsBroken => _breakerState.CircuitState is CircuitState.Open or CircuitState.Isolated;
 
+    /// <summary>
+    /// The open connection when a request may skip the breaker pipeline: the circuit is closed and a connection is
+    /// open (so the request cannot fail to connect, the only outcome the breaker counts). Null otherwise: the caller
+    /// then goes through <see cref="Breaker"/>, which connects and counts.
+    /// </summary>
+    /// <returns>The open connection, or null.</returns>
+    public EndpointConnection? OpenConnectionIfHealthy() =>
+        Volatile.Read(ref _connection) is { IsOpen: true } connection && _breakerState.CircuitState == CircuitState.Closed ? connection : null;
+
     /// <summary>True for failures of the connection itself (as opposed to an agent's answer).</summary>
     /// <param name="exception">The failure.</param>
     /// <returns>Whether another endpoint, or a new connection, may succeed.</returns>
