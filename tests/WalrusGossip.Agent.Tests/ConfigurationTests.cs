@@ -20,6 +20,14 @@ public sealed class ConfigurationTests
         Assert.Contains(expected, error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("auto", WalrusGossip.Storage.IO.IoEngine.Psync)]
+    [InlineData("AUTO", WalrusGossip.Storage.IO.IoEngine.Psync)]
+    [InlineData("psync", WalrusGossip.Storage.IO.IoEngine.Psync)]
+    [InlineData("uring", WalrusGossip.Storage.IO.IoEngine.Uring)]
+    public void The_agent_resolves_auto_to_psync_because_its_node_loop_waits_for_every_group_commit(string configured, WalrusGossip.Storage.IO.IoEngine expected) =>
+        Assert.Equal(expected, Hosting.AgentService.AgentIoEngine(configured));
+
     [Fact]
     public async Task Unknown_keys_in_a_config_file_are_refused()
     {

@@ -116,7 +116,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         _gossipListener = await BindAsync("Network:GossipListen (TCP)", () => peerTransport.ListenAsync(gossipEndPoint, cancellationToken)).ConfigureAwait(false);
         _clientListener = await BindAsync("Network:ClientListen", () => clientTransport.ListenAsync(clientEndPoint, cancellationToken)).ConfigureAwait(false);
 
-        _device = FileSystemDevice.Create(Enum.Parse<IoEngine>(o.Storage.IoEngine, ignoreCase: true), _loggerFactory.CreateLogger("walrus.storage"));
+        _device = FileSystemDevice.Create(AgentIoEngine(o.Storage.IoEngine), _loggerFactory.CreateLogger("walrus.storage"));
         _peers = new PeerNetwork(peerTransport, _udp, o.Node.Id, Addresses["gossip"], _loggerFactory.CreateLogger("walrus.peers"));
         var metadata = new Dictionary<string, string>(Addresses) { ["version"] = AgentVersion.Current, ["bootstrap-expect"] = o.Cluster.BootstrapExpect.ToString(CultureInfo.InvariantCulture) };
         var node = new WalrusNode(
@@ -412,6 +412,19 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "stopped; log flushed")]
     private static partial void LogStopped(ILogger logger);
+
+    /// <summary>
+    /// The write engine for <c>Storage:IoEngine</c>. The node loop writes each group commit itself and waits for its
+    /// fdatasync (inline writes), so io_uring has nothing to overlap: its fdatasync runs on a kernel worker thread and
+    /// costs a wake-up per commit. <c>auto</c> therefore means <c>psync</c> in the agent (measured: mean group commit
+    /// 0.57–0.62 ms with psync against 0.82–1.06 ms with io_uring, 64 clients on one agent, docs/performance.md);
+    /// <c>uring</c> still selects io_uring.
+    /// </summary>
+    internal static IoEngine AgentIoEngine(string configured)
+    {
+        var engine = Enum.Parse<IoEngine>(configured, ignoreCase: true);
+        return engine == IoEngine.Auto ? IoEngine.Psync : engine;
+    }
 }
 
 /// <summary>The agent's version string.</summary>
