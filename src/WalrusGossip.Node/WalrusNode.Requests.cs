@@ -165,10 +165,28 @@ public sealed partial class WalrusNode
         for (var performed = 0; raft.HasReady && performed < _options.MaxReadiesPerInput; performed++)
         {
             var ready = raft.GetReady();
+            // A leader's AppendEntries and heartbeats leave before its own write, so followers write in parallel with
+            // it (dissertation §10.2.1; the core counts the leader's copy only after Advance). Everything else (votes,
+            // acknowledgements) promises what is on disk and waits for the write.
+            var early = raft.Role == RaftRole.Leader && ready.Entries.Count > 0;
+            if (early)
+            {
+                foreach (var message in ready.Messages)
+                {
+                    if (message.Type is RaftMessageType.Append or RaftMessageType.Heartbeat)
+                    {
+                        _transport.SendRaft(message);
+                    }
+                }
+            }
+
             _raftLog!.Save(ready);
             foreach (var message in ready.Messages)
             {
-                _transport.SendRaft(message);
+                if (!early || message.Type is not (RaftMessageType.Append or RaftMessageType.Heartbeat))
+                {
+                    _transport.SendRaft(message);
+                }
             }
 
             if (ready.Snapshot is { IsEmpty: false } snapshot)

@@ -57,6 +57,9 @@ internal sealed class RaftLog
 
     public bool HasUnstableEntries => _unstable.Count > 0;
 
+    /// <summary>Last index the application has made durable: <see cref="LastIndex"/> less the entries still unstable.</summary>
+    public ulong LastStableIndex => _unstable.Count > 0 ? _unstableOffset - 1 : LastIndex;
+
     public IReadOnlyList<LogEntry> UnstableEntries => _unstable.Count == 0 ? [] : _unstable.ToArray();
 
     public bool TryTerm(ulong index, out ulong term)

@@ -306,7 +306,7 @@ public sealed partial class RaftNode
             var progress = new Progress(_log.LastIndex + 1, _options.MaxInflightMessages, _options.MaxInflightBytes, isLearner);
             if (id == Id)
             {
-                progress.Match = _log.LastIndex;
+                progress.Match = _log.LastStableIndex;
                 progress.RecentActive = true;
             }
 

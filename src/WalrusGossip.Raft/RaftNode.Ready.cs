@@ -73,6 +73,24 @@ public sealed partial class RaftNode
     }
 
     /// <summary>
+    /// A leader's entries became durable: its own match index moves to them, which may commit entries (and the new
+    /// commit index goes out to followers with the next Ready). Until then the leader's copy does not count toward the
+    /// quorum, which is what allows <see cref="Ready.Messages"/> of a leader to be sent before its entries are written.
+    /// </summary>
+    private void AcknowledgeOwnWrite()
+    {
+        if (_role != RaftRole.Leader || !_progress.TryGetValue(Id, out var self) || !self.MaybeUpdate(_log.LastStableIndex))
+        {
+            return;
+        }
+
+        if (MaybeCommit() && _role == RaftRole.Leader)
+        {
+            _broadcastPending = true;
+        }
+    }
+
+    /// <summary>
     /// Tells the node that <paramref name="ready"/> has been handled: its hard state, entries and snapshot are
     /// durable, its messages sent, its committed entries applied.
     /// </summary>
@@ -102,6 +120,7 @@ public sealed partial class RaftNode
         {
             var last = ready.Entries[^1];
             _log.StableTo(last.Index, last.Term);
+            AcknowledgeOwnWrite();
         }
 
         var committed = ready.CommittedEntries;

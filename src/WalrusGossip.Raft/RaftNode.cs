@@ -65,6 +65,9 @@ public sealed partial class RaftNode
     /// <summary>This node's id.</summary>
     public ulong Id => _options.Id;
 
+    /// <summary>This node's current role (cheap; <see cref="Status"/> has the rest).</summary>
+    public RaftRole Role => _role;
+
     /// <summary>The current state, for diagnostics and request routing.</summary>
     public RaftStatus Status => new(Id, _role, _term, _vote, _lead, _log.Committed, _log.Applied, _log.LastIndex, _config);
 
@@ -221,7 +224,7 @@ public sealed partial class RaftNode
     {
         if (_role == RaftRole.Leader && _progress.TryGetValue(id, out var progress))
         {
-            matchIndex = id == Id ? _log.LastIndex : progress.Match;
+            matchIndex = progress.Match;
             return true;
         }
 
@@ -270,14 +273,10 @@ public sealed partial class RaftNode
             _uncommittedBytes += (ulong)entry.Payload.Length;
         }
 
+        // The leader's own copy counts toward the commit quorum only once it is durable (Advance), so the application
+        // may send these entries to followers while it is still writing them (dissertation §10.2.1).
         _log.Append(entries);
         OnEntriesAppended(entries, 0);
-        if (_progress.TryGetValue(Id, out var self))
-        {
-            self.MaybeUpdate(_log.LastIndex);
-        }
-
-        MaybeCommit();
         _broadcastPending = _role == RaftRole.Leader;
     }
 

@@ -17,7 +17,10 @@ public readonly record struct SoftState(ulong Leader, RaftRole Role);
 /// (discarding any stored suffix they replace); then persist <see cref="HardState"/> if <see cref="HasHardState"/>.
 /// These writes must be durable (fsynced) when <see cref="MustSync"/> is true.</item>
 /// <item>Only after step 1 is durable, send <see cref="Messages"/>: a vote or acknowledgement must never leave
-/// the node before the term, vote and entries it promises are on disk (paper Figure 2).</item>
+/// the node before the term, vote and entries it promises are on disk (paper Figure 2). Exception: a leader's
+/// <see cref="RaftMessageType.Append"/> and <see cref="RaftMessageType.Heartbeat"/> messages may be sent before or
+/// while step 1 runs, so followers write in parallel with the leader (dissertation §10.2.1): the leader counts its
+/// own copy toward the commit quorum only after <see cref="RaftNode.Advance"/>.</item>
 /// <item>Apply <see cref="Snapshot"/> (if any) and then <see cref="CommittedEntries"/> to the state machine, in order;
 /// serve <see cref="ReadStates"/> once the applied index reaches their index.</item>
 /// <item>Call <see cref="RaftNode.Advance"/> with this Ready before asking for the next one.</item>

@@ -42,6 +42,70 @@ public sealed class ProposalTests
     }
 
     [Fact]
+    public void A_single_node_leader_commits_an_entry_only_after_its_write_is_acknowledged()
+    {
+        var storage = MemoryRaftLogStorage.Bootstrap(ClusterConfig.Create([1]));
+        var node = new RaftNode(new RaftOptions { Id = 1, Random = new SeededRaftRandom(1) }, storage);
+        node.Campaign();
+        Drain(node, storage);
+        var index = node.Propose("x"u8.ToArray()).Index;
+
+        var ready = node.GetReady();
+        Assert.Contains(ready.Entries, e => e.Index == index);
+        Assert.DoesNotContain(ready.CommittedEntries, e => e.Index == index);
+        Assert.True(node.Status.Commit < index);
+        storage.Append(ready.Entries);
+        node.Advance(ready);
+
+        Assert.Equal(index, node.Status.Commit);
+        Assert.True(node.HasReady);
+        Assert.Contains(node.GetReady().CommittedEntries, e => e.Index == index);
+    }
+
+    [Fact]
+    public void A_leader_sends_entries_before_writing_them_but_counts_its_copy_only_after_the_write()
+    {
+        var cluster = new TestCluster(3);
+        var leader = cluster.Elect(1);
+        cluster.Stabilize();
+        var index = leader.Raft.Propose("x"u8.ToArray()).Index;
+
+        // The leader's Ready carries the entry and the AppendEntries for it; hold the leader's write back.
+        var ready = leader.Raft.GetReady();
+        Assert.Contains(ready.Entries, e => e.Index == index);
+        Assert.Contains(ready.Messages, m => m.Type == RaftMessageType.Append && m.To == 2 && m.Entries.Any(e => e.Index == index));
+
+        // One follower writes and acknowledges: with the leader's copy not yet durable that is 1 of 3, no commit.
+        var toTwo = ready.Messages.First(m => m.Type == RaftMessageType.Append && m.To == 2);
+        cluster.Deliver(toTwo);
+        cluster.ProcessReady(cluster[2]);
+        var ack = cluster.Queue.Single(m => m.Type == RaftMessageType.AppendResponse && m.From == 2);
+        cluster.Queue.Clear();
+        leader.Raft.Step(ack);
+        Assert.True(leader.Status.Commit < index);
+
+        // The leader's own write completes: 2 of 3 durable copies, the entry commits.
+        leader.Storage.Append(ready.Entries);
+        leader.Raft.Advance(ready);
+        Assert.Equal(index, leader.Status.Commit);
+    }
+
+    private static void Drain(RaftNode node, MemoryRaftLogStorage storage)
+    {
+        while (node.HasReady)
+        {
+            var ready = node.GetReady();
+            storage.Append(ready.Entries);
+            if (ready.HasHardState)
+            {
+                storage.SetHardState(ready.HardState);
+            }
+
+            node.Advance(ready);
+        }
+    }
+
+    [Fact]
     public void A_batch_gets_consecutive_indexes_and_commits_in_order()
     {
         var cluster = new TestCluster(3);
