@@ -20,7 +20,13 @@ namespace WalrusGossip.Node;
 /// </remarks>
 public sealed class DiskRaftLog : IRaftLogStorage
 {
+    /// <summary>Payload bytes of recent entries kept in memory (see <see cref="Entries"/>).</summary>
+    internal const long TailCacheBytes = 2L << 20;
+
     private readonly NodeStorage _storage;
+    private readonly List<RaftEntry> _tail = []; // the newest entries, contiguous up to LastIndex, from _tailStart on
+    private int _tailStart;
+    private long _tailBytes;
     private Raft.HardState _hardState;
     private RaftSnapshot _snapshot;
 
@@ -87,6 +93,11 @@ public sealed class DiskRaftLog : IRaftLogStorage
             throw new ArgumentOutOfRangeException(nameof(low), $"entries [{low}, {high}) are outside [{FirstIndex}, {LastIndex}]");
         }
 
+        if (TryFromTail(low, high, maxBytes) is { } cached)
+        {
+            return cached;
+        }
+
         var stored = new List<StoreEntry>((int)Math.Min(high - low, 1024));
         _storage.Log.ReadRange(low, (int)Math.Min(high - low, int.MaxValue), (long)Math.Min(maxBytes, long.MaxValue), stored);
         var result = new RaftEntry[stored.Count];
@@ -100,6 +111,9 @@ public sealed class DiskRaftLog : IRaftLogStorage
 
     /// <inheritdoc />
     public RaftSnapshot GetSnapshot() => _snapshot;
+
+    /// <summary>Entries served from memory so far (for tests and diagnostics).</summary>
+    internal long TailHits { get; private set; }
 
     /// <summary>
     /// Makes a Ready's snapshot, entries and hard state durable, in that order. Returns after the log's fdatasync
@@ -147,6 +161,7 @@ public sealed class DiskRaftLog : IRaftLogStorage
         _storage.Checkpoints.Save(new Checkpoint(index, term, config.Encode(), state));
         _snapshot = new RaftSnapshot(new SnapshotMetadata(index, term, config), state);
         _storage.Log.TruncatePrefix(Math.Min(retainFrom, index + 1));
+        ClearTail();
     }
 
     private void InstallSnapshot(RaftSnapshot snapshot)
@@ -158,6 +173,7 @@ public sealed class DiskRaftLog : IRaftLogStorage
         }
 
         _storage.Checkpoints.Save(new Checkpoint(meta.Index, meta.Term, meta.Config.Encode(), snapshot.Data));
+        ClearTail();
         var log = _storage.Log;
         if (log.LastIndex >= log.FirstIndex)
         {
@@ -168,7 +184,7 @@ public sealed class DiskRaftLog : IRaftLogStorage
         _snapshot = snapshot;
     }
 
-    private void AppendEntries(IReadOnlyList<RaftEntry> entries)
+    internal void AppendEntries(IReadOnlyList<RaftEntry> entries)
     {
         var log = _storage.Log;
         var skip = 0;
@@ -185,6 +201,7 @@ public sealed class DiskRaftLog : IRaftLogStorage
         var first = entries[skip].Index;
         if (first <= log.LastIndex)
         {
+            ClearTail(); // a conflicting suffix is replaced (rare): start the cache again from the new entries
             log.TruncateSuffix(first);
         }
 
@@ -195,6 +212,73 @@ public sealed class DiskRaftLog : IRaftLogStorage
         }
 
         log.AppendBatchAsync(batch).AsTask().GetAwaiter().GetResult();
+        AddToTail(entries, skip);
+    }
+
+    /// <summary>
+    /// Keeps the newest entries (about <see cref="TailCacheBytes"/> of payload) in memory once they are written, so the
+    /// entries a node applies right after committing them, and the AppendEntries for followers that are a little
+    /// behind, come from memory instead of being read back from the segment files and verified again.
+    /// </summary>
+    private void AddToTail(IReadOnlyList<RaftEntry> entries, int from)
+    {
+        if (_tail.Count > _tailStart && _tail[^1].Index + 1 != entries[from].Index)
+        {
+            ClearTail();
+        }
+
+        for (var i = from; i < entries.Count; i++)
+        {
+            _tail.Add(entries[i]);
+            _tailBytes += entries[i].Payload.Length;
+        }
+
+        while (_tailBytes > TailCacheBytes && _tail.Count - _tailStart > 1)
+        {
+            _tailBytes -= _tail[_tailStart].Payload.Length;
+            _tail[_tailStart] = default;
+            _tailStart++;
+        }
+
+        if (_tailStart > 4096 && _tailStart * 2 > _tail.Count)
+        {
+            _tail.RemoveRange(0, _tailStart);
+            _tailStart = 0;
+        }
+    }
+
+    private void ClearTail()
+    {
+        _tail.Clear();
+        _tailStart = 0;
+        _tailBytes = 0;
+    }
+
+    /// <summary>[low, high) from memory, within the payload budget (the first entry always), or null when not all cached.</summary>
+    private RaftEntry[]? TryFromTail(ulong low, ulong high, ulong maxBytes)
+    {
+        if (_tail.Count == _tailStart || low < _tail[_tailStart].Index || high - 1 > _tail[^1].Index)
+        {
+            return null;
+        }
+
+        var start = _tailStart + (int)(low - _tail[_tailStart].Index);
+        var count = 0;
+        ulong bytes = 0;
+        while (start + count < _tail.Count && low + (ulong)count < high)
+        {
+            var length = (ulong)_tail[start + count].Payload.Length;
+            if (count > 0 && bytes + length > maxBytes)
+            {
+                break;
+            }
+
+            bytes += length;
+            count++;
+        }
+
+        TailHits += count;
+        return _tail.GetRange(start, count).ToArray();
     }
 
     internal static RaftEntry ToRaft(in StoreEntry e) => new(e.Index, e.Term, (RaftEntryType)((byte)e.Type - 1), e.Payload);

@@ -278,7 +278,7 @@ public sealed partial class LogStore : IDisposable
     private static int ReadRecords(Segment segment, ulong from, ulong to, List<LogEntry> into)
     {
         var start = segment.OffsetOf(from);
-        var buffer = new byte[segment.SpanBytes(from, to)];
+        var buffer = GC.AllocateUninitializedArray<byte>((int)segment.SpanBytes(from, to)); // every byte is read into
         if (segment.File.Read(start, buffer) != buffer.Length)
         {
             throw new LogCorruptionException(segment.Path, start, from, "segment is shorter than the records recorded for it");
@@ -374,7 +374,7 @@ public sealed partial class LogStore : IDisposable
             }
 
             var size = (int)Math.Min(available, Math.Max(need, ReadChunkBytes));
-            var next = new byte[size];
+            var next = GC.AllocateUninitializedArray<byte>(size); // filled by the copy and the read below
             buffer.AsSpan(position, length - position).CopyTo(next);
             var kept = length - position;
             var read = segment.File.Read(start + kept, next.AsSpan(kept));
