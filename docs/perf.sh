@@ -39,6 +39,10 @@ run() { # name, then walrus-loadtest arguments
 }
 
 # Baseline for the disk, same sitting: fio's 4 KiB write + fdatasync latency (what one group commit costs at least).
+# Fresh Debian/Ubuntu machines lack fio: install it when we may (root with apt-get), else the row is left out.
+if ! command -v fio >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get install -y -qq fio >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq fio >/dev/null 2>&1; } || true
+fi
 if command -v fio >/dev/null; then
   FIO_DIR="$(mktemp -d)"
   fio --name=fsync --directory="$FIO_DIR" --rw=write --bs=4k --size=64M --ioengine=sync --fdatasync=1 --output-format=json >"$OUT/fio.json" 2>/dev/null || true
