@@ -33,7 +33,7 @@ run() { # name, then walrus-loadtest arguments
     return
   fi
   local notes
-  notes="$( (grep -E '^  (failover|tail|open loop|linearizable|agent RSS)' "$text" || true) | sed 's/^  //' | paste -sd ';' - | sed 's/|/\//g')"
+  notes="$( (grep -E '^  (failover|tail|open loop|linearizable|agent RSS|raft term)' "$text" || true) | sed 's/^  //' | paste -sd ';' - | sed 's/|/\//g')"
   jq -r --arg name "$name" --arg cmd "walrus-loadtest $*" --arg notes "$notes" \
     '"| \($name) | `\($cmd)` | \(.opsPerSec) | \(.mbPerSec) | \(.p50Ms) | \(.p90Ms) | \(.p99Ms) | \(.p999Ms) | \(.maxMs) | \(if (.errors|length)==0 then "none" else (.errors|to_entries|map("\(.key) \(.value)")|join(", ")) end) | \($notes) |"' "$json"
 }

@@ -149,6 +149,23 @@ internal sealed class LoadRunner
                 await Task.WhenAll(tails).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
+            if (_s.Scenario != "failover")
+            {
+                // A leader election during a run explains a stall in its latency figures: say whether one happened.
+                try
+                {
+                    using var probe = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                    var after = await clients[0].GetStatusAsync(probe.Token).ConfigureAwait(false);
+                    report0Notes.Add(after.Term == status.Term
+                        ? string.Create(CultureInfo.InvariantCulture, $"raft term {status.Term} from start to end: no leader election during the run")
+                        : string.Create(CultureInfo.InvariantCulture, $"raft term {status.Term} at the start, {after.Term} at the end: leader elections happened during the run"));
+                }
+                catch (Exception e) when (e is WalrusException or OperationCanceledException)
+                {
+                    report0Notes.Add($"raft term at the end unknown: {e.Message}");
+                }
+            }
+
             if (_local is not null && idleRss is not null)
             {
                 // The agents return memory about a second after their load stops (IdleTrimmer); thread-pool threads
