@@ -133,7 +133,7 @@ public sealed partial class LogStore : IDisposable
 
     /// <summary>Reads the entry at <paramref name="index"/>, verifying its CRC.</summary>
     /// <param name="index">In [<see cref="FirstIndex"/>, <see cref="LastIndex"/>].</param>
-    /// <returns>The entry, with a payload in a new array.</returns>
+    /// <returns>The entry; its payload is a slice of a new array (read in chunks of up to 64 KiB, shared with neighbouring records).</returns>
     /// <exception cref="LogIndexOutOfRangeException">The index is compacted or beyond the end.</exception>
     /// <exception cref="LogCorruptionException">The stored record no longer verifies.</exception>
     public LogEntry Read(ulong index)
@@ -178,43 +178,15 @@ public sealed partial class LogStore : IDisposable
             while (!budgetReached && added < maxCount && index <= last)
             {
                 var segment = FindSegment(index);
-                var segmentLast = Math.Min(segment.LastIndex, last);
-                if (segment.IsCompact)
-                {
-                    var (count, bytes, full) = ReadCompacted(segment, index, segmentLast, maxCount - added, maxBytes - payloadBytes, added, into);
-                    added += count;
-                    payloadBytes += bytes;
-                    budgetReached = full;
-                    index += (ulong)count;
-                    if (count == 0)
-                    {
-                        break;
-                    }
-
-                    continue;
-                }
-
-                var to = index - 1;
-                while (to < segmentLast && added + (int)(to + 1 - index) < maxCount)
-                {
-                    var length = segment.SpanBytes(to + 1, to + 1) - RecordHeader.Size;
-                    if (added + (int)(to + 1 - index) > 0 && payloadBytes + length > maxBytes)
-                    {
-                        budgetReached = true;
-                        break;
-                    }
-
-                    payloadBytes += length;
-                    to++;
-                }
-
-                if (to < index)
+                var (count, bytes, full) = ReadSegment(segment, index, Math.Min(segment.LastIndex, last), maxCount - added, maxBytes - payloadBytes, added, into);
+                added += count;
+                payloadBytes += bytes;
+                budgetReached = full;
+                index += (ulong)count;
+                if (count == 0)
                 {
                     break;
                 }
-
-                added += ReadRecords(segment, index, to, into);
-                index = to + 1;
             }
 
             return added;
@@ -275,38 +247,13 @@ public sealed partial class LogStore : IDisposable
         }
     }
 
-    private static int ReadRecords(Segment segment, ulong from, ulong to, List<LogEntry> into)
-    {
-        var start = segment.OffsetOf(from);
-        var buffer = GC.AllocateUninitializedArray<byte>((int)segment.SpanBytes(from, to)); // every byte is read into
-        if (segment.File.Read(start, buffer) != buffer.Length)
-        {
-            throw new LogCorruptionException(segment.Path, start, from, "segment is shorter than the records recorded for it");
-        }
-
-        var position = 0;
-        for (var i = from; i <= to; i++)
-        {
-            var header = RecordHeader.Read(buffer.AsSpan(position));
-            var length = header.RecordLength;
-            if (length > buffer.Length - position || header.Index != i || !RecordHeader.Verify(buffer.AsSpan(position, (int)length)))
-            {
-                throw new LogCorruptionException(segment.Path, start + position, i, "record failed verification on read");
-            }
-
-            into.Add(new LogEntry(i, header.Term, (EntryType)header.Type, buffer.AsMemory(position + RecordHeader.Size, (int)header.PayloadLength), header.Flags));
-            position += (int)length;
-        }
-
-        return (int)(to - from + 1);
-    }
-
     /// <summary>
-    /// Reads records [<paramref name="from"/>, at most <paramref name="last"/>] of a compacted (sealed) segment: walks
-    /// from the anchor at or before <paramref name="from"/>, reading the file in chunks, verifying every record it
-    /// returns, and stops at the count or payload budget (the first entry of a read is always taken).
+    /// Reads records [<paramref name="from"/>, at most <paramref name="last"/>] of one segment: walks from the offset
+    /// the segment knows at or before <paramref name="from"/> (the record itself in the open segment, an anchor in a
+    /// compacted one), reading the file in chunks below the large-object threshold, verifying every record it returns,
+    /// and stops at the count or payload budget (the first entry of a whole read is always taken).
     /// </summary>
-    private static (int Count, long Bytes, bool BudgetReached) ReadCompacted(
+    private static (int Count, long Bytes, bool BudgetReached) ReadSegment(
         Segment segment, ulong from, ulong last, int maxCount, long maxBytes, int alreadyAdded, List<LogEntry> into)
     {
         var (index, fileOffset) = segment.AnchorAtOrBefore(from);

@@ -74,7 +74,7 @@ internal sealed class Segment : IDisposable
         return _offsets[checked((int)(index - FirstIndex))];
     }
 
-    /// <summary>The last anchor at or before <paramref name="index"/>: the index and offset a walk to it starts from.</summary>
+    /// <summary>Where a walk to <paramref name="index"/> starts: the record itself while every offset is known, else the last anchor at or before it.</summary>
     public (ulong Index, long Offset) AnchorAtOrBefore(ulong index)
     {
         var slot = checked((int)(index - FirstIndex));
@@ -172,9 +172,6 @@ internal sealed class Segment : IDisposable
 
         return _termRuns[lo].Term;
     }
-
-    /// <summary>Byte length of the records [from, to] (inclusive).</summary>
-    public long SpanBytes(ulong from, ulong to) => (to == LastIndex ? End : OffsetOf(to + 1)) - OffsetOf(from);
 
     /// <summary>Forgets records from <paramref name="index"/> on; the file is not touched.</summary>
     public void ForgetFrom(ulong index)
