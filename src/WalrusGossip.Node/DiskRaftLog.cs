@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using WalrusGossip.Raft;
 using WalrusGossip.Storage;
 using WalrusGossip.Storage.Checkpoints;
@@ -278,7 +279,7 @@ public sealed class DiskRaftLog : IRaftLogStorage
         }
 
         TailHits += count;
-        return _tail.GetRange(start, count).ToArray();
+        return CollectionsMarshal.AsSpan(_tail).Slice(start, count).ToArray();
     }
 
     internal static RaftEntry ToRaft(in StoreEntry e) => new(e.Index, e.Term, (RaftEntryType)((byte)e.Type - 1), e.Payload);

@@ -168,26 +168,10 @@ public sealed partial class WalrusNode
             // A leader's AppendEntries and heartbeats leave before its own write, so followers write in parallel with
             // it (dissertation §10.2.1; the core counts the leader's copy only after Advance). Everything else (votes,
             // acknowledgements) promises what is on disk and waits for the write.
-            var early = raft.Role == RaftRole.Leader && ready.Entries.Count > 0;
-            if (early)
-            {
-                foreach (var message in ready.Messages)
-                {
-                    if (message.Type is RaftMessageType.Append or RaftMessageType.Heartbeat)
-                    {
-                        _transport.SendRaft(message);
-                    }
-                }
-            }
-
+            var leaderWrite = raft.Role == RaftRole.Leader && ready.Entries.Count > 0;
+            SendRaft(ready.Messages, leaderWrite, early: true);
             _raftLog!.Save(ready);
-            foreach (var message in ready.Messages)
-            {
-                if (!early || message.Type is not (RaftMessageType.Append or RaftMessageType.Heartbeat))
-                {
-                    _transport.SendRaft(message);
-                }
-            }
+            SendRaft(ready.Messages, leaderWrite, early: false);
 
             if (ready.Snapshot is { IsEmpty: false } snapshot)
             {
@@ -213,6 +197,19 @@ public sealed partial class WalrusNode
 
             raft.Advance(ready);
             AnswerReadsUpTo(_applied);
+        }
+    }
+
+    /// <summary>Sends the messages that may leave before the Ready's write (<paramref name="early"/>) or the rest after it.</summary>
+    private void SendRaft(IReadOnlyList<RaftMessage> messages, bool leaderWrite, bool early)
+    {
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var message = messages[i];
+            if ((leaderWrite && (message.Type is RaftMessageType.Append or RaftMessageType.Heartbeat)) == early)
+            {
+                _transport.SendRaft(message);
+            }
         }
     }
 

@@ -53,7 +53,29 @@ internal sealed class ReadAheadStream : Stream
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> destination)
+    {
+        if (_end == _start)
+        {
+            if (destination.Length >= _buffer.Length)
+            {
+                return _inner.Read(destination);
+            }
+
+            var n = _inner.Read(_buffer);
+            if (n == 0)
+            {
+                return 0;
+            }
+
+            _start = 0;
+            _end = n;
+        }
+
+        return CopyOut(destination);
+    }
 
     public override void Flush()
     {
