@@ -117,6 +117,7 @@ public sealed partial class LogStore
             try
             {
                 DrainLocked();
+                WaitQuietly(_indexTask); // a sealed segment's index written in the background must not land after its segment is deleted
                 _rw.EnterWriteLock();
                 try
                 {

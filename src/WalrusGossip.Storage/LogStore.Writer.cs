@@ -541,15 +541,18 @@ public sealed partial class LogStore
             // The sealed segment must be durable before records land in the next one (recovery trusts sealed segments).
             current.File.Sync();
             var points = current.SparsePoints(_options.IndexIntervalBytes);
-            if (_options.InlineWrites)
+            if (_options.InlineWrites && !_options.PrepareSegmentsInBackground)
             {
-                WriteSparseIndex(current, points);
+                WriteSparseIndex(current, points); // the simulator's single-threaded device
             }
             else
             {
-                // Derived data, rebuilt on open if missing: written off the writer thread.
+                // Derived data, checked and rebuilt on open when missing or out of date: written off the writing
+                // thread, since its temp-file write, fsync, rename and directory fsync held up the group commit that
+                // rolled the segment (one after each other, so two index writes never race).
                 var sealedSegment = current;
-                _indexTask = Task.Run(() => WriteSparseIndexQuietly(sealedSegment, points));
+                var previous = _indexTask ?? Task.CompletedTask;
+                _indexTask = previous.ContinueWith(_ => WriteSparseIndexQuietly(sealedSegment, points), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             }
         }
 

@@ -198,6 +198,38 @@ public class InlineWriteTests
         Assert.Equal(Enumerable.Repeat((byte)123, 1000), reopened.Log.Read(123).Payload.ToArray());
     }
 
+    [Fact]
+    public async Task Sealed_segment_indexes_written_in_the_background_equal_those_written_inline_across_a_truncation()
+    {
+        using var background = new TempDir();
+        using var inline = new TempDir();
+        foreach (var (dir, inBackground) in new[] { (background, true), (inline, false) })
+        {
+            using var storage = TestStores.Open(dir.Path, IoEngine.Psync, o => { o.InlineWrites = true; o.PrepareSegmentsInBackground = inBackground; });
+            for (ulong i = 1; i <= 300; i++)
+            {
+                await storage.Log.AppendAsync(TestStores.PayloadFor(i, 500), term: 1);
+            }
+
+            storage.Log.TruncateSuffix(120); // deletes segments (and indexes) sealed a moment ago
+            for (ulong i = 120; i <= 350; i++)
+            {
+                await storage.Log.AppendAsync(TestStores.PayloadFor(i + 1000, 700), term: 2);
+            }
+        }
+
+        static Dictionary<string, byte[]> Indexes(string dir) =>
+            Directory.GetFiles(Path.Combine(dir, "log"), "*.idx").ToDictionary(p => Path.GetFileName(p), File.ReadAllBytes);
+        var expected = Indexes(inline.Path);
+        var actual = Indexes(background.Path);
+        Assert.True(expected.Count >= 3, "several sealed segments");
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), actual.Keys.Order(StringComparer.Ordinal));
+        foreach (var (name, bytes) in expected)
+        {
+            Assert.Equal(bytes, actual[name]);
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
