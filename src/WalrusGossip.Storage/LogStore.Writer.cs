@@ -19,14 +19,16 @@ public sealed partial class LogStore
     private Exception? _failure;
     private long _lastSyncTimestamp;
     private Task? _spareTask;
-    private long _syncTicks;
-    private long _syncCount;
+    private readonly GroupCommitHistogram _groupCommits = new();
 
     /// <summary>Group commits made durable so far (each one write + fdatasync under <c>always</c>).</summary>
-    public long GroupCommits => Interlocked.Read(ref _syncCount);
+    public long GroupCommits => _groupCommits.Count;
 
     /// <summary>Total time spent in group-commit write + fdatasync calls.</summary>
-    public TimeSpan GroupCommitTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _syncTicks));
+    public TimeSpan GroupCommitTime => _groupCommits.Sum;
+
+    /// <summary>Group commits (write + fdatasync under <c>always</c>) by duration, for the flush-latency tail.</summary>
+    public GroupCommitHistogram GroupCommitLatency => _groupCommits;
     private Task? _indexTask;
 
     /// <summary>
@@ -499,8 +501,7 @@ public sealed partial class LogStore
             {
                 var started = Stopwatch.GetTimestamp();
                 segment!.File.WriteAndSync(segment.End, data);
-                Interlocked.Add(ref _syncTicks, Stopwatch.GetTimestamp() - started);
-                Interlocked.Increment(ref _syncCount);
+                _groupCommits.Record(Stopwatch.GetElapsedTime(started));
             }
             else
             {

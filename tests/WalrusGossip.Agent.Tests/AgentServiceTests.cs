@@ -176,6 +176,8 @@ public sealed class AgentServiceTests(ThreeAgentCluster cluster) : IClassFixture
         var metrics = await new HttpClient().GetStringAsync(new Uri($"http://127.0.0.1:{ports.Http}/metrics"), TestContext.Current.CancellationToken);
         Assert.Contains("walrus_protocol_errors_total", metrics, StringComparison.Ordinal);
         Assert.Contains("walrus_log_fsync_seconds_count", metrics, StringComparison.Ordinal);
+        Assert.Contains("# TYPE walrus_log_fsync_seconds histogram", metrics, StringComparison.Ordinal);
+        Assert.Contains("walrus_log_fsync_seconds_bucket{le=\"+Inf\"}", metrics, StringComparison.Ordinal);
         Assert.Contains("walrus_append_latency_seconds_bucket", metrics, StringComparison.Ordinal);
     }
 

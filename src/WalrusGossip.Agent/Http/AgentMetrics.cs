@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using WalrusGossip.Membership;
+using WalrusGossip.Storage;
 
 namespace WalrusGossip.Agent.Http;
 
@@ -77,7 +78,7 @@ public sealed class AgentMetrics
             sb.Append(inv, $"walrus_swim_members{{state=\"{state.ToString().ToLowerInvariant()}\"}} {count}\n");
         }
 
-        sb.Append(inv, $"# HELP walrus_log_fsync_seconds Group-commit write + fdatasync time of the local log.\n# TYPE walrus_log_fsync_seconds summary\nwalrus_log_fsync_seconds_sum {status.GroupCommitTime.TotalSeconds.ToString(inv)}\nwalrus_log_fsync_seconds_count {status.GroupCommits}\n");
+        RenderGroupCommits(sb, status.GroupCommitLatency);
         _appendLatency.Render(sb, "walrus_append_latency_seconds", "Client append latency from receipt to commit.");
         sb.Append(inv, $"# HELP walrus_client_overloaded_total Appends refused OVERLOADED by back-pressure.\n# TYPE walrus_client_overloaded_total counter\nwalrus_client_overloaded_total {Overloaded}\n");
         var gc = GC.GetGCMemoryInfo();
@@ -85,6 +86,25 @@ public sealed class AgentMetrics
         Gauge("walrus_dotnet_gc_committed_bytes", "Memory the garbage collector has committed from the operating system.", gc.TotalCommittedBytes);
         Gauge("walrus_dotnet_threadpool_threads", "Thread-pool threads.", ThreadPool.ThreadCount);
         return sb.ToString();
+    }
+
+    /// <summary>The log's group commits (write + fdatasync) as the histogram <c>walrus_log_fsync_seconds</c>: the flush-latency tail, like etcd's <c>wal_fsync_duration_seconds</c>.</summary>
+    private static void RenderGroupCommits(StringBuilder sb, GroupCommitHistogram histogram)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var bounds = GroupCommitHistogram.BoundsSeconds;
+        Span<long> counts = stackalloc long[bounds.Count + 1];
+        histogram.CopyCounts(counts);
+        sb.Append("# HELP walrus_log_fsync_seconds Group-commit write + fdatasync time of the local log.\n# TYPE walrus_log_fsync_seconds histogram\n");
+        long cumulative = 0;
+        for (var i = 0; i < bounds.Count; i++)
+        {
+            cumulative += counts[i];
+            sb.Append(inv, $"walrus_log_fsync_seconds_bucket{{le=\"{bounds[i].ToString(inv)}\"}} {cumulative}\n");
+        }
+
+        cumulative += counts[^1];
+        sb.Append(inv, $"walrus_log_fsync_seconds_bucket{{le=\"+Inf\"}} {cumulative}\nwalrus_log_fsync_seconds_sum {histogram.Sum.TotalSeconds.ToString(inv)}\nwalrus_log_fsync_seconds_count {cumulative}\n");
     }
 
     private sealed class Histogram(double[] bounds)

@@ -1,5 +1,6 @@
 using WalrusGossip.Membership;
 using WalrusGossip.Node;
+using WalrusGossip.Storage;
 
 namespace WalrusGossip.Agent.Http;
 
@@ -9,9 +10,8 @@ namespace WalrusGossip.Agent.Http;
 /// <param name="SegmentCount">Segment files in the log.</param>
 /// <param name="LogBytes">Bytes of log data.</param>
 /// <param name="Addresses">This agent's advertised addresses by name (client, peer, gossip, http).</param>
-/// <param name="GroupCommits">Durable group commits (write + fdatasync) since start.</param>
-/// <param name="GroupCommitTime">Total time spent in them.</param>
-public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> Members, int SegmentCount, long LogBytes, IReadOnlyDictionary<string, string> Addresses, long GroupCommits, TimeSpan GroupCommitTime)
+/// <param name="GroupCommitLatency">Durable group commits (write + fdatasync) since start, by duration (a live, thread-safe view).</param>
+public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> Members, int SegmentCount, long LogBytes, IReadOnlyDictionary<string, string> Addresses, GroupCommitHistogram GroupCommitLatency)
 {
     /// <summary>Role as the status API spells it: leader, follower, candidate or learner.</summary>
     public string RoleName => Node.IsLearner ? "learner" : Node.Role switch
@@ -32,6 +32,6 @@ public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> 
     public static AgentStatus Capture(WalrusNode node, TimeSpan now, IReadOnlyDictionary<string, string> addresses)
     {
         ArgumentNullException.ThrowIfNull(node);
-        return new AgentStatus(node.Status, node.Membership.GetSnapshot(now), node.Log.SegmentCount, node.Log.DataBytes, addresses, node.Log.GroupCommits, node.Log.GroupCommitTime);
+        return new AgentStatus(node.Status, node.Membership.GetSnapshot(now), node.Log.SegmentCount, node.Log.DataBytes, addresses, node.Log.GroupCommitLatency);
     }
 }
