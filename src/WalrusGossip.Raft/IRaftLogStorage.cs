@@ -35,7 +35,7 @@ public interface IRaftLogStorage
     /// <param name="low">First index; at least <see cref="FirstIndex"/>.</param>
     /// <param name="high">One past the last index; at most <see cref="LastIndex"/> + 1 and greater than <paramref name="low"/>.</param>
     /// <param name="maxBytes">Stop once the entries' <see cref="LogEntry.SizeBytes"/> would exceed this; at least one entry is always returned.</param>
-    /// <returns>Contiguous entries starting at <paramref name="low"/>.</returns>
+    /// <returns>Contiguous entries starting at <paramref name="low"/>, in a new list that the caller may keep (it goes into messages and Readys unchanged).</returns>
     /// <exception cref="ArgumentOutOfRangeException">The range lies outside [<see cref="FirstIndex"/>, <see cref="LastIndex"/>].</exception>
     IReadOnlyList<LogEntry> Entries(ulong low, ulong high, ulong maxBytes);
 

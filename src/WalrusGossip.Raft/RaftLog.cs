@@ -213,24 +213,28 @@ internal sealed class RaftLog
         }
 
         RaftInvariantViolationException.Check(high <= LastIndex + 1, $"slice [{low}, {high}) is beyond the last index {LastIndex}");
-        var result = new List<LogEntry>();
+        List<LogEntry>? result = null;
         ulong bytes = 0;
         if (low < _unstableOffset)
         {
             var stableHigh = Math.Min(high, _unstableOffset);
             var stored = _storage.Entries(low, stableHigh, maxBytes);
             RaftInvariantViolationException.Check(stored.Count > 0 && stored[0].Index == low, $"storage returned a wrong range for [{low}, {stableHigh})");
-            foreach (var entry in stored)
+            if ((ulong)stored.Count < stableHigh - low || high <= _unstableOffset)
             {
-                bytes += entry.SizeBytes;
-                result.Add(entry);
+                // Storage hands out a new list the caller may keep (IRaftLogStorage.Entries): no second copy.
+                return stored;
             }
 
-            if ((ulong)stored.Count < stableHigh - low)
+            result = new List<LogEntry>(stored.Count + (int)Math.Min(high - _unstableOffset, 1024));
+            for (var i = 0; i < stored.Count; i++)
             {
-                return result;
+                bytes += stored[i].SizeBytes;
+                result.Add(stored[i]);
             }
         }
+
+        result ??= new List<LogEntry>((int)Math.Min(high - low, 1024));
 
         for (var index = Math.Max(low, _unstableOffset); index < high; index++)
         {

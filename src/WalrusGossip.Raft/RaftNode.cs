@@ -268,9 +268,9 @@ public sealed partial class RaftNode
 
     private void AppendAsLeader(IReadOnlyList<LogEntry> entries)
     {
-        foreach (var entry in entries)
+        for (var i = 0; i < entries.Count; i++)
         {
-            _uncommittedBytes += (ulong)entry.Payload.Length;
+            _uncommittedBytes += (ulong)entries[i].Payload.Length;
         }
 
         // The leader's own copy counts toward the commit quorum only once it is durable (Advance), so the application
