@@ -65,29 +65,6 @@ public sealed class FastPathTests
         Assert.Contains("circuit open", again.Message, StringComparison.Ordinal);
     }
 
-    [Fact(Timeout = 30_000)]
-    public async Task NOT_LEADER_on_the_fast_path_is_redirected_within_the_same_attempt()
-    {
-        var log = new FakeLog();
-        await using var leader = await FakeAgent.StartAsync(1, log);
-        await using var follower = await FakeAgent.StartAsync(2, log);
-        follower.Leader = leader;
-        var options = TestClients.Options(follower.Endpoint);
-        options.MaxRetries = 0; // the redirect must not need a retry
-        await using var client = new WalrusClient(options);
-        await client.GetStatusAsync(follower.Endpoint, Ct);
-
-        var first = await client.AppendAsync("a"u8.ToArray(), cancellationToken: Ct);
-        var second = await client.AppendAsync("b"u8.ToArray(), cancellationToken: Ct);
-
-        Assert.Equal(1ul, first.Index);
-        Assert.Equal(2ul, second.Index);
-        Assert.Equal(1, follower.AppendRequests);
-        Assert.Equal(2, leader.AppendRequests);
-        Assert.Equal(leader.Endpoint, client.LeaderEndpoint);
-        Assert.Equal([1ul, 2ul], log.Arrivals.Select(a => a.Sequence));
-    }
-
     [Theory(Timeout = 30_000)]
     [InlineData(ResponseStatus.InvalidArgument, typeof(WalrusInvalidArgumentException), 1)]
     [InlineData(ResponseStatus.Overloaded, typeof(WalrusOverloadedException), 4)]

@@ -6,14 +6,27 @@ public sealed class LeaderRedirectTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact(Timeout = 30_000)]
-    public async Task An_append_sent_to_a_follower_follows_NOT_LEADER_to_the_leader_and_later_requests_go_there_directly()
+    /// <summary>
+    /// Cold: the first append opens the connection and goes through the retry pipeline. Open: the connection is already
+    /// up, so the first append takes the fast path, and NOT_LEADER must be redirected within that same attempt.
+    /// Either way no retry is needed (MaxRetries 0).
+    /// </summary>
+    [Theory(Timeout = 30_000)]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_append_sent_to_a_follower_follows_NOT_LEADER_to_the_leader_and_later_requests_go_there_directly(bool connectionOpen)
     {
         var log = new FakeLog();
         await using var leader = await FakeAgent.StartAsync(1, log);
         await using var follower = await FakeAgent.StartAsync(2, log);
         follower.Leader = leader;
-        await using var client = TestClients.Create(follower.Endpoint);
+        var options = TestClients.Options(follower.Endpoint);
+        options.MaxRetries = 0;
+        await using var client = new WalrusClient(options);
+        if (connectionOpen)
+        {
+            await client.GetStatusAsync(follower.Endpoint, Ct);
+        }
 
         var first = await client.AppendAsync("a"u8.ToArray(), cancellationToken: Ct);
         var second = await client.AppendAsync("b"u8.ToArray(), cancellationToken: Ct);
@@ -24,6 +37,7 @@ public sealed class LeaderRedirectTests
         Assert.Equal(2, leader.AppendRequests);
         Assert.Equal(leader.Endpoint, client.LeaderEndpoint);
         Assert.Equal(2ul, log.LastIndex);
+        Assert.Equal([1ul, 2ul], log.Arrivals.Select(a => a.Sequence));
     }
 
     [Fact(Timeout = 30_000)]
