@@ -19,17 +19,11 @@ public sealed partial class LogStore
     private Exception? _failure;
     private long _lastSyncTimestamp;
     private Task? _spareTask;
+    private Task? _indexTask;
     private readonly GroupCommitHistogram _groupCommits = new();
 
-    /// <summary>Group commits made durable so far (each one write + fdatasync under <c>always</c>).</summary>
-    public long GroupCommits => _groupCommits.Count;
-
-    /// <summary>Total time spent in group-commit write + fdatasync calls.</summary>
-    public TimeSpan GroupCommitTime => _groupCommits.Sum;
-
-    /// <summary>Group commits (write + fdatasync under <c>always</c>) by duration, for the flush-latency tail.</summary>
+    /// <summary>Group commits made durable so far (each one write + fdatasync under <c>always</c>), by duration: count, total time and the flush-latency tail.</summary>
     public GroupCommitHistogram GroupCommitLatency => _groupCommits;
-    private Task? _indexTask;
 
     /// <summary>
     /// Appends one entry at the next index. Completes, with that index, when the entry is durable under the

@@ -42,8 +42,7 @@ public sealed class GroupCommitHistogramTests
             await storage.Log.AppendAsync(TestStores.PayloadFor(i, 100), term: 1);
         }
 
-        Assert.Equal(5, storage.Log.GroupCommits);
         Assert.Equal(5, storage.Log.GroupCommitLatency.Count);
-        Assert.True(storage.Log.GroupCommitTime > TimeSpan.Zero);
+        Assert.True(storage.Log.GroupCommitLatency.Sum > TimeSpan.Zero);
     }
 }

@@ -91,20 +91,26 @@ public sealed class AgentMetrics
     /// <summary>The log's group commits (write + fdatasync) as the histogram <c>walrus_log_fsync_seconds</c>: the flush-latency tail, like etcd's <c>wal_fsync_duration_seconds</c>.</summary>
     private static void RenderGroupCommits(StringBuilder sb, GroupCommitHistogram histogram)
     {
-        var inv = CultureInfo.InvariantCulture;
-        var bounds = GroupCommitHistogram.BoundsSeconds;
-        Span<long> counts = stackalloc long[bounds.Count + 1];
+        Span<long> counts = stackalloc long[GroupCommitHistogram.BoundsSeconds.Count + 1];
         histogram.CopyCounts(counts);
-        sb.Append("# HELP walrus_log_fsync_seconds Group-commit write + fdatasync time of the local log.\n# TYPE walrus_log_fsync_seconds histogram\n");
+        AppendHistogram(sb, "walrus_log_fsync_seconds", "Group-commit write + fdatasync time of the local log.", GroupCommitHistogram.BoundsSeconds, counts, histogram.Sum.TotalSeconds);
+    }
+
+    /// <summary>Writes one Prometheus histogram: cumulative <c>_bucket</c> lines for each bound and <c>+Inf</c>, then <c>_sum</c> and <c>_count</c>.</summary>
+    /// <param name="counts">Per-bucket (not cumulative) counts: one per bound, then the unbounded bucket.</param>
+    private static void AppendHistogram(StringBuilder sb, string name, string help, IReadOnlyList<double> bounds, ReadOnlySpan<long> counts, double sumSeconds)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        sb.Append(inv, $"# HELP {name} {help}\n# TYPE {name} histogram\n");
         long cumulative = 0;
         for (var i = 0; i < bounds.Count; i++)
         {
             cumulative += counts[i];
-            sb.Append(inv, $"walrus_log_fsync_seconds_bucket{{le=\"{bounds[i].ToString(inv)}\"}} {cumulative}\n");
+            sb.Append(inv, $"{name}_bucket{{le=\"{bounds[i].ToString(inv)}\"}} {cumulative}\n");
         }
 
-        cumulative += counts[^1];
-        sb.Append(inv, $"walrus_log_fsync_seconds_bucket{{le=\"+Inf\"}} {cumulative}\nwalrus_log_fsync_seconds_sum {histogram.Sum.TotalSeconds.ToString(inv)}\nwalrus_log_fsync_seconds_count {cumulative}\n");
+        cumulative += counts[bounds.Count];
+        sb.Append(inv, $"{name}_bucket{{le=\"+Inf\"}} {cumulative}\n{name}_sum {sumSeconds.ToString(inv)}\n{name}_count {cumulative}\n");
     }
 
     private sealed class Histogram(double[] bounds)
@@ -126,17 +132,13 @@ public sealed class AgentMetrics
 
         public void Render(StringBuilder sb, string name, string help)
         {
-            var inv = CultureInfo.InvariantCulture;
-            sb.Append(inv, $"# HELP {name} {help}\n# TYPE {name} histogram\n");
-            long cumulative = 0;
-            for (var i = 0; i < bounds.Length; i++)
+            Span<long> counts = stackalloc long[_counts.Length];
+            for (var i = 0; i < _counts.Length; i++)
             {
-                cumulative += Interlocked.Read(ref _counts[i]);
-                sb.Append(inv, $"{name}_bucket{{le=\"{bounds[i].ToString(inv)}\"}} {cumulative}\n");
+                counts[i] = Interlocked.Read(ref _counts[i]);
             }
 
-            cumulative += Interlocked.Read(ref _counts[^1]);
-            sb.Append(inv, $"{name}_bucket{{le=\"+Inf\"}} {cumulative}\n{name}_sum {(Interlocked.Read(ref _sumMicros) / 1e6).ToString(inv)}\n{name}_count {cumulative}\n");
+            AppendHistogram(sb, name, help, bounds, counts, Interlocked.Read(ref _sumMicros) / 1e6);
         }
     }
 }
