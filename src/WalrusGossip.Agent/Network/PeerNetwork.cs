@@ -269,9 +269,18 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
                     LogPeerState(_owner._logger, _peerId, _address, "connected");
                     logged = false;
                     backoff = TimeSpan.FromMilliseconds(50);
-                    await foreach (var message in Queue.Reader.ReadAllAsync(token).ConfigureAwait(false))
+                    using var connectionScope = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    var watch = WatchAsync(connection, connectionScope);
+                    try
                     {
-                        await connection.SendAsync(MessageType.RaftEnvelope, RaftMessageMapper.ToProto(message), token).ConfigureAwait(false);
+                        await foreach (var message in Queue.Reader.ReadAllAsync(connectionScope.Token).ConfigureAwait(false))
+                        {
+                            await connection.SendAsync(MessageType.RaftEnvelope, RaftMessageMapper.ToProto(message), connectionScope.Token).ConfigureAwait(false);
+                        }
+                    }
+                    catch (OperationCanceledException) when (!token.IsCancellationRequested)
+                    {
+                        throw new IOException("the peer closed the connection", await watch.ConfigureAwait(false));
                     }
 
                     return;
@@ -307,6 +316,48 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
                     backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
                 }
             }
+        }
+
+        /// <summary>
+        /// Watches an outbound connection for the peer closing it, and cancels <paramref name="scope"/> when it does.
+        /// The peer never sends on a connection this node opened, so any read that completes means the connection is
+        /// over. Without the watch, an idle link (a follower sends nothing to another follower) would notice a peer's
+        /// restart only when it next wrote: after a leader crash that first write is the PreVote, lost into the dead
+        /// socket, and the election waited a whole election timeout longer (walrus-loadtest failover: 556–624 ms
+        /// instead of 75–190 ms in about one kill in five).
+        /// </summary>
+        /// <returns>Why the connection ended, or null when the link itself stopped.</returns>
+        private static async Task<Exception?> WatchAsync(IFrameConnection connection, CancellationTokenSource scope)
+        {
+            Exception? reason;
+            try
+            {
+                var frame = await connection.ReceiveAsync(scope.Token).ConfigureAwait(false);
+                reason = frame is { } f
+                    ? new ProtocolException(ProtocolErrorKind.UnexpectedMessage, $"{f.Type} received on an outbound peer connection")
+                    : null;
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
+            }
+#pragma warning disable CA1031 // whatever ended the read, the connection is unusable; the send loop reports it
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                reason = e;
+            }
+
+            try
+            {
+                await scope.CancelAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The send loop already left and disposed the scope.
+            }
+
+            return reason;
         }
     }
 }
