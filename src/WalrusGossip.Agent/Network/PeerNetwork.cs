@@ -280,7 +280,8 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
                     }
                     catch (OperationCanceledException) when (!token.IsCancellationRequested)
                     {
-                        throw new IOException("the peer closed the connection", await watch.ConfigureAwait(false));
+                        var reason = await watch.ConfigureAwait(false);
+                        throw new IOException(reason is null ? "the peer closed the connection" : "the connection ended: " + reason.Message, reason);
                     }
 
                     return;
