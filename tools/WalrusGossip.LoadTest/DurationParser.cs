@@ -16,7 +16,7 @@ internal static class DurationParser
             _ when t.EndsWith('h') => (t[..^1], 3600.0),
             _ => (t, 1.0),
         };
-        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value) || double.IsNaN(value) || value > 1e7)
+        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) || double.IsNaN(value) || value > 1e7)
         {
             throw new ArgumentException($"{optionName}: '{text}' is not a duration (write it like 30s, 2m or 500ms)");
         }
