@@ -15,7 +15,7 @@ public sealed partial class NodeLoop : IDisposable
     private readonly WalrusNode _node;
     private readonly INodeClock _clock;
     private readonly ILogger _logger;
-    private readonly ConcurrentQueue<Action<WalrusNode>> _inbox = new();
+    private readonly ConcurrentQueue<WorkItem> _inbox = new();
     // A kernel event, not SemaphoreSlim: SemaphoreSlim.Wait spins (sched_yield) before it blocks, which under an
     // open-loop load was 13% of a follower's CPU (perf record), for a loop whose next item is usually 0.1-1 ms away.
     private readonly AutoResetEvent _signal = new(false);
@@ -24,6 +24,7 @@ public sealed partial class NodeLoop : IDisposable
     private volatile bool _stopping;
     private ulong _appliedIndex;
     private int _sleeping;
+    private int _exited;
 
     /// <summary>Most work items run per batch (one Ready, one fsync) before timers get a look.</summary>
     private const int MaxBatchItems = 8192;
@@ -54,45 +55,60 @@ public sealed partial class NodeLoop : IDisposable
 
     /// <summary>Queues work for the loop thread; silently dropped after the loop stopped.</summary>
     /// <param name="work">Runs on the loop thread with the node.</param>
-    public void Post(Action<WalrusNode> work)
+    public void Post(Action<WalrusNode> work) => Enqueue(new WorkItem(work, null));
+
+    private void Enqueue(WorkItem item)
     {
         if (_stopping)
         {
+            item.Abandon?.Invoke();
             return;
         }
 
-        _inbox.Enqueue(work);
-        // Wake the loop only when it sleeps: a busy loop finds the item on its next drain without a semaphore release.
+        _inbox.Enqueue(item);
+        if (Volatile.Read(ref _exited) == 1)
+        {
+            // The loop has already taken its last look at the inbox (it stopped or failed): nobody else will.
+            AbandonQueued();
+            return;
+        }
+
+        // Wake the loop only when it sleeps: a busy loop finds the item on its next drain without a wake-up.
         if (Volatile.Read(ref _sleeping) == 1 && Interlocked.Exchange(ref _sleeping, 0) == 1)
         {
-            _signal.Set();
+            try
+            {
+                _signal.Set();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Raced with Dispose: the loop has stopped, and the item is dropped as documented.
+            }
         }
     }
 
     /// <summary>Runs <paramref name="work"/> on the loop thread and returns its result.</summary>
     /// <typeparam name="T">Result type.</typeparam>
     /// <param name="work">Work to run with the node.</param>
-    /// <returns>The result; faulted with the work's exception, or canceled when the loop stops first.</returns>
+    /// <returns>
+    /// The result; faulted with the work's exception; canceled when the loop stops (or fails) before running it.
+    /// </returns>
     public Task<T> InvokeAsync<T>(Func<WalrusNode, T> work)
     {
         var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (_stopping)
-        {
-            tcs.SetCanceled();
-            return tcs.Task;
-        }
-
-        Post(node =>
-        {
-            try
+        Enqueue(new WorkItem(
+            node =>
             {
-                tcs.SetResult(work(node));
-            }
-            catch (Exception e) when (e is not Raft.RaftInvariantViolationException)
-            {
-                tcs.SetException(e);
-            }
-        });
+                try
+                {
+                    tcs.TrySetResult(work(node));
+                }
+                catch (Exception e) when (e is not Raft.RaftInvariantViolationException)
+                {
+                    tcs.TrySetException(e);
+                }
+            },
+            () => tcs.TrySetCanceled()));
         return tcs.Task;
     }
 
@@ -126,9 +142,9 @@ public sealed partial class NodeLoop : IDisposable
                 if (!_inbox.IsEmpty)
                 {
                     _node.BeginBatch();
-                    for (var n = 0; n < MaxBatchItems && _inbox.TryDequeue(out var work); n++)
+                    for (var n = 0; n < MaxBatchItems && _inbox.TryDequeue(out var item); n++)
                     {
-                        work(_node);
+                        item.Work(_node);
                     }
 
                     _node.EndBatch();
@@ -136,11 +152,12 @@ public sealed partial class NodeLoop : IDisposable
 
                 if (_stopping)
                 {
-                    while (_inbox.TryDequeue(out var work))
+                    while (_inbox.TryDequeue(out var item))
                     {
-                        work(_node);
+                        item.Work(_node);
                     }
 
+                    MarkExited();
                     break;
                 }
 
@@ -180,9 +197,28 @@ public sealed partial class NodeLoop : IDisposable
         {
             LogNodeFailed(_logger, e);
             _stopping = true;
+            MarkExited(); // work still queued is not run on a failed node: invocations are canceled
             _completion.TrySetException(e);
         }
     }
+
+    /// <summary>Marks that the loop runs no more work, then abandons what is queued (a later Enqueue abandons its own).</summary>
+    private void MarkExited()
+    {
+        Interlocked.Exchange(ref _exited, 1);
+        AbandonQueued();
+    }
+
+    private void AbandonQueued()
+    {
+        while (_inbox.TryDequeue(out var item))
+        {
+            item.Abandon?.Invoke();
+        }
+    }
+
+    /// <summary>A queued piece of work, and what to do instead when the loop will never run it (null: nothing).</summary>
+    private readonly record struct WorkItem(Action<WalrusNode> Work, Action? Abandon);
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Critical, Message = "the node loop stopped on an unexpected error; the agent will exit")]
     private static partial void LogNodeFailed(ILogger logger, Exception error);
