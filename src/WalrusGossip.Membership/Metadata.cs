@@ -1,41 +1,54 @@
 namespace WalrusGossip.Membership;
 
 /// <summary>
-/// Well-known metadata keys. Metadata is a free string map; these names are the ones the agent
-/// publishes for the diagnostics view (ARCHITECTURE.md, Membership). Values are strings; numbers are
-/// invariant-culture decimal, sizes in bytes, durations in whole seconds.
+/// The metadata contract: the keys every agent publishes in its gossip metadata (ARCHITECTURE.md, Membership: the
+/// cluster's diagnostics view) and the only names readers look up. Values are strings; numbers are invariant-culture
+/// decimal, sizes in bytes, durations in whole seconds. The node refreshes the live values every
+/// metadata refresh interval (default 1 s).
 /// </summary>
 public static class MetadataKeys
 {
     /// <summary>Address clients connect to, <c>host:port</c>.</summary>
-    public const string ClientAddress = "client_addr";
+    public const string ClientAddress = "client";
 
     /// <summary>Address peers use for Raft traffic, <c>host:port</c>.</summary>
-    public const string PeerAddress = "peer_addr";
+    public const string PeerAddress = "peer";
 
     /// <summary>Gossip address, <c>host:port</c>.</summary>
-    public const string GossipAddress = "gossip_addr";
+    public const string GossipAddress = "gossip";
 
     /// <summary>HTTP diagnostics address, <c>host:port</c>.</summary>
-    public const string HttpAddress = "http_addr";
+    public const string HttpAddress = "http";
 
     /// <summary>Agent version string.</summary>
     public const string Version = "version";
 
-    /// <summary>Raft role: <c>leader</c>, <c>follower</c>, <c>candidate</c> or <c>learner</c>.</summary>
-    public const string RaftRole = "raft_role";
+    /// <summary>The agent's <c>Cluster:BootstrapExpect</c> (0 for an agent that only joins); founders bootstrap with members announcing the same value.</summary>
+    public const string BootstrapExpect = "bootstrap-expect";
+
+    /// <summary>Raft role: <c>leader</c>, <c>follower</c>, <c>candidate</c> or <c>precandidate</c>.</summary>
+    public const string RaftRole = "raft.role";
 
     /// <summary>Current Raft term.</summary>
-    public const string RaftTerm = "raft_term";
+    public const string RaftTerm = "raft.term";
 
     /// <summary>Raft commit index.</summary>
-    public const string CommitIndex = "commit_index";
+    public const string CommitIndex = "raft.commit";
 
-    /// <summary>Bytes used by the data directory.</summary>
-    public const string DiskUsedBytes = "disk_used_bytes";
+    /// <summary>Highest index applied to the state machine.</summary>
+    public const string AppliedIndex = "raft.applied";
 
-    /// <summary>Agent uptime in seconds.</summary>
-    public const string UptimeSeconds = "uptime_s";
+    /// <summary>
+    /// Replication lag in entries: on the leader, the largest gap between its last index and a follower's match index;
+    /// on any other node, its commit index minus its applied index.
+    /// </summary>
+    public const string ReplicationLag = "raft.lag";
+
+    /// <summary>Bytes of log data held by the data directory.</summary>
+    public const string DiskUsedBytes = "disk.bytes";
+
+    /// <summary>Time since the node started, in whole seconds.</summary>
+    public const string UptimeSeconds = "uptime.seconds";
 }
 
 /// <summary>Helpers for immutable metadata maps.</summary>

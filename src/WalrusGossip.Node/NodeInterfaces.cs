@@ -25,3 +25,16 @@ public interface INodeClock
     /// <summary>Time since an arbitrary fixed origin; never decreases.</summary>
     TimeSpan Now { get; }
 }
+
+/// <summary>
+/// Decides when a <see cref="NodeLoop"/> driven by its owner runs. The simulator implements it with events in virtual
+/// time; the agent uses the loop's own dedicated thread instead.
+/// </summary>
+public interface INodeScheduler
+{
+    /// <summary>
+    /// Work was posted to the loop: arrange for <see cref="NodeLoop.RunOnce"/> to be called soon, on the loop's
+    /// thread. Called from any thread, possibly many times before the loop runs; must not block or run the loop inline.
+    /// </summary>
+    void Wake();
+}

@@ -3,9 +3,22 @@ using WalrusGossip.Storage;
 
 namespace WalrusGossip.Node;
 
-/// <summary>Configuration of one <see cref="WalrusNode"/>.</summary>
+/// <summary>
+/// Configuration of one <see cref="WalrusNode"/>. The defaults are the production preset: <c>walrus-agent</c> runs
+/// them (its configuration can override the Raft timings and the storage settings), and <c>walrus-sim</c> runs them
+/// too, changing only what it must to fit simulated time and data (see <c>docs/architecture.md</c>, "The simulator").
+/// </summary>
 public sealed class NodeOptions
 {
+    /// <summary>Production tick length: 10 ms.</summary>
+    public static readonly TimeSpan DefaultTickInterval = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Production election timeout: 50 ticks (0.5-1 s at 10 ms).</summary>
+    public const int DefaultElectionTicks = 50;
+
+    /// <summary>Production heartbeat interval: 5 ticks (50 ms at 10 ms).</summary>
+    public const int DefaultHeartbeatTicks = 5;
+
     /// <summary>This node's Raft id; non-zero, unique in the cluster. Also its gossip member name (decimal).</summary>
     public ulong NodeId { get; set; }
 
@@ -25,14 +38,23 @@ public sealed class NodeOptions
     /// <summary>Gossip addresses to join through at start (push-pull with a seed, SWIM §4).</summary>
     public IReadOnlyList<string> GossipSeeds { get; set; } = [];
 
-    /// <summary>Length of one Raft tick. Default 100 ms: elections after 1–2 s of silence, heartbeats every 100 ms.</summary>
-    public TimeSpan TickInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// Agents that must be found through gossip before this node bootstraps a new cluster with them (Consul's
+    /// <c>bootstrap-expect</c>); 0 to only join an existing cluster. While its store is empty, the node waits until
+    /// gossip shows this many alive members announcing the same value (metadata <see cref="MetadataKeys.BootstrapExpect"/>),
+    /// then every one of them bootstraps with the same voter set: the lowest ids among them. Ignored when
+    /// <see cref="InitialVoters"/> is set.
+    /// </summary>
+    public int BootstrapExpect { get; set; }
 
-    /// <summary>Raft election timeout in ticks (randomised in [n, 2n)). Default 10.</summary>
-    public int ElectionTicks { get; set; } = 10;
+    /// <summary>Length of one Raft tick. Default <see cref="DefaultTickInterval"/> (10 ms).</summary>
+    public TimeSpan TickInterval { get; set; } = DefaultTickInterval;
 
-    /// <summary>Raft heartbeat interval in ticks. Default 1.</summary>
-    public int HeartbeatTicks { get; set; } = 1;
+    /// <summary>Raft election timeout in ticks (randomised in [n, 2n)). Default <see cref="DefaultElectionTicks"/> (50).</summary>
+    public int ElectionTicks { get; set; } = DefaultElectionTicks;
+
+    /// <summary>Raft heartbeat interval in ticks. Default <see cref="DefaultHeartbeatTicks"/> (5).</summary>
+    public int HeartbeatTicks { get; set; } = DefaultHeartbeatTicks;
 
     /// <summary>How often the node refreshes its gossip metadata (role, term, commit index). Default 1 s.</summary>
     public TimeSpan MetadataRefreshInterval { get; set; } = TimeSpan.FromSeconds(1);
@@ -40,22 +62,25 @@ public sealed class NodeOptions
     /// <summary>Membership options.</summary>
     public MembershipOptions Membership { get; set; } = new();
 
-    /// <summary>Storage options. The node forces <see cref="StorageOptions.InlineWrites"/> on: its loop persists each Ready itself.</summary>
-    public StorageOptions Storage { get; set; } = new();
+    /// <summary>
+    /// Storage options. The node forces <see cref="StorageOptions.InlineWrites"/> on: its loop persists each Ready
+    /// itself. Default: the storage defaults (64 MiB segments, 4 MiB entries, fsync always) with
+    /// <see cref="StorageOptions.PrepareSegmentsInBackground"/> on.
+    /// </summary>
+    public StorageOptions Storage { get; set; } = new() { PrepareSegmentsInBackground = true };
 
     /// <summary>Static gossip metadata to announce (addresses, version), merged with the live Raft fields.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; set; } = new Dictionary<string, string>();
 
     /// <summary>
     /// When leader, add agents that gossip has found but the configuration lacks as learners, and promote learners to
-    /// voters once they have caught up (dissertation §4.2.1). Default false (the simulator runs fixed memberships).
+    /// voters once they have caught up (dissertation §4.2.1). Default true.
     /// </summary>
-    public bool ManageMembership { get; set; }
+    public bool ManageMembership { get; set; } = true;
 
     /// <summary>
     /// Most entry bytes the leader puts in one AppendEntries message (Raft's <c>MaxAppendBytes</c>); a lagging
-    /// follower catches up in several messages. Default 1 MiB. The simulator lowers it so catch-up spans messages
-    /// even with its small entries.
+    /// follower catches up in several messages. Default 1 MiB.
     /// </summary>
     public ulong MaxAppendBytes { get; set; } = 1 << 20;
 
@@ -63,17 +88,17 @@ public sealed class NodeOptions
     /// Most Readys performed per input before the node returns to its caller, at least 1. A restarted node re-applies
     /// its whole log, and a lagging one applies what it receives, 16 MiB per Ready: without a bound one input could
     /// hold the loop for seconds while client requests wait. Remaining work is reported by
-    /// <see cref="WalrusNode.HasPendingWork"/> and done by <see cref="WalrusNode.ProcessPendingWork"/>. Default unbounded
-    /// (the simulator's behaviour); the agent uses 4.
+    /// <see cref="WalrusNode.HasPendingWork"/> and done by <see cref="WalrusNode.ProcessPendingWork"/> (the node loop
+    /// does one slice per iteration). Default 4.
     /// </summary>
-    public int MaxReadiesPerInput { get; set; } = int.MaxValue;
+    public int MaxReadiesPerInput { get; set; } = 4;
 
     /// <summary>
     /// Most committed-entry bytes one Ready hands to the state machine (Raft's <c>MaxCommittedBytesPerReady</c>).
-    /// Default 16 MiB; the agent uses 2 MiB so a node re-applying or catching up a long log holds less memory at once
-    /// and returns to its loop (ticks, heartbeats, clients) more often.
+    /// Default 2 MiB, so a node re-applying or catching up a long log holds little memory at once and returns to its
+    /// loop (ticks, heartbeats, clients) often.
     /// </summary>
-    public ulong MaxCommittedBytesPerReady { get; set; } = 16 << 20;
+    public ulong MaxCommittedBytesPerReady { get; set; } = 2 << 20;
 
     /// <summary>Deliberate protocol bugs, for the simulator to prove its checkers catch them. Empty in production.</summary>
     public IReadOnlySet<string> InjectedBugs { get; set; } = new HashSet<string>();

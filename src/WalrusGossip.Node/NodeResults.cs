@@ -22,6 +22,9 @@ public enum RequestStatus
 
     /// <summary>The request is malformed (e.g. payload above the limit).</summary>
     InvalidArgument,
+
+    /// <summary>No answer came in time (for example a read barrier whose request was lost on the way to the leader); retry.</summary>
+    Timeout,
 }
 
 /// <summary>Outcome of <see cref="WalrusNode.Append"/>.</summary>

@@ -23,7 +23,7 @@ public sealed partial class WalrusNode
         var raft = Raft;
         if (clientId != 0)
         {
-            switch (_sessions.Check(clientId, sequence, out var original))
+            switch (_stateMachine.CheckSession(clientId, sequence, out var original))
             {
                 case SessionCheck.Duplicate:
                     done(new AppendResult(RequestStatus.Ok, original, 0, 0));
@@ -69,7 +69,11 @@ public sealed partial class WalrusNode
     /// such that every entry committed before this call is at or below it and already applied locally, so a local
     /// read up to it is linearizable. Followers forward the request to the leader.
     /// </summary>
-    /// <param name="done">Completion callback, called at most once on the node loop; not called if leadership is lost meanwhile (callers time out).</param>
+    /// <param name="done">
+    /// Completion callback, called exactly once on the node loop: <see cref="RequestStatus.Ok"/> with the read index, or
+    /// <see cref="RequestStatus.NotLeader"/> at once when no leader is known, or <see cref="RequestStatus.Retry"/> when
+    /// the term changes before the leader confirmed the read (the request or its answer may be lost with the old leader).
+    /// </param>
     public void ReadBarrier(Action<ReadResult> done)
     {
         ArgumentNullException.ThrowIfNull(done);
@@ -83,8 +87,43 @@ public sealed partial class WalrusNode
             return;
         }
 
-        _pendingReads[id] = done;
+        _pendingReads[id] = (Raft.Status.Term, done);
         ProcessReady();
+    }
+
+    /// <summary>
+    /// Answers <see cref="RequestStatus.Retry"/> to every read barrier still waiting for its leader's confirmation when
+    /// the term has moved on: the old leader's answer will never come (ReadIndex, dissertation §6.4), and the client
+    /// must not wait for its own timeout to learn it.
+    /// </summary>
+    private void AbandonReadsOfOlderTerms()
+    {
+        if (_pendingReads.Count == 0)
+        {
+            return;
+        }
+
+        var term = Raft.Status.Term;
+        List<ulong>? stale = null;
+        foreach (var (id, read) in _pendingReads)
+        {
+            if (read.Term != term)
+            {
+                (stale ??= []).Add(id);
+            }
+        }
+
+        if (stale is null)
+        {
+            return;
+        }
+
+        var leader = Raft.Status.Leader;
+        foreach (var id in stale)
+        {
+            _pendingReads.Remove(id, out var read);
+            read.Done(new ReadResult(RequestStatus.Retry, 0, leader));
+        }
     }
 
     /// <summary>Tells Raft that messages to <paramref name="peer"/> could not be delivered (its connection is down), so replication to it falls back to probing.</summary>
@@ -122,7 +161,7 @@ public sealed partial class WalrusNode
     /// </summary>
     /// <param name="index">An applied index.</param>
     /// <returns>Whether the entry is a duplicate.</returns>
-    public bool IsDuplicate(ulong index) => _duplicates.Contains(index);
+    public bool IsDuplicate(ulong index) => _stateMachine.IsDuplicate(index);
 
     /// <summary>
     /// Starts a batch: until the matching <see cref="EndBatch"/>, inputs (<see cref="Append"/>, <see cref="ReceiveRaft"/>,
@@ -188,16 +227,19 @@ public sealed partial class WalrusNode
                 if (rs.Context.Length == 16 && BinaryPrimitives.ReadUInt64LittleEndian(rs.Context.Span) == Id)
                 {
                     var id = BinaryPrimitives.ReadUInt64LittleEndian(rs.Context.Span[8..]);
-                    if (_pendingReads.Remove(id, out var done))
+                    if (_pendingReads.Remove(id, out var read))
                     {
-                        _readsAwaitingApply.Add((rs.Index, done));
+                        _readsAwaitingApply.Add((rs.Index, read.Done));
                     }
                 }
             }
 
             raft.Advance(ready);
+            PublishCommitted(); // before the answers: a reader told "applied up to N" must find N in the view
             AnswerReadsUpTo(_applied);
         }
+
+        AbandonReadsOfOlderTerms();
     }
 
     /// <summary>Sends the messages that may leave before the Ready's write (<paramref name="early"/>) or the rest after it.</summary>
@@ -221,21 +263,7 @@ public sealed partial class WalrusNode
         }
 
         _applied = entry.Index;
-        var (clientId, sequence, original) = (0ul, 0ul, entry.Index);
-        if (entry.Type == RaftEntryType.Normal && AppendCommand.TryDecode(entry.Payload.Span, out clientId, out sequence, out var acknowledged, out _) && clientId != 0)
-        {
-            _sessions.ForgetBelow(clientId, Math.Min(acknowledged, sequence));
-            if (_sessions.Check(clientId, sequence, out var first) == SessionCheck.Duplicate)
-            {
-                original = first; // a retry that was proposed twice: the first copy is the one that counts
-                _duplicates.Add(entry.Index);
-            }
-            else
-            {
-                _sessions.Record(clientId, sequence, entry.Index);
-            }
-        }
-
+        var original = _stateMachine.Apply(entry).OriginalIndex;
         if (_pendingByIndex.Remove(entry.Index, out var pending))
         {
             if (pending.ClientId != 0)
@@ -256,7 +284,7 @@ public sealed partial class WalrusNode
     private void ApplySnapshot(RaftSnapshot snapshot)
     {
         _applied = Math.Max(_applied, snapshot.Metadata.Index);
-        RestoreSessions(snapshot.Data.Span);
+        _stateMachine.Restore(snapshot.Data.Span);
         var stale = new List<ulong>();
         foreach (var (index, _) in _pendingByIndex)
         {

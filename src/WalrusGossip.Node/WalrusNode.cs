@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -30,25 +29,24 @@ public sealed partial class WalrusNode : IDisposable
     private readonly INodeClock _clock;
     private readonly Random _random;
     private readonly ILogger _logger;
-    // A client may pipeline many appends (the SDK allows concurrent calls on one session), so sequences can be applied
-    // out of order; the per-client window must exceed its in-flight count or a late sequence reads as "expired".
-    // Worst case memory: 10,000 clients x 1,024 sequences x 16 bytes = 160 MiB.
-    private readonly ClientSessionTable _sessions = new(maxClients: 10_000, maxSequencesPerClient: 1024);
+    private readonly LogStateMachine _stateMachine = new();
     private readonly Dictionary<ulong, PendingAppend> _pendingByIndex = [];
     private readonly Dictionary<(ulong Client, ulong Sequence), ulong> _pendingBySession = [];
-    private readonly Dictionary<ulong, Action<ReadResult>> _pendingReads = [];
+    private readonly Dictionary<ulong, (ulong Term, Action<ReadResult> Done)> _pendingReads = [];
     private readonly List<(ulong Index, Action<ReadResult> Done)> _readsAwaitingApply = [];
     private readonly List<OutboundMessage> _gossipOut = [];
-    private readonly HashSet<ulong> _duplicates = [];
     private readonly List<MembershipEvent> _gossipEvents = [];
     private readonly List<MembershipLogEntry> _gossipLog = [];
     private NodeStorage? _storage;
+    private LocalLogView? _localLog;
+    private CommittedLog _committed = CommittedLog.Empty;
     private DiskRaftLog? _raftLog;
     private RaftNode? _raft;
     private MembershipNode? _membership;
     private TimeSpan _nextRaftTick;
     private TimeSpan _nextMetadataRefresh;
     private TimeSpan _nextRejoin;
+    private TimeSpan _startedAt;
     private ulong _applied;
     private ulong _nextReadId;
     private int _batchDepth;
@@ -87,13 +85,36 @@ public sealed partial class WalrusNode : IDisposable
     /// <summary>True once <see cref="Start"/> has completed.</summary>
     public bool IsStarted => _raft is not null;
 
-    /// <summary>The local log (read-only use: reads, checkers).</summary>
+    /// <summary>A read-only view of the local log (size, flush latency, raw stored entries for checkers and tools).</summary>
     /// <exception cref="InvalidOperationException">The node is not started.</exception>
-    public LogStore Log => Storage.Log;
+    public LocalLogView LocalLog => _localLog ?? throw new InvalidOperationException("node not started");
 
-    /// <summary>Gossip membership state machine, for diagnostics views.</summary>
+    /// <summary>
+    /// The committed log as of the last Ready that applied entries: an immutable view that any thread may read from
+    /// (range reads, stream reads and tails are served from it off the node loop).
+    /// </summary>
+    public CommittedLog Committed => Volatile.Read(ref _committed);
+
+    /// <summary>The gossip membership view (SWIM) as of now: every member with its state, incarnation and metadata.</summary>
+    /// <returns>A copy; later changes do not show in it.</returns>
     /// <exception cref="InvalidOperationException">The node is not started.</exception>
-    public MembershipNode Membership => _membership ?? throw new InvalidOperationException("node not started");
+    public IReadOnlyList<MemberSnapshot> GetMembers() => Membership.GetSnapshot(_clock.Now);
+
+    /// <summary>Announces that this node leaves the gossip group (a graceful stop), and sends the announcement.</summary>
+    /// <exception cref="InvalidOperationException">The node is not started.</exception>
+    public void LeaveGossip()
+    {
+        var now = _clock.Now;
+        Membership.Leave(now);
+        Membership.Tick(now);
+        FlushGossip();
+    }
+
+    /// <summary>Returns the log's group-commit buffers to their resting size (after a load has stopped).</summary>
+    /// <exception cref="InvalidOperationException">The node is not started.</exception>
+    public void ReleaseMemory() => Storage.Log.ReleaseMemory();
+
+    private MembershipNode Membership => _membership ?? throw new InvalidOperationException("node not started");
 
     private NodeStorage Storage => _storage ?? throw new InvalidOperationException("node not started");
 
@@ -108,7 +129,8 @@ public sealed partial class WalrusNode : IDisposable
         get
         {
             var s = Raft.Status;
-            return new NodeStatus(Id, s.Role, s.Term, s.Leader, s.Commit, _applied, Log.FirstIndex, Log.LastIndex, s.Config.IsLearner(Id), s.Config.Voters, s.Config.Learners);
+            var log = Storage.Log;
+            return new NodeStatus(Id, s.Role, s.Term, s.Leader, s.Commit, _applied, log.FirstIndex, log.LastIndex, s.Config.IsLearner(Id), s.Config.Voters, s.Config.Learners);
         }
     }
 
@@ -122,6 +144,7 @@ public sealed partial class WalrusNode : IDisposable
     {
         var storageOptions = CloneStorageOptions(_options.Storage);
         _storage = NodeStorage.Open(_device, _options.DataDirectory, storageOptions, _logger);
+        _localLog = new LocalLogView(_storage.Log);
         var raftLog = new DiskRaftLog(_storage);
         if (raftLog.IsEmpty && _options.InitialVoters.Count > 0)
         {
@@ -133,11 +156,12 @@ public sealed partial class WalrusNode : IDisposable
         _applied = raftLog.Snapshot.Index;
         if (!raftLog.GetSnapshot().IsEmpty)
         {
-            RestoreSessions(raftLog.GetSnapshot().Data.Span);
+            _stateMachine.Restore(raftLog.GetSnapshot().Data.Span);
         }
 
         _raft = CreateRaft(raftLog);
         var now = _clock.Now;
+        _startedAt = now;
         _membership = new MembershipNode(
             _options.NodeId.ToString(CultureInfo.InvariantCulture),
             _options.GossipAddress,
@@ -154,6 +178,7 @@ public sealed partial class WalrusNode : IDisposable
         _nextMetadataRefresh = now + _options.MetadataRefreshInterval;
         FlushGossip();
         ProcessReady();
+        PublishCommitted();
     }
 
     /// <summary>True while this node has no log and no configuration: it waits to bootstrap or to be added by a leader.</summary>
@@ -213,6 +238,7 @@ public sealed partial class WalrusNode : IDisposable
         }
 
         Membership.Tick(now);
+        BootstrapFromGossipIfExpected(now);
         if (now >= _nextMetadataRefresh)
         {
             _nextMetadataRefresh = now + _options.MetadataRefreshInterval;
@@ -324,6 +350,18 @@ public sealed partial class WalrusNode : IDisposable
     {
         _storage?.Dispose();
         _storage = null;
+        Volatile.Write(ref _committed, CommittedLog.Empty);
+    }
+
+    /// <summary>Publishes a new <see cref="Committed"/> view when the applied index, first index or duplicates changed.</summary>
+    private void PublishCommitted()
+    {
+        var log = Storage.Log;
+        var current = _committed;
+        if (current.AppliedIndex != _applied || current.FirstIndex != log.FirstIndex || !ReferenceEquals(current.Duplicates, _stateMachine.Duplicates))
+        {
+            Volatile.Write(ref _committed, new CommittedLog(log, _applied, log.FirstIndex, _stateMachine.Duplicates));
+        }
     }
 
     private StorageOptions CloneStorageOptions(StorageOptions o) => new()
@@ -337,6 +375,7 @@ public sealed partial class WalrusNode : IDisposable
         IndexIntervalBytes = o.IndexIntervalBytes,
         InlineWrites = true,
         PrepareSegmentsInBackground = o.PrepareSegmentsInBackground,
+        RunInBackground = o.RunInBackground,
     };
 
     private static void Bootstrap(NodeStorage storage, ClusterConfig config)
@@ -379,18 +418,86 @@ public sealed partial class WalrusNode : IDisposable
         }
     }
 
+    /// <summary>The static metadata plus the live values of the <see cref="MetadataKeys"/> contract.</summary>
     private Dictionary<string, string> BuildMetadata()
     {
-        var metadata = new Dictionary<string, string>(_options.Metadata);
+        var metadata = new Dictionary<string, string>(_options.Metadata)
+        {
+            [MetadataKeys.BootstrapExpect] = Decimal((ulong)Math.Max(0, _options.BootstrapExpect)),
+            [MetadataKeys.UptimeSeconds] = Decimal((ulong)(_clock.Now - _startedAt).TotalSeconds),
+        };
         if (_raft is not null)
         {
             var s = _raft.Status;
-            metadata["raft.role"] = s.Role.ToString().ToLowerInvariant();
-            metadata["raft.term"] = s.Term.ToString(CultureInfo.InvariantCulture);
-            metadata["raft.commit"] = s.Commit.ToString(CultureInfo.InvariantCulture);
+            metadata[MetadataKeys.RaftRole] = s.Role.ToString().ToLowerInvariant();
+            metadata[MetadataKeys.RaftTerm] = Decimal(s.Term);
+            metadata[MetadataKeys.CommitIndex] = Decimal(s.Commit);
+            metadata[MetadataKeys.AppliedIndex] = Decimal(_applied);
+            metadata[MetadataKeys.ReplicationLag] = Decimal(ReplicationLag(s));
+            metadata[MetadataKeys.DiskUsedBytes] = Decimal((ulong)Storage.Log.DataBytes);
         }
 
         return metadata;
+    }
+
+    /// <summary>On the leader, the largest gap between its last index and a member's match index; elsewhere commit minus applied.</summary>
+    private ulong ReplicationLag(RaftStatus status)
+    {
+        if (status.Role != RaftRole.Leader)
+        {
+            return status.Commit > _applied ? status.Commit - _applied : 0;
+        }
+
+        ulong lag = 0;
+        var last = _raftLog!.LastIndex;
+        foreach (var member in status.Config.Voters.Concat(status.Config.Learners))
+        {
+            if (member != Id && Raft.TryGetMatchIndex(member, out var match) && last > match)
+            {
+                lag = Math.Max(lag, last - match);
+            }
+        }
+
+        return lag;
+    }
+
+    private static string Decimal(ulong value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// <see cref="NodeOptions.BootstrapExpect"/>: while the store is empty, once gossip shows enough alive members that
+    /// announce the same expectation, bootstrap with the lowest ids among them (every founder computes the same set).
+    /// </summary>
+    private void BootstrapFromGossipIfExpected(TimeSpan now)
+    {
+        var expect = _options.BootstrapExpect;
+        if (expect <= 0 || !IsUnconfigured)
+        {
+            return;
+        }
+
+        var founders = new List<ulong>();
+        var expectText = Decimal((ulong)expect);
+        foreach (var member in Membership.GetSnapshot(now))
+        {
+            if (member.State == MemberState.Alive &&
+                member.Metadata.TryGetValue(MetadataKeys.BootstrapExpect, out var announced) && announced == expectText &&
+                ulong.TryParse(member.Name, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id != 0)
+            {
+                founders.Add(id);
+            }
+        }
+
+        if (founders.Count < expect)
+        {
+            return;
+        }
+
+        founders.Sort();
+        var voters = founders.GetRange(0, expect);
+        if (voters.Contains(Id) && TryBootstrap(voters))
+        {
+            LogBootstrapped(_logger, string.Join(",", voters));
+        }
     }
 
     private void FlushGossip()
@@ -413,15 +520,8 @@ public sealed partial class WalrusNode : IDisposable
         _gossipLog.Clear();
     }
 
-    private void RestoreSessions(ReadOnlySpan<byte> state)
-    {
-        var count = state.Length / 24;
-        for (var i = 0; i < count; i++)
-        {
-            var at = state[(i * 24)..];
-            _sessions.Record(BinaryPrimitives.ReadUInt64LittleEndian(at), BinaryPrimitives.ReadUInt64LittleEndian(at[8..]), BinaryPrimitives.ReadUInt64LittleEndian(at[16..]));
-        }
-    }
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "bootstrapped the cluster with voters {Voters}")]
+    private static partial void LogBootstrapped(ILogger logger, string voters);
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Debug, Message = "gossip: {Line}")]
     private static partial void LogGossip(ILogger logger, string line);

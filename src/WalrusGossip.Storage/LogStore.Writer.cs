@@ -272,13 +272,13 @@ public sealed partial class LogStore
         {
             if (_options.PrepareSegmentsInBackground)
             {
-                _spareTask = Task.Run(PrepareSpare);
+                _spareTask = _options.RunInBackground(PrepareSpare);
             }
 
             return;
         }
 
-        _spareTask = Task.Run(PrepareSpare);
+        _spareTask = _options.RunInBackground(PrepareSpare);
 
         _lastSyncTimestamp = Stopwatch.GetTimestamp();
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "walrus-log-writer" };
@@ -546,8 +546,12 @@ public sealed partial class LogStore
                 // thread, since its temp-file write, fsync, rename and directory fsync held up the group commit that
                 // rolled the segment (one after each other, so two index writes never race).
                 var sealedSegment = current;
-                var previous = _indexTask ?? Task.CompletedTask;
-                _indexTask = previous.ContinueWith(_ => WriteSparseIndexQuietly(sealedSegment, points), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                var previous = _indexTask;
+                _indexTask = _options.RunInBackground(() =>
+                {
+                    WaitQuietly(previous);
+                    WriteSparseIndexQuietly(sealedSegment, points);
+                });
             }
         }
 
@@ -638,7 +642,7 @@ public sealed partial class LogStore
         _device.DeleteFile(path);
         _device.Rename(SparePath, path);
         _device.SyncDirectory(_directory);
-        _spareTask = Task.Run(PrepareSpare);
+        _spareTask = _options.RunInBackground(PrepareSpare);
         return _device.Open(path, DeviceOpenMode.OpenExisting);
     }
 

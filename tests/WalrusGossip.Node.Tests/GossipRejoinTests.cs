@@ -30,8 +30,8 @@ public sealed class GossipRejoinTests : IDisposable
         _running["node1"] = seed;
         Run(TimeSpan.FromSeconds(5));
 
-        Assert.Contains(seed.Membership.GetSnapshot(_clock.Now), m => m.Name == "2" && m.State == MemberState.Alive);
-        Assert.Contains(late.Membership.GetSnapshot(_clock.Now), m => m.Name == "1" && m.State == MemberState.Alive);
+        Assert.Contains(seed.GetMembers(), m => m.Name == "2" && m.State == MemberState.Alive);
+        Assert.Contains(late.GetMembers(), m => m.Name == "1" && m.State == MemberState.Alive);
     }
 
     private WalrusNode Create(ulong id, IReadOnlyList<string> seeds) => new(

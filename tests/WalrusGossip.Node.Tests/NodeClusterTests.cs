@@ -57,7 +57,7 @@ public sealed class NodeClusterTests : IDisposable
         RunUntil(() => reads.Count == 1 ? reads : null, TimeSpan.FromSeconds(5));
         Assert.Equal(RequestStatus.Ok, reads[0].Status);
         Assert.True(joiner.Status.AppliedIndex >= results[^1].Index);
-        Assert.Equal(leader.Log.Read(results[^1].Index).Payload.ToArray(), joiner.Log.Read(results[^1].Index).Payload.ToArray());
+        Assert.Equal(leader.LocalLog.Read(results[^1].Index).Payload.ToArray(), joiner.LocalLog.Read(results[^1].Index).Payload.ToArray());
     }
 
     [Fact]
@@ -85,7 +85,7 @@ public sealed class NodeClusterTests : IDisposable
         {
             for (var i = results[0].Index; i <= results[^1].Index; i++)
             {
-                Assert.Equal(leader.Log.Read(i).Payload.ToArray(), node.Log.Read(i).Payload.ToArray());
+                Assert.Equal(leader.LocalLog.Read(i).Payload.ToArray(), node.LocalLog.Read(i).Payload.ToArray());
             }
         }
 

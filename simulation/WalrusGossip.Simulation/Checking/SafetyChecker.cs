@@ -11,7 +11,9 @@ namespace WalrusGossip.Simulation.Checking;
 /// The safety checkers, run after every event (Raft paper Figure 3 plus the client-visible guarantees):
 /// election safety (at most one leader per term), log matching, leader completeness, the leader commit rule (§5.4.2), state machine safety
 /// (committed prefixes agree on every node), acknowledged appends (each acknowledged index holds that append and is
-/// the first occurrence of its (clientId, sequence) in the committed log), and stale reads returning committed data.
+/// the first occurrence of its (clientId, sequence) in the committed log), and stale reads returning committed data,
+/// each append once. The committed log is applied, in order, to a reference <see cref="LogStateMachine"/> (the same
+/// type every node runs), which decides what is a duplicate; the checker never decodes payloads itself.
 /// Linearizable reads, liveness and SWIM views are checked by the simulation where those operations complete.
 /// </summary>
 /// <remarks>
@@ -32,7 +34,8 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
     private readonly Dictionary<int, ulong> _verifiedCommit = [];
     private readonly Dictionary<int, (ulong Term, ulong Commit)> _leaderCommit = [];
     private readonly List<(int Node, ulong Client, ulong Sequence, ulong Index)> _acks = [];
-    private readonly List<(int Node, StoreEntry Entry)> _staleReads = [];
+    private readonly List<(int Node, ulong Applied, List<CommittedEntry> Entries)> _staleReads = [];
+    private readonly LogStateMachine _model = new();
     private TimeSpan _nextFullCheck = FullCheckInterval;
 
     /// <summary>Called after each event; <paramref name="nodeId"/> is the node it touched (0 for simulator actions).</summary>
@@ -75,10 +78,11 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
     /// <param name="index">Acknowledged index.</param>
     public void Acknowledged(int nodeId, ulong client, ulong sequence, ulong index) => _acks.Add((nodeId, client, sequence, index));
 
-    /// <summary>A node served a local read of a committed entry.</summary>
+    /// <summary>A node served a local read of committed entries from its committed view.</summary>
     /// <param name="nodeId">Node.</param>
-    /// <param name="entry">What it returned.</param>
-    public void StaleRead(int nodeId, StoreEntry entry) => _staleReads.Add((nodeId, entry));
+    /// <param name="applied">The view's applied index.</param>
+    /// <param name="entries">What it returned.</param>
+    public void StaleRead(int nodeId, ulong applied, List<CommittedEntry> entries) => _staleReads.Add((nodeId, applied, entries));
 
     private void FullCheck()
     {
@@ -147,7 +151,7 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
 
     private void UpdateMirror(SimNode node, WalrusNode process)
     {
-        var log = process.Log;
+        var log = process.LocalLog;
         var mirror = _mirror[node.Id];
         var last = log.LastIndex;
         var first = Math.Max(1, log.FirstIndex);
@@ -210,7 +214,7 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
             if (i >= mirror.Count || mirror[i] != committed.Term)
             {
                 sim.Fail("leader-completeness", string.Create(CultureInfo.InvariantCulture,
-                    $"n{node.Id} became leader of term {term} without committed entry {i + 1} (term {committed.Term}); its last index is {process.Log.LastIndex}"));
+                    $"n{node.Id} became leader of term {term} without committed entry {i + 1} (term {committed.Term}); its last index is {process.LocalLog.LastIndex}"));
                 return;
             }
         }
@@ -240,13 +244,30 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
             var entry = _entries[(index, term)];
             _committed.Add(new Committed(term, MaxTerm()));
             sim.Stats.CommittedEntries = index;
-            if (entry.Type == StoreEntryType.Normal && AppendCommand.TryDecode(entry.Payload, out var client, out var sequence, out _) && client != 0)
-            {
-                _firstOccurrence.TryAdd((client, sequence), index);
-            }
+            ApplyToModel(node, index, term, entry);
         }
 
         _verifiedCommit[node.Id] = Math.Max(verified, commit);
+    }
+
+    /// <summary>Applies a newly committed entry to the reference state machine and records first occurrences of appends.</summary>
+    private void ApplyToModel(SimNode node, ulong index, ulong term, Known entry)
+    {
+        var outcome = _model.Apply(DiskRaftLog.ToRaft(new StoreEntry(index, term, entry.Type, entry.Payload)));
+        switch (outcome.Kind)
+        {
+            case AppliedKind.Application when outcome.ClientId != 0:
+                _firstOccurrence.TryAdd((outcome.ClientId, outcome.Sequence), index);
+                break;
+            case AppliedKind.Duplicate:
+                if (!_firstOccurrence.TryGetValue((outcome.ClientId, outcome.Sequence), out var first) || first != outcome.OriginalIndex)
+                {
+                    sim.Fail("state-machine", string.Create(CultureInfo.InvariantCulture,
+                        $"the state machine took entry {index} (committed via n{node.Id}) for a copy of ({outcome.ClientId}, {outcome.Sequence}) at {outcome.OriginalIndex}, but its first copy is at {(first == 0 ? "no index" : first.ToString(CultureInfo.InvariantCulture))}"));
+                }
+
+                break;
+        }
     }
 
     private void CheckAcks()
@@ -269,14 +290,19 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
         }
 
         _acks.Clear();
-        foreach (var (nodeId, entry) in _staleReads)
+        foreach (var (nodeId, applied, entries) in _staleReads)
         {
-            if (entry.Index > (ulong)_committed.Count || _committed[(int)entry.Index - 1].Term != entry.Term ||
-                !_entries[(entry.Index, entry.Term)].Payload.AsSpan().SequenceEqual(entry.Payload.Span))
+            foreach (var entry in entries)
             {
-                sim.Fail("stale-read", string.Create(CultureInfo.InvariantCulture,
-                    $"n{nodeId} served entry {entry.Index} (term {entry.Term}) as committed, but it is not the committed entry"));
-                return;
+                if (entry.Index > applied || entry.Index > (ulong)_committed.Count || _committed[(int)entry.Index - 1].Term != entry.Term ||
+                    _model.IsDuplicate(entry.Index) ||
+                    !LogStateMachine.TryDecodeAppend(_entries[(entry.Index, entry.Term)].Payload, out var stream, out var data) ||
+                    stream != entry.Stream || !data.Span.SequenceEqual(entry.Data.Span))
+                {
+                    sim.Fail("stale-read", string.Create(CultureInfo.InvariantCulture,
+                        $"n{nodeId} served entry {entry.Index} (term {entry.Term}) as a committed append, but it is not the committed entry, or a duplicate copy, or above its applied index {applied}"));
+                    return;
+                }
             }
         }
 

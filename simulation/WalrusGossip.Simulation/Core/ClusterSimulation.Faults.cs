@@ -358,7 +358,7 @@ internal sealed partial class ClusterSimulation
     }
 
     private string DescribeViews() => string.Join("; ", _nodes.Where(n => n.Up).Select(n =>
-        $"n{n.Id}: " + string.Join(",", n.Process!.Membership.GetSnapshot(Now).Select(m => $"{m.Name}={m.State}/{m.Incarnation}"))));
+        $"n{n.Id}: " + string.Join(",", n.Process!.GetMembers().Select(m => $"{m.Name}={m.State}/{m.Incarnation}"))));
 
     private void CheckMembership()
     {
@@ -369,7 +369,7 @@ internal sealed partial class ClusterSimulation
                 continue;
             }
 
-            var view = observer.Process!.Membership.GetSnapshot(Now).ToDictionary(m => m.Name, StringComparer.Ordinal);
+            var view = observer.Process!.GetMembers().ToDictionary(m => m.Name, StringComparer.Ordinal);
             foreach (var other in _nodes)
             {
                 if (other == observer)

@@ -4,9 +4,11 @@ using WalrusGossip.Node;
 namespace WalrusGossip.Simulation.Core;
 
 /// <summary>
-/// The client workload: a few clients, each with one operation outstanding. Appends carry (clientId, sequence) and
-/// are retried with the same sequence, at the hinted leader or another node, until acknowledged; linearizable reads
-/// go through <see cref="WalrusNode.ReadBarrier"/>; stale reads read a node's local log up to its commit index.
+/// The client workload: a few clients, each pipelining up to <see cref="Client.Depth"/> (1-4) operations at once, as
+/// the SDK does. Appends carry (clientId, sequence, acknowledged-below) and are retried with the same sequence, at the
+/// hinted leader or another node, until acknowledged; linearizable reads go through <see cref="WalrusNode.ReadBarrier"/>;
+/// stale reads read a node's committed view (<see cref="WalrusNode.Committed"/>) off its loop, as the agent serves them.
+/// Every request reaches a node through its loop's inbox.
 /// </summary>
 internal sealed partial class ClusterSimulation
 {
@@ -29,9 +31,18 @@ internal sealed partial class ClusterSimulation
     {
         for (var i = 0; i < 3; i++)
         {
-            var client = new Client((ulong)(1000 + i)) { Target = 1 + _workload.Next(_nodes.Count) };
+            var client = new Client((ulong)(1000 + i), 1 + _workload.Next(4)) { Target = 1 + _workload.Next(_nodes.Count) };
             _clients.Add(client);
-            After(TimeSpan.FromMilliseconds(500 + _workload.Next(500)), $"client {client.Id} starts", () => NextOp(client));
+            After(TimeSpan.FromMilliseconds(500 + _workload.Next(500)), $"client {client.Id} starts", () => FillPipeline(client));
+        }
+    }
+
+    /// <summary>Issues operations until the client has <see cref="Client.Depth"/> in flight.</summary>
+    private void FillPipeline(Client client)
+    {
+        while (client.InFlight.Count < client.Depth)
+        {
+            NextOp(client);
         }
     }
 
@@ -47,7 +58,7 @@ internal sealed partial class ClusterSimulation
             _workload.NextBytes(op.Data);
         }
 
-        client.Current = op;
+        client.InFlight.Add(op);
         SendAttempt(client, op);
     }
 
@@ -57,14 +68,25 @@ internal sealed partial class ClusterSimulation
         op.AttemptSentAt = Now;
         var node = _nodes[client.Target - 1];
         var label = Tracing ? string.Create(CultureInfo.InvariantCulture, $"client {client.Id} {op.Kind} seq={op.Sequence} attempt={attempt}") : null;
-        if (node.Up)
+        if (node.Up && op.Kind == OpKind.StaleRead)
+        {
+            var incarnation = node.Incarnation;
+            After(ClientHop(), label ?? "stale read", () =>
+            {
+                if (node.Up && node.Incarnation == incarnation)
+                {
+                    StaleRead(client, op, attempt, node);
+                }
+            });
+        }
+        else if (node.Up)
         {
             Schedule(new SimEvent { Kind = EventKind.AtNode, Node = node.Id, Incarnation = node.Incarnation, Label = label, Run = () => AtNode(client, op, attempt, node) }, Now + ClientHop());
         }
 
         After(ClientTimeout, label + " timeout", () =>
         {
-            if (client.Current == op && op.Attempts == attempt)
+            if (client.InFlight.Contains(op) && op.Attempts == attempt)
             {
                 client.Target = OtherNode(client.Target);
                 SendAttempt(client, op);
@@ -78,7 +100,7 @@ internal sealed partial class ClusterSimulation
         switch (op.Kind)
         {
             case OpKind.Append:
-                var payload = AppendCommand.Encode(client.Id, op.Sequence, "sim", op.Data);
+                var payload = AppendCommand.Encode(client.Id, op.Sequence, "sim", op.Data, client.AcknowledgedBelow);
                 var clientId = client.Id;
                 var sequence = op.Sequence;
                 process.Append(client.Id, op.Sequence, payload, r =>
@@ -95,17 +117,26 @@ internal sealed partial class ClusterSimulation
                 process.ReadBarrier(r => Respond(client, op, attempt, r.Status, r.ReadIndex, r.LeaderId));
                 break;
             default:
-                var status = process.Status;
-                if (status.CommitIndex >= Math.Max(1, status.FirstIndex) && status.CommitIndex <= status.LastIndex)
-                {
-                    var index = status.FirstIndex + (ulong)_workload.NextInt64((long)(status.CommitIndex - status.FirstIndex + 1));
-                    _checker.StaleRead(node.Id, process.Log.Read(index));
-                    Stats.StaleReads++;
-                }
-
-                Respond(client, op, attempt, RequestStatus.Ok, 0, 0);
-                break;
+                throw new InvalidOperationException("stale reads are served off the loop");
         }
+    }
+
+    /// <summary>A stale read, served as the agent serves it: from the node's committed view, without visiting its loop.</summary>
+    private void StaleRead(Client client, Op op, int attempt, SimNode node)
+    {
+        var view = node.Process!.Committed;
+        if (view.AppliedIndex >= view.FirstIndex)
+        {
+            var from = view.FirstIndex + (ulong)_workload.NextInt64((long)(view.AppliedIndex - view.FirstIndex + 1));
+            var entries = new List<CommittedEntry>();
+            node.Disk.Observing = true;
+            view.Read(from, 4, 64 * 1024, null, entries);
+            node.Disk.Observing = false;
+            _checker.StaleRead(node.Id, view.AppliedIndex, entries);
+            Stats.StaleReads++;
+        }
+
+        Respond(client, op, attempt, RequestStatus.Ok, 0, 0);
     }
 
     private void Respond(Client client, Op op, int attempt, RequestStatus status, ulong index, ulong leader)
@@ -116,7 +147,7 @@ internal sealed partial class ClusterSimulation
 
     private void OnResponse(Client client, Op op, int attempt, RequestStatus status, ulong index, ulong leader)
     {
-        if (client.Current != op || op.Attempts != attempt)
+        if (!client.InFlight.Contains(op) || op.Attempts != attempt)
         {
             return;
         }
@@ -127,8 +158,8 @@ internal sealed partial class ClusterSimulation
                 Complete(client, op, index);
                 return;
             case RequestStatus.SessionExpired:
-                client.Current = null;
-                After(ThinkTime(), "client next", () => NextOp(client));
+                client.InFlight.Remove(op);
+                After(ThinkTime(), "client next", () => FillPipeline(client));
                 return;
             case RequestStatus.InvalidArgument:
                 Fail("client-protocol", $"client {client.Id} append seq {op.Sequence} was refused as invalid");
@@ -139,7 +170,7 @@ internal sealed partial class ClusterSimulation
                 var retry = op.Attempts;
                 After(TimeSpan.FromMilliseconds(20 + _workload.Next(80)), "client retry", () =>
                 {
-                    if (client.Current == op && op.Attempts == retry)
+                    if (client.InFlight.Contains(op) && op.Attempts == retry)
                     {
                         SendAttempt(client, op);
                     }
@@ -150,7 +181,7 @@ internal sealed partial class ClusterSimulation
 
     private void Complete(Client client, Op op, ulong index)
     {
-        client.Current = null;
+        client.InFlight.Remove(op);
         switch (op.Kind)
         {
             case OpKind.Append:
@@ -170,7 +201,7 @@ internal sealed partial class ClusterSimulation
                 break;
         }
 
-        After(ThinkTime(), "client next", () => NextOp(client));
+        After(ThinkTime(), "client next", () => FillPipeline(client));
     }
 
     private TimeSpan ThinkTime() => TimeSpan.FromMilliseconds(10 + _workload.Next(150));
@@ -181,15 +212,40 @@ internal sealed partial class ClusterSimulation
         return next >= current ? next + 1 : next;
     }
 
-    private sealed class Client(ulong id)
+    private sealed class Client(ulong id, int depth)
     {
         public ulong Id => id;
+
+        /// <summary>Operations this client keeps in flight at once (1-4).</summary>
+        public int Depth => depth;
 
         public ulong Sequence { get; set; }
 
         public int Target { get; set; }
 
-        public Op? Current { get; set; }
+        /// <summary>Operations sent and not yet answered, oldest first.</summary>
+        public List<Op> InFlight { get; } = [];
+
+        /// <summary>
+        /// Every sequence below this one has been answered (or abandoned), so the session may forget it: the lowest
+        /// sequence of an append still in flight, else the next sequence.
+        /// </summary>
+        public ulong AcknowledgedBelow
+        {
+            get
+            {
+                var lowest = Sequence + 1;
+                foreach (var op in InFlight)
+                {
+                    if (op.Kind == OpKind.Append && op.Sequence < lowest)
+                    {
+                        lowest = op.Sequence;
+                    }
+                }
+
+                return lowest;
+            }
+        }
     }
 
     private sealed class Op(OpKind kind, ulong sequence, TimeSpan issuedAt, ulong floor)

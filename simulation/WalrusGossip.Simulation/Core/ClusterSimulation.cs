@@ -27,9 +27,6 @@ internal sealed partial class ClusterSimulation : INodeClock
     /// <summary>After a heal, SWIM must show every running node alive and a node down for the whole window dead, by this time.</summary>
     public static readonly TimeSpan MembershipBound = TimeSpan.FromSeconds(25);
 
-    /// <summary>Entry bytes per AppendEntries message: small, so a lagging follower catches up over several messages.</summary>
-    private const ulong MaxAppendBytes = 16 * 1024;
-
     private readonly SimOptions _options;
     private readonly PriorityQueue<SimEvent, (TimeSpan, long)> _queue = new();
     private readonly Random _nodeSeeds;
@@ -202,46 +199,60 @@ internal sealed partial class ClusterSimulation : INodeClock
             return false;
         }
 
-        if (e.Kind == EventKind.Tick)
+        if (e.Kind == EventKind.Run)
         {
-            if (e.At != node.ScheduledTick || node.Paused)
+            if (e.At != node.ScheduledRun || node.Paused)
             {
                 return false;
             }
 
-            node.ScheduledTick = TimeSpan.MaxValue;
-        }
-        else if (node.Paused)
-        {
-            node.Backlog.Enqueue(e);
-            return false;
+            node.ScheduledRun = TimeSpan.MaxValue;
+            _trace?.Line(_step, Now, e.Describe());
+            RunLoop(node);
+            return true;
         }
 
+        // A message or request arriving: it joins the process's inbox (also while paused, as a stopped process's socket
+        // buffers it) and the loop's scheduler is woken, exactly as the agent's network threads post to its loop.
         _trace?.Line(_step, Now, e.Describe());
-        Deliver(node, e);
+        var loop = node.Loop!;
+        switch (e.Kind)
+        {
+            case EventKind.Raft:
+                var message = e.RaftMessage!;
+                loop.Post(n => n.ReceiveRaft(message));
+                break;
+            case EventKind.Gossip:
+                var (from, reliable, payload) = (e.From!, e.Reliable, e.Payload);
+                loop.Post(n => n.ReceiveGossip(from, reliable, payload));
+                break;
+            default:
+                var run = e.Run!;
+                loop.Post(_ => run());
+                break;
+        }
+
         return true;
     }
 
-    private void Deliver(SimNode node, SimEvent e)
+    /// <summary>Virtual time one loop iteration takes: a little per iteration, and a flush's worth per fsync it made.</summary>
+    private static readonly TimeSpan IterationTime = TimeSpan.FromMicroseconds(20);
+
+    /// <summary>Virtual time of one fdatasync on the simulated disk (this machine kind's disk: about 0.25 ms).</summary>
+    private static readonly TimeSpan SyncTime = TimeSpan.FromMicroseconds(250);
+
+    /// <summary>
+    /// Runs one iteration of the node's loop: what was posted since the last one is one batch (one Ready, one fsync),
+    /// as in the agent. The loop is then busy for the virtual time its fsyncs took, and work posted meanwhile waits
+    /// for the next iteration, which is what makes group commit batch under load.
+    /// </summary>
+    private void RunLoop(SimNode node)
     {
-        var process = node.Process!;
+        var syncs = node.Disk.Syncs;
+        TimeSpan next;
         try
         {
-            switch (e.Kind)
-            {
-                case EventKind.Tick:
-                    process.Tick();
-                    break;
-                case EventKind.Raft:
-                    process.ReceiveRaft(e.RaftMessage!);
-                    break;
-                case EventKind.Gossip:
-                    process.ReceiveGossip(e.From!, e.Reliable, e.Payload);
-                    break;
-                case EventKind.AtNode:
-                    e.Run!();
-                    break;
-            }
+            next = node.Loop!.RunOnce();
         }
         catch (SimulatedCrashException)
         {
@@ -249,32 +260,36 @@ internal sealed partial class ClusterSimulation : INodeClock
             MarkDown(node);
             return;
         }
-        catch (Exception ex) when (ex is RaftInvariantViolationException or MembershipInvariantViolationException or StorageException or InvalidOperationException or ArgumentException)
+        catch (Exception ex) when (ex is RaftInvariantViolationException or MembershipInvariantViolationException or StorageException or InvalidOperationException or ArgumentException or StateMachineSnapshotException)
         {
             Fail("node-invariant", $"n{node.Id} threw {ex.GetType().Name}: {ex.Message}");
             return;
         }
 
-        if (node.Up)
-        {
-            ScheduleTick(node);
-        }
+        node.BusyUntil = Now + IterationTime + (SyncTime * (node.Disk.Syncs - syncs));
+        node.ScheduledRun = TimeSpan.MaxValue; // a wake-up during the iteration scheduled a run the busy loop cannot take
+        ScheduleRun(node, next);
     }
 
-    /// <summary>Makes sure a tick event exists at the node's next due time.</summary>
+    /// <summary>Makes sure a loop-run event exists at <paramref name="at"/> (or earlier), not before the loop is free.</summary>
     /// <param name="node">An up node.</param>
-    public void ScheduleTick(SimNode node)
+    /// <param name="at">When the loop needs to run.</param>
+    public void ScheduleRun(SimNode node, TimeSpan at)
     {
-        var due = node.Process!.NextTickDue;
-        if (due < Now)
+        if (at < node.BusyUntil)
         {
-            due = Now;
+            at = node.BusyUntil;
         }
 
-        if (due < node.ScheduledTick)
+        if (at < Now)
         {
-            node.ScheduledTick = due;
-            Schedule(new SimEvent { Kind = EventKind.Tick, Node = node.Id, Incarnation = node.Incarnation }, due);
+            at = Now;
+        }
+
+        if (at < node.ScheduledRun)
+        {
+            node.ScheduledRun = at;
+            Schedule(new SimEvent { Kind = EventKind.Run, Node = node.Id, Incarnation = node.Incarnation }, at);
         }
     }
 
@@ -287,8 +302,8 @@ internal sealed partial class ClusterSimulation : INodeClock
         {
             node.Incarnation++;
             node.Paused = false;
-            node.Backlog.Clear();
-            node.ScheduledTick = TimeSpan.MaxValue;
+            node.ScheduledRun = TimeSpan.MaxValue;
+            node.BusyUntil = Now;
             var process = new WalrusNode(
                 BuildNodeOptions(node),
                 node.Disk.Attach(),
@@ -296,23 +311,24 @@ internal sealed partial class ClusterSimulation : INodeClock
                 this,
                 new Random(_nodeSeeds.Next()));
             node.Process = process;
+            node.Loop = new NodeLoop(process, this, new SimScheduler(this, node, node.Incarnation));
             try
             {
-                process.Start();
+                node.Loop.Open();
                 if (node.PendingFlip is not null)
                 {
                     // The flip landed where recovery does not look (past the last record); the checkers judge the data.
                     node.PendingFlip = null;
                 }
 
-                if (process.Log.RecoveredTornBytes > 0)
+                if (process.LocalLog.RecoveredTornBytes > 0)
                 {
                     Stats.TornTailsRecovered++;
                 }
 
-                Trace($"n{node.Id} started incarnation {node.Incarnation} last={process.Log.LastIndex}");
+                Trace($"n{node.Id} started incarnation {node.Incarnation} last={process.LocalLog.LastIndex}");
                 _checker.NodeStarted(node);
-                ScheduleTick(node);
+                ScheduleRun(node, process.NextTickDue);
                 return;
             }
             catch (SimulatedCrashException)
@@ -329,10 +345,12 @@ internal sealed partial class ClusterSimulation : INodeClock
                 node.Disk.RestoreByte(flip.Path, flip.Offset, flip.Original);
                 node.PendingFlip = null;
                 node.Process = null;
+                node.Loop = null;
             }
             catch (Exception ex) when (ex is StorageException or RaftInvariantViolationException or InvalidOperationException or ArgumentException or IOException)
             {
                 node.Process = null;
+                node.Loop = null;
                 Fail("recovery", $"n{node.Id} failed to start: {ex.GetType().Name}: {ex.Message}");
                 return;
             }
@@ -355,31 +373,51 @@ internal sealed partial class ClusterSimulation : INodeClock
     private void MarkDown(SimNode node)
     {
         node.Process = null;
+        node.Loop = null;
         node.Paused = false;
-        node.Backlog.Clear();
-        node.ScheduledTick = TimeSpan.MaxValue;
+        node.ScheduledRun = TimeSpan.MaxValue;
         node.DownSince = Now;
         Stats.Crashes++;
     }
 
-    private NodeOptions BuildNodeOptions(SimNode node) => new()
+    /// <summary>
+    /// The production preset (<see cref="NodeOptions"/>'s defaults, as the agent runs it) with what a simulated node
+    /// must differ in: its identity and seeds; founders (the first <see cref="SimOptions.Founders"/>) bootstrap through
+    /// gossip with <c>BootstrapExpect</c> and the rest join as learners, as agents do; the tick scaled by
+    /// <see cref="SimOptions.TickScale"/> (every Raft ratio unchanged); storage sizes scaled to the simulated data volume
+    /// (64 KiB segments so runs roll and seal many); and background segment preparation run inline on the simulator's
+    /// thread.
+    /// </summary>
+    private NodeOptions BuildNodeOptions(SimNode node)
     {
-        NodeId = (ulong)node.Id,
-        GossipAddress = node.Address,
-        DataDirectory = "/data",
-        InitialVoters = _nodes.Select(n => (ulong)n.Id).ToArray(),
-        GossipSeeds = _nodes.Where(n => n != node).Select(n => n.Address).ToArray(),
-        Storage = new StorageOptions
+        var options = new NodeOptions
         {
-            MaxSegmentBytes = StorageOptions.MinSegmentBytes,
-            MaxEntryBytes = 16 * 1024,
-            Durability = DurabilityPolicy.Always,
-        },
-        MaxAppendBytes = MaxAppendBytes,
-        InjectedBugs = _options.InjectedBugs,
-    };
+            NodeId = (ulong)node.Id,
+            GossipAddress = node.Address,
+            DataDirectory = "/data",
+            GossipSeeds = _nodes.Where(n => n != node).Select(n => n.Address).ToArray(),
+            BootstrapExpect = node.Id <= Founders ? Founders : 0,
+            InjectedBugs = _options.InjectedBugs,
+        };
+        options.TickInterval *= _options.TickScale;
+        options.Storage.MaxSegmentBytes = StorageOptions.MinSegmentBytes;
+        options.Storage.MaxEntryBytes = SimEntryBytesMax;
+        options.Storage.RunInBackground = RunInline;
+        return options;
+    }
 
-    /// <summary>Resumes a paused node: it ticks (catching up its timers at once) and then handles what arrived meanwhile.</summary>
+    private int Founders => Math.Min(_options.Founders, _options.Nodes);
+
+    /// <summary>Largest entry the simulated workload writes is 4.4 KiB; entries are limited to 16 KiB.</summary>
+    private const int SimEntryBytesMax = 16 * 1024;
+
+    private static Task RunInline(Action work)
+    {
+        work();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Resumes a paused node: its loop runs at once (catching up its timers) and then handles what arrived meanwhile.</summary>
     /// <param name="node">The node.</param>
     public void Resume(SimNode node)
     {
@@ -389,17 +427,20 @@ internal sealed partial class ClusterSimulation : INodeClock
         }
 
         node.Paused = false;
-        Trace($"n{node.Id} resumes with {node.Backlog.Count} queued events");
-        var incarnation = node.Incarnation;
-        Schedule(new SimEvent { Kind = EventKind.Tick, Node = node.Id, Incarnation = incarnation }, Now);
-        node.ScheduledTick = Now;
-        while (node.Backlog.TryDequeue(out var e))
+        Trace($"n{node.Id} resumes");
+        node.ScheduledRun = TimeSpan.MaxValue;
+        ScheduleRun(node, Now);
+    }
+
+    /// <summary>The loop scheduler of one process incarnation: a post schedules a loop run once the loop is free.</summary>
+    private sealed class SimScheduler(ClusterSimulation sim, SimNode node, int incarnation) : INodeScheduler
+    {
+        public void Wake()
         {
-            Schedule(new SimEvent
+            if (node.Incarnation == incarnation && node.Up && !node.Paused)
             {
-                Kind = e.Kind, Node = e.Node, Incarnation = e.Incarnation, RaftMessage = e.RaftMessage, From = e.From,
-                Reliable = e.Reliable, Payload = e.Payload, Run = e.Run, Label = e.Label,
-            }, Now);
+                sim.ScheduleRun(node, sim.Now);
+            }
         }
     }
 

@@ -6,8 +6,8 @@ namespace WalrusGossip.Simulation.Core;
 /// <summary>What a scheduled event does.</summary>
 internal enum EventKind
 {
-    /// <summary>Call <c>WalrusNode.Tick</c> on a node (its timers are due).</summary>
-    Tick,
+    /// <summary>Run one iteration of a node's <c>NodeLoop</c> (posted work waits, or its timers are due).</summary>
+    Run,
 
     /// <summary>Deliver a Raft message to a node.</summary>
     Raft,
@@ -15,7 +15,7 @@ internal enum EventKind
     /// <summary>Deliver a gossip datagram or stream message to a node.</summary>
     Gossip,
 
-    /// <summary>Run an action at a node (a client request arriving there); buffered while the node is paused.</summary>
+    /// <summary>Run an action at a node (a client request arriving there), posted to its loop like a network message.</summary>
     AtNode,
 
     /// <summary>Run a simulator action (client timers, faults, phase changes, checks).</summary>
@@ -54,7 +54,7 @@ internal sealed class SimEvent
     /// <returns>One line without the time prefix.</returns>
     public string Describe() => Kind switch
     {
-        EventKind.Tick => string.Create(CultureInfo.InvariantCulture, $"tick n{Node}"),
+        EventKind.Run => string.Create(CultureInfo.InvariantCulture, $"run n{Node}"),
         EventKind.Raft => string.Create(CultureInfo.InvariantCulture, $"raft n{Node} {RaftMessage}"),
         EventKind.Gossip => string.Create(CultureInfo.InvariantCulture, $"gossip n{Node} from={From} {(Reliable ? "stream" : "dgram")} len={Payload!.Length} h={Fnv(Payload):x16}"),
         EventKind.AtNode => string.Create(CultureInfo.InvariantCulture, $"at n{Node} {Label}"),

@@ -18,20 +18,23 @@ internal sealed class SimNode(int id, SimulatedDisk disk)
     /// <summary>The running process, null while down.</summary>
     public WalrusNode? Process { get; set; }
 
+    /// <summary>The process's node loop (the same class the agent runs), null while down.</summary>
+    public NodeLoop? Loop { get; set; }
+
     /// <summary>Bumped at every start; events addressed to an older incarnation are dropped.</summary>
     public int Incarnation { get; set; }
 
     /// <summary>True while the process runs (it may still be paused).</summary>
     public bool Up => Process is not null;
 
-    /// <summary>True while paused: events wait in <see cref="Backlog"/>.</summary>
+    /// <summary>True while paused: messages and requests wait in the loop's inbox, and the loop does not run.</summary>
     public bool Paused { get; set; }
 
-    /// <summary>Events that arrived while paused, in arrival order.</summary>
-    public Queue<SimEvent> Backlog { get; } = new();
+    /// <summary>Time of the loop-run event currently scheduled (TimeSpan.MaxValue when none).</summary>
+    public TimeSpan ScheduledRun { get; set; } = TimeSpan.MaxValue;
 
-    /// <summary>Time of the tick event currently scheduled (TimeSpan.MaxValue when none).</summary>
-    public TimeSpan ScheduledTick { get; set; } = TimeSpan.MaxValue;
+    /// <summary>The loop is busy with its last iteration (its writes and fsyncs) until then; a wake-up waits for it.</summary>
+    public TimeSpan BusyUntil { get; set; }
 
     /// <summary>When the node last went down.</summary>
     public TimeSpan DownSince { get; set; }

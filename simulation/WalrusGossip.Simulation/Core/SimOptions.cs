@@ -29,8 +29,20 @@ public sealed record SimOptions
     /// <summary>Root seed: every random choice in the run derives from it.</summary>
     public long Seed { get; init; } = 1;
 
-    /// <summary>Cluster size: 3 or 5 voters.</summary>
+    /// <summary>Cluster size: 3 or 5 agents.</summary>
     public int Nodes { get; init; } = 5;
+
+    /// <summary>
+    /// Agents that bootstrap the cluster through gossip (<c>Cluster:BootstrapExpect</c>): nodes 1 to this; the others
+    /// join as learners and are promoted by the leader once caught up. Default 3 (at most <see cref="Nodes"/>).
+    /// </summary>
+    public int Founders { get; init; } = 3;
+
+    /// <summary>
+    /// Multiplies the production tick (10 ms): every Raft timeout, which is counted in ticks, scales with it and every
+    /// ratio stays. Default 1 (the production timings).
+    /// </summary>
+    public int TickScale { get; init; } = 1;
 
     /// <summary>Stop after this many events (null: use <see cref="SimSeconds"/>).</summary>
     public long? Steps { get; init; }

@@ -42,6 +42,9 @@ internal sealed class SimulatedDisk
     /// <summary>Device operations performed, for statistics.</summary>
     public long Operations { get; private set; }
 
+    /// <summary>File syncs (fdatasync, fsync) performed; the simulator charges virtual time for each.</summary>
+    public long Syncs { get; private set; }
+
     /// <summary>Opens the disk for a new process incarnation; the previous handle must have crashed or been closed.</summary>
     /// <returns>The device to give the node.</returns>
     public DiskHandle Attach()
@@ -361,18 +364,21 @@ internal sealed class SimulatedDisk
             inode.Write(offset, data);
             handle.Check();
             inode.Sync();
+            disk.Syncs++;
         }
 
         public void Sync()
         {
             handle.Check();
             inode.Sync();
+            disk.Syncs++;
         }
 
         public void SyncAll()
         {
             handle.Check();
             inode.Sync();
+            disk.Syncs++;
         }
 
         public void SetLength(long length)

@@ -238,15 +238,15 @@ public sealed class StorageSection
     public int MaxEntryBytes { get; set; } = 4 * 1024 * 1024;
 }
 
-/// <summary>Raft timing.</summary>
+/// <summary>Raft timing; the defaults are the production node preset (<see cref="Node.NodeOptions"/>).</summary>
 public sealed class RaftSection
 {
     /// <summary>Tick length in milliseconds, 10 to 10,000. Default 10: with the other defaults, heartbeats every 50 ms and elections after 0.5–1 s without a leader, or 10–100 ms after the leader's connection breaks.</summary>
-    public int TickMs { get; set; } = 10;
+    public int TickMs { get; set; } = (int)Node.NodeOptions.DefaultTickInterval.TotalMilliseconds;
 
     /// <summary>Election timeout in ticks (randomised in [n, 2n)). Default 50.</summary>
-    public int ElectionTicks { get; set; } = 50;
+    public int ElectionTicks { get; set; } = Node.NodeOptions.DefaultElectionTicks;
 
     /// <summary>Heartbeat interval in ticks, below the election timeout. Default 5.</summary>
-    public int HeartbeatTicks { get; set; } = 5;
+    public int HeartbeatTicks { get; set; } = Node.NodeOptions.DefaultHeartbeatTicks;
 }

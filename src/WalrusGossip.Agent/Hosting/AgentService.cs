@@ -105,10 +105,10 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         string Advertised(IPEndPoint ep) => $"{(advertise ?? (ep.Address.Equals(IPAddress.Any) ? "127.0.0.1" : ep.Address.ToString()))}:{ep.Port}";
         Addresses = new Dictionary<string, string>
         {
-            ["client"] = Advertised(clientEndPoint),
-            ["peer"] = Advertised(peerEndPoint),
-            ["gossip"] = Advertised(gossipEndPoint),
-            ["http"] = o.Network.HttpListen,
+            [MetadataKeys.ClientAddress] = Advertised(clientEndPoint),
+            [MetadataKeys.PeerAddress] = Advertised(peerEndPoint),
+            [MetadataKeys.GossipAddress] = Advertised(gossipEndPoint),
+            [MetadataKeys.HttpAddress] = o.Network.HttpListen,
         };
 
         _udp = Bind("Network:GossipListen (UDP)", () => UdpGossipSocket.Bind(gossipEndPoint, peerTransport.Counters, _loggerFactory.CreateLogger("walrus.gossip")));
@@ -117,21 +117,19 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         _clientListener = await BindAsync("Network:ClientListen", () => clientTransport.ListenAsync(clientEndPoint, cancellationToken)).ConfigureAwait(false);
 
         _device = FileSystemDevice.Create(AgentIoEngine(o.Storage.IoEngine), _loggerFactory.CreateLogger("walrus.storage"));
-        _peers = new PeerNetwork(peerTransport, _udp, o.Node.Id, Addresses["gossip"], _loggerFactory.CreateLogger("walrus.peers"));
-        var metadata = new Dictionary<string, string>(Addresses) { ["version"] = AgentVersion.Current, ["bootstrap-expect"] = o.Cluster.BootstrapExpect.ToString(CultureInfo.InvariantCulture) };
+        _peers = new PeerNetwork(peerTransport, _udp, o.Node.Id, Addresses[MetadataKeys.GossipAddress], _loggerFactory.CreateLogger("walrus.peers"));
+        var metadata = new Dictionary<string, string>(Addresses) { [MetadataKeys.Version] = AgentVersion.Current };
         var node = new WalrusNode(
             new NodeOptions
             {
                 NodeId = o.Node.Id,
-                GossipAddress = Addresses["gossip"],
+                GossipAddress = Addresses[MetadataKeys.GossipAddress],
                 DataDirectory = o.Node.DataDir,
-                GossipSeeds = o.Cluster.Join.Where(s => s != Addresses["gossip"]).ToList(),
+                GossipSeeds = o.Cluster.Join.Where(s => s != Addresses[MetadataKeys.GossipAddress]).ToList(),
+                BootstrapExpect = o.Cluster.BootstrapExpect,
                 TickInterval = TimeSpan.FromMilliseconds(o.Raft.TickMs),
                 ElectionTicks = o.Raft.ElectionTicks,
                 HeartbeatTicks = o.Raft.HeartbeatTicks,
-                ManageMembership = true,
-                MaxReadiesPerInput = 4,
-                MaxCommittedBytesPerReady = 2 << 20,
                 Metadata = metadata,
                 Storage = new StorageOptions
                 {
@@ -162,7 +160,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         _clients.Start(_clientListener, clientTransport.Counters);
         Metrics.Bind(() => _clients?.ActiveConnections ?? 0, () => peerTransport.Counters.ConnectionsClosedForProtocolError + clientTransport.Counters.ConnectionsClosedForProtocolError);
         _maintenance = Task.Run(() => MaintainAsync(_stop.Token), CancellationToken.None);
-        LogStarted(_logger, o.Node.Id, Addresses["client"], Addresses["peer"], Addresses["gossip"], o.Network.HttpListen);
+        LogStarted(_logger, o.Node.Id, Addresses[MetadataKeys.ClientAddress], Addresses[MetadataKeys.PeerAddress], Addresses[MetadataKeys.GossipAddress], o.Network.HttpListen);
     }
 
     /// <summary>Captures the status on the node loop.</summary>
@@ -185,8 +183,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
             {
                 await _loop.InvokeAsync(n =>
                 {
-                    n.Membership.Leave(_clock.Now);
-                    n.Tick();
+                    n.LeaveGossip();
                     return true;
                 }).WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
                 await Task.Delay(200, cancellationToken).ConfigureAwait(false);
@@ -258,7 +255,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
 
     private readonly IdleTrimmer _idleTrimmer = new();
 
-    /// <summary>Every 200 ms: refresh peer and client addresses from gossip; bootstrap when enough agents are found; return memory once a load has stopped.</summary>
+    /// <summary>Every 200 ms: refresh peer and client addresses from gossip; return memory once a load has stopped.</summary>
     private async Task MaintainAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
@@ -271,9 +268,8 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
                     return;
                 }
 
-                var (members, unconfigured, status) = await loop.InvokeAsync(n => (n.Membership.GetSnapshot(_clock.Now), n.IsUnconfigured, n.Status)).ConfigureAwait(false);
+                var (members, status) = await loop.InvokeAsync(n => (n.GetMembers(), n.Status)).ConfigureAwait(false);
                 _raftState.Update(status.Term, status.IsLearner ? "learner" : status.Role.ToString().ToLowerInvariant());
-                var alive = new List<ulong>();
                 foreach (var m in members)
                 {
                     if (!ulong.TryParse(m.Name, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
@@ -281,12 +277,12 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
                         continue;
                     }
 
-                    if (m.Metadata.TryGetValue("peer", out var peer))
+                    if (m.Metadata.TryGetValue(MetadataKeys.PeerAddress, out var peer))
                     {
                         _peers?.SetPeerAddress(id, peer);
                     }
 
-                    if (m.Metadata.TryGetValue("client", out var client))
+                    if (m.Metadata.TryGetValue(MetadataKeys.ClientAddress, out var client))
                     {
                         lock (_addressLock)
                         {
@@ -294,25 +290,6 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
                         }
                     }
 
-                    if (m.State == MemberState.Alive)
-                    {
-                        alive.Add(id);
-                    }
-                }
-
-                var expect = _options.Cluster.BootstrapExpect;
-                if (unconfigured && expect > 0 && alive.Count >= expect)
-                {
-                    alive.Sort();
-                    var voters = alive.Take(expect).ToList();
-                    if (voters.Contains(_options.Node.Id))
-                    {
-                        var done = await loop.InvokeAsync(n => n.TryBootstrap(voters)).ConfigureAwait(false);
-                        if (done)
-                        {
-                            LogBootstrapped(_logger, string.Join(",", voters));
-                        }
-                    }
                 }
 
                 if (_idleTrimmer.ShouldTrim(loop.AppliedIndex, _clock.Now))
@@ -320,7 +297,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
                     // Load has stopped: shrink the log's group-commit buffers and return the heap the load grew to (see IdleTrimmer).
                     await loop.InvokeAsync(n =>
                     {
-                        n.Log.ReleaseMemory();
+                        n.ReleaseMemory();
                         return true;
                     }).ConfigureAwait(false);
                     IdleTrimmer.ReturnMemory();
@@ -400,9 +377,6 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "agent {NodeId} started: client {Client}, peer {Peer}, gossip {Gossip}, http {Http}")]
     private static partial void LogStarted(ILogger logger, ulong nodeId, string client, string peer, string gossip, string http);
-
-    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "bootstrapped the cluster with voters {Voters}")]
-    private static partial void LogBootstrapped(ILogger logger, string voters);
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "stopping: closing client port, handing over leadership, leaving the gossip group")]
     private static partial void LogStopping(ILogger logger);

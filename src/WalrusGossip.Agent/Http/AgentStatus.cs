@@ -32,6 +32,6 @@ public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> 
     public static AgentStatus Capture(WalrusNode node, TimeSpan now, IReadOnlyDictionary<string, string> addresses)
     {
         ArgumentNullException.ThrowIfNull(node);
-        return new AgentStatus(node.Status, node.Membership.GetSnapshot(now), node.Log.SegmentCount, node.Log.DataBytes, addresses, node.Log.GroupCommitLatency);
+        return new AgentStatus(node.Status, node.GetMembers(), node.LocalLog.SegmentCount, node.LocalLog.DataBytes, addresses, node.LocalLog.GroupCommitLatency);
     }
 }

@@ -8,7 +8,6 @@ using WalrusGossip.Protocol;
 using WalrusGossip.Protocol.Messages;
 using WalrusGossip.Storage;
 using WalrusGossip.Transport;
-using StoreEntry = WalrusGossip.Storage.LogEntry;
 
 namespace WalrusGossip.Agent.Network;
 
@@ -294,6 +293,7 @@ public sealed partial class ClientService : IAsyncDisposable
             RequestStatus.Retry => ResponseStatus.Retry,
             RequestStatus.SessionExpired => ResponseStatus.SessionExpired,
             RequestStatus.Overloaded => ResponseStatus.Overloaded,
+            RequestStatus.Timeout => ResponseStatus.Timeout,
             _ => ResponseStatus.InvalidArgument,
         };
         response.LeaderId = leaderId;
@@ -306,85 +306,97 @@ public sealed partial class ClientService : IAsyncDisposable
     private async Task ReadAsync(IFrameConnection connection, ReadRequest request, CancellationToken cancellationToken)
     {
         var response = new ReadResponse { RequestId = request.RequestId };
-        try
+        var point = await ReadPointAsync(request.Consistency, cancellationToken).ConfigureAwait(false);
+        if (point.Status != RequestStatus.Ok)
         {
-            var (status, bound, leader) = await ReadPointAsync(request.Consistency).ConfigureAwait(false);
-            if (status != RequestStatus.Ok)
-            {
-                response.Status = status == RequestStatus.NotLeader && leader == 0 ? ResponseStatus.Unavailable : ResponseStatus.NotLeader;
-                response.LeaderId = leader;
-                response.LeaderClientAddress = leader != 0 ? _clientAddressOf(leader) ?? string.Empty : string.Empty;
-            }
-            else
-            {
-                var (first, last) = await _loop.InvokeAsync(n => (n.Log.FirstIndex, n.Log.LastIndex)).ConfigureAwait(false);
-                response.CommitIndex = bound;
-                response.FirstIndex = first;
-                response.LastIndex = last;
-                var from = Math.Max(request.FromIndex, 1);
-                if (from < first)
-                {
-                    response.Status = ResponseStatus.Compacted;
-                    response.Message = $"index {from} is compacted; the log starts at {first}";
-                }
-                else if (from > bound)
-                {
-                    response.Status = ResponseStatus.NotFound;
-                    response.Message = $"index {from} is beyond the committed log (commit index {bound})";
-                }
-                else
-                {
-                    response.Status = ResponseStatus.Ok;
-                    var maxCount = (int)Math.Clamp(request.MaxCount == 0 ? 1000u : request.MaxCount, 1u, MaxReadEntries);
-                    var maxBytes = (long)Math.Min(request.MaxBytes == 0 ? 4UL << 20 : request.MaxBytes, MaxReadBytes);
-                    var filter = request.Stream.Length == 0 ? null : request.Stream;
-                    response.Entries.AddRange(await ReadEntriesAsync(from, bound, maxCount, maxBytes, filter).ConfigureAwait(false));
-                }
-            }
+            FillReadFailure(response, point);
+            Reply(connection, MessageType.ReadResponse, response);
+            return;
         }
-        catch (OperationCanceledException)
+
+        // Served from the committed view, off the node loop: entries up to the read point are applied and immutable.
+        var view = _loop.Committed;
+        response.CommitIndex = point.Bound;
+        response.FirstIndex = view.FirstIndex;
+        response.LastIndex = view.AppliedIndex;
+        var from = Math.Max(request.FromIndex, 1);
+        if (from < view.FirstIndex)
         {
-            response.Status = ResponseStatus.Unavailable;
+            response.Status = ResponseStatus.Compacted;
+            response.Message = $"index {from} is compacted; the log starts at {view.FirstIndex}";
+        }
+        else if (from > point.Bound)
+        {
+            response.Status = ResponseStatus.NotFound;
+            response.Message = $"index {from} is beyond the committed log (commit index {point.Bound})";
+        }
+        else
+        {
+            response.Status = ResponseStatus.Ok;
+            var maxCount = (int)Math.Clamp(request.MaxCount == 0 ? 1000u : request.MaxCount, 1u, MaxReadEntries);
+            var maxBytes = (long)Math.Min(request.MaxBytes == 0 ? 4UL << 20 : request.MaxBytes, MaxReadBytes);
+            var entries = new List<CommittedEntry>();
+            view.Read(from, maxCount, maxBytes, request.Stream.Length == 0 ? null : request.Stream, entries, upTo: point.Bound);
+            AddEntries(response.Entries, entries);
         }
 
         Reply(connection, MessageType.ReadResponse, response);
     }
 
+    private void FillReadFailure(ReadResponse response, ReadPoint point)
+    {
+        response.Status = point.Status switch
+        {
+            RequestStatus.NotLeader when point.Leader != 0 => ResponseStatus.NotLeader,
+            RequestStatus.Retry => ResponseStatus.Retry,
+            RequestStatus.Timeout => ResponseStatus.Timeout,
+            _ => ResponseStatus.Unavailable,
+        };
+        response.Message = point.Status switch
+        {
+            RequestStatus.Retry => "the leader changed before it confirmed the read; retry",
+            RequestStatus.Timeout => $"the read was not confirmed by a leader within {ReadPointTimeout.TotalSeconds:0} s",
+            RequestStatus.NotLeader when point.Leader != 0 => "send the read to the leader",
+            _ => "no leader is known (no quorum?)",
+        };
+        response.LeaderId = point.Leader;
+        response.LeaderClientAddress = point.Leader != 0 ? _clientAddressOf(point.Leader) ?? string.Empty : string.Empty;
+    }
+
+    private static void AddEntries(Google.Protobuf.Collections.RepeatedField<Entry> into, List<CommittedEntry> entries)
+    {
+        foreach (var e in entries)
+        {
+            into.Add(new Entry { Index = e.Index, Term = e.Term, Stream = e.Stream ?? string.Empty, Payload = ByteString.CopyFrom(e.Data.Span) });
+        }
+    }
+
+    /// <summary>Streams committed entries from the committed view; waits for the applied index to move (no polling).</summary>
     private async Task TailAsync(IFrameConnection connection, TailRequest request, CancellationToken cancellationToken)
     {
         var next = Math.Max(request.FromIndex, 1);
         var filter = request.Stream.Length == 0 ? null : request.Stream;
+        var entries = new List<CommittedEntry>();
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                if (next > _loop.AppliedIndex)
+                await _loop.WaitForAppliedAsync(next, cancellationToken).ConfigureAwait(false);
+                var view = _loop.Committed;
+                if (next < view.FirstIndex)
                 {
-                    await Task.Delay(10, cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-
-                var (applied, first) = await _loop.InvokeAsync(n => (n.Status.AppliedIndex, n.Log.FirstIndex)).ConfigureAwait(false);
-                if (next < first)
-                {
-                    await connection.SendAsync(MessageType.TailEntries, new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Compacted, CommitIndex = applied, Message = $"index {next} is compacted; the log starts at {first}" }, cancellationToken).ConfigureAwait(false);
+                    await connection.SendAsync(MessageType.TailEntries, new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Compacted, CommitIndex = view.AppliedIndex, Message = $"index {next} is compacted; the log starts at {view.FirstIndex}" }, cancellationToken).ConfigureAwait(false);
                     return;
                 }
 
-                if (next <= applied)
+                entries.Clear();
+                next = view.Read(next, 1000, 1 << 20, filter, entries);
+                if (entries.Count > 0)
                 {
-                    var batch = new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Ok, CommitIndex = applied };
-                    var entries = await ReadEntriesAsync(next, applied, 1000, 1 << 20, filter, e => next = e + 1).ConfigureAwait(false);
-                    batch.Entries.AddRange(entries);
-                    if (batch.Entries.Count > 0)
-                    {
-                        await connection.SendAsync(MessageType.TailEntries, batch, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    continue;
+                    var batch = new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Ok, CommitIndex = view.AppliedIndex };
+                    AddEntries(batch.Entries, entries);
+                    await connection.SendAsync(MessageType.TailEntries, batch, cancellationToken).ConfigureAwait(false);
                 }
-
-                await Task.Delay(10, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
@@ -392,79 +404,41 @@ public sealed partial class ClientService : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads committed application entries in [from, bound], skipping internal entries and duplicate copies of retried appends.</summary>
-    private async Task<List<Entry>> ReadEntriesAsync(ulong from, ulong bound, int maxCount, long maxBytes, string? stream, Action<ulong>? scanned = null)
+    /// <summary>How long a linearizable read waits for its leader's confirmation before it is answered with a timeout.</summary>
+    internal static readonly TimeSpan ReadPointTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The index up to which a read may be served: the applied index (stale) or a ReadIndex confirmed by the leader
+    /// (linearizable). Always ends with an answer: the node answers Retry when the term moves on, and a read not
+    /// confirmed within <see cref="ReadPointTimeout"/> (its request lost on the way to the leader) ends as a
+    /// <see cref="RequestStatus.Timeout"/>; one whose connection closed meanwhile as unavailable.
+    /// </summary>
+    private async Task<ReadPoint> ReadPointAsync(Protocol.Messages.ReadConsistency consistency, CancellationToken cancellationToken)
     {
-        var result = new List<Entry>();
-        var buffer = new List<StoreEntry>();
-        var next = from;
-        long bytes = 0;
-        while (next <= bound && result.Count < maxCount && bytes < maxBytes)
-        {
-            buffer.Clear();
-            var start = next;
-            var count = (int)Math.Min((ulong)Math.Max(1, maxCount - result.Count), bound - start + 1);
-            var duplicates = await _loop.InvokeAsync(n =>
-            {
-                n.Log.ReadRange(start, count, maxBytes, buffer);
-                var dup = new HashSet<ulong>();
-                foreach (var e in buffer)
-                {
-                    if (n.IsDuplicate(e.Index))
-                    {
-                        dup.Add(e.Index);
-                    }
-                }
-
-                return dup;
-            }).ConfigureAwait(false);
-            if (buffer.Count == 0)
-            {
-                break;
-            }
-
-            foreach (var e in buffer)
-            {
-                next = e.Index + 1;
-                scanned?.Invoke(e.Index);
-                if (e.Type != Storage.EntryType.Normal || duplicates.Contains(e.Index) ||
-                    !AppendCommand.TryDecode(e.Payload.Span, out _, out _, out var offset))
-                {
-                    continue;
-                }
-
-                var entryStream = AppendCommand.StreamOf(e.Payload.Span);
-                if (stream is not null && entryStream != stream)
-                {
-                    continue;
-                }
-
-                result.Add(new Entry { Index = e.Index, Term = e.Term, Stream = entryStream ?? string.Empty, Payload = ByteString.CopyFrom(e.Payload.Span[offset..]) });
-                bytes += e.Payload.Length - offset;
-                if (result.Count >= maxCount || bytes >= maxBytes)
-                {
-                    break;
-                }
-            }
-        }
-
-        return result;
-    }
-
-    private Task<(RequestStatus Status, ulong Bound, ulong Leader)> ReadPointAsync(Protocol.Messages.ReadConsistency consistency)
-    {
-        var tcs = new TaskCompletionSource<(RequestStatus, ulong, ulong)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var tcs = new TaskCompletionSource<ReadPoint>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (consistency == Protocol.Messages.ReadConsistency.Stale)
         {
-            _loop.Post(n => tcs.TrySetResult((RequestStatus.Ok, n.Status.AppliedIndex, n.Status.LeaderId)));
-        }
-        else
-        {
-            _loop.Post(n => n.ReadBarrier(r => tcs.TrySetResult((r.Status, r.ReadIndex, r.LeaderId))));
+            var view = _loop.Committed;
+            return new ReadPoint(RequestStatus.Ok, view.AppliedIndex, 0);
         }
 
-        return tcs.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        _loop.Post(n => n.ReadBarrier(r => tcs.TrySetResult(new ReadPoint(r.Status, r.ReadIndex, r.LeaderId))));
+        try
+        {
+            return await tcs.Task.WaitAsync(ReadPointTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return new ReadPoint(RequestStatus.Timeout, 0, 0);
+        }
+        catch (OperationCanceledException)
+        {
+            return new ReadPoint(RequestStatus.NotLeader, 0, 0);
+        }
     }
+
+    /// <summary>Where a read may be served up to, or why it may not.</summary>
+    private readonly record struct ReadPoint(RequestStatus Status, ulong Bound, ulong Leader);
 
     private async Task StatusAsync(IFrameConnection connection, StatusRequest request, CancellationToken cancellationToken)
     {

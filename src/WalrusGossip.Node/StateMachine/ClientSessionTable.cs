@@ -1,4 +1,4 @@
-namespace WalrusGossip.Raft;
+namespace WalrusGossip.Node;
 
 /// <summary>What <see cref="ClientSessionTable.Check"/> found for a (client, sequence) pair.</summary>
 public enum SessionCheck
@@ -155,11 +155,87 @@ public sealed class ClientSessionTable
     }
 
     /// <summary>
-    /// Lists the remembered (client, sequence, index) records, least recently active client first, so a checkpoint
-    /// can store them and a restored replica can rebuild an identical table by calling <see cref="Record"/> on each, in order.
+    /// Writes the whole table (every session with its remembered answers, its highest evicted sequence and its last
+    /// index, least recently active first) for a state-machine snapshot; <see cref="ReadFrom"/> rebuilds an identical table.
     /// </summary>
+    /// <param name="writer">Destination.</param>
+    internal void WriteTo(StateWriter writer)
+    {
+        writer.WriteInt32(_sessions.Count);
+        foreach (var clientId in _byActivity)
+        {
+            var session = _sessions[clientId];
+            writer.WriteUInt64(clientId);
+            writer.WriteUInt64(session.HighestEvicted);
+            writer.WriteUInt64(session.LastIndex);
+            writer.WriteInt32(session.Recent.Count);
+            foreach (var (sequence, index) in session.Recent)
+            {
+                writer.WriteUInt64(sequence);
+                writer.WriteUInt64(index);
+            }
+        }
+    }
+
+    /// <summary>Replaces the table's contents with what <see cref="WriteTo"/> wrote.</summary>
+    /// <param name="reader">Source, positioned at the table.</param>
+    /// <exception cref="StateMachineSnapshotException">The bytes are truncated or describe an impossible table.</exception>
+    internal void ReadFrom(ref StateReader reader)
+    {
+        _sessions.Clear();
+        _byActivity.Clear();
+        var count = reader.ReadCount(minBytesEach: 28);
+        for (var i = 0; i < count; i++)
+        {
+            var clientId = reader.ReadUInt64();
+            var session = new Session(clientId)
+            {
+                HighestEvicted = reader.ReadUInt64(),
+                LastIndex = reader.ReadUInt64(),
+            };
+            var records = reader.ReadCount(minBytesEach: 16);
+            for (var r = 0; r < records; r++)
+            {
+                var sequence = reader.ReadUInt64();
+                var index = reader.ReadUInt64();
+                session.Recent.Enqueue((sequence, index));
+                session.BySequence[sequence] = index;
+                session.HighestSequence = Math.Max(session.HighestSequence, sequence);
+            }
+
+            if (!_sessions.TryAdd(clientId, session))
+            {
+                throw new StateMachineSnapshotException($"client session {clientId} appears twice");
+            }
+
+            session.Peak = session.Recent.Count;
+            _byActivity.AddLast(session.Node);
+        }
+    }
+
+    /// <summary>Replaces this table's contents with <paramref name="other"/>'s (same bounds); <paramref name="other"/> must not be used afterwards.</summary>
+    /// <param name="other">A table built by <see cref="ReadFrom"/>.</param>
+    internal void CopyFrom(ClientSessionTable other)
+    {
+        var ordered = new List<Session>(other._sessions.Count);
+        foreach (var clientId in other._byActivity)
+        {
+            ordered.Add(other._sessions[clientId]);
+        }
+
+        other._byActivity.Clear(); // detaches the nodes so this table's list can take them
+        _sessions.Clear();
+        _byActivity.Clear();
+        foreach (var session in ordered)
+        {
+            _sessions[session.Node.Value] = session;
+            _byActivity.AddLast(session.Node);
+        }
+    }
+
+    /// <summary>The remembered (client, sequence, index) records, least recently active client first (for tests).</summary>
     /// <returns>The records in replay order.</returns>
-    public IReadOnlyList<(ulong ClientId, ulong Sequence, ulong Index)> Export()
+    internal List<(ulong ClientId, ulong Sequence, ulong Index)> Export()
     {
         var records = new List<(ulong, ulong, ulong)>();
         foreach (var clientId in _byActivity)

@@ -1,11 +1,11 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using WalrusGossip.Agent.Hosting;
+
 using WalrusGossip.Node;
 using WalrusGossip.Raft;
 using WalrusGossip.Storage;
 using WalrusGossip.Storage.IO;
 
-namespace WalrusGossip.Agent.Tests;
+namespace WalrusGossip.Node.Tests;
 
 /// <summary>
 /// The agent's node loop: work posted from any thread runs exactly once on the loop thread, a sleeping loop is woken

@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using WalrusGossip.Node;
 
-namespace WalrusGossip.Agent.Hosting;
+namespace WalrusGossip.Node;
 
 /// <summary>The monotonic system clock (<see cref="Stopwatch"/>), as the node loop's <see cref="INodeClock"/>.</summary>
 public sealed class SystemClock : INodeClock

@@ -1,4 +1,4 @@
-namespace WalrusGossip.Raft.Tests;
+namespace WalrusGossip.Node.Tests;
 
 public class ClientSessionPipelineTests
 {

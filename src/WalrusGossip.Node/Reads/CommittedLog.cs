@@ -1,0 +1,102 @@
+using WalrusGossip.Storage;
+using StoreEntryType = WalrusGossip.Storage.EntryType;
+
+namespace WalrusGossip.Node;
+
+/// <summary>
+/// An immutable view of a node's committed, applied log as of one moment (<see cref="WalrusNode.Committed"/>): the
+/// applied index, the first retained index and the duplicate copies to skip. Readers on any thread read entries up to
+/// <see cref="AppliedIndex"/> through it without visiting the node loop: those entries are durable and never change
+/// (Raft only truncates uncommitted suffixes). The node publishes a new view after each Ready that applied entries.
+/// </summary>
+public sealed class CommittedLog
+{
+    private readonly LogStore? _log;
+
+    internal CommittedLog(LogStore? log, ulong appliedIndex, ulong firstIndex, DuplicateSet duplicates)
+    {
+        _log = log;
+        AppliedIndex = appliedIndex;
+        FirstIndex = firstIndex;
+        Duplicates = duplicates;
+    }
+
+    /// <summary>A view of nothing (before the node started).</summary>
+    public static CommittedLog Empty { get; } = new(null, 0, 1, DuplicateSet.Empty);
+
+    /// <summary>Highest applied index: entries up to it may be read.</summary>
+    public ulong AppliedIndex { get; }
+
+    /// <summary>First index still in the log; reads below it are compacted.</summary>
+    public ulong FirstIndex { get; }
+
+    /// <summary>Duplicate copies of retried appends that readers skip (Raft dissertation §6.3).</summary>
+    public DuplicateSet Duplicates { get; }
+
+    /// <summary>
+    /// Reads committed application entries from <paramref name="fromIndex"/> up to <see cref="AppliedIndex"/>, skipping
+    /// internal entries (configuration changes, no-ops), duplicate copies and, with <paramref name="stream"/>, entries of
+    /// other streams. Stops after <paramref name="maxCount"/> entries, or once <paramref name="maxBytes"/> of application
+    /// bytes were returned (at least one entry is returned if one exists), or after scanning
+    /// <paramref name="maxScanned"/> log entries.
+    /// </summary>
+    /// <param name="fromIndex">First index to look at; at least <see cref="FirstIndex"/>.</param>
+    /// <param name="maxCount">Most entries to return, at least 1.</param>
+    /// <param name="maxBytes">Application-byte budget, at least 1.</param>
+    /// <param name="stream">Only this stream; null for every entry.</param>
+    /// <param name="into">Receives the entries in index order.</param>
+    /// <param name="maxScanned">Most log entries to examine (bounds the work of a filtered read of a long log).</param>
+    /// <param name="upTo">Last index to examine (for example a linearizable read point); at most <see cref="AppliedIndex"/>. Default: <see cref="AppliedIndex"/>.</param>
+    /// <returns>The index after the last one examined: where the next read continues.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A bound is below 1.</exception>
+    /// <exception cref="LogIndexOutOfRangeException"><paramref name="fromIndex"/> is below <see cref="FirstIndex"/> (compacted meanwhile).</exception>
+    /// <exception cref="LogCorruptionException">A stored record no longer verifies.</exception>
+    public ulong Read(ulong fromIndex, int maxCount, long maxBytes, string? stream, List<CommittedEntry> into, int maxScanned = 100_000, ulong upTo = ulong.MaxValue)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        var next = Math.Max(fromIndex, 1);
+        var last = Math.Min(upTo, AppliedIndex);
+        if (_log is null || next > last)
+        {
+            return next;
+        }
+
+        var buffer = new List<LogEntry>();
+        var returned = 0;
+        long bytes = 0;
+        var scanned = 0;
+        while (next <= last && returned < maxCount && bytes < maxBytes && scanned < maxScanned)
+        {
+            buffer.Clear();
+            var chunk = (int)Math.Min((ulong)Math.Min(maxCount - returned + 64, maxScanned - scanned), last - next + 1);
+            _log.ReadRange(next, chunk, maxBytes - bytes + 1, buffer);
+            if (buffer.Count == 0)
+            {
+                break;
+            }
+
+            foreach (var e in buffer)
+            {
+                next = e.Index + 1;
+                scanned++;
+                if (e.Type == StoreEntryType.Normal && !Duplicates.Contains(e.Index) &&
+                    LogStateMachine.TryDecodeAppend(e.Payload, out var entryStream, out var data) &&
+                    (stream is null || entryStream == stream))
+                {
+                    into.Add(new CommittedEntry(e.Index, e.Term, entryStream, data));
+                    returned++;
+                    bytes += data.Length;
+                }
+
+                if (returned >= maxCount || bytes >= maxBytes || scanned >= maxScanned)
+                {
+                    break;
+                }
+            }
+        }
+
+        return next;
+    }
+}

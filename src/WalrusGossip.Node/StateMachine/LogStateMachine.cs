@@ -1,0 +1,289 @@
+using System.Buffers.Binary;
+using WalrusGossip.Storage.Records;
+using RaftEntry = WalrusGossip.Raft.LogEntry;
+using RaftEntryType = WalrusGossip.Raft.EntryType;
+
+namespace WalrusGossip.Node;
+
+/// <summary>What applying one committed entry meant to the state machine.</summary>
+public enum AppliedKind
+{
+    /// <summary>An internal entry (configuration change, leader no-op, checkpoint marker) or a payload that is not an append command: readers skip it.</summary>
+    Internal,
+
+    /// <summary>A client append applied for the first time (or one without a session): readers serve it.</summary>
+    Application,
+
+    /// <summary>A second copy of a retried append whose first copy is at <see cref="ApplyOutcome.OriginalIndex"/>: readers skip it.</summary>
+    Duplicate,
+}
+
+/// <summary>Outcome of <see cref="LogStateMachine.Apply"/>.</summary>
+/// <param name="Kind">What the entry was.</param>
+/// <param name="OriginalIndex">The index a client is told its append is at: the entry's own index, or for a duplicate the first copy's.</param>
+/// <param name="ClientId">The append's session id (0 for none, and for internal entries).</param>
+/// <param name="Sequence">The append's sequence number within its session.</param>
+public readonly record struct ApplyOutcome(AppliedKind Kind, ulong OriginalIndex, ulong ClientId = 0, ulong Sequence = 0);
+
+/// <summary>
+/// The replicated state machine of a WalrusGossip node: everything that is derived from the committed log, applied
+/// in log order and identical on every replica that applied the same prefix. It owns the client session table
+/// (Raft dissertation §6.3: a retried append is answered with its first index and never served twice), the bounded
+/// set of duplicate copies that readers skip, the decoding of the append command (session fields, stream tag,
+/// application bytes) and its own snapshot encoding for checkpoints and InstallSnapshot.
+/// </summary>
+/// <remarks>
+/// <para>The node applies committed entries to it on the node loop; the simulator's checker runs its own instance over
+/// the committed log as the reference model. Nobody else decodes append payloads.</para>
+/// <para>Not thread-safe: mutate it from one thread. <see cref="Duplicates"/> is an immutable copy that readers on other
+/// threads may hold.</para>
+/// </remarks>
+public sealed class LogStateMachine
+{
+    /// <summary>Default number of client sessions remembered at once (least recently active evicted first).</summary>
+    public const int DefaultMaxClients = 10_000;
+
+    /// <summary>
+    /// Default recent sequences remembered per client. A client may pipeline many appends (the SDK allows concurrent
+    /// calls on one session), so sequences can be applied out of order; the window must exceed its in-flight count or a
+    /// late sequence reads as expired. Worst case memory: 10,000 clients x 1,024 sequences x 16 bytes = 160 MiB.
+    /// </summary>
+    public const int DefaultMaxSequencesPerClient = 1024;
+
+    /// <summary>
+    /// Default number of duplicate indexes remembered. Duplicates arise only when a retried append was proposed twice
+    /// across a leader change, so they are rare; past the bound the oldest is forgotten (and would be served by reads).
+    /// </summary>
+    public const int DefaultMaxDuplicates = 65_536;
+
+    private const uint SnapshotMagic = 0x314D5357; // "WSM1" little-endian
+    private const uint SnapshotVersion = 1;
+
+    private readonly ClientSessionTable _sessions;
+    private readonly int _maxDuplicates;
+    private readonly List<ulong> _duplicates = []; // ascending: entries are applied in index order
+    private DuplicateSet _published = DuplicateSet.Empty;
+
+    /// <summary>Creates an empty state machine (nothing applied).</summary>
+    /// <param name="maxClients">Sessions remembered at once; at least 1.</param>
+    /// <param name="maxSequencesPerClient">Sequences remembered per session; at least 1.</param>
+    /// <param name="maxDuplicates">Duplicate indexes remembered; at least 1.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A bound is below 1.</exception>
+    public LogStateMachine(int maxClients = DefaultMaxClients, int maxSequencesPerClient = DefaultMaxSequencesPerClient, int maxDuplicates = DefaultMaxDuplicates)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxDuplicates, 1);
+        _sessions = new ClientSessionTable(maxClients, maxSequencesPerClient);
+        _maxDuplicates = maxDuplicates;
+    }
+
+    /// <summary>Highest index applied (0 before anything).</summary>
+    public ulong AppliedIndex { get; private set; }
+
+    /// <summary>Term of the entry at <see cref="AppliedIndex"/> (0 before anything).</summary>
+    public ulong AppliedTerm { get; private set; }
+
+    /// <summary>Client sessions currently remembered.</summary>
+    public int SessionCount => _sessions.Count;
+
+    /// <summary>The duplicate indexes, as an immutable set safe to read from any thread; replaced (not changed) when one is added or pruned.</summary>
+    public DuplicateSet Duplicates => _published;
+
+    /// <summary>Looks up an incoming append before proposing it (dissertation §6.3).</summary>
+    /// <param name="clientId">Session id, non-zero.</param>
+    /// <param name="sequence">The append's sequence number.</param>
+    /// <param name="originalIndex">For <see cref="SessionCheck.Duplicate"/>, the index it was applied at.</param>
+    /// <returns>Whether it is new, already applied, or too old to tell.</returns>
+    public SessionCheck CheckSession(ulong clientId, ulong sequence, out ulong originalIndex) => _sessions.Check(clientId, sequence, out originalIndex);
+
+    /// <summary>Applies one committed entry. Entries at or below <see cref="AppliedIndex"/> are ignored (reported as internal).</summary>
+    /// <param name="entry">The next committed entry, in index order.</param>
+    /// <returns>What the entry meant, and the index its client is told.</returns>
+    public ApplyOutcome Apply(in RaftEntry entry)
+    {
+        if (entry.Index <= AppliedIndex)
+        {
+            return new ApplyOutcome(AppliedKind.Internal, entry.Index);
+        }
+
+        AppliedIndex = entry.Index;
+        AppliedTerm = entry.Term;
+        if (entry.Type != RaftEntryType.Normal || !AppendCommand.TryDecode(entry.Payload.Span, out var clientId, out var sequence, out var acknowledged, out _))
+        {
+            return new ApplyOutcome(AppliedKind.Internal, entry.Index);
+        }
+
+        if (clientId == 0)
+        {
+            return new ApplyOutcome(AppliedKind.Application, entry.Index);
+        }
+
+        _sessions.ForgetBelow(clientId, Math.Min(acknowledged, sequence));
+        if (_sessions.Check(clientId, sequence, out var first) == SessionCheck.Duplicate)
+        {
+            AddDuplicate(entry.Index);
+            return new ApplyOutcome(AppliedKind.Duplicate, first, clientId, sequence);
+        }
+
+        _sessions.Record(clientId, sequence, entry.Index);
+        return new ApplyOutcome(AppliedKind.Application, entry.Index, clientId, sequence);
+    }
+
+    /// <summary>
+    /// Decodes the application part of a Normal entry's payload: its stream tag and application bytes (the append
+    /// command of <see cref="AppendCommand"/>). Readers use this, never their own decoding.
+    /// </summary>
+    /// <param name="payload">A Normal entry's payload.</param>
+    /// <param name="stream">The stream tag, or null when the append named none.</param>
+    /// <param name="data">The application bytes (a slice of <paramref name="payload"/>).</param>
+    /// <returns>False when the payload is not an append command (readers skip such entries).</returns>
+    public static bool TryDecodeAppend(ReadOnlyMemory<byte> payload, out string? stream, out ReadOnlyMemory<byte> data)
+    {
+        if (!AppendCommand.TryDecode(payload.Span, out _, out _, out var offset))
+        {
+            stream = null;
+            data = default;
+            return false;
+        }
+
+        stream = AppendCommand.StreamOf(payload.Span);
+        data = payload[offset..];
+        return true;
+    }
+
+    /// <summary>True when the applied entry at <paramref name="index"/> is a duplicate copy that readers skip.</summary>
+    /// <param name="index">An applied index.</param>
+    /// <returns>Whether it is a remembered duplicate.</returns>
+    public bool IsDuplicate(ulong index) => _published.Contains(index);
+
+    /// <summary>Forgets duplicate indexes below <paramref name="firstRetainedIndex"/>: those entries are no longer in the log.</summary>
+    /// <param name="firstRetainedIndex">The log's first retained index after compaction.</param>
+    public void PruneBelow(ulong firstRetainedIndex)
+    {
+        var drop = 0;
+        while (drop < _duplicates.Count && _duplicates[drop] < firstRetainedIndex)
+        {
+            drop++;
+        }
+
+        if (drop > 0)
+        {
+            _duplicates.RemoveRange(0, drop);
+            _published = new DuplicateSet([.. _duplicates]);
+        }
+    }
+
+    /// <summary>
+    /// Encodes the whole state as of <see cref="AppliedIndex"/> (little-endian): magic "WSM1", version 1, applied index
+    /// and term, the session table, the duplicate indexes, then a CRC-32C of everything before it.
+    /// </summary>
+    /// <returns>The snapshot bytes, for a checkpoint or an InstallSnapshot.</returns>
+    public byte[] EncodeSnapshot()
+    {
+        var writer = new StateWriter();
+        writer.WriteUInt32(SnapshotMagic);
+        writer.WriteUInt32(SnapshotVersion);
+        writer.WriteUInt64(AppliedIndex);
+        writer.WriteUInt64(AppliedTerm);
+        _sessions.WriteTo(writer);
+        writer.WriteInt32(_duplicates.Count);
+        foreach (var index in _duplicates)
+        {
+            writer.WriteUInt64(index);
+        }
+
+        var body = writer.Written;
+        var bytes = new byte[body.Length + 4];
+        body.CopyTo(bytes);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(body.Length), Crc32C.Compute(body));
+        return bytes;
+    }
+
+    /// <summary>Replaces the whole state with a snapshot made by <see cref="EncodeSnapshot"/> (on this or another replica).</summary>
+    /// <param name="snapshot">The snapshot bytes.</param>
+    /// <exception cref="StateMachineSnapshotException">Truncated, CRC mismatch, unknown magic or version, or impossible contents; the state is unchanged.</exception>
+    public void Restore(ReadOnlySpan<byte> snapshot)
+    {
+        if (snapshot.Length < 28)
+        {
+            throw new StateMachineSnapshotException($"a state-machine snapshot is at least 28 bytes; this one is {snapshot.Length}");
+        }
+
+        var body = snapshot[..^4];
+        var stored = BinaryPrimitives.ReadUInt32LittleEndian(snapshot[^4..]);
+        if (Crc32C.Compute(body) != stored)
+        {
+            throw new StateMachineSnapshotException("the state-machine snapshot fails its CRC-32C");
+        }
+
+        var reader = new StateReader(body);
+        if (reader.ReadUInt32() != SnapshotMagic)
+        {
+            throw new StateMachineSnapshotException("not a state-machine snapshot (bad magic)");
+        }
+
+        var version = reader.ReadUInt32();
+        if (version != SnapshotVersion)
+        {
+            throw new StateMachineSnapshotException($"state-machine snapshot version {version} is not supported (this build reads {SnapshotVersion})");
+        }
+
+        var applied = reader.ReadUInt64();
+        var term = reader.ReadUInt64();
+        var sessions = new ClientSessionTable(_sessions.MaxClients, _sessions.MaxSequencesPerClient);
+        sessions.ReadFrom(ref reader);
+        var count = reader.ReadCount(minBytesEach: 8);
+        var duplicates = new List<ulong>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var index = reader.ReadUInt64();
+            if (index > applied || (duplicates.Count > 0 && index <= duplicates[^1]))
+            {
+                throw new StateMachineSnapshotException($"duplicate index {index} is out of order or above the applied index {applied}");
+            }
+
+            duplicates.Add(index);
+        }
+
+        if (reader.Remaining != 0)
+        {
+            throw new StateMachineSnapshotException($"{reader.Remaining} unexpected bytes after the state");
+        }
+
+        _sessions.CopyFrom(sessions);
+        _duplicates.Clear();
+        _duplicates.AddRange(duplicates);
+        _published = new DuplicateSet([.. _duplicates]);
+        AppliedIndex = applied;
+        AppliedTerm = term;
+    }
+
+    private void AddDuplicate(ulong index)
+    {
+        _duplicates.Add(index);
+        if (_duplicates.Count > _maxDuplicates)
+        {
+            _duplicates.RemoveAt(0);
+        }
+
+        _published = new DuplicateSet([.. _duplicates]);
+    }
+}
+
+/// <summary>An immutable, sorted set of duplicate log indexes (see <see cref="LogStateMachine.Duplicates"/>); safe to share across threads.</summary>
+public sealed class DuplicateSet
+{
+    private readonly ulong[] _sorted;
+
+    internal DuplicateSet(ulong[] sorted) => _sorted = sorted;
+
+    /// <summary>The empty set.</summary>
+    public static DuplicateSet Empty { get; } = new([]);
+
+    /// <summary>Number of indexes.</summary>
+    public int Count => _sorted.Length;
+
+    /// <summary>True when <paramref name="index"/> is a duplicate copy.</summary>
+    /// <param name="index">A log index.</param>
+    /// <returns>Whether readers must skip it.</returns>
+    public bool Contains(ulong index) => _sorted.Length != 0 && Array.BinarySearch(_sorted, index) >= 0;
+}
