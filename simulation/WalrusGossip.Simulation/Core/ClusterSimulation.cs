@@ -101,7 +101,8 @@ internal sealed partial class ClusterSimulation : INodeClock
 
             _step++;
             CheckEventRate();
-            if (_violation is null)
+            // A message or request that only joined a node's inbox changed no node's state: nothing to check yet.
+            if (_violation is null && e.Kind is EventKind.Run or EventKind.Action)
             {
                 Observe(true);
                 _checker.AfterStep(e.Node);
