@@ -11,6 +11,9 @@ public sealed class NodeClusterTests : IDisposable
     private readonly ManualClock _clock = new();
     private readonly Queue<Action> _network = new();
     private readonly Dictionary<ulong, WalrusNode> _nodes = [];
+
+    /// <summary>Nodes cut off from the others: Raft messages from or to them are dropped when they would be delivered (gossip still flows).</summary>
+    private readonly HashSet<ulong> _cutOff = [];
     private readonly FileSystemDevice _device = FileSystemDevice.Create(IoEngine.Psync);
 
     public NodeClusterTests()
@@ -121,6 +124,62 @@ public sealed class NodeClusterTests : IDisposable
         Assert.Throws<InvalidOperationException>(leader.EndBatch);
     }
 
+    /// <summary>How long the agent's client service waits for a read barrier before it answers TIMEOUT (ClientService.ReadPointTimeout).</summary>
+    private static readonly TimeSpan ClientReadTimeout = TimeSpan.FromSeconds(5);
+
+    [Fact]
+    public void A_read_barrier_lost_to_a_leader_change_is_answered_retry_not_left_waiting()
+    {
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        var appended = new List<AppendResult>();
+        leader.Append(3, 1, AppendCommand.Encode(3, 1, null, [1]), appended.Add);
+        RunUntil(() => appended.Count == 1 && _network.Count == 0 ? appended : null, TimeSpan.FromSeconds(5));
+        Assert.Equal(RequestStatus.Ok, appended[0].Status);
+        var (commitBefore, termBefore) = (leader.Status.CommitIndex, leader.Status.Term);
+        var follower = _nodes.Values.First(n => n != leader);
+
+        var reads = new List<ReadResult>();
+        follower.ReadBarrier(reads.Add);
+        Assert.Empty(reads); // forwarded to the leader: the ReadIndex request is in flight
+        _cutOff.Add(leader.Id); // the request, and every later message of the old leader, is lost
+        var issuedAt = _clock.Now;
+
+        RunUntil(() => reads.Count > 0 ? reads : null, ClientReadTimeout);
+        var answeredAfter = _clock.Now - issuedAt;
+        RunUntil(() => _nodes.Values.FirstOrDefault(n => n != leader && n.Status.Role == RaftRole.Leader && n.Status.Term > termBefore), TimeSpan.FromSeconds(5));
+        RunFor(TimeSpan.FromSeconds(2)); // a second answer would show up here
+
+        var read = Assert.Single(reads);
+        Assert.True(
+            read.Status is RequestStatus.Retry or RequestStatus.NotLeader || (read.Status == RequestStatus.Ok && read.ReadIndex >= commitBefore),
+            $"answered {read.Status} at index {read.ReadIndex} (commit index before the read: {commitBefore}) after {answeredAfter}");
+        Assert.True(answeredAfter < ClientReadTimeout, $"answered after {answeredAfter} of simulated time");
+    }
+
+    [Fact]
+    public void A_read_barrier_on_a_leader_that_is_cut_off_is_answered_retry_when_it_steps_down()
+    {
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        RunUntil(() => _network.Count == 0 && leader.Status.CommitIndex > 0 ? this : null, TimeSpan.FromSeconds(5));
+        var termBefore = leader.Status.Term;
+
+        var reads = new List<ReadResult>();
+        leader.ReadBarrier(reads.Add);
+        Assert.Empty(reads); // the heartbeat round that would confirm it is in flight
+        _cutOff.Add(leader.Id);
+        var issuedAt = _clock.Now;
+        var successor = RunUntil(() => _nodes.Values.FirstOrDefault(n => n != leader && n.Status.Role == RaftRole.Leader && n.Status.Term > termBefore), TimeSpan.FromSeconds(5));
+        _cutOff.Clear(); // the old leader hears the new leader's next heartbeat and its term
+
+        RunUntil(() => reads.Count > 0 ? reads : null, ClientReadTimeout - (_clock.Now - issuedAt));
+        RunFor(TimeSpan.FromSeconds(2));
+
+        // The old leader answers when it steps down: by CheckQuorum (no leader known yet, hint 0) or on the new term (hint = successor).
+        var read = Assert.Single(reads);
+        Assert.Equal(RequestStatus.Retry, read.Status);
+        Assert.Contains(read.LeaderId, new ulong[] { 0, successor.Id });
+    }
+
     private AppendResult Append(WalrusNode node, ulong client, ulong seq)
     {
         AppendResult? result = null;
@@ -154,6 +213,13 @@ public sealed class NodeClusterTests : IDisposable
         throw new TimeoutException($"condition not reached within {limit} of simulated time");
     }
 
+    /// <summary>Delivers messages and ticks every node for <paramref name="span"/> of simulated time.</summary>
+    private void RunFor(TimeSpan span)
+    {
+        var end = _clock.Now + span;
+        RunUntil<object>(() => _clock.Now >= end ? this : null, span + TimeSpan.FromMilliseconds(10));
+    }
+
     public void Dispose()
     {
         foreach (var node in _nodes.Values)
@@ -173,7 +239,13 @@ public sealed class NodeClusterTests : IDisposable
     private sealed class Transport(NodeClusterTests cluster, string from) : INodeTransport
     {
         public void SendRaft(RaftMessage message) =>
-            cluster._network.Enqueue(() => cluster._nodes[message.To].ReceiveRaft(message));
+            cluster._network.Enqueue(() =>
+            {
+                if (!cluster._cutOff.Contains(message.From) && !cluster._cutOff.Contains(message.To))
+                {
+                    cluster._nodes[message.To].ReceiveRaft(message);
+                }
+            });
 
         public void SendGossip(string address, bool reliable, byte[] payload) =>
             cluster._network.Enqueue(() => cluster._nodes[ulong.Parse(address.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)].ReceiveGossip(from, reliable, payload));

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Hosting;
@@ -20,6 +19,11 @@ namespace WalrusGossip.Agent.Hosting;
 /// disk, keeps the peer address book in step with gossip, bootstraps with <c>--bootstrap-expect</c>, and on SIGTERM
 /// stops accepting, hands leadership over, leaves the gossip group and flushes the log.
 /// </summary>
+/// <remarks>
+/// This file composes the agent (ports, transports, the node and its loop, the services) and takes it apart again;
+/// the background maintenance loop (address book from gossip, idle memory trimming) is in
+/// <c>AgentService.Maintenance.cs</c>.
+/// </remarks>
 public sealed partial class AgentService : IHostedService, IAsyncDisposable
 {
     private readonly AgentOptions _options;
@@ -27,8 +31,6 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly SystemClock _clock = new();
     private readonly RaftStateEnricher _raftState;
-    private readonly Dictionary<ulong, string> _clientAddresses = [];
-    private readonly Lock _addressLock = new();
     private readonly CancellationTokenSource _stop = new();
     private FileSystemDevice? _device;
     private UdpGossipSocket? _udp;
@@ -245,73 +247,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         _device?.Dispose();
     }
 
-    private string? ClientAddressOf(ulong nodeId)
-    {
-        lock (_addressLock)
-        {
-            return _clientAddresses.TryGetValue(nodeId, out var a) ? a : null;
-        }
-    }
-
-    private readonly IdleTrimmer _idleTrimmer = new();
-
-    /// <summary>Every 200 ms: refresh peer and client addresses from gossip; return memory once a load has stopped.</summary>
-    private async Task MaintainAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                var loop = _loop;
-                if (loop is null)
-                {
-                    return;
-                }
-
-                var (members, status) = await loop.InvokeAsync(n => (n.GetMembers(), n.Status)).ConfigureAwait(false);
-                _raftState.Update(status.Term, status.IsLearner ? "learner" : status.Role.ToString().ToLowerInvariant());
-                foreach (var m in members)
-                {
-                    if (!ulong.TryParse(m.Name, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
-                    {
-                        continue;
-                    }
-
-                    if (m.Metadata.TryGetValue(MetadataKeys.PeerAddress, out var peer))
-                    {
-                        _peers?.SetPeerAddress(id, peer);
-                    }
-
-                    if (m.Metadata.TryGetValue(MetadataKeys.ClientAddress, out var client))
-                    {
-                        lock (_addressLock)
-                        {
-                            _clientAddresses[id] = client;
-                        }
-                    }
-
-                }
-
-                if (_idleTrimmer.ShouldTrim(loop.AppliedIndex, _clock.Now))
-                {
-                    // Load has stopped: shrink the log's group-commit buffers and return the heap the load grew to (see IdleTrimmer).
-                    await loop.InvokeAsync(n =>
-                    {
-                        n.ReleaseMemory();
-                        return true;
-                    }).ConfigureAwait(false);
-                    IdleTrimmer.ReturnMemory();
-                }
-
-                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
-
+    /// <summary>On a leader, transfers leadership to another voter and waits up to 3 s (wall clock) for it to take over; best effort.</summary>
     private async Task HandOverLeadershipAsync()
     {
         var loop = _loop!;
@@ -348,6 +284,8 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>Binds a socket, turning "address in use" and the like into a configuration error naming <paramref name="setting"/>.</summary>
+    /// <exception cref="AgentConfigurationException">The socket cannot listen.</exception>
     private static T Bind<T>(string setting, Func<T> bind)
     {
         try
@@ -360,6 +298,8 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>Asynchronous <see cref="Bind{T}"/>.</summary>
+    /// <exception cref="AgentConfigurationException">The listener cannot listen.</exception>
     private static async Task<T> BindAsync<T>(string setting, Func<ValueTask<T>> bind)
     {
         try

@@ -1,0 +1,47 @@
+using WalrusGossip.Node;
+using WalrusGossip.Protocol;
+using WalrusGossip.Protocol.Messages;
+using WalrusGossip.Transport;
+
+namespace WalrusGossip.Agent.Network;
+
+/// <summary>Tails: a stream of committed entries pushed to the client as the applied index moves.</summary>
+public sealed partial class ClientService
+{
+    /// <summary>
+    /// Streams committed entries from the committed view; waits for the applied index to move (no polling). Sends batches
+    /// of at most 1000 entries and about 1 MiB; ends with one COMPACTED message when the next index has been compacted
+    /// away, and quietly when the connection closes or the service stops.
+    /// </summary>
+    private async Task TailAsync(IFrameConnection connection, TailRequest request, CancellationToken cancellationToken)
+    {
+        var next = Math.Max(request.FromIndex, 1);
+        var filter = request.Stream.Length == 0 ? null : request.Stream;
+        var entries = new List<CommittedEntry>();
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                await _loop.WaitForAppliedAsync(next, cancellationToken).ConfigureAwait(false);
+                var view = _loop.Committed;
+                if (next < view.FirstIndex)
+                {
+                    await connection.SendAsync(MessageType.TailEntries, new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Compacted, CommitIndex = view.AppliedIndex, Message = $"index {next} is compacted; the log starts at {view.FirstIndex}" }, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                entries.Clear();
+                next = view.Read(next, 1000, 1 << 20, filter, entries);
+                if (entries.Count > 0)
+                {
+                    var batch = new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Ok, CommitIndex = view.AppliedIndex };
+                    AddEntries(batch.Entries, entries);
+                    await connection.SendAsync(MessageType.TailEntries, batch, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+        }
+    }
+}
