@@ -2,10 +2,6 @@ using System.Runtime.InteropServices;
 using WalrusGossip.Raft;
 using WalrusGossip.Storage;
 using WalrusGossip.Storage.Checkpoints;
-using RaftEntry = WalrusGossip.Raft.LogEntry;
-using RaftEntryType = WalrusGossip.Raft.EntryType;
-using StoreEntry = WalrusGossip.Storage.LogEntry;
-using StoreEntryType = WalrusGossip.Storage.EntryType;
 
 namespace WalrusGossip.Node;
 
@@ -25,10 +21,10 @@ public sealed class DiskRaftLog : IRaftLogStorage
     internal const long TailCacheBytes = 2L << 20;
 
     private readonly NodeStorage _storage;
-    private readonly List<RaftEntry> _tail = []; // the newest entries, contiguous up to LastIndex, from _tailStart on
+    private readonly List<LogEntry> _tail = []; // the newest entries, contiguous up to LastIndex, from _tailStart on
     private int _tailStart;
     private long _tailBytes;
-    private Raft.HardState _hardState;
+    private HardState _hardState;
     private RaftSnapshot _snapshot;
 
     /// <summary>Reads the hard state and newest checkpoint of an open <see cref="NodeStorage"/>.</summary>
@@ -38,8 +34,7 @@ public sealed class DiskRaftLog : IRaftLogStorage
     {
         ArgumentNullException.ThrowIfNull(storage);
         _storage = storage;
-        var hs = storage.HardState.Load();
-        _hardState = new Raft.HardState(hs.Term, hs.Vote, hs.Commit);
+        _hardState = storage.HardState.Load();
         _snapshot = RaftSnapshot.Empty;
         if (storage.LatestCheckpoint is { } checkpoint)
         {
@@ -87,7 +82,7 @@ public sealed class DiskRaftLog : IRaftLogStorage
     }
 
     /// <inheritdoc />
-    public IReadOnlyList<RaftEntry> Entries(ulong low, ulong high, ulong maxBytes)
+    public IReadOnlyList<LogEntry> Entries(ulong low, ulong high, ulong maxBytes)
     {
         if (low < FirstIndex || high > LastIndex + 1 || low >= high)
         {
@@ -99,15 +94,9 @@ public sealed class DiskRaftLog : IRaftLogStorage
             return cached;
         }
 
-        var stored = new List<StoreEntry>((int)Math.Min(high - low, 1024));
+        var stored = new List<LogEntry>((int)Math.Min(high - low, 1024));
         _storage.Log.ReadRange(low, (int)Math.Min(high - low, int.MaxValue), (long)Math.Min(maxBytes, long.MaxValue), stored);
-        var result = new RaftEntry[stored.Count];
-        for (var i = 0; i < stored.Count; i++)
-        {
-            result[i] = ToRaft(stored[i]);
-        }
-
-        return result;
+        return stored;
     }
 
     /// <inheritdoc />
@@ -139,7 +128,7 @@ public sealed class DiskRaftLog : IRaftLogStorage
             var hs = ready.HardState;
             if (hs.Term != _hardState.Term || hs.Vote != _hardState.Vote)
             {
-                _storage.HardState.Save(new Storage.HardState(hs.Term, hs.Vote, hs.Commit));
+                _storage.HardState.Save(hs);
             }
 
             _hardState = hs;
@@ -185,7 +174,7 @@ public sealed class DiskRaftLog : IRaftLogStorage
         _snapshot = snapshot;
     }
 
-    internal void AppendEntries(IReadOnlyList<RaftEntry> entries)
+    internal void AppendEntries(IReadOnlyList<LogEntry> entries)
     {
         var log = _storage.Log;
         var skip = 0;
@@ -206,12 +195,7 @@ public sealed class DiskRaftLog : IRaftLogStorage
             log.TruncateSuffix(first);
         }
 
-        var batch = new StoreEntry[entries.Count - skip];
-        for (var i = skip; i < entries.Count; i++)
-        {
-            batch[i - skip] = ToStore(entries[i]);
-        }
-
+        var batch = skip == 0 ? entries : entries.Skip(skip).ToArray();
         log.AppendBatchAsync(batch).AsTask().GetAwaiter().GetResult();
         AddToTail(entries, skip);
     }
@@ -221,7 +205,7 @@ public sealed class DiskRaftLog : IRaftLogStorage
     /// entries a node applies right after committing them, and the AppendEntries for followers that are a little
     /// behind, come from memory instead of being read back from the segment files and verified again.
     /// </summary>
-    private void AddToTail(IReadOnlyList<RaftEntry> entries, int from)
+    private void AddToTail(IReadOnlyList<LogEntry> entries, int from)
     {
         if (_tail.Count > _tailStart && _tail[^1].Index + 1 != entries[from].Index)
         {
@@ -256,7 +240,7 @@ public sealed class DiskRaftLog : IRaftLogStorage
     }
 
     /// <summary>[low, high) from memory, within the payload budget (the first entry always), or null when not all cached.</summary>
-    private RaftEntry[]? TryFromTail(ulong low, ulong high, ulong maxBytes)
+    private LogEntry[]? TryFromTail(ulong low, ulong high, ulong maxBytes)
     {
         if (_tail.Count == _tailStart || low < _tail[_tailStart].Index || high - 1 > _tail[^1].Index)
         {
@@ -281,8 +265,4 @@ public sealed class DiskRaftLog : IRaftLogStorage
         TailHits += count;
         return CollectionsMarshal.AsSpan(_tail).Slice(start, count).ToArray();
     }
-
-    internal static RaftEntry ToRaft(in StoreEntry e) => new(e.Index, e.Term, (RaftEntryType)((byte)e.Type - 1), e.Payload);
-
-    internal static StoreEntry ToStore(in RaftEntry e) => new(e.Index, e.Term, (StoreEntryType)((byte)e.Type + 1), e.Payload);
 }

@@ -1,7 +1,5 @@
 using System.Buffers.Binary;
 using WalrusGossip.Raft;
-using RaftEntry = WalrusGossip.Raft.LogEntry;
-using RaftEntryType = WalrusGossip.Raft.EntryType;
 
 namespace WalrusGossip.Node;
 
@@ -255,7 +253,7 @@ public sealed partial class WalrusNode
         }
     }
 
-    private void Apply(in RaftEntry entry)
+    private void Apply(in LogEntry entry)
     {
         if (entry.Index <= _applied)
         {

@@ -5,8 +5,6 @@ using WalrusGossip.Membership;
 using WalrusGossip.Raft;
 using WalrusGossip.Storage;
 using WalrusGossip.Storage.IO;
-using RaftEntry = WalrusGossip.Raft.LogEntry;
-using RaftEntryType = WalrusGossip.Raft.EntryType;
 
 namespace WalrusGossip.Node;
 
@@ -380,9 +378,9 @@ public sealed partial class WalrusNode : IDisposable
 
     private static void Bootstrap(NodeStorage storage, ClusterConfig config)
     {
-        var entry = DiskRaftLog.ToStore(new RaftEntry(1, 1, RaftEntryType.ConfigChange, config.Encode()));
+        var entry = new LogEntry(1, 1, EntryType.ConfigChange, config.Encode());
         storage.Log.AppendBatchAsync([entry]).AsTask().GetAwaiter().GetResult();
-        storage.HardState.Save(new Storage.HardState(1, 0, 1));
+        storage.HardState.Save(new HardState(1, 0, 1));
     }
 
     /// <summary>Leader only: one membership step per call — add an unknown live agent as a learner, or promote a caught-up learner.</summary>

@@ -4,7 +4,6 @@ using System.Text;
 using WalrusGossip.Client;
 using WalrusGossip.Node;
 using WalrusGossip.Storage;
-using EntryType = WalrusGossip.Storage.EntryType;
 using WalrusGossip.Storage.IO;
 
 namespace WalrusGossip.Agent.Tests;
@@ -148,7 +147,7 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
     private static List<StoredEntry> ReadLog(string dataDir)
     {
         using var storage = NodeStorage.Open(dataDir, new StorageOptions { IoEngine = IoEngine.Psync });
-        var entries = new List<Storage.LogEntry>();
+        var entries = new List<Raft.LogEntry>();
         var result = new List<StoredEntry>();
         var next = storage.Log.FirstIndex;
         while (next <= storage.Log.LastIndex)
@@ -158,7 +157,7 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
             foreach (var e in entries)
             {
                 string? data = null;
-                if (e.Type == EntryType.Normal && AppendCommand.TryDecode(e.Payload.Span, out _, out _, out var offset))
+                if (e.Type == Raft.EntryType.Normal && AppendCommand.TryDecode(e.Payload.Span, out _, out _, out var offset))
                 {
                     data = Encoding.UTF8.GetString(e.Payload.Span[offset..]);
                 }
@@ -171,7 +170,7 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
         return result;
     }
 
-    private sealed record StoredEntry(ulong Index, ulong Term, EntryType Type, string? Data, string Raw);
+    private sealed record StoredEntry(ulong Index, ulong Term, Raft.EntryType Type, string? Data, string Raw);
 }
 
 [CollectionDefinition(Name, DisableParallelization = true)]

@@ -1,6 +1,5 @@
 using WalrusGossip.Storage;
-using RaftEntry = WalrusGossip.Raft.LogEntry;
-using RaftEntryType = WalrusGossip.Raft.EntryType;
+using WalrusGossip.Raft;
 
 namespace WalrusGossip.Node.Tests;
 
@@ -25,12 +24,12 @@ public sealed class DiskRaftLogTailTests
                     next -= (ulong)random.Next(1, 5);
                 }
 
-                var entries = new List<RaftEntry>();
+                var entries = new List<LogEntry>();
                 for (var i = random.Next(1, 20); i > 0; i--)
                 {
                     var payload = new byte[random.Next(0, 20_000)];
                     random.NextBytes(payload);
-                    entries.Add(new RaftEntry(next++, 1 + ((ulong)batch / 50), RaftEntryType.Normal, payload));
+                    entries.Add(new LogEntry(next++, 1 + ((ulong)batch / 50), EntryType.Normal, payload));
                 }
 
                 log.AppendEntries(entries);

@@ -1,5 +1,6 @@
 using WalrusGossip.Storage.IO;
 using WalrusGossip.Storage.Segments;
+using WalrusGossip.Raft;
 
 namespace WalrusGossip.Storage.Tests;
 

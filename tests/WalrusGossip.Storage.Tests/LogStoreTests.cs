@@ -1,4 +1,5 @@
 using WalrusGossip.Storage.IO;
+using WalrusGossip.Raft;
 
 namespace WalrusGossip.Storage.Tests;
 

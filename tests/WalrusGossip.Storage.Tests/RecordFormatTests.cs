@@ -1,4 +1,5 @@
 using WalrusGossip.Storage.Records;
+using WalrusGossip.Raft;
 
 namespace WalrusGossip.Storage.Tests;
 

@@ -52,6 +52,18 @@ public sealed unsafe class UringAbiTests
     }
 }
 
+/// <summary>
+/// Runs alone: one test counts the process's io_uring descriptors in /proc/self/fd, which rings created by other test
+/// classes running in parallel (the io_uring store tests) would change under it.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessWideDescriptors
+{
+    /// <summary>The collection's name.</summary>
+    public const string Name = "process-wide descriptors";
+}
+
+[Collection(ProcessWideDescriptors.Name)]
 public sealed class UringRingTests : IDisposable
 {
     private readonly string _dir;

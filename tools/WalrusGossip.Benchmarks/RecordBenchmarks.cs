@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using WalrusGossip.Storage;
 using WalrusGossip.Storage.Records;
+using WalrusGossip.Raft;
 
 namespace WalrusGossip.Benchmarks;
 

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using BenchmarkDotNet.Attributes;
 using WalrusGossip.Storage;
 using WalrusGossip.Storage.IO;
+using WalrusGossip.Raft;
 
 namespace WalrusGossip.Benchmarks;
 

@@ -2,8 +2,6 @@ using System.Globalization;
 using WalrusGossip.Node;
 using WalrusGossip.Raft;
 using WalrusGossip.Simulation.Core;
-using StoreEntry = WalrusGossip.Storage.LogEntry;
-using StoreEntryType = WalrusGossip.Storage.EntryType;
 
 namespace WalrusGossip.Simulation.Checking;
 
@@ -253,7 +251,7 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
     /// <summary>Applies a newly committed entry to the reference state machine and records first occurrences of appends.</summary>
     private void ApplyToModel(SimNode node, ulong index, ulong term, Known entry)
     {
-        var outcome = _model.Apply(DiskRaftLog.ToRaft(new StoreEntry(index, term, entry.Type, entry.Payload)));
+        var outcome = _model.Apply(new LogEntry(index, term, entry.Type, entry.Payload));
         switch (outcome.Kind)
         {
             case AppliedKind.Application when outcome.ClientId != 0:
@@ -325,5 +323,5 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
 
     private readonly record struct Committed(ulong Term, ulong KnownBeforeTerm);
 
-    private sealed record Known(StoreEntryType Type, ulong PreviousTerm, byte[] Payload);
+    private sealed record Known(EntryType Type, ulong PreviousTerm, byte[] Payload);
 }

@@ -1,5 +1,5 @@
 using WalrusGossip.Storage;
-using StoreEntryType = WalrusGossip.Storage.EntryType;
+using WalrusGossip.Raft;
 
 namespace WalrusGossip.Node;
 
@@ -81,7 +81,7 @@ public sealed class CommittedLog
             {
                 next = e.Index + 1;
                 scanned++;
-                if (e.Type == StoreEntryType.Normal && !Duplicates.Contains(e.Index) &&
+                if (e.Type == EntryType.Normal && !Duplicates.Contains(e.Index) &&
                     LogStateMachine.TryDecodeAppend(e.Payload, out var entryStream, out var data) &&
                     (stream is null || entryStream == stream))
                 {

@@ -1,4 +1,5 @@
 using WalrusGossip.Storage;
+using WalrusGossip.Raft;
 
 namespace WalrusGossip.Node;
 

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using WalrusGossip.Storage.Records;
-using RaftEntry = WalrusGossip.Raft.LogEntry;
-using RaftEntryType = WalrusGossip.Raft.EntryType;
+using WalrusGossip.Raft;
 
 namespace WalrusGossip.Node;
 
@@ -98,7 +97,7 @@ public sealed class LogStateMachine
     /// <summary>Applies one committed entry. Entries at or below <see cref="AppliedIndex"/> are ignored (reported as internal).</summary>
     /// <param name="entry">The next committed entry, in index order.</param>
     /// <returns>What the entry meant, and the index its client is told.</returns>
-    public ApplyOutcome Apply(in RaftEntry entry)
+    public ApplyOutcome Apply(in LogEntry entry)
     {
         if (entry.Index <= AppliedIndex)
         {
@@ -107,7 +106,7 @@ public sealed class LogStateMachine
 
         AppliedIndex = entry.Index;
         AppliedTerm = entry.Term;
-        if (entry.Type != RaftEntryType.Normal || !AppendCommand.TryDecode(entry.Payload.Span, out var clientId, out var sequence, out var acknowledged, out _))
+        if (entry.Type != EntryType.Normal || !AppendCommand.TryDecode(entry.Payload.Span, out var clientId, out var sequence, out var acknowledged, out _))
         {
             return new ApplyOutcome(AppliedKind.Internal, entry.Index);
         }

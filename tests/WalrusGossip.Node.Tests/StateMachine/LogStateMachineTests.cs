@@ -1,5 +1,4 @@
 using WalrusGossip.Raft;
-using RaftEntry = WalrusGossip.Raft.LogEntry;
 
 namespace WalrusGossip.Node.Tests;
 
@@ -29,9 +28,9 @@ public sealed class LogStateMachineTests
     public void Internal_entries_and_foreign_payloads_are_not_applications()
     {
         var sm = new LogStateMachine();
-        Assert.Equal(AppliedKind.Internal, sm.Apply(new RaftEntry(1, 1, EntryType.ConfigChange, ClusterConfig.Create([1]).Encode())).Kind);
-        Assert.Equal(AppliedKind.Internal, sm.Apply(new RaftEntry(2, 1, EntryType.NoOp, default)).Kind);
-        Assert.Equal(AppliedKind.Internal, sm.Apply(new RaftEntry(3, 1, EntryType.Normal, new byte[] { 0xEE, 1, 2 })).Kind);
+        Assert.Equal(AppliedKind.Internal, sm.Apply(new LogEntry(1, 1, EntryType.ConfigChange, ClusterConfig.Create([1]).Encode())).Kind);
+        Assert.Equal(AppliedKind.Internal, sm.Apply(new LogEntry(2, 1, EntryType.NoOp, default)).Kind);
+        Assert.Equal(AppliedKind.Internal, sm.Apply(new LogEntry(3, 1, EntryType.Normal, new byte[] { 0xEE, 1, 2 })).Kind);
         Assert.Equal(AppliedKind.Application, sm.Apply(Append(4, client: 0, sequence: 0)).Kind);
         Assert.Equal(AppliedKind.Internal, sm.Apply(Append(4, client: 1, sequence: 1)).Kind); // at or below the applied index: ignored
     }
@@ -132,7 +131,7 @@ public sealed class LogStateMachineTests
         Assert.False(LogStateMachine.TryDecodeAppend(new byte[] { 3, 0 }, out _, out _));
     }
 
-    private static RaftEntry Append(ulong index, ulong client, ulong sequence, ulong acknowledgedBelow = 0) =>
+    private static LogEntry Append(ulong index, ulong client, ulong sequence, ulong acknowledgedBelow = 0) =>
         new(index, 1, EntryType.Normal, AppendCommand.Encode(client, sequence, "s", [(byte)index], acknowledgedBelow));
 
     private static byte[] Flip(byte[] bytes, int at)
