@@ -27,7 +27,7 @@ public sealed partial class WalrusClient
             {
                 foreach (var peer in answer.Status?.Peers ?? [])
                 {
-                    if (peer.Addresses.TryGetValue("client", out var address) && TryEndpoint(address) is { } endpoint
+                    if (peer.Addresses.TryGetValue(ClientAddressKey, out var address) && TryEndpoint(address) is { } endpoint
                         && asked.Count < MaxStatusEndpoints && asked.Add(endpoint.Key))
                     {
                         wave.Add(endpoint.Key);

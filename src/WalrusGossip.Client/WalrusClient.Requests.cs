@@ -227,7 +227,7 @@ public sealed partial class WalrusClient
 
         foreach (var peer in status.Peers)
         {
-            if (peer.NodeId == info.LeaderId && peer.Addresses.TryGetValue("client", out var address))
+            if (peer.NodeId == info.LeaderId && peer.Addresses.TryGetValue(ClientAddressKey, out var address))
             {
                 return TryEndpoint(address);
             }

@@ -45,6 +45,13 @@ namespace WalrusGossip.Client;
 /// </remarks>
 public sealed partial class WalrusClient : IAsyncDisposable
 {
+    /// <summary>
+    /// The key of a peer's client address in a status response's address map (walrus.proto, <c>PeerInfo.addresses</c>):
+    /// the agents copy it from the gossip metadata key of the same name (WalrusGossip.Membership.MetadataKeys.ClientAddress),
+    /// which the SDK does not reference.
+    /// </summary>
+    private const string ClientAddressKey = "client";
+
     private readonly WalrusClientOptions _options;
     private readonly ILogger _logger;
     private readonly ITransport _transport;

@@ -83,22 +83,22 @@ internal static class StatusMapper
             {
                 foreach (var (key, value) in m.Metadata)
                 {
-                    if (key is "client" or "peer" or "gossip" or "http")
+                    if (key is MetadataKeys.ClientAddress or MetadataKeys.PeerAddress or MetadataKeys.GossipAddress or MetadataKeys.HttpAddress)
                     {
                         peer.Addresses[key] = value;
                     }
                 }
 
-                if (m.Metadata.TryGetValue("raft.role", out var role))
+                if (m.Metadata.TryGetValue(MetadataKeys.RaftRole, out var role))
                 {
                     peer.Role = Role(role);
                 }
             }
         }
 
-        if (!peer.Addresses.ContainsKey("client") && clientAddressOf(id) is { } client)
+        if (!peer.Addresses.ContainsKey(MetadataKeys.ClientAddress) && clientAddressOf(id) is { } client)
         {
-            peer.Addresses["client"] = client;
+            peer.Addresses[MetadataKeys.ClientAddress] = client;
         }
 
         return peer;

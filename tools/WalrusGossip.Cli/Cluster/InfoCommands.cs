@@ -216,8 +216,8 @@ internal static class InfoCommands
                 m.State == MemberState.Alive ? $"[green]{state}[/]" : $"[yellow]{state}[/]",
                 m.Incarnation.ToString(inv),
                 string.Create(inv, $"{m.LastUpdateAge.TotalSeconds:0.0}s"),
-                Markup.Escape(m.Metadata.GetValueOrDefault("raft.role") ?? m.Metadata.GetValueOrDefault("role") ?? "-"),
-                Markup.Escape(m.Metadata.GetValueOrDefault("client") ?? "-"));
+                Markup.Escape(m.Metadata.GetValueOrDefault(WalrusGossip.Membership.MetadataKeys.RaftRole) ?? "-"),
+                Markup.Escape(m.Metadata.GetValueOrDefault(WalrusGossip.Membership.MetadataKeys.ClientAddress) ?? "-"));
         }
 
         return table;
