@@ -6,6 +6,12 @@ using WalrusGossip.Storage.Segments;
 
 namespace WalrusGossip.Storage;
 
+/// <summary>
+/// The append path and its writer modes: appends fill a <see cref="WriteBatch"/> under the gate; the batch is written
+/// either inline by the appending thread (<see cref="StorageOptions.InlineWrites"/>, the node's mode) or by the writer
+/// thread, and made durable by the durability policy (one fdatasync per group commit under <c>always</c>). Segment
+/// rolling is in LogStore.Segments.cs.
+/// </summary>
 public sealed partial class LogStore
 {
     private readonly object _gate = new();
@@ -18,8 +24,6 @@ public sealed partial class LogStore
     private bool _truncating;
     private Exception? _failure;
     private long _lastSyncTimestamp;
-    private Task? _spareTask;
-    private Task? _indexTask;
     private readonly GroupCommitHistogram _groupCommits = new();
 
     /// <summary>Group commits made durable so far (each one write + fdatasync under <c>always</c>), by duration: count, total time and the flush-latency tail.</summary>
@@ -464,194 +468,6 @@ public sealed partial class LogStore
                 _failure = e;
             }
         }
-    }
-
-    /// <summary>Writes a batch as one run per segment touched, rolling segments as they fill; publishes the new entries.</summary>
-    private void WriteBatchToSegments(WriteBatch batch)
-    {
-        var sync = _options.Durability.Mode == DurabilityMode.Always;
-        var record = 0;
-        while (record < batch.Count)
-        {
-            var segment = _segments.Count > 0 ? _segments[^1] : null;
-            var room = segment is null ? 0 : _options.MaxSegmentBytes - segment.End;
-            var end = record;
-            while (end < batch.Count && batch.StartOf(end + 1) - batch.StartOf(record) <= room)
-            {
-                end++;
-            }
-
-            if (end == record)
-            {
-                Roll(segment, batch.FirstIndex + (ulong)record);
-                continue;
-            }
-
-            var start = batch.StartOf(record);
-            var length = batch.StartOf(end) - start;
-            RecordHeader.MarkBatchEnd(batch.Buffer.AsSpan(batch.StartOf(end - 1), batch.StartOf(end) - batch.StartOf(end - 1)));
-            var data = batch.Buffer.AsSpan(start, length);
-            if (sync)
-            {
-                var started = Stopwatch.GetTimestamp();
-                segment!.File.WriteAndSync(segment.End, data);
-                _groupCommits.Record(Stopwatch.GetElapsedTime(started));
-            }
-            else
-            {
-                segment!.File.Write(segment.End, data);
-                segment.File.StartWriteback(segment.End, data.Length);
-            }
-
-            _rw.EnterWriteLock();
-            try
-            {
-                var offset = segment.End;
-                for (var i = record; i < end; i++)
-                {
-                    segment.Add(offset + batch.StartOf(i) - start, batch.TermOf(i));
-                }
-
-                segment.End = offset + length;
-                Volatile.Write(ref _lastIndex, batch.FirstIndex + (ulong)end - 1);
-                if (!CompletesOnQueue)
-                {
-                    Volatile.Write(ref _ackedLast, _lastIndex);
-                }
-            }
-            finally
-            {
-                _rw.ExitWriteLock();
-            }
-
-            record = end;
-        }
-    }
-
-    /// <summary>Seals the open segment (fdatasync, sparse index) and starts a preallocated one at <paramref name="firstIndex"/>.</summary>
-    private void Roll(Segment? current, ulong firstIndex)
-    {
-        if (current is not null)
-        {
-            // The sealed segment must be durable before records land in the next one (recovery trusts sealed segments).
-            current.File.Sync();
-            var points = current.SparsePoints(_options.IndexIntervalBytes);
-            if (_options.InlineWrites && !_options.PrepareSegmentsInBackground)
-            {
-                WriteSparseIndex(current, points); // the simulator's single-threaded device
-            }
-            else
-            {
-                // Derived data, checked and rebuilt on open when missing or out of date: written off the writing
-                // thread, since its temp-file write, fsync, rename and directory fsync held up the group commit that
-                // rolled the segment (one after each other, so two index writes never race).
-                var sealedSegment = current;
-                var previous = _indexTask;
-                _indexTask = _options.RunInBackground(() =>
-                {
-                    WaitQuietly(previous);
-                    WriteSparseIndexQuietly(sealedSegment, points);
-                });
-            }
-        }
-
-        var path = PathOf(SegmentNames.Segment(firstIndex));
-        var file = _options.InlineWrites && !_options.PrepareSegmentsInBackground ? CreateSegmentFile(path) : TakeSpareSegment(path);
-        // Size the offset array for as many records as the previous segment held, so steady state grows nothing.
-        var capacity = current is null ? 1024 : current.Count + (current.Count / 8) + 16;
-        var segment = new Segment(firstIndex, path, PathOf(SegmentNames.Index(firstIndex)), file, capacity);
-        _rw.EnterWriteLock();
-        try
-        {
-            if (current is not null)
-            {
-                current.Sealed = true;
-                current.Compact();
-            }
-
-            _segments.Add(segment);
-        }
-        finally
-        {
-            _rw.ExitWriteLock();
-        }
-    }
-
-    private static void WaitQuietly(Task? task)
-    {
-        try
-        {
-            task?.GetAwaiter().GetResult();
-        }
-        catch (IOException)
-        {
-            // A spare segment or sparse index that failed is rebuilt later; the failure was already logged or is harmless.
-        }
-    }
-
-    private void WriteSparseIndexQuietly(Segment segment, List<(ulong Index, long Offset)> points)
-    {
-        try
-        {
-            WriteSparseIndex(segment, points);
-        }
-        catch (IOException e)
-        {
-            LogIndexWriteFailed(_logger, segment.IndexPath, e.Message);
-        }
-    }
-
-    [LoggerMessage(EventId = 14, Level = LogLevel.Warning, Message = "could not write sparse index {Path} ({Reason}); it is rebuilt on next open")]
-    private static partial void LogIndexWriteFailed(ILogger logger, string path, string reason);
-
-    /// <summary>Under <c>always</c>, segments are zero-filled (not just fallocated) so each group commit's fdatasync writes data only.</summary>
-    private bool ZeroFill => _options.Durability.Mode == DurabilityMode.Always && !_options.InlineWrites;
-
-    private string SparePath => PathOf(SpareSegmentName);
-
-    private IDeviceFile CreateSegmentFile(string path)
-    {
-        _device.DeleteFile(path);
-        var file = _device.Open(path, DeviceOpenMode.CreateNew);
-        try
-        {
-            file.Allocate(_options.MaxSegmentBytes);
-            file.SyncAll();
-            _device.SyncDirectory(_directory);
-            return file;
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Renames the zero-filled spare (prepared in the background) to <paramref name="path"/> and starts preparing the next spare.</summary>
-    private IDeviceFile TakeSpareSegment(string path)
-    {
-        if (_spareTask is null)
-        {
-            PrepareSpare();
-        }
-        else
-        {
-            _spareTask.GetAwaiter().GetResult();
-        }
-
-        _device.DeleteFile(path);
-        _device.Rename(SparePath, path);
-        _device.SyncDirectory(_directory);
-        _spareTask = _options.RunInBackground(PrepareSpare);
-        return _device.Open(path, DeviceOpenMode.OpenExisting);
-    }
-
-    private void PrepareSpare()
-    {
-        _device.DeleteFile(SparePath);
-        using var file = _device.Open(SparePath, DeviceOpenMode.CreateNew);
-        file.Allocate(_options.MaxSegmentBytes, writeZeros: ZeroFill);
-        file.SyncAll();
     }
 
     [LoggerMessage(EventId = 13, Level = LogLevel.Critical, Message = "log write failed; the store stops accepting appends")]
