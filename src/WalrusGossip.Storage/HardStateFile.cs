@@ -1,6 +1,4 @@
 using System.Buffers.Binary;
-using WalrusGossip.Storage.IO;
-using WalrusGossip.Storage.Records;
 
 namespace WalrusGossip.Storage;
 

@@ -1,8 +1,4 @@
 using System.Buffers.Binary;
-using Microsoft.Extensions.Logging;
-using WalrusGossip.Storage.IO;
-using WalrusGossip.Storage.Records;
-using WalrusGossip.Storage.Segments;
 
 namespace WalrusGossip.Storage;
 

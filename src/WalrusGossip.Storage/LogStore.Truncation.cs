@@ -1,6 +1,3 @@
-using WalrusGossip.Storage.Records;
-using WalrusGossip.Storage.Segments;
-
 namespace WalrusGossip.Storage;
 
 public sealed partial class LogStore

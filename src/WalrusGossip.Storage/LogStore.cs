@@ -1,8 +1,4 @@
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using WalrusGossip.Storage.IO;
-using WalrusGossip.Storage.Records;
-using WalrusGossip.Storage.Segments;
 
 namespace WalrusGossip.Storage;
 

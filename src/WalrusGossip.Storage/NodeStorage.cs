@@ -1,6 +1,4 @@
-using Microsoft.Extensions.Logging;
 using WalrusGossip.Storage.Checkpoints;
-using WalrusGossip.Storage.IO;
 
 namespace WalrusGossip.Storage;
 

@@ -1,5 +1,3 @@
-using WalrusGossip.Storage.IO;
-
 namespace WalrusGossip.Storage;
 
 /// <summary>Options of the local store (configuration section <c>Storage</c>).</summary>

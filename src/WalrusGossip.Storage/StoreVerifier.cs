@@ -1,7 +1,4 @@
 using WalrusGossip.Storage.Checkpoints;
-using WalrusGossip.Storage.IO;
-using WalrusGossip.Storage.Records;
-using WalrusGossip.Storage.Segments;
 
 namespace WalrusGossip.Storage;
 

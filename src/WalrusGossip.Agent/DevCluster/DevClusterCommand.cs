@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using WalrusGossip.Transport;
 
 namespace WalrusGossip.Agent.DevCluster;
 

@@ -6,11 +6,9 @@ using WalrusGossip.Agent.Configuration;
 using WalrusGossip.Agent.Http;
 using WalrusGossip.Agent.Network;
 using WalrusGossip.Membership;
-using WalrusGossip.Node;
 using WalrusGossip.Raft;
 using WalrusGossip.Storage;
 using WalrusGossip.Storage.IO;
-using WalrusGossip.Transport;
 
 namespace WalrusGossip.Agent.Hosting;
 

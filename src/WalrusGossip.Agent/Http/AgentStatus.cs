@@ -1,5 +1,4 @@
 using WalrusGossip.Membership;
-using WalrusGossip.Node;
 using WalrusGossip.Storage;
 
 namespace WalrusGossip.Agent.Http;

@@ -1,10 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
-using Google.Protobuf;
-using WalrusGossip.Node;
-using WalrusGossip.Protocol;
-using WalrusGossip.Protocol.Messages;
-using WalrusGossip.Transport;
 
 namespace WalrusGossip.Agent.Network;
 

@@ -1,9 +1,3 @@
-using Google.Protobuf;
-using WalrusGossip.Node;
-using WalrusGossip.Protocol;
-using WalrusGossip.Protocol.Messages;
-using WalrusGossip.Transport;
-
 namespace WalrusGossip.Agent.Network;
 
 /// <summary>Reads: the read point (stale or linearizable), the answer from the committed view, and typed failures.</summary>

@@ -1,8 +1,3 @@
-using WalrusGossip.Node;
-using WalrusGossip.Protocol;
-using WalrusGossip.Protocol.Messages;
-using WalrusGossip.Transport;
-
 namespace WalrusGossip.Agent.Network;
 
 /// <summary>Tails: a stream of committed entries pushed to the client as the applied index moves.</summary>

@@ -1,11 +1,6 @@
-using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using WalrusGossip.Agent.Hosting;
 using WalrusGossip.Agent.Http;
-using WalrusGossip.Node;
-using WalrusGossip.Protocol;
-using WalrusGossip.Protocol.Messages;
-using WalrusGossip.Transport;
 
 namespace WalrusGossip.Agent.Network;
 

@@ -1,8 +1,5 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
-using WalrusGossip.Protocol;
-using WalrusGossip.Protocol.Messages;
-using WalrusGossip.Transport;
 
 namespace WalrusGossip.Agent.Network;
 

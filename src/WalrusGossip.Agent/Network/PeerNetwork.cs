@@ -2,11 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using WalrusGossip.Agent.Hosting;
-using WalrusGossip.Node;
-using WalrusGossip.Protocol;
-using WalrusGossip.Protocol.Messages;
 using WalrusGossip.Raft;
-using WalrusGossip.Transport;
 
 namespace WalrusGossip.Agent.Network;
 

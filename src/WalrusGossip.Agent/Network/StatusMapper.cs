@@ -1,6 +1,5 @@
 using WalrusGossip.Agent.Http;
 using WalrusGossip.Membership;
-using WalrusGossip.Protocol.Messages;
 
 namespace WalrusGossip.Agent.Network;
 

@@ -1,9 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using WalrusGossip.Storage.IO;
-using WalrusGossip.Storage.Records;
 
 namespace WalrusGossip.Storage.Checkpoints;
 

@@ -1,5 +1,3 @@
-using WalrusGossip.Storage.IO;
-
 namespace WalrusGossip.Storage.Segments;
 
 /// <summary>Sequential-friendly reads of a file through one reusable buffer (used by recovery scans).</summary>

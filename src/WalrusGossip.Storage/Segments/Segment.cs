@@ -1,6 +1,3 @@
-using WalrusGossip.Storage.IO;
-using WalrusGossip.Storage.Records;
-
 namespace WalrusGossip.Storage.Segments;
 
 /// <summary>

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using WalrusGossip.Storage.Records;
 
 namespace WalrusGossip.Storage.Segments;
 

@@ -1,5 +1,3 @@
-using WalrusGossip.Storage.Records;
-
 namespace WalrusGossip.Storage.Segments;
 
 /// <summary>
