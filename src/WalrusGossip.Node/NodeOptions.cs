@@ -86,7 +86,7 @@ public sealed class NodeOptions
 
     /// <summary>
     /// Most Readys performed per input before the node returns to its caller, at least 1. A restarted node re-applies
-    /// its whole log, and a lagging one applies what it receives, 16 MiB per Ready: without a bound one input could
+    /// its whole log, and a lagging one applies what it receives, up to <see cref="MaxCommittedBytesPerReady"/> per Ready: without a bound one input could
     /// hold the loop for seconds while client requests wait. Remaining work is reported by
     /// <see cref="WalrusNode.HasPendingWork"/> and done by <see cref="WalrusNode.ProcessPendingWork"/> (the node loop
     /// does one slice per iteration). Default 4.
