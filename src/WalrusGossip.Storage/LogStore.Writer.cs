@@ -327,7 +327,7 @@ public sealed partial class LogStore
         var policy = _options.Durability;
         while (true)
         {
-            WriteBatch batch;
+            WriteBatch? batch = null;
             var syncDue = false;
             lock (_gate)
             {
@@ -347,9 +347,11 @@ public sealed partial class LogStore
                     return;
                 }
 
-                batch = _filling;
-                if (batch.Count > 0)
+                // Decided under the gate: when the filling batch is empty (an interval sync is due), appenders may add
+                // to it as soon as the gate is released, so it stays theirs and is not written from here.
+                if (_filling.Count > 0)
                 {
+                    batch = _filling;
                     _filling = _spare!;
                     _spare = null;
                     _writerBusy = true;
@@ -357,7 +359,7 @@ public sealed partial class LogStore
                 }
             }
 
-            if (batch.Count == 0)
+            if (batch is null)
             {
                 if (syncDue)
                 {
