@@ -39,13 +39,20 @@ public sealed partial class LogStore
                 _device.SyncDirectory(_directory);
             }
 
-            if (_segments.Count > 0 && _segments[^1].LastIndex >= fromIndex)
+            // The segment left last becomes the open one again: cut inside it, or (when the cut fell exactly on a
+            // segment boundary) a sealed, compacted segment that the next append writes into, so it needs its exact
+            // offsets back and loses its sparse index either way (found by walrus-sim seeds 103, 125, 165, 166).
+            if (_segments.Count > 0 && (_segments[^1].LastIndex >= fromIndex || _segments[^1].Sealed))
             {
                 var segment = _segments[^1];
                 segment.Expand(_options.MaxEntryBytes + RecordHeader.Size);
-                var cut = segment.OffsetOf(fromIndex);
-                segment.ForgetFrom(fromIndex);
-                ZeroFrom(segment, cut);
+                if (segment.LastIndex >= fromIndex)
+                {
+                    var cut = segment.OffsetOf(fromIndex);
+                    segment.ForgetFrom(fromIndex);
+                    ZeroFrom(segment, cut);
+                }
+
                 if (segment.Sealed)
                 {
                     segment.Sealed = false;
