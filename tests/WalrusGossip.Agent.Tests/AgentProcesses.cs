@@ -128,19 +128,51 @@ internal sealed partial class AgentProcesses : IAsyncDisposable
         throw new TimeoutException($"{what} did not happen within {limit}");
     }
 
-    public async Task<ulong> LeaderAsync(TimeSpan limit) =>
-        (await EventuallyAsync<object>(async () =>
+    public async Task<ulong> LeaderAsync(TimeSpan limit)
+    {
+        try
         {
-            foreach (var id in _running.Keys)
+            return await EventuallyAsync<object>(async () =>
             {
-                if (await StatusAsync(id) is { } s && s.GetProperty("role").GetString() == "leader")
+                foreach (var id in _running.Keys)
                 {
-                    return (object)(ulong)id;
+                    if (await StatusAsync(id) is { } s && s.GetProperty("role").GetString() == "leader")
+                    {
+                        return (object)(ulong)id;
+                    }
+                }
+
+                return null;
+            }, limit, "leader election") is ulong leader ? leader : 0;
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException(e.Message + Environment.NewLine + await DiagnosticsAsync(), e);
+        }
+    }
+
+    /// <summary>Each running agent's /v1/status and the last lines of its output, for a failure message.</summary>
+    public async Task<string> DiagnosticsAsync(int lines = 40)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (var id in _ports.Keys.Order())
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"--- agent {id} ({(_running.TryGetValue(id, out var p) ? (p.HasExited ? $"exited {p.ExitCode}" : "running") : "not started")})");
+            text.AppendLine(CultureInfo.InvariantCulture, $"status: {(await StatusAsync(id))?.ToString() ?? "unreachable"}");
+            var log = Path.Combine(Root, $"node-{id}.out");
+            if (File.Exists(log))
+            {
+                using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                var all = new StreamReader(stream).ReadToEnd().Split('\n');
+                foreach (var line in all.TakeLast(lines))
+                {
+                    text.AppendLine(line);
                 }
             }
+        }
 
-            return null;
-        }, limit, "leader election") is ulong leader ? leader : 0);
+        return text.ToString();
+    }
 
     public string[] ClientEndpoints(IEnumerable<int> ids) => ids.Select(i => $"127.0.0.1:{_ports[i].Client}").ToArray();
 
@@ -170,26 +202,68 @@ internal sealed partial class AgentProcesses : IAsyncDisposable
         }
     }
 
-    private static int FreeTcpPort()
+    // Ports are taken below the kernel's ephemeral range: a port found free there and released stays free, whereas a
+    // port picked by binding port 0 can be handed out again as the source port of any outgoing connection (the other
+    // test assemblies run beside this one and open thousands), and an agent that cannot bind exits, so with
+    // --bootstrap-expect 3 the cluster never elects a leader.
+    private static readonly Lock PortGate = new();
+    private static int _nextPort = 20_000 + (Environment.ProcessId % 1_000) * 10;
+
+    private static int FreeTcpPort() => NextFreePort(udpToo: false);
+
+    private static int FreeGossipPort() => NextFreePort(udpToo: true);
+
+    private static int NextFreePort(bool udpToo)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        lock (PortGate)
+        {
+            for (var attempt = 0; attempt < 10_000; attempt++)
+            {
+                var port = _nextPort++;
+                if (_nextPort >= EphemeralLow())
+                {
+                    _nextPort = 20_000;
+                }
+
+                if (IsFree(port, udpToo))
+                {
+                    return port;
+                }
+            }
+
+            throw new InvalidOperationException("no free loopback port below the ephemeral range");
+        }
     }
 
-    private static int FreeGossipPort()
+    private static bool IsFree(int port, bool udpToo)
     {
-        while (true)
+        try
         {
-            var port = FreeTcpPort();
-            try
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            if (udpToo)
             {
                 using var udp = new UdpClient(new IPEndPoint(IPAddress.Loopback, port));
-                return port;
             }
-            catch (SocketException)
-            {
-            }
+
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static int EphemeralLow()
+    {
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries);
+            return Math.Max(21_000, int.Parse(range[0], CultureInfo.InvariantCulture));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return 32_768;
         }
     }
 
