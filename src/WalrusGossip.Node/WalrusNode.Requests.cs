@@ -261,7 +261,7 @@ public sealed partial class WalrusNode
         }
 
         _applied = entry.Index;
-        var original = _stateMachine.Apply(entry).OriginalIndex;
+        var outcome = _stateMachine.Apply(entry);
         if (_pendingByIndex.Remove(entry.Index, out var pending))
         {
             if (pending.ClientId != 0)
@@ -269,9 +269,9 @@ public sealed partial class WalrusNode
                 _pendingBySession.Remove((pending.ClientId, pending.Sequence));
             }
 
-            var result = pending.Term == entry.Term
-                ? new AppendResult(RequestStatus.Ok, original, entry.Term, Id)
-                : new AppendResult(RequestStatus.Retry, 0, 0, Raft.Status.Leader);
+            var result = pending.Term != entry.Term ? new AppendResult(RequestStatus.Retry, 0, 0, Raft.Status.Leader)
+                : outcome.Kind == AppliedKind.Expired ? new AppendResult(RequestStatus.SessionExpired, 0, 0, Id)
+                : new AppendResult(RequestStatus.Ok, outcome.OriginalIndex, entry.Term, Id);
             foreach (var done in pending.Callbacks)
             {
                 done(result);

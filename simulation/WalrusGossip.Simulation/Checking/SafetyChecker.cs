@@ -255,7 +255,12 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
         switch (outcome.Kind)
         {
             case AppliedKind.Application when outcome.ClientId != 0:
-                _firstOccurrence.TryAdd((outcome.ClientId, outcome.Sequence), index);
+                if (!_firstOccurrence.TryAdd((outcome.ClientId, outcome.Sequence), index))
+                {
+                    sim.Fail("exactly-once", string.Create(CultureInfo.InvariantCulture,
+                        $"the state machine applied ({outcome.ClientId}, {outcome.Sequence}) again at entry {index} (committed via n{node.Id}); its first copy is at {_firstOccurrence[(outcome.ClientId, outcome.Sequence)]}"));
+                }
+
                 break;
             case AppliedKind.Duplicate:
                 if (!_firstOccurrence.TryGetValue((outcome.ClientId, outcome.Sequence), out var first) || first != outcome.OriginalIndex)

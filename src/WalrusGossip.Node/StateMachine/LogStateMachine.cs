@@ -15,6 +15,13 @@ public enum AppliedKind
 
     /// <summary>A second copy of a retried append whose first copy is at <see cref="ApplyOutcome.OriginalIndex"/>: readers skip it.</summary>
     Duplicate,
+
+    /// <summary>
+    /// An append whose sequence its session no longer remembers (its client acknowledged it, or it is older than the
+    /// session's window): it may be a late copy of an append applied before, so it is not applied. Readers skip it and
+    /// its client is told the session expired (Raft dissertation §6.3).
+    /// </summary>
+    Expired,
 }
 
 /// <summary>Outcome of <see cref="LogStateMachine.Apply"/>.</summary>
@@ -117,10 +124,14 @@ public sealed class LogStateMachine
         }
 
         _sessions.ForgetBelow(clientId, Math.Min(acknowledged, sequence));
-        if (_sessions.Check(clientId, sequence, out var first) == SessionCheck.Duplicate)
+        switch (_sessions.Check(clientId, sequence, out var first))
         {
-            AddDuplicate(entry.Index);
-            return new ApplyOutcome(AppliedKind.Duplicate, first, clientId, sequence);
+            case SessionCheck.Duplicate:
+                AddDuplicate(entry.Index);
+                return new ApplyOutcome(AppliedKind.Duplicate, first, clientId, sequence);
+            case SessionCheck.Expired:
+                AddDuplicate(entry.Index);
+                return new ApplyOutcome(AppliedKind.Expired, entry.Index, clientId, sequence);
         }
 
         _sessions.Record(clientId, sequence, entry.Index);

@@ -36,14 +36,18 @@ public sealed class LogStateMachineTests
     }
 
     [Fact]
-    public void Acknowledged_sequences_are_forgotten_and_a_late_copy_is_then_expired()
+    public void Acknowledged_sequences_are_forgotten_and_a_late_copy_is_expired_not_applied_again()
     {
         var sm = new LogStateMachine();
         sm.Apply(Append(1, client: 7, sequence: 1));
         sm.Apply(Append(2, client: 7, sequence: 2, acknowledgedBelow: 2));
-
         Assert.Equal(SessionCheck.Expired, sm.CheckSession(7, 1, out _));
         Assert.Equal(SessionCheck.Duplicate, sm.CheckSession(7, 2, out _));
+
+        // A copy of (7, 1) committed after its client acknowledged it is not served a second time (§6.3).
+        Assert.Equal(new ApplyOutcome(AppliedKind.Expired, 3, 7, 1), sm.Apply(Append(3, client: 7, sequence: 1)));
+        Assert.True(sm.IsDuplicate(3));
+        Assert.Equal(3ul, sm.AppliedIndex);
     }
 
     [Fact]
