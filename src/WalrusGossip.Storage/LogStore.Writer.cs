@@ -414,8 +414,10 @@ public sealed partial class LogStore
 
             batch.CompleteAll();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or StorageException)
+        catch (Exception e)
         {
+            // Any failure, a bug as much as an I/O error, stops the store: the batch's appenders and those waiting
+            // behind it get StorageFailedException instead of waiting forever on a writer that gave up.
             LogWriteFailed(_logger, e);
             lock (_gate)
             {
