@@ -403,6 +403,7 @@ public sealed partial class LogStore
 
     private void WriteOne(WriteBatch batch, DurabilityPolicy policy)
     {
+        Exception? unexpected = null;
         try
         {
             WriteBatchToSegments(batch);
@@ -416,8 +417,9 @@ public sealed partial class LogStore
         }
         catch (Exception e)
         {
-            // Any failure, a bug as much as an I/O error, stops the store: the batch's appenders and those waiting
-            // behind it get StorageFailedException instead of waiting forever on a writer that gave up.
+            // Any failure stops the store: the batch's appenders and those waiting behind it get
+            // StorageFailedException instead of waiting forever on a writer that gave up. An I/O error is the store's
+            // to report; anything else (a bug, or the simulator's crash) is rethrown below once the waiters are released.
             LogWriteFailed(_logger, e);
             lock (_gate)
             {
@@ -427,6 +429,11 @@ public sealed partial class LogStore
                 _filling.FailAll(failure);
                 _filling.Clear();
             }
+
+            if (e is not (IOException or UnauthorizedAccessException or StorageException))
+            {
+                unexpected = e;
+            }
         }
 
         lock (_gate)
@@ -435,6 +442,11 @@ public sealed partial class LogStore
             _spare = batch;
             _writerBusy = false;
             Monitor.PulseAll(_gate);
+        }
+
+        if (unexpected is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(unexpected);
         }
     }
 
