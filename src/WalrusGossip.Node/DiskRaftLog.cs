@@ -54,7 +54,12 @@ public sealed class DiskRaftLog : IRaftLogStorage
     public RaftInitialState InitialState() => new(_hardState);
 
     /// <inheritdoc />
-    public ulong FirstIndex => _snapshot.IsEmpty ? _storage.Log.FirstIndex : _snapshot.Metadata.Index + 1;
+    /// <remarks>
+    /// A checkpoint does not discard the log before it: entries from the log's first retained index up to the
+    /// checkpoint stay readable and replicable until retention deletes their segments, so this is the lower of the
+    /// log's first index and the checkpoint's index + 1.
+    /// </remarks>
+    public ulong FirstIndex => _snapshot.IsEmpty ? _storage.Log.FirstIndex : Math.Min(_storage.Log.FirstIndex, _snapshot.Metadata.Index + 1);
 
     /// <inheritdoc />
     public ulong LastIndex => Math.Max(_storage.Log.LastIndex, _snapshot.Metadata.Index);
@@ -65,9 +70,9 @@ public sealed class DiskRaftLog : IRaftLogStorage
     /// <inheritdoc />
     public bool TryGetTerm(ulong index, out ulong term)
     {
-        if (index == _snapshot.Metadata.Index)
+        if (index == _snapshot.Metadata.Index || index == 0)
         {
-            term = _snapshot.Metadata.Term;
+            term = index == 0 ? 0 : _snapshot.Metadata.Term; // index 0 precedes every log: a follower's first append has previous (0, 0)
             return true;
         }
 
@@ -148,10 +153,35 @@ public sealed class DiskRaftLog : IRaftLogStorage
             throw new ArgumentOutOfRangeException(nameof(index), $"checkpoint index {index} is not in the log");
         }
 
-        _storage.Checkpoints.Save(new Checkpoint(index, term, config.Encode(), state));
-        _snapshot = new RaftSnapshot(new SnapshotMetadata(index, term, config), state);
-        _storage.Log.TruncatePrefix(Math.Min(retainFrom, index + 1));
-        ClearTail();
+        var checkpoint = new Checkpoint(index, term, config.Encode(), state);
+        _storage.Checkpoints.Save(checkpoint);
+        AdoptCheckpoint(checkpoint, config, retainFrom);
+    }
+
+    /// <summary>
+    /// Makes a checkpoint whose file is already durable (see <see cref="NodeStorage.Checkpoints"/>) the snapshot in
+    /// force, then deletes the log before <paramref name="retainFrom"/> (never past the checkpoint). Does nothing when a
+    /// snapshot at or past it is already in force (an InstallSnapshot overtook a background write).
+    /// </summary>
+    /// <param name="checkpoint">The durable checkpoint; its index must be in the log.</param>
+    /// <param name="config">Its configuration, decoded.</param>
+    /// <param name="retainFrom">First index to keep; clamped to at most the checkpoint's index + 1.</param>
+    /// <returns>True when the checkpoint was adopted.</returns>
+    internal bool AdoptCheckpoint(Checkpoint checkpoint, ClusterConfig config, ulong retainFrom)
+    {
+        if (checkpoint.Index <= _snapshot.Metadata.Index)
+        {
+            return false;
+        }
+
+        _snapshot = new RaftSnapshot(new SnapshotMetadata(checkpoint.Index, checkpoint.Term, config), checkpoint.State);
+        var keepFrom = Math.Min(retainFrom, checkpoint.Index + 1);
+        if (keepFrom > _storage.Log.FirstIndex)
+        {
+            _storage.Log.TruncatePrefix(keepFrom); // the tail cache may keep older entries: Entries never asks below FirstIndex
+        }
+
+        return true;
     }
 
     private void InstallSnapshot(RaftSnapshot snapshot)

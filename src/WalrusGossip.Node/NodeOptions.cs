@@ -100,6 +100,19 @@ public sealed class NodeOptions
     /// </summary>
     public ulong MaxCommittedBytesPerReady { get; set; } = 2 << 20;
 
+    /// <summary>
+    /// Take a checkpoint (the state machine's snapshot with its applied index, term and configuration, see
+    /// <see cref="WalrusNode.CheckpointIndex"/>) once this many entries were applied since the last one. Default
+    /// 100,000 (etcd's snapshot count). At least 1.
+    /// </summary>
+    public ulong CheckpointEveryEntries { get; set; } = 100_000;
+
+    /// <summary>
+    /// Take a checkpoint once this many entry payload bytes were applied since the last one, whichever of this and
+    /// <see cref="CheckpointEveryEntries"/> comes first. Default 256 MiB. At least 1.
+    /// </summary>
+    public ulong CheckpointEveryBytes { get; set; } = 256UL << 20;
+
     /// <summary>Deliberate protocol bugs, for the simulator to prove its checkers catch them. Empty in production.</summary>
     public IReadOnlySet<string> InjectedBugs { get; set; } = new HashSet<string>();
 }

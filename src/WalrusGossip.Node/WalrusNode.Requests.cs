@@ -238,6 +238,7 @@ public sealed partial class WalrusNode
         }
 
         AbandonReadsOfOlderTerms();
+        CheckpointIfDue();
     }
 
     /// <summary>Sends the messages that may leave before the Ready's write (<paramref name="early"/>) or the rest after it.</summary>
@@ -261,6 +262,7 @@ public sealed partial class WalrusNode
         }
 
         _applied = entry.Index;
+        _appliedBytesSinceCheckpoint += (ulong)entry.Payload.Length;
         var outcome = _stateMachine.Apply(entry);
         if (_pendingByIndex.Remove(entry.Index, out var pending))
         {
@@ -282,7 +284,7 @@ public sealed partial class WalrusNode
     private void ApplySnapshot(RaftSnapshot snapshot)
     {
         _applied = Math.Max(_applied, snapshot.Metadata.Index);
-        _stateMachine.Restore(snapshot.Data.Span);
+        _stateMachine.Restore(snapshot.Data.Span, snapshot.Metadata.Config);
         var stale = new List<ulong>();
         foreach (var (index, _) in _pendingByIndex)
         {

@@ -154,7 +154,7 @@ public sealed partial class WalrusNode : IDisposable
         _applied = raftLog.Snapshot.Index;
         if (!raftLog.GetSnapshot().IsEmpty)
         {
-            _stateMachine.Restore(raftLog.GetSnapshot().Data.Span);
+            _stateMachine.Restore(raftLog.GetSnapshot().Data.Span, raftLog.Snapshot.Config);
         }
 
         _raft = CreateRaft(raftLog);
@@ -237,6 +237,7 @@ public sealed partial class WalrusNode : IDisposable
 
         Membership.Tick(now);
         BootstrapFromGossipIfExpected(now);
+        CheckpointIfDue();
         if (now >= _nextMetadataRefresh)
         {
             _nextMetadataRefresh = now + _options.MetadataRefreshInterval;
@@ -346,6 +347,15 @@ public sealed partial class WalrusNode : IDisposable
     /// <summary>Flushes the log and closes the data directory (a clean stop; a crash simply abandons the object).</summary>
     public void Dispose()
     {
+        try
+        {
+            _checkpointWrite?.Wait(); // a background checkpoint write finishes (or fails) before its files are let go
+        }
+        catch (AggregateException)
+        {
+        }
+
+        _checkpointWrite = null;
         _storage?.Dispose();
         _storage = null;
         Volatile.Write(ref _committed, CommittedLog.Empty);

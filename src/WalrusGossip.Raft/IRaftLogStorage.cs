@@ -16,7 +16,11 @@ public interface IRaftLogStorage
     /// <returns>The state saved from the last persisted <see cref="Ready"/>, or empty on first boot.</returns>
     RaftInitialState InitialState();
 
-    /// <summary>Index of the first entry still available; <see cref="Snapshot"/>'s index + 1.</summary>
+    /// <summary>
+    /// Index of the first entry still available: at most <see cref="Snapshot"/>'s index + 1. A storage may keep entries
+    /// at and before its snapshot's index (a checkpoint need not discard the log it covers); a follower whose next entry
+    /// is before this index is sent the snapshot (§7).
+    /// </summary>
     ulong FirstIndex { get; }
 
     /// <summary>Index of the last entry; equals <see cref="FirstIndex"/> - 1 when no entry is retained.</summary>

@@ -16,7 +16,7 @@ internal sealed class RaftLog
         _storage = storage;
         _unstableOffset = storage.LastIndex + 1;
         var snapshotIndex = storage.Snapshot.Index;
-        RaftInvariantViolationException.Check(storage.FirstIndex == snapshotIndex + 1, "storage first index must follow its snapshot");
+        RaftInvariantViolationException.Check(storage.FirstIndex <= snapshotIndex + 1, "storage first index must not pass its snapshot");
         Committed = Math.Max(commit, snapshotIndex);
         RaftInvariantViolationException.Check(Committed <= LastIndex, $"persisted commit {Committed} is beyond the last index {LastIndex}");
         Applied = Math.Max(applied, snapshotIndex);

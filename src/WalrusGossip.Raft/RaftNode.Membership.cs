@@ -48,7 +48,7 @@ public sealed partial class RaftNode
         var snapshot = _storage.Snapshot;
         ResetConfig(snapshot.Index, snapshot.Config ?? ClusterConfig.Empty);
         var last = _log.LastIndex;
-        for (var low = _log.FirstIndex; low <= last;)
+        for (var low = Math.Max(_log.FirstIndex, snapshot.Index + 1); low <= last;) // entries retained before the snapshot are older configurations
         {
             var entries = _log.Slice(low, last + 1, 4 << 20) ?? throw new RaftInvariantViolationException($"log entries from {low} are unavailable at start-up");
             OnEntriesAppended(entries, 0);

@@ -1,12 +1,26 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using WalrusGossip.Agent.Configuration;
 
 namespace WalrusGossip.Agent.Tests;
 
 /// <summary>Invalid configuration stops start-up with one clear message naming the setting, and exit code 2.</summary>
 public sealed class ConfigurationTests
 {
+    [Theory]
+    [InlineData(0, 1)]
+    [InlineData(1, 0)]
+    [InlineData(-5, 1)]
+    public void A_checkpoint_interval_below_one_is_refused_naming_both_settings(long entries, long bytes)
+    {
+        var options = new AgentOptions();
+        options.Node.Id = 1;
+        options.Storage.CheckpointEveryEntries = entries;
+        options.Storage.CheckpointEveryBytes = bytes;
+        Assert.Contains(options.Validate(), p => p.Contains("Storage:CheckpointEveryEntries", StringComparison.Ordinal) && p.Contains("Storage:CheckpointEveryBytes", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("--bogus-flag", "unknown option '--bogus-flag'")]
     [InlineData("--node-id=0", "Node:Id")]

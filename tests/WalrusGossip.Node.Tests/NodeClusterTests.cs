@@ -24,7 +24,7 @@ public sealed class NodeClusterTests : IDisposable
         }
     }
 
-    private WalrusNode AddNode(ulong id, IReadOnlyList<ulong> voters)
+    private WalrusNode AddNode(ulong id, IReadOnlyList<ulong> voters, ulong checkpointEveryEntries = 100_000)
     {
         var options = new NodeOptions
         {
@@ -34,7 +34,12 @@ public sealed class NodeClusterTests : IDisposable
             InitialVoters = voters,
             GossipSeeds = id == 1 ? [] : ["node1"],
             ManageMembership = true,
-            Storage = new StorageOptions { MaxSegmentBytes = 1 << 20, MaxEntryBytes = 64 * 1024, Durability = DurabilityPolicy.None },
+            Storage = new StorageOptions
+            {
+                MaxSegmentBytes = 1 << 20, MaxEntryBytes = 64 * 1024, Durability = DurabilityPolicy.None,
+                RunInBackground = work => { work(); return Task.CompletedTask; }, // checkpoint writes finish within the step that starts them
+            },
+            CheckpointEveryEntries = checkpointEveryEntries,
         };
         var node = new WalrusNode(options, _device, new Transport(this, $"node{id}"), _clock, new Random((int)id));
         _nodes[id] = node;
@@ -178,6 +183,52 @@ public sealed class NodeClusterTests : IDisposable
         var read = Assert.Single(reads);
         Assert.Equal(RequestStatus.Retry, read.Status);
         Assert.Contains(read.LeaderId, new ulong[] { 0, successor.Id });
+    }
+
+    [Fact]
+    public void Checkpoints_are_taken_as_entries_apply_and_restarted_nodes_resume_from_them_with_their_sessions_and_whole_log()
+    {
+        foreach (var id in _nodes.Keys.ToList())
+        {
+            Restart(id, checkpointEveryEntries: 20);
+        }
+
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        var results = new List<AppendResult>();
+        for (ulong seq = 1; seq <= 100; seq++)
+        {
+            leader.Append(9, seq, AppendCommand.Encode(9, seq, null, [(byte)seq]), results.Add);
+        }
+
+        RunUntil(() => results.Count == 100 && _nodes.Values.All(n => n.AppliedIndex >= results[^1].Index) ? results : null, TimeSpan.FromSeconds(10));
+        var last = results[^1].Index;
+        foreach (var node in _nodes.Values)
+        {
+            Assert.InRange(node.CheckpointIndex, last - 20, last);
+            Assert.True(node.CheckpointsTaken >= 4, $"n{node.Id} took {node.CheckpointsTaken} checkpoints");
+        }
+
+        var checkpoints = _nodes.ToDictionary(n => n.Key, n => n.Value.CheckpointIndex);
+        foreach (var id in _nodes.Keys.ToList())
+        {
+            Restart(id, checkpointEveryEntries: 20);
+            Assert.Equal(checkpoints[id], _nodes[id].CheckpointIndex);
+            Assert.Equal(1ul, _nodes[id].LocalLog.FirstIndex); // no retention configured: the log before the checkpoint stays
+            Assert.True(LogStateMachine.TryDecodeAppend(_nodes[id].LocalLog.Read(results[0].Index).Payload, out _, out var data));
+            Assert.Equal([(byte)1], data.ToArray());
+        }
+
+        var newLeader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        var retried = new List<AppendResult>();
+        newLeader.Append(9, 40, AppendCommand.Encode(9, 40, null, [40]), retried.Add);
+        RunUntil(() => retried.Count == 1 ? retried : null, TimeSpan.FromSeconds(5));
+        Assert.Equal((RequestStatus.Ok, results[39].Index), (retried[0].Status, retried[0].Index));
+    }
+
+    private void Restart(ulong id, ulong checkpointEveryEntries)
+    {
+        _nodes[id].Dispose();
+        AddNode(id, [1, 2, 3], checkpointEveryEntries);
     }
 
     private AppendResult Append(WalrusNode node, ulong client, ulong seq)

@@ -46,6 +46,12 @@ public sealed class RunStats
     /// <summary>Restarts that truncated a torn tail.</summary>
     public int TornTailsRecovered { get; set; }
 
+    /// <summary>Checkpoints the nodes wrote and adopted (summed over every incarnation).</summary>
+    public long Checkpoints { get; set; }
+
+    /// <summary>Node starts that restored the state machine from a checkpoint.</summary>
+    public int RestartsFromCheckpoint { get; set; }
+
     /// <summary>Messages dropped by the network (faults and partitions).</summary>
     public long MessagesDropped { get; set; }
 

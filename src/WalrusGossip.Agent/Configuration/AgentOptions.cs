@@ -101,6 +101,11 @@ public sealed class AgentOptions
             problems.Add($"Storage:IoEngine must be auto, uring or psync, got '{Storage.IoEngine}'");
         }
 
+        if (Storage.CheckpointEveryEntries < 1 || Storage.CheckpointEveryBytes < 1)
+        {
+            problems.Add($"Storage:CheckpointEveryEntries ({Storage.CheckpointEveryEntries}) and Storage:CheckpointEveryBytes ({Storage.CheckpointEveryBytes}) must be at least 1");
+        }
+
         if (Raft.TickMs is < 10 or > 10_000)
         {
             problems.Add($"Raft:TickMs must be between 10 and 10000, got {Raft.TickMs}");
@@ -236,6 +241,12 @@ public sealed class StorageSection
 
     /// <summary>Largest entry payload in bytes. Default 4 MiB.</summary>
     public int MaxEntryBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Checkpoint after this many applied entries, at least 1. Default 100,000 (<see cref="Node.NodeOptions.CheckpointEveryEntries"/>).</summary>
+    public long CheckpointEveryEntries { get; set; } = (long)new Node.NodeOptions().CheckpointEveryEntries;
+
+    /// <summary>Checkpoint after this many applied payload bytes, at least 1, whichever comes first. Default 256 MiB.</summary>
+    public long CheckpointEveryBytes { get; set; } = (long)new Node.NodeOptions().CheckpointEveryBytes;
 }
 
 /// <summary>Raft timing; the defaults are the production node preset (<see cref="Node.NodeOptions"/>).</summary>

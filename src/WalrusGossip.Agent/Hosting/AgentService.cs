@@ -131,6 +131,8 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
                 ElectionTicks = o.Raft.ElectionTicks,
                 HeartbeatTicks = o.Raft.HeartbeatTicks,
                 Metadata = metadata,
+                CheckpointEveryEntries = (ulong)o.Storage.CheckpointEveryEntries,
+                CheckpointEveryBytes = (ulong)o.Storage.CheckpointEveryBytes,
                 Storage = new StorageOptions
                 {
                     Durability = DurabilityPolicy.Parse(o.Storage.Fsync),

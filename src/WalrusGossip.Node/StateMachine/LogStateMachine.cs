@@ -88,6 +88,13 @@ public sealed class LogStateMachine
     /// <summary>Term of the entry at <see cref="AppliedIndex"/> (0 before anything).</summary>
     public ulong AppliedTerm { get; private set; }
 
+    /// <summary>
+    /// The cluster configuration as of <see cref="AppliedIndex"/>: the newest applied configuration entry's, or the one
+    /// given to <see cref="Restore"/>. A checkpoint records it (Raft §7: a snapshot carries the configuration of its
+    /// last index); the Raft core's own configuration may be newer (it adopts a change when the entry is appended).
+    /// </summary>
+    public ClusterConfig Configuration { get; private set; } = ClusterConfig.Empty;
+
     /// <summary>Client sessions currently remembered.</summary>
     public int SessionCount => _sessions.Count;
 
@@ -113,6 +120,11 @@ public sealed class LogStateMachine
 
         AppliedIndex = entry.Index;
         AppliedTerm = entry.Term;
+        if (entry.Type == EntryType.ConfigChange && ClusterConfig.TryDecode(entry.Payload.Span, out var config))
+        {
+            Configuration = config!;
+        }
+
         if (entry.Type != EntryType.Normal || !AppendCommand.TryDecode(entry.Payload.Span, out var clientId, out var sequence, out var acknowledged, out _))
         {
             return new ApplyOutcome(AppliedKind.Internal, entry.Index);
@@ -210,8 +222,9 @@ public sealed class LogStateMachine
 
     /// <summary>Replaces the whole state with a snapshot made by <see cref="EncodeSnapshot"/> (on this or another replica).</summary>
     /// <param name="snapshot">The snapshot bytes.</param>
+    /// <param name="configuration">The cluster configuration as of the snapshot's index (kept beside it, in the checkpoint or InstallSnapshot metadata); null for none.</param>
     /// <exception cref="StateMachineSnapshotException">Truncated, CRC mismatch, unknown magic or version, or impossible contents; the state is unchanged.</exception>
-    public void Restore(ReadOnlySpan<byte> snapshot)
+    public void Restore(ReadOnlySpan<byte> snapshot, ClusterConfig? configuration = null)
     {
         if (snapshot.Length < 28)
         {
@@ -265,6 +278,7 @@ public sealed class LogStateMachine
         _published = new DuplicateSet([.. _duplicates]);
         AppliedIndex = applied;
         AppliedTerm = term;
+        Configuration = configuration ?? ClusterConfig.Empty;
     }
 
     private void AddDuplicate(ulong index)

@@ -24,6 +24,7 @@ public sealed partial class CheckpointStore
     private readonly IStorageDevice _device;
     private readonly string _directory;
     private readonly ILogger _logger;
+    private readonly Lock _saveGate = new();
 
     /// <summary>Binds to a checkpoint directory, creating it if missing and deleting leftover temporary files.</summary>
     /// <param name="device">The device holding the directory.</param>
@@ -54,18 +55,21 @@ public sealed partial class CheckpointStore
         return TryParseIndex(name, out _);
     }
 
-    /// <summary>Durably writes a checkpoint, then deletes all but the newest <see cref="Retained"/>.</summary>
+    /// <summary>Durably writes a checkpoint, then deletes all but the newest <see cref="Retained"/>. Thread-safe.</summary>
     /// <param name="checkpoint">The checkpoint; its configuration must be under 2 GiB.</param>
     /// <exception cref="IOException">The write failed; the previous checkpoints remain in force.</exception>
     public void Save(Checkpoint checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         var bytes = Encode(checkpoint);
-        AtomicFile.Replace(_device, PathFor(checkpoint.Index), bytes);
-        var indexes = ListIndexes();
-        for (var i = 0; i < indexes.Count - Retained; i++)
+        lock (_saveGate) // a background checkpoint and an installed snapshot may be saved at once
         {
-            _device.DeleteFile(PathFor(indexes[i]));
+            AtomicFile.Replace(_device, PathFor(checkpoint.Index), bytes);
+            var indexes = ListIndexes();
+            for (var i = 0; i < indexes.Count - Retained; i++)
+            {
+                _device.DeleteFile(PathFor(indexes[i]));
+            }
         }
     }
 

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using WalrusGossip.Raft;
+using WalrusGossip.Storage.Checkpoints;
+
+namespace WalrusGossip.Node;
+
+/// <summary>
+/// Checkpoints (Raft §7, log compaction): every <see cref="NodeOptions.CheckpointEveryEntries"/> entries or
+/// <see cref="NodeOptions.CheckpointEveryBytes"/> payload bytes applied, the node encodes its state machine at the
+/// applied index (in memory, on the loop: sessions and duplicate window are small), writes it off the loop through
+/// <see cref="Storage.StorageOptions.RunInBackground"/> (tmp + fsync + rename + directory fsync, CRC'd, see
+/// <see cref="CheckpointStore"/>), and only when the file is durable adopts it as the Raft snapshot and lets retention
+/// delete the segments wholly before it. Appends, replication and reads go on while the file is written.
+/// </summary>
+public sealed partial class WalrusNode
+{
+    private Task? _checkpointWrite;
+    private Checkpoint? _checkpointWriting;
+    private ClusterConfig _checkpointConfig = ClusterConfig.Empty;
+    private long _checkpointStarted;
+    private ulong _checkpointAttemptedAt; // applied index of the last attempt, so a failing disk is not retried every Ready
+    private ulong _appliedBytesSinceCheckpoint;
+
+    /// <summary>Index of the newest checkpoint in force (0 before the first); the state machine can be rebuilt from it and the log after it.</summary>
+    public ulong CheckpointIndex => _raftLog?.Snapshot.Index ?? 0;
+
+    /// <summary>Checkpoints this node wrote and adopted since it started (installed snapshots not counted).</summary>
+    public long CheckpointsTaken { get; private set; }
+
+    /// <summary>Checkpoint writes that failed since start (the previous checkpoint stays in force; the next one is tried after another interval).</summary>
+    public long CheckpointFailures { get; private set; }
+
+    /// <summary>True while a checkpoint file is being written in the background.</summary>
+    public bool IsCheckpointing => _checkpointWrite is not null;
+
+    /// <summary>Adopts a finished checkpoint write, then starts the next checkpoint if one is due. Runs on the loop after each Ready and tick.</summary>
+    private void CheckpointIfDue()
+    {
+        if (_checkpointWrite is { IsCompleted: true })
+        {
+            FinishCheckpoint();
+        }
+
+        if (_checkpointWrite is not null || _raftLog is null)
+        {
+            return;
+        }
+
+        var since = _applied - Math.Max(_raftLog.Snapshot.Index, _checkpointAttemptedAt);
+        if (_applied > _raftLog.Snapshot.Index && _stateMachine.Configuration.Voters.Count > 0 &&
+            (since >= _options.CheckpointEveryEntries || _appliedBytesSinceCheckpoint >= _options.CheckpointEveryBytes))
+        {
+            BeginCheckpoint();
+        }
+    }
+
+    private void BeginCheckpoint()
+    {
+        _checkpointConfig = _stateMachine.Configuration;
+        var checkpoint = new Checkpoint(_stateMachine.AppliedIndex, _stateMachine.AppliedTerm, _checkpointConfig.Encode(), _stateMachine.EncodeSnapshot());
+        _checkpointAttemptedAt = checkpoint.Index;
+        _appliedBytesSinceCheckpoint = 0;
+        _checkpointWriting = checkpoint;
+        _checkpointStarted = Stopwatch.GetTimestamp();
+        var store = Storage.Checkpoints;
+        try
+        {
+            _checkpointWrite = _options.Storage.RunInBackground(() => store.Save(checkpoint));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _checkpointWrite = Task.FromException(e); // the simulator runs the write inline: its faults surface here
+        }
+
+        if (_checkpointWrite.IsCompleted)
+        {
+            FinishCheckpoint();
+        }
+    }
+
+    private void FinishCheckpoint()
+    {
+        var write = _checkpointWrite!;
+        var checkpoint = _checkpointWriting!;
+        _checkpointWrite = null;
+        _checkpointWriting = null;
+        if (!write.IsCompletedSuccessfully)
+        {
+            CheckpointFailures++;
+            LogCheckpointFailed(_logger, checkpoint.Index, write.Exception?.GetBaseException());
+            return;
+        }
+
+        if (_raftLog!.AdoptCheckpoint(checkpoint, _checkpointConfig, RetainFrom(checkpoint.Index)))
+        {
+            CheckpointsTaken++;
+            LogCheckpointTaken(_logger, checkpoint.Index, checkpoint.State.Length, Stopwatch.GetElapsedTime(_checkpointStarted).TotalMilliseconds, Storage.Log.FirstIndex);
+        }
+    }
+
+    /// <summary>First log index retention keeps once a checkpoint at <paramref name="checkpointIndex"/> is durable: today the whole log.</summary>
+    private ulong RetainFrom(ulong checkpointIndex) => Math.Min(Storage.Log.FirstIndex, checkpointIndex + 1);
+
+    [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "checkpoint at index {Index} ({Bytes} bytes of state) written in {Milliseconds:F1} ms; log retained from {FirstIndex}")]
+    private static partial void LogCheckpointTaken(ILogger logger, ulong index, int bytes, double milliseconds, ulong firstIndex);
+
+    [LoggerMessage(EventId = 41, Level = LogLevel.Warning, Message = "checkpoint at index {Index} could not be written; the previous one stays in force")]
+    private static partial void LogCheckpointFailed(ILogger logger, ulong index, Exception? error);
+}
