@@ -94,13 +94,14 @@ public sealed partial class WalrusNode
 
         if (_raftLog!.AdoptCheckpoint(checkpoint, _checkpointConfig, RetainFrom(checkpoint.Index)))
         {
+            PublishCommitted(); // readers see the new first index at once
             CheckpointsTaken++;
             LogCheckpointTaken(_logger, checkpoint.Index, checkpoint.State.Length, Stopwatch.GetElapsedTime(_checkpointStarted).TotalMilliseconds, Storage.Log.FirstIndex);
         }
     }
 
-    /// <summary>First log index retention keeps once a checkpoint at <paramref name="checkpointIndex"/> is durable: today the whole log.</summary>
-    private ulong RetainFrom(ulong checkpointIndex) => Math.Min(Storage.Log.FirstIndex, checkpointIndex + 1);
+    /// <summary>First log index to keep once a checkpoint at <paramref name="checkpointIndex"/> is durable: whole segments before both the retention point and the checkpoint go.</summary>
+    private ulong RetainFrom(ulong checkpointIndex) => Storage.Log.RetainFrom(_options.Storage.Retention, checkpointIndex + 1);
 
     [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "checkpoint at index {Index} ({Bytes} bytes of state) written in {Milliseconds:F1} ms; log retained from {FirstIndex}")]
     private static partial void LogCheckpointTaken(ILogger logger, ulong index, int bytes, double milliseconds, ulong firstIndex);

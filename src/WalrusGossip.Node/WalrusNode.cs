@@ -384,6 +384,7 @@ public sealed partial class WalrusNode : IDisposable
         InlineWrites = true,
         PrepareSegmentsInBackground = o.PrepareSegmentsInBackground,
         RunInBackground = o.RunInBackground,
+        Retention = o.Retention,
     };
 
     private static void Bootstrap(NodeStorage storage, ClusterConfig config)

@@ -61,10 +61,14 @@ public sealed class StorageOptions
     /// </summary>
     public Func<Action, Task> RunInBackground { get; set; } = Task.Run;
 
+    /// <summary>How much of the log to keep (see <see cref="RetentionPolicy"/>). Default <see cref="RetentionPolicy.KeepAll"/>.</summary>
+    public RetentionPolicy Retention { get; set; } = RetentionPolicy.KeepAll;
+
     /// <summary>Checks every option against its documented range.</summary>
     /// <exception cref="StorageConfigurationException">An option is out of range; the message names it.</exception>
     public void Validate()
     {
+        Retention.Validate();
         if (MaxSegmentBytes is < MinSegmentBytes or > 1L << 30)
         {
             throw new StorageConfigurationException($"Storage:MaxSegmentBytes must be between {MinSegmentBytes} and {1L << 30}, got {MaxSegmentBytes}");

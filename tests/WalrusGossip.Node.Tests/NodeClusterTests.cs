@@ -24,7 +24,7 @@ public sealed class NodeClusterTests : IDisposable
         }
     }
 
-    private WalrusNode AddNode(ulong id, IReadOnlyList<ulong> voters, ulong checkpointEveryEntries = 100_000)
+    private WalrusNode AddNode(ulong id, IReadOnlyList<ulong> voters, ulong checkpointEveryEntries = 100_000, RetentionPolicy? retention = null)
     {
         var options = new NodeOptions
         {
@@ -36,8 +36,9 @@ public sealed class NodeClusterTests : IDisposable
             ManageMembership = true,
             Storage = new StorageOptions
             {
-                MaxSegmentBytes = 1 << 20, MaxEntryBytes = 64 * 1024, Durability = DurabilityPolicy.None,
+                MaxSegmentBytes = retention is null ? 1 << 20 : StorageOptions.MinSegmentBytes, MaxEntryBytes = 16 * 1024, Durability = DurabilityPolicy.None,
                 RunInBackground = work => { work(); return Task.CompletedTask; }, // checkpoint writes finish within the step that starts them
+                Retention = retention ?? RetentionPolicy.KeepAll,
             },
             CheckpointEveryEntries = checkpointEveryEntries,
         };
@@ -225,10 +226,56 @@ public sealed class NodeClusterTests : IDisposable
         Assert.Equal((RequestStatus.Ok, results[39].Index), (retried[0].Status, retried[0].Index));
     }
 
-    private void Restart(ulong id, ulong checkpointEveryEntries)
+    [Fact]
+    public void A_follower_behind_the_leaders_first_retained_index_catches_up_through_a_snapshot_on_disk_then_replicates()
+    {
+        var retention = new RetentionPolicy { MaxEntries = 100 };
+        foreach (var id in _nodes.Keys.ToList())
+        {
+            Restart(id, checkpointEveryEntries: 20, retention);
+        }
+
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        var behind = _nodes.Values.First(n => n != leader);
+        _cutOff.Add(behind.Id);
+        var results = new List<AppendResult>();
+        for (ulong seq = 1; seq <= 600; seq++)
+        {
+            leader.Append(11, seq, AppendCommand.Encode(11, seq, null, new byte[1000]), results.Add);
+        }
+
+        RunUntil(() => results.Count == 600 ? results : null, TimeSpan.FromSeconds(20));
+        Assert.True(leader.LocalLog.FirstIndex > behind.LocalLog.LastIndex + 1, $"leader retains from {leader.LocalLog.FirstIndex}, the follower holds up to {behind.LocalLog.LastIndex}");
+        Assert.True(leader.Committed.FirstIndex == leader.LocalLog.FirstIndex, "the committed view shows the new first index");
+
+        _cutOff.Clear();
+        RunUntil(() => behind.AppliedIndex >= results[^1].Index ? behind : null, TimeSpan.FromSeconds(20));
+        Assert.True(behind.CheckpointIndex >= leader.LocalLog.FirstIndex - 1, $"installed snapshot at {behind.CheckpointIndex}");
+        Assert.Equal(behind.CheckpointIndex + 1, behind.LocalLog.FirstIndex); // a snapshot replaces the log before it
+
+        var more = new List<AppendResult>();
+        for (ulong seq = 601; seq <= 610; seq++)
+        {
+            leader.Append(11, seq, AppendCommand.Encode(11, seq, null, [(byte)seq]), more.Add);
+        }
+
+        RunUntil(() => more.Count == 10 && _nodes.Values.All(n => n.AppliedIndex >= more[^1].Index) ? more : null, TimeSpan.FromSeconds(10));
+        for (var index = behind.LocalLog.FirstIndex; index <= more[^1].Index; index++)
+        {
+            Assert.Equal(leader.LocalLog.Read(index).Payload.ToArray(), behind.LocalLog.Read(index).Payload.ToArray());
+        }
+
+        // The session table came with the snapshot: a retry of an append applied before it gets its original index.
+        var retried = new List<AppendResult>();
+        leader.Append(11, 590, AppendCommand.Encode(11, 590, null, new byte[1000]), retried.Add);
+        RunUntil(() => retried.Count == 1 ? retried : null, TimeSpan.FromSeconds(5));
+        Assert.Equal(results[589].Index, retried[0].Index);
+    }
+
+    private void Restart(ulong id, ulong checkpointEveryEntries, RetentionPolicy? retention = null)
     {
         _nodes[id].Dispose();
-        AddNode(id, [1, 2, 3], checkpointEveryEntries);
+        AddNode(id, [1, 2, 3], checkpointEveryEntries, retention);
     }
 
     private AppendResult Append(WalrusNode node, ulong client, ulong seq)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using WalrusGossip.Node;
+using WalrusGossip.Storage;
 
 namespace WalrusGossip.Simulation.Core;
 
@@ -130,10 +131,20 @@ internal sealed partial class ClusterSimulation
             var from = view.FirstIndex + (ulong)_workload.NextInt64((long)(view.AppliedIndex - view.FirstIndex + 1));
             var entries = new List<CommittedEntry>();
             node.Disk.Observing = true;
-            view.Read(from, 4, 64 * 1024, null, entries);
-            node.Disk.Observing = false;
-            _checker.StaleRead(node.Id, view.AppliedIndex, entries);
-            Stats.StaleReads++;
+            try
+            {
+                view.Read(from, 4, 64 * 1024, null, entries);
+                _checker.StaleRead(node.Id, view.AppliedIndex, entries);
+                Stats.StaleReads++;
+            }
+            catch (LogIndexOutOfRangeException e) when (e.IsCompacted)
+            {
+                // Deleted by retention after the view was taken: the agent answers Compacted.
+            }
+            finally
+            {
+                node.Disk.Observing = false;
+            }
         }
 
         Respond(client, op, attempt, RequestStatus.Ok, 0, 0);

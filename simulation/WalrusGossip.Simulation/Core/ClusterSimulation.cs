@@ -412,6 +412,13 @@ internal sealed partial class ClusterSimulation : INodeClock
         options.Storage.MaxEntryBytes = SimEntryBytesMax;
         options.Storage.RunInBackground = RunInline;
         options.CheckpointEveryEntries = CheckpointEveryEntries;
+        if (CheckpointEveryEntries == 400)
+        {
+            // Retention on the frequently checkpointing seeds: eight segments (512 KiB) behind the newest, so nodes delete
+            // segments all the time and a follower that falls behind the leader's first index is sent a snapshot.
+            options.Storage.Retention = new RetentionPolicy { MaxBytes = 8 * StorageOptions.MinSegmentBytes };
+        }
+
         return options;
     }
 

@@ -101,6 +101,11 @@ public sealed class AgentOptions
             problems.Add($"Storage:IoEngine must be auto, uring or psync, got '{Storage.IoEngine}'");
         }
 
+        if (Storage.Retention.MaxBytes < 0 || Storage.Retention.MaxEntries < 0)
+        {
+            problems.Add($"Storage:Retention:MaxBytes ({Storage.Retention.MaxBytes}) and Storage:Retention:MaxEntries ({Storage.Retention.MaxEntries}) must be 0 (no limit) or positive");
+        }
+
         if (Storage.CheckpointEveryEntries < 1 || Storage.CheckpointEveryBytes < 1)
         {
             problems.Add($"Storage:CheckpointEveryEntries ({Storage.CheckpointEveryEntries}) and Storage:CheckpointEveryBytes ({Storage.CheckpointEveryBytes}) must be at least 1");
@@ -247,6 +252,19 @@ public sealed class StorageSection
 
     /// <summary>Checkpoint after this many applied payload bytes, at least 1, whichever comes first. Default 256 MiB.</summary>
     public long CheckpointEveryBytes { get; set; } = (long)new Node.NodeOptions().CheckpointEveryBytes;
+
+    /// <summary>How much of the log to keep; whole segments before both the limit and the latest checkpoint are deleted. Default: everything.</summary>
+    public RetentionSection Retention { get; set; } = new();
+}
+
+/// <summary>Retention limits (see WalrusGossip.Storage.RetentionPolicy); 0 means no limit.</summary>
+public sealed class RetentionSection
+{
+    /// <summary>Most record bytes kept before the segment being written. Default 0 (no limit).</summary>
+    public long MaxBytes { get; set; }
+
+    /// <summary>Most entries kept behind the last index. Default 0 (no limit).</summary>
+    public long MaxEntries { get; set; }
 }
 
 /// <summary>Raft timing; the defaults are the production node preset (<see cref="Node.NodeOptions"/>).</summary>

@@ -51,8 +51,18 @@ public sealed partial class ClientService
             var maxCount = (int)Math.Clamp(request.MaxCount == 0 ? 1000u : request.MaxCount, 1u, MaxReadEntries);
             var maxBytes = (long)Math.Min(request.MaxBytes == 0 ? 4UL << 20 : request.MaxBytes, MaxReadBytes);
             var entries = new List<CommittedEntry>();
-            view.Read(from, maxCount, maxBytes, request.Stream.Length == 0 ? null : request.Stream, entries, upTo: point.Bound);
-            AddEntries(response.Entries, entries);
+            try
+            {
+                view.Read(from, maxCount, maxBytes, request.Stream.Length == 0 ? null : request.Stream, entries, upTo: point.Bound);
+                AddEntries(response.Entries, entries);
+            }
+            catch (WalrusGossip.Storage.LogIndexOutOfRangeException e) when (e.IsCompacted)
+            {
+                // Retention deleted the range after this view was taken.
+                response.Status = ResponseStatus.Compacted;
+                response.FirstIndex = e.FirstIndex;
+                response.Message = $"index {e.Index} is compacted; the log starts at {e.FirstIndex}";
+            }
         }
 
         Reply(connection, MessageType.ReadResponse, response);

@@ -35,6 +35,11 @@ public sealed partial class ClientService
                 }
             }
         }
+        catch (WalrusGossip.Storage.LogIndexOutOfRangeException e) when (e.IsCompacted)
+        {
+            // Retention deleted what the tail had not sent yet (a reader slower than retention): say so, typed.
+            await connection.SendAsync(MessageType.TailEntries, new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Compacted, CommitIndex = _loop.Committed.AppliedIndex, Message = $"index {e.Index} is compacted; the log starts at {e.FirstIndex}" }, cancellationToken).ConfigureAwait(false);
+        }
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
         {
         }

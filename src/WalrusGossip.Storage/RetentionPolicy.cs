@@ -1,0 +1,35 @@
+namespace WalrusGossip.Storage;
+
+/// <summary>
+/// How much of the log a node keeps (agent section <c>Storage:Retention</c>). Retention deletes whole segments, oldest
+/// first, and never one that holds an entry after the latest checkpoint (the state machine could not be rebuilt
+/// without it); it runs when a checkpoint is adopted. Reads below the first retained index are answered
+/// <c>Compacted</c> with that index. Zero for a limit means no limit; the default keeps the whole log.
+/// </summary>
+public sealed record RetentionPolicy
+{
+    /// <summary>Keeps everything: no limit set.</summary>
+    public static RetentionPolicy KeepAll { get; } = new();
+
+    /// <summary>
+    /// Most record bytes kept in the segments before the newest (the segment being written is always kept), so a data
+    /// directory holds at most this plus one segment, plus what accrues between checkpoints. 0: no byte limit.
+    /// </summary>
+    public long MaxBytes { get; init; }
+
+    /// <summary>Most entries kept: segments whose entries all lie more than this far behind the last index are deleted. 0: no count limit.</summary>
+    public ulong MaxEntries { get; init; }
+
+    /// <summary>True when no limit is set.</summary>
+    public bool IsKeepAll => MaxBytes == 0 && MaxEntries == 0;
+
+    /// <summary>Checks the limits.</summary>
+    /// <exception cref="StorageConfigurationException">A limit is negative.</exception>
+    public void Validate()
+    {
+        if (MaxBytes < 0)
+        {
+            throw new StorageConfigurationException($"Storage:Retention:MaxBytes must be 0 (no limit) or positive, got {MaxBytes}");
+        }
+    }
+}
