@@ -319,6 +319,7 @@ public sealed partial class WalrusClient
         MessageType.StatusRequest => MessageType.StatusResponse,
         MessageType.MembersRequest => MessageType.MembersResponse,
         MessageType.TransferLeaderRequest => MessageType.TransferLeaderResponse,
+        MessageType.CompactRequest => MessageType.CompactResponse,
         _ => throw new ArgumentOutOfRangeException(nameof(request), request, "not a unary client request"),
     };
 

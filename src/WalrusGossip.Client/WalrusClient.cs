@@ -262,6 +262,37 @@ public sealed partial class WalrusClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Shows one agent's log retention state and, with <paramref name="checkpointNow"/>, has it take a checkpoint now
+    /// (retention then deletes the segments its policy lets go once the checkpoint is durable). Each agent compacts its
+    /// own log, so this goes to exactly <paramref name="endpoint"/>, in a single attempt.
+    /// </summary>
+    /// <param name="endpoint">The agent's client endpoint, <c>host:port</c>.</param>
+    /// <param name="checkpointNow">Start a checkpoint instead of waiting for the next interval.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The agent's state as of the answer.</returns>
+    /// <exception cref="ArgumentException"><paramref name="endpoint"/> is not <c>host:port</c>.</exception>
+    /// <exception cref="WalrusUnavailableException">The endpoint cannot be reached.</exception>
+    /// <exception cref="WalrusTimeoutException">It did not answer within <see cref="WalrusClientOptions.RequestTimeout"/>.</exception>
+    public async Task<CompactionInfo> CompactAsync(string endpoint, bool checkpointNow, CancellationToken cancellationToken = default)
+    {
+        var state = GetEndpoint(EndpointAddress.Parse(endpoint));
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.RequestTimeout);
+        try
+        {
+            var (type, message) = await SendOnceAsync(state, MessageType.CompactRequest, new CompactRequest { CheckpointNow = checkpointNow }, timeout.Token).ConfigureAwait(false);
+            var info = ExpectResponse(type, message, MessageType.CompactResponse, state.Key);
+            ProtoMapping.ThrowIfError(info, state.Key);
+            var r = (CompactResponse)message;
+            return new CompactionInfo(state.Key, r.FirstIndex, r.LastIndex, r.CheckpointIndex, r.AppliedIndex, r.DataBytes, r.Retention, r.Checkpointing, r.CheckpointStarted, r.Message);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new WalrusTimeoutException($"{state.Key}: no answer within {_options.RequestTimeout.TotalSeconds:0.###} s", e);
+        }
+    }
+
     /// <summary>Asks the SWIM view of one agent (the leader when known, else any): every member with state and metadata.</summary>
     /// <param name="cancellationToken">Cancels the request.</param>
     /// <returns>The members, the answering agent included.</returns>

@@ -107,6 +107,9 @@ public sealed class DiskRaftLog : IRaftLogStorage
     /// <inheritdoc />
     public RaftSnapshot GetSnapshot() => _snapshot;
 
+    /// <summary>Injected bug for the simulator (<c>truncate-past-checkpoint</c>): retention may delete entries the checkpoint does not cover.</summary>
+    internal bool BugTruncatePastCheckpoint { get; init; }
+
     /// <summary>Entries served from memory so far (for tests and diagnostics).</summary>
     internal long TailHits { get; private set; }
 
@@ -175,7 +178,7 @@ public sealed class DiskRaftLog : IRaftLogStorage
         }
 
         _snapshot = new RaftSnapshot(new SnapshotMetadata(checkpoint.Index, checkpoint.Term, config), checkpoint.State);
-        var keepFrom = Math.Min(retainFrom, checkpoint.Index + 1);
+        var keepFrom = BugTruncatePastCheckpoint ? retainFrom : Math.Min(retainFrom, checkpoint.Index + 1);
         if (keepFrom > _storage.Log.FirstIndex)
         {
             _storage.Log.TruncatePrefix(keepFrom); // the tail cache may keep older entries: Entries never asks below FirstIndex

@@ -113,6 +113,10 @@ public sealed class NodeOptions
     /// </summary>
     public ulong CheckpointEveryBytes { get; set; } = 256UL << 20;
 
-    /// <summary>Deliberate protocol bugs, for the simulator to prove its checkers catch them. Empty in production.</summary>
+    /// <summary>
+    /// Deliberate bugs, for the simulator to prove its checkers catch them: the Raft ones (<c>RaftOptions.KnownBugs</c>),
+    /// <c>ack-before-fsync</c> (durability none) and <c>truncate-past-checkpoint</c> (retention deletes entries no
+    /// checkpoint covers). Empty in production.
+    /// </summary>
     public IReadOnlySet<string> InjectedBugs { get; set; } = new HashSet<string>();
 }

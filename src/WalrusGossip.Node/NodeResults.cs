@@ -53,3 +53,13 @@ public readonly record struct ReadResult(RequestStatus Status, ulong ReadIndex, 
 /// <param name="Voters">Voters of the configuration this node follows.</param>
 /// <param name="Learners">Learners of that configuration.</param>
 public readonly record struct NodeStatus(ulong NodeId, RaftRole Role, ulong Term, ulong LeaderId, ulong CommitIndex, ulong AppliedIndex, ulong FirstIndex, ulong LastIndex, bool IsLearner, IReadOnlyList<ulong> Voters, IReadOnlyList<ulong> Learners);
+
+/// <summary>A node's log as retention sees it (see <see cref="WalrusNode.GetRetentionInfo"/>).</summary>
+/// <param name="FirstIndex">First retained index; reads below it are compacted.</param>
+/// <param name="LastIndex">Last index in the local log.</param>
+/// <param name="CheckpointIndex">Newest checkpoint in force, 0 before the first.</param>
+/// <param name="AppliedIndex">Applied index.</param>
+/// <param name="DataBytes">Record bytes held by the segments.</param>
+/// <param name="Policy">The retention limits.</param>
+/// <param name="Checkpointing">True while a checkpoint file is being written.</param>
+public sealed record LogRetentionInfo(ulong FirstIndex, ulong LastIndex, ulong CheckpointIndex, ulong AppliedIndex, long DataBytes, Storage.RetentionPolicy Policy, bool Checkpointing);

@@ -34,6 +34,34 @@ public sealed partial class WalrusNode
     /// <summary>True while a checkpoint file is being written in the background.</summary>
     public bool IsCheckpointing => _checkpointWrite is not null;
 
+    /// <summary>
+    /// Starts a checkpoint now (operator request, <c>walrusctl compact --now</c>); retention runs once it is durable.
+    /// </summary>
+    /// <returns>False when one is already being written or nothing was applied since the last one.</returns>
+    public bool CheckpointNow()
+    {
+        if (_checkpointWrite is { IsCompleted: true })
+        {
+            FinishCheckpoint();
+        }
+
+        if (_checkpointWrite is not null || _raftLog is null || _applied <= _raftLog.Snapshot.Index || _stateMachine.Configuration.Voters.Count == 0)
+        {
+            return false;
+        }
+
+        BeginCheckpoint();
+        return true;
+    }
+
+    /// <summary>The log's retention state for operators: first and last index, checkpoint, bytes held, policy.</summary>
+    /// <returns>A copy taken on the loop.</returns>
+    public LogRetentionInfo GetRetentionInfo()
+    {
+        var log = Storage.Log;
+        return new LogRetentionInfo(log.FirstIndex, log.LastIndex, CheckpointIndex, _applied, log.DataBytes, _options.Storage.Retention, IsCheckpointing);
+    }
+
     /// <summary>Adopts a finished checkpoint write, then starts the next checkpoint if one is due. Runs on the loop after each Ready and tick.</summary>
     private void CheckpointIfDue()
     {
@@ -101,7 +129,9 @@ public sealed partial class WalrusNode
     }
 
     /// <summary>First log index to keep once a checkpoint at <paramref name="checkpointIndex"/> is durable: whole segments before both the retention point and the checkpoint go.</summary>
-    private ulong RetainFrom(ulong checkpointIndex) => Storage.Log.RetainFrom(_options.Storage.Retention, checkpointIndex + 1);
+    private ulong RetainFrom(ulong checkpointIndex) => _raftLog!.BugTruncatePastCheckpoint
+        ? Storage.Log.RetainFrom(new Storage.RetentionPolicy { MaxEntries = 1 }, ulong.MaxValue) // injected bug: keep only the newest segment
+        : Storage.Log.RetainFrom(_options.Storage.Retention, checkpointIndex + 1);
 
     [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "checkpoint at index {Index} ({Bytes} bytes of state) written in {Milliseconds:F1} ms; log retained from {FirstIndex}")]
     private static partial void LogCheckpointTaken(ILogger logger, ulong index, int bytes, double milliseconds, ulong firstIndex);

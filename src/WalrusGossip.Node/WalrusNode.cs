@@ -143,11 +143,11 @@ public sealed partial class WalrusNode : IDisposable
         var storageOptions = CloneStorageOptions(_options.Storage);
         _storage = NodeStorage.Open(_device, _options.DataDirectory, storageOptions, _logger);
         _localLog = new LocalLogView(_storage.Log);
-        var raftLog = new DiskRaftLog(_storage);
+        var raftLog = NewRaftLog(_storage);
         if (raftLog.IsEmpty && _options.InitialVoters.Count > 0)
         {
             Bootstrap(_storage, ClusterConfig.Create(_options.InitialVoters));
-            raftLog = new DiskRaftLog(_storage);
+            raftLog = NewRaftLog(_storage);
         }
 
         _raftLog = raftLog;
@@ -204,7 +204,7 @@ public sealed partial class WalrusNode : IDisposable
         }
 
         Bootstrap(Storage, ClusterConfig.Create(voters));
-        _raftLog = new DiskRaftLog(Storage);
+        _raftLog = NewRaftLog(Storage);
         _raft = CreateRaft(_raftLog);
         ProcessReady();
         return true;
@@ -386,6 +386,9 @@ public sealed partial class WalrusNode : IDisposable
         RunInBackground = o.RunInBackground,
         Retention = o.Retention,
     };
+
+    private DiskRaftLog NewRaftLog(NodeStorage storage) =>
+        new(storage) { BugTruncatePastCheckpoint = _options.InjectedBugs.Contains("truncate-past-checkpoint") };
 
     private static void Bootstrap(NodeStorage storage, ClusterConfig config)
     {

@@ -54,6 +54,12 @@ public enum MessageType : ushort
     /// <summary><see cref="Messages.TransferLeaderResponse"/>.</summary>
     TransferLeaderResponse = 22,
 
+    /// <summary><see cref="Messages.CompactRequest"/>.</summary>
+    CompactRequest = 23,
+
+    /// <summary><see cref="Messages.CompactResponse"/>.</summary>
+    CompactResponse = 24,
+
     /// <summary><see cref="Messages.RaftEnvelope"/>.</summary>
     RaftEnvelope = 40,
 

@@ -24,6 +24,8 @@ public static class MessageTypes
         [MessageType.MembersResponse] = MembersResponse.Parser,
         [MessageType.TransferLeaderRequest] = TransferLeaderRequest.Parser,
         [MessageType.TransferLeaderResponse] = TransferLeaderResponse.Parser,
+        [MessageType.CompactRequest] = CompactRequest.Parser,
+        [MessageType.CompactResponse] = CompactResponse.Parser,
         [MessageType.RaftEnvelope] = RaftEnvelope.Parser,
         [MessageType.GossipStream] = GossipStream.Parser,
     }.ToFrozenDictionary();
@@ -45,6 +47,8 @@ public static class MessageTypes
         [typeof(MembersResponse)] = MessageType.MembersResponse,
         [typeof(TransferLeaderRequest)] = MessageType.TransferLeaderRequest,
         [typeof(TransferLeaderResponse)] = MessageType.TransferLeaderResponse,
+        [typeof(CompactRequest)] = MessageType.CompactRequest,
+        [typeof(CompactResponse)] = MessageType.CompactResponse,
         [typeof(RaftEnvelope)] = MessageType.RaftEnvelope,
         [typeof(GossipStream)] = MessageType.GossipStream,
     }.ToFrozenDictionary();

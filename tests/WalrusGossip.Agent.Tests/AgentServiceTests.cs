@@ -54,6 +54,28 @@ public sealed class AgentServiceTests(ThreeAgentCluster cluster) : IClassFixture
     }
 
     [Fact]
+    public async Task Walrusctl_compact_shows_every_agent_and_now_takes_a_checkpoint_on_each()
+    {
+        var endpoints = string.Join(',', Agents.ClientEndpoints([1, 2, 3]));
+        var ca = Path.Combine(Agents.Certs, "ca.pem");
+        var shown = await RunWalrusctlAsync(null, "compact", "--json", "--endpoints", endpoints, "--ca", ca);
+        Assert.True(shown.ExitCode == 0, shown.Error);
+        var before = JsonDocument.Parse(shown.Output).RootElement.EnumerateArray().ToList();
+        Assert.Equal(3, before.Count);
+        Assert.All(before, a => Assert.Equal(("max-bytes=0 max-entries=0", 1ul), (a.GetProperty("retention").GetString(), a.GetProperty("firstIndex").GetUInt64())));
+
+        var started = await RunWalrusctlAsync(null, "compact", "--now", "--json", "--endpoints", endpoints, "--ca", ca);
+        Assert.True(started.ExitCode == 0, started.Error);
+        Assert.Equal(3, JsonDocument.Parse(started.Output).RootElement.GetArrayLength());
+        await AgentProcesses.EventuallyAsync<object>(async () =>
+        {
+            var now = await RunWalrusctlAsync(null, "compact", "--json", "--endpoints", endpoints, "--ca", ca);
+            var agents = JsonDocument.Parse(now.Output).RootElement.EnumerateArray().ToList();
+            return agents.Count == 3 && agents.All(a => a.GetProperty("checkpointIndex").GetUInt64() > 0 && a.GetProperty("firstIndex").GetUInt64() == 1) ? agents : null;
+        }, TimeSpan.FromSeconds(30), "a checkpoint on every agent");
+    }
+
+    [Fact]
     public async Task A_retried_append_whose_response_was_lost_returns_the_same_index_and_is_stored_once()
     {
         var leader = (int)await Agents.LeaderAsync(TimeSpan.FromSeconds(30));

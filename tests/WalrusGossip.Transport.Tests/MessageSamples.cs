@@ -71,6 +71,12 @@ internal static class MessageSamples
             [MessageType.MembersResponse] = members,
             [MessageType.TransferLeaderRequest] = new TransferLeaderRequest { RequestId = 8, TargetNodeId = 2 },
             [MessageType.TransferLeaderResponse] = new TransferLeaderResponse { RequestId = 8, Status = ResponseStatus.Ok, LeaderId = 2, Message = "transferring" },
+            [MessageType.CompactRequest] = new CompactRequest { RequestId = 9, CheckpointNow = true },
+            [MessageType.CompactResponse] = new CompactResponse
+            {
+                RequestId = 9, Status = ResponseStatus.Ok, FirstIndex = 4097, LastIndex = 90_000, CheckpointIndex = 88_000, AppliedIndex = 89_990,
+                DataBytes = 123_456_789, Retention = "max-bytes=268435456 max-entries=0", Checkpointing = true, CheckpointStarted = true, Message = "started",
+            },
             [MessageType.RaftEnvelope] = raft,
             [MessageType.GossipStream] = new GossipStream { FromAddress = "127.0.0.1:7301", Payload = ByteString.CopyFrom(1, 2, 3, 4, 5) },
         };

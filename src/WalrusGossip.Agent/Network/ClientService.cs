@@ -114,6 +114,9 @@ public sealed partial class ClientService : IAsyncDisposable
             case TransferLeaderRequest transfer:
                 _ = TransferAsync(connection, transfer, cancellationToken);
                 break;
+            case CompactRequest compact:
+                _ = CompactAsync(connection, compact);
+                break;
             default:
                 throw new ProtocolException(ProtocolErrorKind.UnknownMessageType, $"{message.Descriptor.Name} is not a client request");
         }
@@ -143,6 +146,29 @@ public sealed partial class ClientService : IAsyncDisposable
             Status = started ? ResponseStatus.Ok : leader == _nodeId ? ResponseStatus.InvalidArgument : ResponseStatus.NotLeader,
             LeaderId = leader,
             Message = started ? $"transferring leadership to {request.TargetNodeId}" : leader == _nodeId ? $"{request.TargetNodeId} is not a voter" : "send the request to the leader",
+        });
+    }
+
+    /// <summary>Shows this agent's retention state and, when asked, starts a checkpoint (each agent compacts its own log).</summary>
+    private async Task CompactAsync(IFrameConnection connection, CompactRequest request)
+    {
+        var (started, info) = await _loop.InvokeAsync(n => (request.CheckpointNow && n.CheckpointNow(), n.GetRetentionInfo())).ConfigureAwait(false);
+        Reply(connection, MessageType.CompactResponse, new CompactResponse
+        {
+            RequestId = request.RequestId,
+            Status = ResponseStatus.Ok,
+            CheckpointStarted = started,
+            FirstIndex = info.FirstIndex,
+            LastIndex = info.LastIndex,
+            CheckpointIndex = info.CheckpointIndex,
+            AppliedIndex = info.AppliedIndex,
+            DataBytes = info.DataBytes,
+            Retention = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"max-bytes={info.Policy.MaxBytes} max-entries={info.Policy.MaxEntries}"),
+            Checkpointing = info.Checkpointing,
+            Message = !request.CheckpointNow ? string.Empty
+                : started ? $"checkpoint at index {info.AppliedIndex} started; retention runs once it is durable"
+                : info.Checkpointing ? "a checkpoint is already being written"
+                : $"nothing applied since the checkpoint at {info.CheckpointIndex}",
         });
     }
 

@@ -24,6 +24,7 @@ internal readonly record struct ResponseInfo(ulong RequestId, ResponseStatus Sta
         MessageType.StatusResponse when message is StatusResponse r => new(r.RequestId, r.Status, r.LeaderId, string.Empty, string.Empty),
         MessageType.MembersResponse when message is MembersResponse r => new(r.RequestId, r.Status, 0, string.Empty, string.Empty),
         MessageType.TransferLeaderResponse when message is TransferLeaderResponse r => new(r.RequestId, r.Status, r.LeaderId, string.Empty, r.Message),
+        MessageType.CompactResponse when message is CompactResponse r => new(r.RequestId, r.Status, 0, string.Empty, r.Message),
         _ => null,
     };
 
@@ -42,6 +43,7 @@ internal readonly record struct ResponseInfo(ulong RequestId, ResponseStatus Sta
             case StatusRequest r: r.RequestId = requestId; break;
             case MembersRequest r: r.RequestId = requestId; break;
             case TransferLeaderRequest r: r.RequestId = requestId; break;
+            case CompactRequest r: r.RequestId = requestId; break;
             default: throw new ArgumentException($"{request.GetType().Name} is not a client request", nameof(request));
         }
     }

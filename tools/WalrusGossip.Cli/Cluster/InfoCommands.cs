@@ -223,7 +223,7 @@ internal static class InfoCommands
         return table;
     }
 
-    private static string WriteJson(Action<Utf8JsonWriter> write)
+    internal static string WriteJson(Action<Utf8JsonWriter> write)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, EntryFormat.Indented))
