@@ -23,6 +23,9 @@ public enum RequestStatus
     /// <summary>The request is malformed (e.g. payload above the limit).</summary>
     InvalidArgument,
 
+    /// <summary>The node's disk has less free space than <c>StorageOptions.ReserveBytes</c>; retry after space is freed (or at another leader).</summary>
+    NoSpace,
+
     /// <summary>No answer came in time (for example a read barrier whose request was lost on the way to the leader); retry.</summary>
     Timeout,
 }

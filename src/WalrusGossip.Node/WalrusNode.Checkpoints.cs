@@ -77,7 +77,8 @@ public sealed partial class WalrusNode
 
         var since = _applied - Math.Max(_raftLog.Snapshot.Index, _checkpointAttemptedAt);
         if (_applied > _raftLog.Snapshot.Index && _stateMachine.Configuration.Voters.Count > 0 &&
-            (since >= _options.CheckpointEveryEntries || _appliedBytesSinceCheckpoint >= _options.CheckpointEveryBytes))
+            (since >= _options.CheckpointEveryEntries || _appliedBytesSinceCheckpoint >= _options.CheckpointEveryBytes ||
+             (IsLowOnSpace && !_options.Storage.Retention.IsKeepAll && _applied > _checkpointAttemptedAt))) // low on space: let retention run now
         {
             BeginCheckpoint();
         }

@@ -38,6 +38,12 @@ public sealed partial class WalrusNode
             }
         }
 
+        if (IsLowOnSpace)
+        {
+            done(new AppendResult(RequestStatus.NoSpace, 0, 0, raft.Status.Leader));
+            return;
+        }
+
         var result = raft.Propose(payload);
         switch (result.Status)
         {

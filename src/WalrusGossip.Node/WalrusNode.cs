@@ -174,6 +174,7 @@ public sealed partial class WalrusNode : IDisposable
 
         _nextRaftTick = now + _options.TickInterval;
         _nextMetadataRefresh = now + _options.MetadataRefreshInterval;
+        RefreshFreeSpace();
         FlushGossip();
         ProcessReady();
         PublishCommitted();
@@ -241,6 +242,7 @@ public sealed partial class WalrusNode : IDisposable
         if (now >= _nextMetadataRefresh)
         {
             _nextMetadataRefresh = now + _options.MetadataRefreshInterval;
+            RefreshFreeSpace();
             Membership.TryUpdateMetadata(now, BuildMetadata());
             RejoinSeedsIfCutOff(now);
 
@@ -305,6 +307,12 @@ public sealed partial class WalrusNode : IDisposable
         ArgumentNullException.ThrowIfNull(message);
         if (message.To != Id)
         {
+            return;
+        }
+
+        if (IsLowOnSpace && message.Type is RaftMessageType.Append or RaftMessageType.InstallSnapshot && (message.Entries.Count > 0 || message.Type == RaftMessageType.InstallSnapshot))
+        {
+            RefusedForSpace++; // as if lost: the leader resends once this node has room; heartbeats and votes still flow
             return;
         }
 
@@ -385,6 +393,7 @@ public sealed partial class WalrusNode : IDisposable
         PrepareSegmentsInBackground = o.PrepareSegmentsInBackground,
         RunInBackground = o.RunInBackground,
         Retention = o.Retention,
+        ReserveBytes = o.ReserveBytes,
     };
 
     private DiskRaftLog NewRaftLog(NodeStorage storage) =>

@@ -61,6 +61,14 @@ public sealed class StorageOptions
     /// </summary>
     public Func<Action, Task> RunInBackground { get; set; } = Task.Run;
 
+    /// <summary>
+    /// Free space the node keeps on the data directory's file system: below it, the leader refuses new appends (typed
+    /// <c>NoSpace</c>, answered to clients as OVERLOADED with the reason) and a follower refuses entries from the leader
+    /// (it keeps voting and serving reads); both resume by themselves once space returns. Checked about once a second,
+    /// so keep it above what a second of appends writes. Default 512 MiB; 0 disables the check.
+    /// </summary>
+    public long ReserveBytes { get; set; } = 512L << 20;
+
     /// <summary>How much of the log to keep (see <see cref="RetentionPolicy"/>). Default <see cref="RetentionPolicy.KeepAll"/>.</summary>
     public RetentionPolicy Retention { get; set; } = RetentionPolicy.KeepAll;
 

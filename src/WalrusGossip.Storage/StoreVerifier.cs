@@ -239,6 +239,8 @@ public static class StoreVerifier
 
         public bool FileExists(string path) => inner.FileExists(path);
 
+        public long AvailableBytes(string path) => inner.AvailableBytes(path);
+
         public IReadOnlyList<string> ListFiles(string directory) => inner.ListFiles(directory);
 
         public void CreateDirectory(string path)

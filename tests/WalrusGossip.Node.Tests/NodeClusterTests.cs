@@ -14,7 +14,8 @@ public sealed class NodeClusterTests : IDisposable
 
     /// <summary>Nodes cut off from the others: Raft messages from or to them are dropped when they would be delivered (gossip still flows).</summary>
     private readonly HashSet<ulong> _cutOff = [];
-    private readonly FileSystemDevice _device = FileSystemDevice.Create(IoEngine.Psync);
+    private readonly FileSystemDevice _disk = FileSystemDevice.Create(IoEngine.Psync);
+    private readonly Dictionary<ulong, SpaceReportingDevice> _devices = [];
 
     public NodeClusterTests()
     {
@@ -42,7 +43,12 @@ public sealed class NodeClusterTests : IDisposable
             },
             CheckpointEveryEntries = checkpointEveryEntries,
         };
-        var node = new WalrusNode(options, _device, new Transport(this, $"node{id}"), _clock, new Random((int)id));
+        if (!_devices.TryGetValue(id, out var device))
+        {
+            _devices[id] = device = new SpaceReportingDevice(_disk);
+        }
+
+        var node = new WalrusNode(options, device, new Transport(this, $"node{id}"), _clock, new Random((int)id));
         _nodes[id] = node;
         node.Start();
         return node;
@@ -272,6 +278,48 @@ public sealed class NodeClusterTests : IDisposable
         Assert.Equal(results[589].Index, retried[0].Index);
     }
 
+    [Fact]
+    public void Below_the_disk_reserve_the_leader_refuses_appends_a_follower_refuses_entries_and_both_resume_when_space_returns()
+    {
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        var follower = _nodes.Values.First(n => n != leader);
+        var before = Committed(leader, 21, 1);
+        RunUntil(() => _nodes.Values.All(n => n.AppliedIndex >= before.Index) ? this : null, TimeSpan.FromSeconds(5));
+
+        _devices[leader.Id].Available = 1 << 20; // below the default 512 MiB reserve
+        _devices[follower.Id].Available = 0;
+        RunFor(TimeSpan.FromSeconds(1.5)); // the nodes look once a second
+        Assert.True(leader.IsLowOnSpace && follower.IsLowOnSpace);
+        var refused = Append(leader, 21, 2);
+        Assert.Equal(RequestStatus.NoSpace, refused.Status);
+        Assert.Equal(RaftRole.Leader, leader.Status.Role);
+
+        // The leader regains space; the follower has none: the third node alone makes the quorum, the follower stays
+        // in the cluster (no election) and takes no entries.
+        _devices[leader.Id].Available = long.MaxValue;
+        RunFor(TimeSpan.FromSeconds(1.5));
+        var term = leader.Status.Term;
+        var during = Committed(leader, 21, 3);
+        Assert.Equal(RequestStatus.Ok, during.Status);
+        RunFor(TimeSpan.FromSeconds(3));
+        Assert.True(follower.LocalLog.LastIndex < during.Index, "a follower below the reserve took new entries");
+        Assert.True(follower.RefusedForSpace > 0);
+        Assert.Equal((term, RaftRole.Leader), (leader.Status.Term, leader.Status.Role));
+
+        _devices[follower.Id].Available = long.MaxValue;
+        RunUntil(() => follower.AppliedIndex >= during.Index ? follower : null, TimeSpan.FromSeconds(5));
+        Assert.False(follower.IsLowOnSpace);
+        Assert.Equal(leader.LocalLog.Read(during.Index).Payload.ToArray(), follower.LocalLog.Read(during.Index).Payload.ToArray());
+        Assert.Equal(RequestStatus.Ok, Committed(leader, 21, 4).Status);
+    }
+
+    private AppendResult Committed(WalrusNode leader, ulong client, ulong seq)
+    {
+        var results = new List<AppendResult>();
+        leader.Append(client, seq, AppendCommand.Encode(client, seq, null, [(byte)seq]), results.Add);
+        return RunUntil(() => results.Count == 1 ? results : null, TimeSpan.FromSeconds(5))[0];
+    }
+
     private void Restart(ulong id, ulong checkpointEveryEntries, RetentionPolicy? retention = null)
     {
         _nodes[id].Dispose();
@@ -325,8 +373,34 @@ public sealed class NodeClusterTests : IDisposable
             node.Dispose();
         }
 
-        _device.Dispose();
+        _disk.Dispose();
         Directory.Delete(_root, recursive: true);
+    }
+
+    /// <summary>The real file system, reporting whatever free space a test sets.</summary>
+    private sealed class SpaceReportingDevice(IStorageDevice inner) : IStorageDevice
+    {
+        public long Available { get; set; } = long.MaxValue;
+
+        public string EngineName => inner.EngineName;
+
+        public IDeviceFile Open(string path, DeviceOpenMode mode) => inner.Open(path, mode);
+
+        public bool FileExists(string path) => inner.FileExists(path);
+
+        public IReadOnlyList<string> ListFiles(string directory) => inner.ListFiles(directory);
+
+        public void CreateDirectory(string path) => inner.CreateDirectory(path);
+
+        public void DeleteFile(string path) => inner.DeleteFile(path);
+
+        public void Rename(string source, string destination) => inner.Rename(source, destination);
+
+        public void SyncDirectory(string path) => inner.SyncDirectory(path);
+
+        public long AvailableBytes(string path) => Available;
+
+        public IDisposable Lock(string path) => inner.Lock(path);
     }
 
     private sealed class ManualClock : INodeClock

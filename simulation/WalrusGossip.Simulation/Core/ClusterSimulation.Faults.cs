@@ -19,6 +19,12 @@ internal sealed partial class ClusterSimulation
     private static readonly TimeSpan InitialCalm = TimeSpan.FromSeconds(12);
 
     private readonly Random _faults;
+
+    /// <summary>
+    /// Disk-full windows come from their own generator, derived from the seed alone, so seeds without them keep the
+    /// fault stream (and trace) they had before this fault existed.
+    /// </summary>
+    private Random? _diskFull;
     private bool _chaos;
     private TimeSpan _healedAt;
     private bool _livenessMet;
@@ -36,6 +42,12 @@ internal sealed partial class ClusterSimulation
         if (!initial)
         {
             HealNetwork();
+            foreach (var node in _nodes.Where(n => n.Disk.AvailableBytes != long.MaxValue))
+            {
+                node.Disk.AvailableBytes = long.MaxValue;
+                Trace($"fault: n{node.Id} disk has space again");
+            }
+
             var keepDown = _options.Faults.HasFlag(FaultKinds.Process) && _faults.Next(3) == 0
                 ? _nodes[_faults.Next(_nodes.Count)]
                 : null;
@@ -124,6 +136,7 @@ internal sealed partial class ClusterSimulation
         }
 
         var length = TimeSpan.FromMilliseconds(10_000 + _faults.Next(10_000));
+        MaybeFillDisk();
         ScheduleFault(phase);
         After(length, "heal", () => BeginHeal(initial: false));
     }
@@ -304,6 +317,30 @@ internal sealed partial class ClusterSimulation
 
         Trace($"fault: crash n{victim.Id}");
         CrashNode(victim);
+    }
+
+    /// <summary>
+    /// On the seeds that also retain little (see <c>CheckpointEveryEntries</c>), one chaos window in three has a node
+    /// whose disk reports no free space until the heal: below the reserve it must refuse new entries (as leader and as
+    /// follower) without crashing, losing an acknowledged append or leaving the cluster, and resume when space returns.
+    /// </summary>
+    private void MaybeFillDisk()
+    {
+        if (!_options.Faults.HasFlag(FaultKinds.Disk) || CheckpointEveryEntries != 400)
+        {
+            return;
+        }
+
+        _diskFull ??= new Random(unchecked((int)((_options.Seed * 0x9E3779B1L) ^ 0x5EED_D15C)));
+        if (_diskFull.Next(3) != 0)
+        {
+            return;
+        }
+
+        var node = _nodes[_diskFull.Next(_nodes.Count)];
+        node.Disk.AvailableBytes = 0;
+        Stats.DiskFullWindows++;
+        Trace($"fault: n{node.Id} disk full");
     }
 
     private void DiskFault()

@@ -49,6 +49,9 @@ public sealed class RunStats
     /// <summary>Checkpoints the nodes wrote and adopted (summed over every incarnation).</summary>
     public long Checkpoints { get; set; }
 
+    /// <summary>Chaos windows in which one node's disk reported no free space.</summary>
+    public int DiskFullWindows { get; set; }
+
     /// <summary>Node starts that restored the state machine from a checkpoint.</summary>
     public int RestartsFromCheckpoint { get; set; }
 

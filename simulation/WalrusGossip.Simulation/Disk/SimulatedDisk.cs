@@ -42,6 +42,9 @@ internal sealed class SimulatedDisk
     /// <summary>Device operations performed, for statistics.</summary>
     public long Operations { get; private set; }
 
+    /// <summary>What the disk reports as free space (a "disk full" fault sets it to 0 until healed); writes themselves never fail for space.</summary>
+    public long AvailableBytes { get; set; } = long.MaxValue;
+
     /// <summary>File syncs (fdatasync, fsync) performed; the simulator charges virtual time for each.</summary>
     public long Syncs { get; private set; }
 
@@ -209,6 +212,8 @@ internal sealed class SimulatedDisk
         public bool Dead { get; set; }
 
         public string EngineName => "sim";
+
+        public long AvailableBytes(string path) => disk.AvailableBytes;
 
         public IDeviceFile Open(string path, DeviceOpenMode mode)
         {

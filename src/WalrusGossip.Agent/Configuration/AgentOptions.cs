@@ -101,6 +101,11 @@ public sealed class AgentOptions
             problems.Add($"Storage:IoEngine must be auto, uring or psync, got '{Storage.IoEngine}'");
         }
 
+        if (Storage.ReserveBytes < 0)
+        {
+            problems.Add($"Storage:ReserveBytes must be 0 (no check) or positive, got {Storage.ReserveBytes}");
+        }
+
         if (Storage.Retention.MaxBytes < 0 || Storage.Retention.MaxEntries < 0)
         {
             problems.Add($"Storage:Retention:MaxBytes ({Storage.Retention.MaxBytes}) and Storage:Retention:MaxEntries ({Storage.Retention.MaxEntries}) must be 0 (no limit) or positive");
@@ -252,6 +257,9 @@ public sealed class StorageSection
 
     /// <summary>Checkpoint after this many applied payload bytes, at least 1, whichever comes first. Default 256 MiB.</summary>
     public long CheckpointEveryBytes { get; set; } = (long)new Node.NodeOptions().CheckpointEveryBytes;
+
+    /// <summary>Free space kept on the data directory's file system; below it new entries are refused until space returns. Default 512 MiB; 0 disables.</summary>
+    public long ReserveBytes { get; set; } = new WalrusGossip.Storage.StorageOptions().ReserveBytes;
 
     /// <summary>How much of the log to keep; whole segments before both the limit and the latest checkpoint are deleted. Default: everything.</summary>
     public RetentionSection Retention { get; set; } = new();

@@ -139,6 +139,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
                     MaxSegmentBytes = o.Storage.MaxSegmentBytes,
                     MaxEntryBytes = o.Storage.MaxEntryBytes,
                     PrepareSegmentsInBackground = true,
+                    ReserveBytes = o.Storage.ReserveBytes,
                     Retention = new RetentionPolicy { MaxBytes = o.Storage.Retention.MaxBytes, MaxEntries = (ulong)o.Storage.Retention.MaxEntries },
                 },
             },

@@ -202,13 +202,18 @@ public sealed partial class ClientService
     /// </summary>
     private void Fill(AppendResponse response, RequestStatus status, ulong leaderId)
     {
+        if (status == RequestStatus.NoSpace)
+        {
+            response.Message = "the leader's data directory is below its free-space reserve (Storage:ReserveBytes); appends resume when space is freed";
+        }
+
         response.Status = status switch
         {
             RequestStatus.Ok => ResponseStatus.Ok,
             RequestStatus.NotLeader => leaderId == 0 ? ResponseStatus.Unavailable : ResponseStatus.NotLeader,
             RequestStatus.Retry => ResponseStatus.Retry,
             RequestStatus.SessionExpired => ResponseStatus.SessionExpired,
-            RequestStatus.Overloaded => ResponseStatus.Overloaded,
+            RequestStatus.Overloaded or RequestStatus.NoSpace => ResponseStatus.Overloaded,
             RequestStatus.Timeout => ResponseStatus.Timeout,
             _ => ResponseStatus.InvalidArgument,
         };

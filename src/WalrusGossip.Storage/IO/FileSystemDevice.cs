@@ -91,6 +91,19 @@ public sealed partial class FileSystemDevice : IStorageDevice, IDisposable
     public void SyncDirectory(string path) => Native.SyncDirectory(path);
 
     /// <inheritdoc />
+    public long AvailableBytes(string path)
+    {
+        try
+        {
+            return new DriveInfo(Path.GetFullPath(path)).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return long.MaxValue;
+        }
+    }
+
+    /// <inheritdoc />
     public IDisposable Lock(string path) =>
         new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
 

@@ -57,6 +57,14 @@ public interface IStorageDevice
     /// <param name="path">Directory path.</param>
     void SyncDirectory(string path);
 
+    /// <summary>
+    /// Bytes this process may still write on the file system holding <paramref name="path"/> (statfs: available blocks
+    /// x block size); <see cref="long.MaxValue"/> when the device cannot tell.
+    /// </summary>
+    /// <param name="path">An existing file or directory on the device.</param>
+    /// <returns>Free bytes, at least 0.</returns>
+    long AvailableBytes(string path);
+
     /// <summary>Takes an exclusive lock on <paramref name="path"/> (created if missing) for the life of the returned object.</summary>
     /// <param name="path">Lock file path.</param>
     /// <returns>The lock; dispose to release.</returns>
