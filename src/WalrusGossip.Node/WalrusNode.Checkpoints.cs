@@ -28,6 +28,9 @@ public sealed partial class WalrusNode
     /// <summary>Checkpoints this node wrote and adopted since it started (installed snapshots not counted).</summary>
     public long CheckpointsTaken { get; private set; }
 
+    /// <summary>Snapshots received from a leader and installed (InstallSnapshot, §7) since start: each replaced the log before it.</summary>
+    public long SnapshotsInstalled { get; private set; }
+
     /// <summary>Checkpoint writes that failed since start (the previous checkpoint stays in force; the next one is tried after another interval).</summary>
     public long CheckpointFailures { get; private set; }
 

@@ -289,6 +289,7 @@ public sealed partial class WalrusNode
 
     private void ApplySnapshot(RaftSnapshot snapshot)
     {
+        SnapshotsInstalled++;
         _applied = Math.Max(_applied, snapshot.Metadata.Index);
         _stateMachine.Restore(snapshot.Data.Span, snapshot.Metadata.Config);
         var stale = new List<ulong>();
