@@ -302,6 +302,24 @@ public sealed partial class WalrusClient
         }
     }
 
+    /// <summary>One attempt at exactly <paramref name="endpoint"/> (no retries, no redirects), within the request timeout; an error answer throws its typed exception.</summary>
+    private async Task<(string Endpoint, IMessage Message)> AskOneAsync(string endpoint, MessageType type, IMessage request, CancellationToken cancellationToken)
+    {
+        var state = GetEndpoint(EndpointAddress.Parse(endpoint));
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.RequestTimeout);
+        try
+        {
+            var (responseType, message) = await SendOnceAsync(state, type, request, timeout.Token).ConfigureAwait(false);
+            ProtoMapping.ThrowIfError(ExpectResponse(responseType, message, ResponseTypeOf(type), state.Key), state.Key);
+            return (state.Key, message);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new WalrusTimeoutException($"{state.Key}: no answer within {_options.RequestTimeout.TotalSeconds:0.###} s", e);
+        }
+    }
+
     private static ResponseInfo ExpectResponse(MessageType type, IMessage message, MessageType expected, string endpoint)
     {
         if (type != expected || ResponseInfo.Of(type, message) is not { } info)

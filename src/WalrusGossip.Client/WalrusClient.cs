@@ -246,20 +246,8 @@ public sealed partial class WalrusClient : IAsyncDisposable
     /// <exception cref="WalrusTimeoutException">It did not answer within <see cref="WalrusClientOptions.RequestTimeout"/>.</exception>
     public async Task<NodeStatus> GetStatusAsync(string endpoint, CancellationToken cancellationToken = default)
     {
-        var state = GetEndpoint(EndpointAddress.Parse(endpoint));
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.RequestTimeout);
-        try
-        {
-            var (type, message) = await SendOnceAsync(state, MessageType.StatusRequest, new StatusRequest(), timeout.Token).ConfigureAwait(false);
-            var info = ExpectResponse(type, message, MessageType.StatusResponse, state.Key);
-            ProtoMapping.ThrowIfError(info, state.Key);
-            return ProtoMapping.ToStatus(state.Key, (StatusResponse)message);
-        }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new WalrusTimeoutException($"{state.Key}: no status within {_options.RequestTimeout.TotalSeconds:0.###} s", e);
-        }
+        var (key, message) = await AskOneAsync(endpoint, MessageType.StatusRequest, new StatusRequest(), cancellationToken).ConfigureAwait(false);
+        return ProtoMapping.ToStatus(key, (StatusResponse)message);
     }
 
     /// <summary>
@@ -276,21 +264,9 @@ public sealed partial class WalrusClient : IAsyncDisposable
     /// <exception cref="WalrusTimeoutException">It did not answer within <see cref="WalrusClientOptions.RequestTimeout"/>.</exception>
     public async Task<CompactionInfo> CompactAsync(string endpoint, bool checkpointNow, CancellationToken cancellationToken = default)
     {
-        var state = GetEndpoint(EndpointAddress.Parse(endpoint));
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.RequestTimeout);
-        try
-        {
-            var (type, message) = await SendOnceAsync(state, MessageType.CompactRequest, new CompactRequest { CheckpointNow = checkpointNow }, timeout.Token).ConfigureAwait(false);
-            var info = ExpectResponse(type, message, MessageType.CompactResponse, state.Key);
-            ProtoMapping.ThrowIfError(info, state.Key);
-            var r = (CompactResponse)message;
-            return new CompactionInfo(state.Key, r.FirstIndex, r.LastIndex, r.CheckpointIndex, r.AppliedIndex, r.DataBytes, r.Retention, r.Checkpointing, r.CheckpointStarted, r.Message);
-        }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new WalrusTimeoutException($"{state.Key}: no answer within {_options.RequestTimeout.TotalSeconds:0.###} s", e);
-        }
+        var (key, message) = await AskOneAsync(endpoint, MessageType.CompactRequest, new CompactRequest { CheckpointNow = checkpointNow }, cancellationToken).ConfigureAwait(false);
+        var r = (CompactResponse)message;
+        return new CompactionInfo(key, r.FirstIndex, r.LastIndex, r.CheckpointIndex, r.AppliedIndex, r.DataBytes, r.Retention, r.Checkpointing, r.CheckpointStarted, r.Message);
     }
 
     /// <summary>Asks the SWIM view of one agent (the leader when known, else any): every member with state and metadata.</summary>
