@@ -43,12 +43,7 @@ public sealed partial class WalrusNode
     /// <returns>False when one is already being written or nothing was applied since the last one.</returns>
     public bool CheckpointNow()
     {
-        if (_checkpointWrite is { IsCompleted: true })
-        {
-            FinishCheckpoint();
-        }
-
-        if (_checkpointWrite is not null || _raftLog is null || _applied <= _raftLog.Snapshot.Index || _stateMachine.Configuration.Voters.Count == 0)
+        if (!CanStartCheckpoint())
         {
             return false;
         }
@@ -68,23 +63,28 @@ public sealed partial class WalrusNode
     /// <summary>Adopts a finished checkpoint write, then starts the next checkpoint if one is due. Runs on the loop after each Ready and tick.</summary>
     private void CheckpointIfDue()
     {
+        if (!CanStartCheckpoint())
+        {
+            return;
+        }
+
+        var since = _applied - Math.Max(_raftLog!.Snapshot.Index, _checkpointAttemptedAt);
+        if (since >= _options.CheckpointEveryEntries || _appliedBytesSinceCheckpoint >= _options.CheckpointEveryBytes ||
+            (IsLowOnSpace && !_options.Storage.Retention.IsKeepAll && _applied > _checkpointAttemptedAt)) // low on space: let retention run now
+        {
+            BeginCheckpoint();
+        }
+    }
+
+    /// <summary>Adopts a finished background write, then says whether a new checkpoint may start: none in flight, something applied since the last, a configuration to record.</summary>
+    private bool CanStartCheckpoint()
+    {
         if (_checkpointWrite is { IsCompleted: true })
         {
             FinishCheckpoint();
         }
 
-        if (_checkpointWrite is not null || _raftLog is null)
-        {
-            return;
-        }
-
-        var since = _applied - Math.Max(_raftLog.Snapshot.Index, _checkpointAttemptedAt);
-        if (_applied > _raftLog.Snapshot.Index && _stateMachine.Configuration.Voters.Count > 0 &&
-            (since >= _options.CheckpointEveryEntries || _appliedBytesSinceCheckpoint >= _options.CheckpointEveryBytes ||
-             (IsLowOnSpace && !_options.Storage.Retention.IsKeepAll && _applied > _checkpointAttemptedAt))) // low on space: let retention run now
-        {
-            BeginCheckpoint();
-        }
+        return _checkpointWrite is null && _raftLog is not null && _applied > _raftLog.Snapshot.Index && _stateMachine.Configuration.Voters.Count > 0;
     }
 
     private void BeginCheckpoint()
