@@ -114,6 +114,24 @@ public sealed class NodeOptions
     public ulong CheckpointEveryBytes { get; set; } = 256UL << 20;
 
     /// <summary>
+    /// Most snapshot bytes in one InstallSnapshot chunk message (Raft paper §7, Figure 13). Default 1 MiB. The agent
+    /// keeps it below the transport's frame limit (<c>Transport:MaxFrameBytes</c>, at most half of it); at least 1 KiB.
+    /// </summary>
+    public int SnapshotChunkBytes { get; set; } = 1 << 20;
+
+    /// <summary>
+    /// Most unacknowledged snapshot bytes in flight to one follower: the transfer's share of that follower's flow
+    /// control (Raft sends it no entries while a snapshot is pending). Default 4 MiB; at least <see cref="SnapshotChunkBytes"/>.
+    /// </summary>
+    public int SnapshotWindowBytes { get; set; } = 4 << 20;
+
+    /// <summary>Time without progress before a snapshot transfer retransmits from the last acknowledged byte. Default 2 s.</summary>
+    public TimeSpan SnapshotChunkTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Largest snapshot a follower accepts, in bytes. Default 1 GiB; at most <see cref="Array.MaxLength"/>.</summary>
+    public long MaxSnapshotBytes { get; set; } = 1L << 30;
+
+    /// <summary>
     /// Deliberate bugs, for the simulator to prove its checkers catch them: the Raft ones (<c>RaftOptions.KnownBugs</c>),
     /// <c>ack-before-fsync</c> (durability none) and <c>truncate-past-checkpoint</c> (retention deletes entries no
     /// checkpoint covers). Empty in production.

@@ -255,7 +255,14 @@ public sealed partial class WalrusNode
             var message = messages[i];
             if ((leaderWrite && (message.Type is RaftMessageType.Append or RaftMessageType.Heartbeat)) == early)
             {
-                _transport.SendRaft(message);
+                if (message.Type == RaftMessageType.InstallSnapshot)
+                {
+                    StartSnapshotTransfer(message); // streamed in chunks, never as one message
+                }
+                else
+                {
+                    _transport.SendRaft(message);
+                }
             }
         }
     }

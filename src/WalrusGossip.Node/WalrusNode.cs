@@ -238,6 +238,7 @@ public sealed partial class WalrusNode : IDisposable
 
         Membership.Tick(now);
         BootstrapFromGossipIfExpected(now);
+        TickSnapshotTransfers(now);
         CheckpointIfDue();
         if (now >= _nextMetadataRefresh)
         {
@@ -310,9 +311,16 @@ public sealed partial class WalrusNode : IDisposable
             return;
         }
 
-        if (IsLowOnSpace && message.Type is RaftMessageType.Append or RaftMessageType.InstallSnapshot && (message.Entries.Count > 0 || message.Type == RaftMessageType.InstallSnapshot))
+        if (IsLowOnSpace && message.Type is RaftMessageType.Append or RaftMessageType.InstallSnapshot or RaftMessageType.SnapshotChunk
+            && (message.Entries.Count > 0 || message.Type != RaftMessageType.Append))
         {
             RefusedForSpace++; // as if lost: the leader resends once this node has room; heartbeats and votes still flow
+            return;
+        }
+
+        if (message.Type is RaftMessageType.SnapshotChunk or RaftMessageType.SnapshotChunkResponse)
+        {
+            ReceiveSnapshotTransfer(message);
             return;
         }
 

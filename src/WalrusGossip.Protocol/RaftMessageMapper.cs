@@ -59,6 +59,19 @@ public static class RaftMessageMapper
             envelope.Snapshot = data;
         }
 
+        if (message.Chunk is { } chunk)
+        {
+            envelope.Chunk = new RaftSnapshotChunk
+            {
+                SnapshotIndex = chunk.SnapshotIndex,
+                SnapshotTerm = chunk.SnapshotTerm,
+                Offset = chunk.Offset,
+                TotalBytes = chunk.TotalBytes,
+                Crc32C = chunk.Crc32C,
+                Data = Wrap(chunk.Data),
+            };
+        }
+
         return envelope;
     }
 
@@ -107,8 +120,21 @@ public static class RaftMessageMapper
             RejectHint = envelope.RejectHint,
             Transfer = envelope.Transfer,
             Snapshot = envelope.Snapshot is { } s ? FromWire(s) : null,
+            Chunk = envelope.Chunk is { } c ? FromWire(type, c) : null,
             Context = envelope.Context.Memory,
         };
+    }
+
+    private static SnapshotChunk FromWire(RaftMessageType type, RaftSnapshotChunk chunk)
+    {
+        var length = (ulong)chunk.Data.Length;
+        if (chunk.SnapshotIndex == 0 || chunk.SnapshotTerm == 0 || chunk.TotalBytes == 0
+            || chunk.Offset > chunk.TotalBytes || length > chunk.TotalBytes - chunk.Offset)
+        {
+            throw Malformed($"{type} chunk of snapshot {chunk.SnapshotIndex} (term {chunk.SnapshotTerm}) has offset {chunk.Offset} and {length} bytes of {chunk.TotalBytes}");
+        }
+
+        return new SnapshotChunk(chunk.SnapshotIndex, chunk.SnapshotTerm, chunk.Offset, chunk.TotalBytes, chunk.Crc32C, chunk.Data.Memory);
     }
 
     private static RaftSnapshot FromWire(RaftSnapshotData data)
@@ -143,6 +169,8 @@ public static class RaftMessageMapper
         RaftMessageType.TimeoutNow => RaftMessageKind.TimeoutNow,
         RaftMessageType.ReadIndex => RaftMessageKind.ReadIndex,
         RaftMessageType.ReadIndexResponse => RaftMessageKind.ReadIndexResponse,
+        RaftMessageType.SnapshotChunk => RaftMessageKind.SnapshotChunk,
+        RaftMessageType.SnapshotChunkResponse => RaftMessageKind.SnapshotChunkResponse,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown Raft message type"),
     };
 
@@ -160,6 +188,8 @@ public static class RaftMessageMapper
         RaftMessageKind.TimeoutNow => RaftMessageType.TimeoutNow,
         RaftMessageKind.ReadIndex => RaftMessageType.ReadIndex,
         RaftMessageKind.ReadIndexResponse => RaftMessageType.ReadIndexResponse,
+        RaftMessageKind.SnapshotChunk => RaftMessageType.SnapshotChunk,
+        RaftMessageKind.SnapshotChunkResponse => RaftMessageType.SnapshotChunkResponse,
         _ => throw Malformed($"unknown Raft message kind {(int)kind}"),
     };
 

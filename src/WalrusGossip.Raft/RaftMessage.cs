@@ -38,6 +38,22 @@ public enum RaftMessageType
 
     /// <summary>The leader's answer to <see cref="ReadIndex"/>: the read index in <see cref="RaftMessage.Index"/>.</summary>
     ReadIndexResponse = 11,
+
+    /// <summary>
+    /// One chunk of an InstallSnapshot transfer (paper §7, Figure 13's offset/data/done fields), in
+    /// <see cref="RaftMessage.Chunk"/>. The node layer streams the snapshot the Raft core emitted as
+    /// <see cref="InstallSnapshot"/> and steps the reassembled, checksum-verified snapshot into the follower's core;
+    /// <see cref="RaftNode.Step"/> ignores chunks.
+    /// </summary>
+    SnapshotChunk = 12,
+
+    /// <summary>
+    /// The follower's answer to <see cref="SnapshotChunk"/>: <see cref="SnapshotChunk.Offset"/> is how many bytes of the
+    /// snapshot it holds (the next byte it needs), so the leader resumes there after a loss or a dropped connection;
+    /// <see cref="RaftMessage.Reject"/> means it discarded what it held (bad checksum, undecodable, too large). Ignored by
+    /// <see cref="RaftNode.Step"/>.
+    /// </summary>
+    SnapshotChunkResponse = 13,
 }
 
 /// <summary>
@@ -87,6 +103,9 @@ public sealed class RaftMessage
 
     /// <summary>InstallSnapshot: the checkpoint and its metadata.</summary>
     public RaftSnapshot? Snapshot { get; init; }
+
+    /// <summary>SnapshotChunk and SnapshotChunkResponse: the chunk, or for a response its position (no data).</summary>
+    public SnapshotChunk? Chunk { get; init; }
 
     /// <summary>Heartbeat, HeartbeatResponse, ReadIndex, ReadIndexResponse: the read request's context bytes.</summary>
     public ReadOnlyMemory<byte> Context { get; init; }

@@ -14,7 +14,8 @@ public sealed partial class RaftNode
     {
         ArgumentNullException.ThrowIfNull(message);
         var m = message;
-        if (m.To != Id || m.From == 0 || m.From == Id || !Enum.IsDefined(m.Type))
+        if (m.To != Id || m.From == 0 || m.From == Id || !Enum.IsDefined(m.Type)
+            || m.Type is RaftMessageType.SnapshotChunk or RaftMessageType.SnapshotChunkResponse)
         {
             return;
         }

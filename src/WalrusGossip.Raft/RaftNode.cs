@@ -68,6 +68,9 @@ public sealed partial class RaftNode
     /// <summary>This node's current role (cheap; <see cref="Status"/> has the rest).</summary>
     public RaftRole Role => _role;
 
+    /// <summary>Current term (cheap; no status snapshot is built).</summary>
+    public ulong Term => _term;
+
     /// <summary>The current state, for diagnostics and request routing.</summary>
     public RaftStatus Status => new(Id, _role, _term, _vote, _lead, _log.Committed, _log.Applied, _log.LastIndex, _config);
 

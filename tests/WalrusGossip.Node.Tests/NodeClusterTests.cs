@@ -14,6 +14,10 @@ public sealed class NodeClusterTests : IDisposable
 
     /// <summary>Nodes cut off from the others: Raft messages from or to them are dropped when they would be delivered (gossip still flows).</summary>
     private readonly HashSet<ulong> _cutOff = [];
+
+    /// <summary>When set, Raft messages it returns true for are dropped on delivery (loss injection).</summary>
+    private Func<RaftMessage, bool>? _drop;
+    private int _snapshotChunkBytes = new NodeOptions().SnapshotChunkBytes;
     private readonly FileSystemDevice _disk = FileSystemDevice.Create(IoEngine.Psync);
     private readonly Dictionary<ulong, SpaceReportingDevice> _devices = [];
 
@@ -42,6 +46,8 @@ public sealed class NodeClusterTests : IDisposable
                 Retention = retention ?? RetentionPolicy.KeepAll,
             },
             CheckpointEveryEntries = checkpointEveryEntries,
+            SnapshotChunkBytes = _snapshotChunkBytes,
+            SnapshotWindowBytes = 4 * _snapshotChunkBytes,
         };
         if (!_devices.TryGetValue(id, out var device))
         {
@@ -279,6 +285,82 @@ public sealed class NodeClusterTests : IDisposable
     }
 
     [Fact]
+    public void A_wiped_follower_catches_up_through_a_chunked_snapshot_that_survives_loss_and_a_cut_connection_then_replicates()
+    {
+        _snapshotChunkBytes = 1024;
+        var retention = new RetentionPolicy { MaxEntries = 100 };
+        foreach (var id in _nodes.Keys.ToList())
+        {
+            Restart(id, checkpointEveryEntries: 20, retention);
+        }
+
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        var wiped = _nodes.Values.First(n => n != leader);
+        var wipedId = wiped.Id;
+        wiped.Dispose();
+        _nodes.Remove(wipedId);
+        Directory.Delete(Path.Combine(_root, $"n{wipedId}"), recursive: true);
+
+        // 400 sessions, so the state machine's snapshot spans many 1 KiB chunks.
+        var results = new List<AppendResult>();
+        for (ulong client = 1; client <= 400; client++)
+        {
+            leader.Append(1000 + client, 1, AppendCommand.Encode(1000 + client, 1, null, new byte[600]), results.Add);
+        }
+
+        RunUntil(() => results.Count == 400 ? results : null, TimeSpan.FromSeconds(20));
+        Assert.All(results, r => Assert.Equal(RequestStatus.Ok, r.Status));
+        Assert.True(leader.LocalLog.FirstIndex > 2, $"the leader still retains from {leader.LocalLog.FirstIndex}");
+
+        // The wiped node comes back empty. Every 7th chunk is lost; after 15 chunks (of about 32) its link is cut for longer than
+        // the transfer's retransmissions last, so the leader reports the transfer failed and later resumes it.
+        var chunks = 0;
+        var cut = false;
+        _drop = m =>
+        {
+            if (m.Type == RaftMessageType.SnapshotChunk && m.Chunk!.Data.Length > 0 && !cut)
+            {
+                cut = ++chunks == 15;
+                return chunks % 7 == 0;
+            }
+
+            return cut && (m.From == wipedId || m.To == wipedId);
+        };
+        var rejoined = AddNode(wipedId, []);
+        RunUntil(() => cut ? this : null, TimeSpan.FromSeconds(30));
+        RunFor(TimeSpan.FromSeconds(20));
+        Assert.True(leader.SnapshotTransfersFailed >= 1, $"the cut transfer was reported failed to Raft (chunks sent {leader.SnapshotChunksSent})");
+        Assert.Equal(0, rejoined.SnapshotsInstalled);
+        cut = false;
+        chunks = 100; // every 7th chunk is still lost, but the link is not cut again
+
+        RunUntil(() => rejoined.SnapshotsInstalled >= 1 && rejoined.AppliedIndex >= results[^1].Index ? rejoined : null, TimeSpan.FromSeconds(60));
+        Assert.True(leader.SnapshotTransfersResumed >= 1, "the second transfer resumed where the first stopped");
+        Assert.True(leader.SnapshotBytesSent > 16 * 1024, $"snapshot bytes sent {leader.SnapshotBytesSent}");
+        Assert.Equal(rejoined.CheckpointIndex + 1, rejoined.LocalLog.FirstIndex);
+
+        _drop = null;
+        var more = new List<AppendResult>();
+        for (ulong seq = 2; seq <= 11; seq++)
+        {
+            leader.Append(1001, seq, AppendCommand.Encode(1001, seq, null, [(byte)seq]), more.Add);
+        }
+
+        RunUntil(() => more.Count == 10 && _nodes.Values.All(n => n.AppliedIndex >= more[^1].Index) ? more : null, TimeSpan.FromSeconds(10));
+        for (var index = rejoined.LocalLog.FirstIndex; index <= more[^1].Index; index++)
+        {
+            Assert.Equal(leader.LocalLog.Read(index).Payload.ToArray(), rejoined.LocalLog.Read(index).Payload.ToArray());
+        }
+
+        // The sessions came with the snapshot: a retry of the first client's first append gets its original index.
+        var retried = new List<AppendResult>();
+        rejoined.Append(1001, 1, AppendCommand.Encode(1001, 1, null, new byte[600]), retried.Add);
+        leader.Append(1001, 1, AppendCommand.Encode(1001, 1, null, new byte[600]), retried.Add);
+        RunUntil(() => retried.Count == 2 ? retried : null, TimeSpan.FromSeconds(5));
+        Assert.Contains(retried, r => r.Status == RequestStatus.Ok && r.Index == results[0].Index);
+    }
+
+    [Fact]
     public void Below_the_disk_reserve_the_leader_refuses_appends_a_follower_refuses_entries_and_both_resume_when_space_returns()
     {
         var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
@@ -413,9 +495,10 @@ public sealed class NodeClusterTests : IDisposable
         public void SendRaft(RaftMessage message) =>
             cluster._network.Enqueue(() =>
             {
-                if (!cluster._cutOff.Contains(message.From) && !cluster._cutOff.Contains(message.To))
+                if (!cluster._cutOff.Contains(message.From) && !cluster._cutOff.Contains(message.To) && cluster._drop?.Invoke(message) != true
+                    && cluster._nodes.TryGetValue(message.To, out var to))
                 {
-                    cluster._nodes[message.To].ReceiveRaft(message);
+                    to.ReceiveRaft(message);
                 }
             });
 

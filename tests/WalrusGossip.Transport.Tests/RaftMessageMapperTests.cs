@@ -62,6 +62,11 @@ public sealed class RaftMessageMapperTests
         ["snapshot voter zero"] = () => Valid(e => e.Snapshot.Voters.Add(0)),
         ["snapshot voter repeated"] = () => Valid(e => e.Snapshot.Voters.Add(e.Snapshot.Voters[0])),
         ["snapshot voter also learner"] = () => Valid(e => e.Snapshot.Learners.Add(e.Snapshot.Voters[0])),
+        ["chunk past its total"] = () => Valid(e => e.Chunk.Offset = e.Chunk.TotalBytes - 1),
+        ["chunk offset past its total"] = () => Valid(e => e.Chunk.Offset = e.Chunk.TotalBytes + 1),
+        ["chunk of an empty snapshot"] = () => Valid(e => e.Chunk.TotalBytes = 0),
+        ["chunk of snapshot index zero"] = () => Valid(e => e.Chunk.SnapshotIndex = 0),
+        ["chunk of snapshot term zero"] = () => Valid(e => e.Chunk.SnapshotTerm = 0),
     };
 
     [Theory]
@@ -98,6 +103,13 @@ public sealed class RaftMessageMapperTests
         for (var i = 0; i < expected.Entries.Count; i++)
         {
             Assert.True(expected.Entries[i].ContentEquals(actual.Entries[i]), $"entry {i}: {expected.Entries[i]} != {actual.Entries[i]}");
+        }
+
+        Assert.Equal(expected.Chunk is null, actual.Chunk is null);
+        if (expected.Chunk is { } chunk)
+        {
+            Assert.Equal((chunk.SnapshotIndex, chunk.SnapshotTerm, chunk.Offset, chunk.TotalBytes, chunk.Crc32C), (actual.Chunk!.SnapshotIndex, actual.Chunk.SnapshotTerm, actual.Chunk.Offset, actual.Chunk.TotalBytes, actual.Chunk.Crc32C));
+            Assert.Equal(chunk.Data.ToArray(), actual.Chunk.Data.ToArray());
         }
 
         if (expected.Snapshot is null)

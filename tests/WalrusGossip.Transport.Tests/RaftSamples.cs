@@ -27,5 +27,6 @@ internal static class RaftSamples
         Transfer = true,
         Snapshot = new RaftSnapshot(new SnapshotMetadata(30, 5, ClusterConfig.Create([1, 2, 3], [4, 5])), new byte[] { 9, 8, 7, 6 }),
         Context = Encoding.UTF8.GetBytes("read-ctx"),
+        Chunk = new SnapshotChunk(30, 5, 1024, 4096, 0xDEADBEEF, new byte[] { 1, 2, 3 }),
     };
 }

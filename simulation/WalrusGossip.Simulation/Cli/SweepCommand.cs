@@ -57,6 +57,10 @@ internal static class SweepCommand
             crashes = ordered.Sum(r => (long)r.Stats.Crashes),
             appendsAcknowledged = ordered.Sum(r => r.Stats.AppendsAcknowledged),
             bitFlipsDetected = ordered.Sum(r => (long)r.Stats.BitFlipsDetected),
+            checkpoints = ordered.Sum(r => r.Stats.Checkpoints),
+            snapshotsInstalled = ordered.Sum(r => r.Stats.SnapshotsInstalled),
+            snapshotChunksSent = ordered.Sum(r => r.Stats.SnapshotChunksSent),
+            snapshotTransfersResumed = ordered.Sum(r => r.Stats.SnapshotTransfersResumed),
             worstFailoverMs = ordered.Count == 0 ? 0 : Math.Round(ordered.Max(r => r.Stats.WorstFailoverMs)),
             simulatedSeconds = Math.Round(simSeconds, 1),
             wallSeconds = Math.Round(wall.TotalSeconds, 2),
@@ -101,6 +105,8 @@ internal static class SweepCommand
             await stdout.WriteLineAsync("  replay: " + r.Options.ReplayCommand()).ConfigureAwait(false);
         }
 
+        await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"checkpoints {summary.checkpoints}, snapshots installed {summary.snapshotsInstalled} ({summary.snapshotChunksSent} chunks sent, {summary.snapshotTransfersResumed} transfers resumed)")).ConfigureAwait(false);
         await stdout.WriteLineAsync(failed.Count == 0
             ? $"{ordered.Count} seeds, no violations"
             : $"{failed.Count} of {ordered.Count} seeds violated a property").ConfigureAwait(false);

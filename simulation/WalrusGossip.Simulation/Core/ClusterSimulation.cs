@@ -119,7 +119,11 @@ internal sealed partial class ClusterSimulation : INodeClock
 
         Stats.Steps = _step;
         Stats.SimTime = Now;
-        Stats.Checkpoints += _nodes.Sum(n => n.Process?.CheckpointsTaken ?? 0);
+        foreach (var n in _nodes)
+        {
+            CountProcess(n);
+        }
+
         return _violation;
     }
 
@@ -377,9 +381,23 @@ internal sealed partial class ClusterSimulation : INodeClock
         MarkDown(node);
     }
 
+    /// <summary>Adds one process incarnation's counters to the run's.</summary>
+    private void CountProcess(SimNode node)
+    {
+        if (node.Process is not { } p)
+        {
+            return;
+        }
+
+        Stats.Checkpoints += p.CheckpointsTaken;
+        Stats.SnapshotsInstalled += p.SnapshotsInstalled;
+        Stats.SnapshotChunksSent += p.SnapshotChunksSent;
+        Stats.SnapshotTransfersResumed += p.SnapshotTransfersResumed;
+    }
+
     private void MarkDown(SimNode node)
     {
-        Stats.Checkpoints += node.Process?.CheckpointsTaken ?? 0;
+        CountProcess(node);
         node.Process = null;
         node.Loop = null;
         node.Paused = false;
@@ -393,7 +411,7 @@ internal sealed partial class ClusterSimulation : INodeClock
     /// must differ in: its identity and seeds; founders (the first <see cref="SimOptions.Founders"/>) bootstrap through
     /// gossip with <c>BootstrapExpect</c> and the rest join as learners, as agents do; the tick scaled by
     /// <see cref="SimOptions.TickScale"/> (every Raft ratio unchanged); storage sizes scaled to the simulated data volume
-    /// (64 KiB segments so runs roll and seal many; checkpoints every 400 or 2,000 entries on two seeds in three, see <see cref="CheckpointEveryEntries"/>); and background segment preparation run inline on the simulator's
+    /// (64 KiB segments so runs roll and seal many; checkpoints every 400 or 2,000 entries on two seeds in three, see <see cref="CheckpointEveryEntries"/>; 1 KiB snapshot chunks); and background segment preparation run inline on the simulator's
     /// thread.
     /// </summary>
     private NodeOptions BuildNodeOptions(SimNode node)
@@ -412,6 +430,8 @@ internal sealed partial class ClusterSimulation : INodeClock
         options.Storage.MaxEntryBytes = SimEntryBytesMax;
         options.Storage.RunInBackground = RunInline;
         options.CheckpointEveryEntries = CheckpointEveryEntries;
+        options.SnapshotChunkBytes = SimSnapshotChunkBytes; // snapshots of the simulated state go in several chunks
+        options.SnapshotWindowBytes = 4 * SimSnapshotChunkBytes;
         if (CheckpointEveryEntries == 400)
         {
             // Retention on the frequently checkpointing seeds: eight segments (512 KiB) behind the newest, so nodes delete
@@ -443,6 +463,9 @@ internal sealed partial class ClusterSimulation : INodeClock
             };
         }
     }
+
+    /// <summary>Snapshot chunk size in the simulator: 1 KiB, so the few-KiB snapshots of a run's sessions take several chunks, each of which the network may drop, delay or cut.</summary>
+    private const int SimSnapshotChunkBytes = 1024;
 
     /// <summary>Largest entry the simulated workload writes is 4.4 KiB; entries are limited to 16 KiB.</summary>
     private const int SimEntryBytesMax = 16 * 1024;

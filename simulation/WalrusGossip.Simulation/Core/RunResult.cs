@@ -49,6 +49,15 @@ public sealed class RunStats
     /// <summary>Checkpoints the nodes wrote and adopted (summed over every incarnation).</summary>
     public long Checkpoints { get; set; }
 
+    /// <summary>Snapshots followers installed from a chunked InstallSnapshot transfer (summed over every incarnation).</summary>
+    public long SnapshotsInstalled { get; set; }
+
+    /// <summary>Snapshot chunk messages leaders sent, probes and retransmissions included.</summary>
+    public long SnapshotChunksSent { get; set; }
+
+    /// <summary>Snapshot transfers that resumed from a position past byte 0.</summary>
+    public long SnapshotTransfersResumed { get; set; }
+
     /// <summary>Chaos windows in which one node's disk reported no free space.</summary>
     public int DiskFullWindows { get; set; }
 
