@@ -338,6 +338,7 @@ public sealed partial class WalrusClient
         MessageType.MembersRequest => MessageType.MembersResponse,
         MessageType.TransferLeaderRequest => MessageType.TransferLeaderResponse,
         MessageType.CompactRequest => MessageType.CompactResponse,
+        MessageType.BackupRequest => MessageType.BackupResponse,
         _ => throw new ArgumentOutOfRangeException(nameof(request), request, "not a unary client request"),
     };
 

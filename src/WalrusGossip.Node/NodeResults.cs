@@ -66,3 +66,9 @@ public readonly record struct NodeStatus(ulong NodeId, RaftRole Role, ulong Term
 /// <param name="Policy">The retention limits.</param>
 /// <param name="Checkpointing">True while a checkpoint file is being written.</param>
 public sealed record LogRetentionInfo(ulong FirstIndex, ulong LastIndex, ulong CheckpointIndex, ulong AppliedIndex, long DataBytes, Storage.RetentionPolicy Policy, bool Checkpointing);
+
+/// <summary>Where a backup starts and ends (see <see cref="WalrusNode.GetBackupHead"/>).</summary>
+/// <param name="Checkpoint">The checkpoint in force: state machine at its index, with term and configuration; <see cref="RaftSnapshot.Empty"/> before the first.</param>
+/// <param name="FirstIndex">First retained index: the backup's first entry.</param>
+/// <param name="UpToIndex">Applied index: the backup's last entry.</param>
+public sealed record BackupHead(RaftSnapshot Checkpoint, ulong FirstIndex, ulong UpToIndex);

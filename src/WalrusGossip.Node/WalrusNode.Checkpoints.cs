@@ -142,4 +142,19 @@ public sealed partial class WalrusNode
 
     [LoggerMessage(EventId = 41, Level = LogLevel.Warning, Message = "checkpoint at index {Index} could not be written; the previous one stays in force")]
     private static partial void LogCheckpointFailed(ILogger logger, ulong index, Exception? error);
+
+    /// <summary>
+    /// Pins a backup (<c>walrusctl snapshot save</c>): the checkpoint in force (the state machine at its index, with its
+    /// configuration; empty before the first checkpoint, when the log still starts at 1), the first retained index and
+    /// the applied index. The checkpoint plus the committed entries from the first retained index to the applied
+    /// index, read with <see cref="CommittedLog.ReadRaw"/>, are a consistent image of the replicated log: retention never
+    /// deletes past a checkpoint, so the first retained index is at most the checkpoint's index + 1.
+    /// </summary>
+    /// <returns>The pinned head.</returns>
+    /// <exception cref="InvalidOperationException">The node is not started.</exception>
+    public BackupHead GetBackupHead()
+    {
+        var committed = Committed;
+        return new BackupHead(_raftLog!.GetSnapshot(), committed.FirstIndex, committed.AppliedIndex);
+    }
 }

@@ -188,15 +188,15 @@ public sealed partial class WalrusNode
         _snapshotOutbox.Clear();
     }
 
-    [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "sending snapshot {Index} (term {Term}) to node {Peer}: {Bytes} bytes in chunks")]
+    [LoggerMessage(EventId = 50, Level = LogLevel.Information, Message = "sending snapshot {Index} (term {Term}) to node {Peer}: {Bytes} bytes in chunks")]
     private static partial void LogSnapshotTransferStarted(ILogger logger, ulong index, ulong term, ulong peer, int bytes);
 
-    [LoggerMessage(EventId = 41, Level = LogLevel.Information, Message = "node {Peer} holds snapshot {Index} ({Bytes} bytes; resumed: {Resumed})")]
+    [LoggerMessage(EventId = 51, Level = LogLevel.Information, Message = "node {Peer} holds snapshot {Index} ({Bytes} bytes; resumed: {Resumed})")]
     private static partial void LogSnapshotTransferDone(ILogger logger, ulong index, ulong peer, ulong bytes, bool resumed);
 
-    [LoggerMessage(EventId = 42, Level = LogLevel.Warning, Message = "snapshot {Index} to node {Peer} made no progress at byte {Acked} of {Bytes}; reported failed, Raft will retry")]
+    [LoggerMessage(EventId = 52, Level = LogLevel.Warning, Message = "snapshot {Index} to node {Peer} made no progress at byte {Acked} of {Bytes}; reported failed, Raft will retry")]
     private static partial void LogSnapshotTransferFailed(ILogger logger, ulong index, ulong peer, ulong acked, ulong bytes);
 
-    [LoggerMessage(EventId = 43, Level = LogLevel.Warning, Message = "refused a snapshot from node {Peer}: {Reason}")]
+    [LoggerMessage(EventId = 53, Level = LogLevel.Warning, Message = "refused a snapshot from node {Peer}: {Reason}")]
     private static partial void LogSnapshotRejected(ILogger logger, ulong peer, string reason);
 }

@@ -60,6 +60,12 @@ public enum MessageType : ushort
     /// <summary><see cref="Messages.CompactResponse"/>.</summary>
     CompactResponse = 24,
 
+    /// <summary><see cref="Messages.BackupRequest"/>.</summary>
+    BackupRequest = 25,
+
+    /// <summary><see cref="Messages.BackupResponse"/>.</summary>
+    BackupResponse = 26,
+
     /// <summary><see cref="Messages.RaftEnvelope"/>.</summary>
     RaftEnvelope = 40,
 

@@ -26,6 +26,8 @@ public static class MessageTypes
         [MessageType.TransferLeaderResponse] = TransferLeaderResponse.Parser,
         [MessageType.CompactRequest] = CompactRequest.Parser,
         [MessageType.CompactResponse] = CompactResponse.Parser,
+        [MessageType.BackupRequest] = BackupRequest.Parser,
+        [MessageType.BackupResponse] = BackupResponse.Parser,
         [MessageType.RaftEnvelope] = RaftEnvelope.Parser,
         [MessageType.GossipStream] = GossipStream.Parser,
     }.ToFrozenDictionary();
@@ -49,6 +51,8 @@ public static class MessageTypes
         [typeof(TransferLeaderResponse)] = MessageType.TransferLeaderResponse,
         [typeof(CompactRequest)] = MessageType.CompactRequest,
         [typeof(CompactResponse)] = MessageType.CompactResponse,
+        [typeof(BackupRequest)] = MessageType.BackupRequest,
+        [typeof(BackupResponse)] = MessageType.BackupResponse,
         [typeof(RaftEnvelope)] = MessageType.RaftEnvelope,
         [typeof(GossipStream)] = MessageType.GossipStream,
     }.ToFrozenDictionary();

@@ -77,6 +77,13 @@ internal static class MessageSamples
                 RequestId = 9, Status = ResponseStatus.Ok, FirstIndex = 4097, LastIndex = 90_000, CheckpointIndex = 88_000, AppliedIndex = 89_990,
                 DataBytes = 123_456_789, Retention = "max-bytes=268435456 max-entries=0", Checkpointing = true, CheckpointStarted = true, Message = "started",
             },
+            [MessageType.BackupRequest] = new BackupRequest { RequestId = 10, FromIndex = 4097, UpToIndex = 89_990, MaxBytes = 1 << 20 },
+            [MessageType.BackupResponse] = new BackupResponse
+            {
+                RequestId = 10, Status = ResponseStatus.Ok, FirstIndex = 4097, UpToIndex = 89_990, Message = "ok",
+                Snapshot = new RaftSnapshotData { Index = 88_000, Term = 3, Voters = { 1, 2, 3 }, Data = ByteString.CopyFrom(9, 8, 7) },
+                Entries = { new RaftEntry { Index = 4097, Term = 2, Type = RaftEntryType.Normal, Payload = ByteString.CopyFrom(1, 2) } },
+            },
             [MessageType.RaftEnvelope] = raft,
             [MessageType.GossipStream] = new GossipStream { FromAddress = "127.0.0.1:7301", Payload = ByteString.CopyFrom(1, 2, 3, 4, 5) },
         };

@@ -99,4 +99,28 @@ public sealed class CommittedLog
 
         return next;
     }
+
+    /// <summary>
+    /// Reads raw committed entries (internal ones and duplicate copies included, payloads as stored) from
+    /// <paramref name="fromIndex"/> up to <paramref name="upTo"/>: what a backup copies.
+    /// </summary>
+    /// <param name="fromIndex">First index; at least <see cref="FirstIndex"/>.</param>
+    /// <param name="upTo">Last index wanted; clamped to <see cref="AppliedIndex"/>.</param>
+    /// <param name="maxBytes">Payload byte budget, at least 1 (one entry is returned even if it alone exceeds it).</param>
+    /// <param name="into">Receives the entries in index order.</param>
+    /// <returns>The number of entries added (0 when <paramref name="fromIndex"/> is past the range).</returns>
+    /// <exception cref="LogIndexOutOfRangeException"><paramref name="fromIndex"/> is below <see cref="FirstIndex"/> (compacted).</exception>
+    /// <exception cref="LogCorruptionException">A stored record no longer verifies.</exception>
+    public int ReadRaw(ulong fromIndex, ulong upTo, long maxBytes, List<LogEntry> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        var last = Math.Min(upTo, AppliedIndex);
+        if (_log is null || fromIndex > last)
+        {
+            return 0;
+        }
+
+        return _log.ReadRange(fromIndex, (int)Math.Min(last - fromIndex + 1, 65_536), maxBytes, into);
+    }
 }

@@ -21,6 +21,20 @@ public static class Crc32C
     public static uint Compute(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second) =>
         ~Append(Append(0xFFFF_FFFFu, first), second);
 
+    /// <summary>The running value to start an incremental CRC-32C with (see <see cref="Continue"/>).</summary>
+    public const uint Start = 0xFFFF_FFFFu;
+
+    /// <summary>Feeds more bytes into an incremental CRC-32C: start from <see cref="Start"/>, finish with <see cref="Finish"/>.</summary>
+    /// <param name="running">The running value so far.</param>
+    /// <param name="data">The next bytes.</param>
+    /// <returns>The new running value.</returns>
+    public static uint Continue(uint running, ReadOnlySpan<byte> data) => Append(running, data);
+
+    /// <summary>Turns a running value into the CRC-32C of every byte fed to it.</summary>
+    /// <param name="running">The running value.</param>
+    /// <returns>The standard CRC-32C.</returns>
+    public static uint Finish(uint running) => ~running;
+
     private static uint Append(uint crc, ReadOnlySpan<byte> data)
     {
         while (data.Length >= 8)
