@@ -75,7 +75,7 @@ internal static class MessageSamples
             [MessageType.CompactResponse] = new CompactResponse
             {
                 RequestId = 9, Status = ResponseStatus.Ok, FirstIndex = 4097, LastIndex = 90_000, CheckpointIndex = 88_000, AppliedIndex = 89_990,
-                DataBytes = 123_456_789, Retention = "max-bytes=268435456 max-entries=0", Checkpointing = true, CheckpointStarted = true, Message = "started",
+                DataBytes = 123_456_789, Retention = "max-bytes=268435456 max-entries=0", Checkpointing = true, CheckpointStarted = true, Message = "started", RetentionMaxAgeMs = 604_800_000,
             },
             [MessageType.RaftEnvelope] = raft,
             [MessageType.GossipStream] = new GossipStream { FromAddress = "127.0.0.1:7301", Payload = ByteString.CopyFrom(1, 2, 3, 4, 5) },

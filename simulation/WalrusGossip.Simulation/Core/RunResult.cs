@@ -49,6 +49,9 @@ public sealed class RunStats
     /// <summary>Checkpoints the nodes wrote and adopted (summed over every incarnation).</summary>
     public long Checkpoints { get; set; }
 
+    /// <summary>Age checks between checkpoints that deleted segments (summed over every incarnation; seeds = 1 mod 3 retain by age).</summary>
+    public long AgeRetentionPasses { get; set; }
+
     /// <summary>Chaos windows in which one node's disk reported no free space.</summary>
     public int DiskFullWindows { get; set; }
 
