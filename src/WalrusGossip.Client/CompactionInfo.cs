@@ -12,4 +12,8 @@ namespace WalrusGossip.Client;
 /// <param name="CheckpointStarted">True when the request started one.</param>
 /// <param name="Message">Human-readable detail.</param>
 public sealed record CompactionInfo(
-    string Endpoint, ulong FirstIndex, ulong LastIndex, ulong CheckpointIndex, ulong AppliedIndex, long DataBytes, string Retention, bool Checkpointing, bool CheckpointStarted, string Message);
+    string Endpoint, ulong FirstIndex, ulong LastIndex, ulong CheckpointIndex, ulong AppliedIndex, long DataBytes, string Retention, bool Checkpointing, bool CheckpointStarted, string Message)
+{
+    /// <summary>Its retention policy's age limit (<c>Storage:Retention:MaxAge</c>), millisecond precision; <see cref="TimeSpan.Zero"/>: no limit (also from agents that predate it).</summary>
+    public TimeSpan RetentionMaxAge { get; init; }
+}

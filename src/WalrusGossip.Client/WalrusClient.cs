@@ -266,7 +266,10 @@ public sealed partial class WalrusClient : IAsyncDisposable
     {
         var (key, message) = await AskOneAsync(endpoint, MessageType.CompactRequest, new CompactRequest { CheckpointNow = checkpointNow }, cancellationToken).ConfigureAwait(false);
         var r = (CompactResponse)message;
-        return new CompactionInfo(key, r.FirstIndex, r.LastIndex, r.CheckpointIndex, r.AppliedIndex, r.DataBytes, r.Retention, r.Checkpointing, r.CheckpointStarted, r.Message);
+        return new CompactionInfo(key, r.FirstIndex, r.LastIndex, r.CheckpointIndex, r.AppliedIndex, r.DataBytes, r.Retention, r.Checkpointing, r.CheckpointStarted, r.Message)
+        {
+            RetentionMaxAge = TimeSpan.FromMilliseconds(r.RetentionMaxAgeMs),
+        };
     }
 
     /// <summary>Asks the SWIM view of one agent (the leader when known, else any): every member with state and metadata.</summary>

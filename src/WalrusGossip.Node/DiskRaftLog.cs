@@ -178,13 +178,23 @@ public sealed class DiskRaftLog : IRaftLogStorage
         }
 
         _snapshot = new RaftSnapshot(new SnapshotMetadata(checkpoint.Index, checkpoint.Term, config), checkpoint.State);
-        var keepFrom = BugTruncatePastCheckpoint ? retainFrom : Math.Min(retainFrom, checkpoint.Index + 1);
+        Retain(retainFrom);
+        return true;
+    }
+
+    /// <summary>
+    /// Deletes the log before <paramref name="retainFrom"/>, clamped to at most the snapshot in force's index + 1 (the
+    /// state machine must stay rebuildable from the snapshot and the log after it); a no-op at or below the first index.
+    /// </summary>
+    /// <param name="retainFrom">First index to keep, typically <see cref="LogStore.RetainFrom"/>'s answer.</param>
+    /// <exception cref="StorageFailedException">An earlier write failed.</exception>
+    internal void Retain(ulong retainFrom)
+    {
+        var keepFrom = BugTruncatePastCheckpoint ? retainFrom : Math.Min(retainFrom, _snapshot.Metadata.Index + 1);
         if (keepFrom > _storage.Log.FirstIndex)
         {
             _storage.Log.TruncatePrefix(keepFrom); // the tail cache may keep older entries: Entries never asks below FirstIndex
         }
-
-        return true;
     }
 
     private void InstallSnapshot(RaftSnapshot snapshot)

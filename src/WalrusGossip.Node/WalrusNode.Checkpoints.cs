@@ -133,9 +133,21 @@ public sealed partial class WalrusNode
     }
 
     /// <summary>First log index to keep once a checkpoint at <paramref name="checkpointIndex"/> is durable: whole segments before both the retention point and the checkpoint go.</summary>
-    private ulong RetainFrom(ulong checkpointIndex) => _raftLog!.BugTruncatePastCheckpoint
-        ? Storage.Log.RetainFrom(new Storage.RetentionPolicy { MaxEntries = 1 }, ulong.MaxValue) // injected bug: keep only the newest segment
-        : Storage.Log.RetainFrom(_options.Storage.Retention, checkpointIndex + 1);
+    /// <remarks>When segment file times cannot be read (retention by age), nothing is deleted this time.</remarks>
+    private ulong RetainFrom(ulong checkpointIndex)
+    {
+        try
+        {
+            return _raftLog!.BugTruncatePastCheckpoint
+                ? Storage.Log.RetainFrom(new Storage.RetentionPolicy { MaxEntries = 1 }, ulong.MaxValue) // injected bug: keep only the newest segment
+                : Storage.Log.RetainFrom(_options.Storage.Retention, checkpointIndex + 1);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogRetentionTimesUnreadable(_logger, e);
+            return Storage.Log.FirstIndex;
+        }
+    }
 
     [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "checkpoint at index {Index} ({Bytes} bytes of state) written in {Milliseconds:F1} ms; log retained from {FirstIndex}")]
     private static partial void LogCheckpointTaken(ILogger logger, ulong index, int bytes, double milliseconds, ulong firstIndex);

@@ -174,6 +174,7 @@ public sealed partial class WalrusNode : IDisposable
 
         _nextRaftTick = now + _options.TickInterval;
         _nextMetadataRefresh = now + _options.MetadataRefreshInterval;
+        _nextAgeRetention = now + AgeRetentionInterval;
         RefreshFreeSpace();
         FlushGossip();
         ProcessReady();
@@ -244,6 +245,7 @@ public sealed partial class WalrusNode : IDisposable
         {
             _nextMetadataRefresh = now + _options.MetadataRefreshInterval;
             RefreshFreeSpace();
+            RetainByAgeIfDue(now);
             Membership.TryUpdateMetadata(now, BuildMetadata());
             RejoinSeedsIfCutOff(now);
 
@@ -402,6 +404,7 @@ public sealed partial class WalrusNode : IDisposable
         RunInBackground = o.RunInBackground,
         Retention = o.Retention,
         ReserveBytes = o.ReserveBytes,
+        TimeProvider = o.TimeProvider,
     };
 
     private DiskRaftLog NewRaftLog(NodeStorage storage) =>

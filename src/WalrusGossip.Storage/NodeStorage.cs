@@ -116,8 +116,14 @@ public sealed class NodeStorage : IDisposable
     /// <summary>Flushes and closes the log, then releases the directory lock.</summary>
     public void Dispose()
     {
-        Log.Dispose();
-        _lock.Dispose();
-        _ownedDevice?.Dispose();
+        try
+        {
+            Log.Dispose();
+        }
+        finally
+        {
+            _lock.Dispose(); // released even when closing a failed log throws, so the directory can be reopened
+            _ownedDevice?.Dispose();
+        }
     }
 }

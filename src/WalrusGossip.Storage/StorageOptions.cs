@@ -72,10 +72,19 @@ public sealed class StorageOptions
     /// <summary>How much of the log to keep (see <see cref="RetentionPolicy"/>). Default <see cref="RetentionPolicy.KeepAll"/>.</summary>
     public RetentionPolicy Retention { get; set; } = RetentionPolicy.KeepAll;
 
+    /// <summary>
+    /// The clock retention by age (<see cref="RetentionPolicy.MaxAge"/>) compares segment file times with
+    /// (<see cref="TimeProvider.GetUtcNow"/>). Default <see cref="TimeProvider.System"/>; the deterministic simulator
+    /// gives its virtual time, which its simulated disk also stamps on every write.
+    /// </summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
     /// <summary>Checks every option against its documented range.</summary>
     /// <exception cref="StorageConfigurationException">An option is out of range; the message names it.</exception>
     public void Validate()
     {
+        ArgumentNullException.ThrowIfNull(Retention);
+        ArgumentNullException.ThrowIfNull(TimeProvider);
         Retention.Validate();
         if (MaxSegmentBytes is < MinSegmentBytes or > 1L << 30)
         {

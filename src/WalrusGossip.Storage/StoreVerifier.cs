@@ -241,6 +241,8 @@ public static class StoreVerifier
 
         public long AvailableBytes(string path) => inner.AvailableBytes(path);
 
+        public DateTime LastWriteTimeUtc(string path) => inner.LastWriteTimeUtc(path);
+
         public IReadOnlyList<string> ListFiles(string directory) => inner.ListFiles(directory);
 
         public void CreateDirectory(string path)

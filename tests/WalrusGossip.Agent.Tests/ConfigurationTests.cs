@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
 using WalrusGossip.Agent.Configuration;
 
 namespace WalrusGossip.Agent.Tests;
@@ -19,6 +20,38 @@ public sealed class ConfigurationTests
         options.Storage.CheckpointEveryEntries = entries;
         options.Storage.CheckpointEveryBytes = bytes;
         Assert.Contains(options.Validate(), p => p.Contains("Storage:CheckpointEveryEntries", StringComparison.Ordinal) && p.Contains("Storage:CheckpointEveryBytes", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_negative_retention_age_is_refused_naming_the_setting()
+    {
+        var options = new AgentOptions();
+        options.Node.Id = 1;
+        options.Storage.Retention.MaxAge = TimeSpan.FromHours(-1);
+        Assert.Contains(options.Validate(), p => p.Contains("Storage:Retention:MaxAge", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_retention_age_binds_from_a_TimeSpan_string_and_is_a_known_key()
+    {
+        // The rest of this configuration is incomplete (no certificates): only the age key must raise no problem.
+        LoadOrProblems(["--node-id=1", "--Storage:Retention:MaxAge=7.00:00:00"], out var problems);
+        Assert.DoesNotContain(problems, p => p.Contains("MaxAge", StringComparison.Ordinal));
+
+        var bound = new AgentOptions();
+        new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Storage:Retention:MaxAge"] = "06:30:00" })
+            .Build()
+            .Bind(bound);
+        Assert.Equal(TimeSpan.FromHours(6.5), bound.Storage.Retention.MaxAge);
+        Assert.Equal(TimeSpan.Zero, new AgentOptions().Storage.Retention.MaxAge);
+    }
+
+    [Fact]
+    public void A_retention_age_that_is_not_a_TimeSpan_is_refused_naming_the_setting()
+    {
+        LoadOrProblems(["--node-id=1", "--Storage:Retention:MaxAge=a-week"], out var problems);
+        Assert.Contains(problems, p => p.Contains("Storage:Retention:MaxAge", StringComparison.Ordinal));
     }
 
     [Theory]
@@ -74,6 +107,21 @@ public sealed class ConfigurationTests
         (code, error) = await RunAgentAsync([.. common, .. certs, "--data-dir", Path.Combine(file, "data"), "--client-listen", $"127.0.0.1:{ports.Client}"]);
         Assert.Equal(2, code);
         Assert.Contains("Node:DataDir", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>Loads <paramref name="args"/>; returns the options when valid, else null with every problem reported.</summary>
+    private static AgentOptions? LoadOrProblems(string[] args, out IReadOnlyList<string> problems)
+    {
+        try
+        {
+            problems = [];
+            return AgentConfiguration.Load(args).Options;
+        }
+        catch (AgentConfigurationException e)
+        {
+            problems = e.Problems;
+            return null;
+        }
     }
 
     private static async Task<(int Code, string Error)> RunAgentAsync(params string[] args)

@@ -482,6 +482,8 @@ public sealed class NodeClusterTests : IDisposable
 
         public long AvailableBytes(string path) => Available;
 
+        public DateTime LastWriteTimeUtc(string path) => inner.LastWriteTimeUtc(path);
+
         public IDisposable Lock(string path) => inner.Lock(path);
     }
 

@@ -70,9 +70,78 @@ public sealed class RetentionTests
         Assert.Contains("Storage:Retention:MaxBytes", error.Message, StringComparison.Ordinal);
     }
 
-    private static async Task<NodeStorage> FilledAsync(string dir, int count)
+    [Fact]
+    public async Task An_age_limit_deletes_the_sealed_segments_last_written_longer_ago_and_keeps_the_younger_ones()
     {
-        var storage = TestStores.Open(dir, IoEngine.Psync);
+        using var dir = new TempDir();
+        var clock = new FixedClock(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        using var storage = await FilledAsync(dir.Path, Entries, clock);
+        var starts = SegmentStarts(dir.Path);
+        Assert.True(starts.Count >= 5, $"{starts.Count} segments");
+        Age(dir.Path, starts, clock, old: 3, oldAge: TimeSpan.FromHours(2), youngAge: TimeSpan.FromMinutes(5));
+
+        var from = storage.Log.RetainFrom(new RetentionPolicy { MaxAge = TimeSpan.FromHours(1) }, notAfter: Entries + 1);
+        Assert.Equal(starts[3], from);
+        storage.Log.TruncatePrefix(from);
+        Assert.Equal(starts.Skip(3), SegmentStarts(dir.Path));
+        Assert.Equal((ulong)Entries, storage.Log.LastIndex);
+
+        // An hour and a half-minute after the oldest kept segment was written, the next (a minute younger) is within the limit.
+        clock.Now = new DateTimeOffset(File.GetLastWriteTimeUtc(TestStores.SegmentPath(dir.Path, starts[3]))) + TimeSpan.FromMinutes(60.5);
+        Assert.Equal(starts[4], storage.Log.RetainFrom(new RetentionPolicy { MaxAge = TimeSpan.FromHours(1) }, notAfter: Entries + 1));
+    }
+
+    [Fact]
+    public async Task An_age_limit_never_deletes_past_the_bound_nor_the_newest_segment()
+    {
+        using var dir = new TempDir();
+        var clock = new FixedClock(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        using var storage = await FilledAsync(dir.Path, Entries, clock);
+        var starts = SegmentStarts(dir.Path);
+        Age(dir.Path, starts, clock, old: starts.Count, oldAge: TimeSpan.FromDays(30), youngAge: TimeSpan.Zero);
+        var policy = new RetentionPolicy { MaxAge = TimeSpan.FromDays(7) };
+
+        Assert.Equal(starts[1], storage.Log.RetainFrom(policy, notAfter: starts[2] - 1)); // the segment holding the bound stays
+        Assert.Equal(1ul, storage.Log.RetainFrom(policy, notAfter: 1));
+        Assert.Equal(starts[^1], storage.Log.RetainFrom(policy, notAfter: Entries + 1)); // all old: only the newest is kept
+        Assert.Equal(1ul, storage.Log.RetainFrom(new RetentionPolicy { MaxAge = TimeSpan.FromDays(31) }, notAfter: Entries + 1));
+    }
+
+    [Fact]
+    public void A_negative_age_limit_is_refused_naming_the_setting()
+    {
+        var options = new StorageOptions { Retention = new RetentionPolicy { MaxAge = TimeSpan.FromSeconds(-1) } };
+        var error = Assert.Throws<StorageConfigurationException>(options.Validate);
+        Assert.Contains("Storage:Retention:MaxAge", error.Message, StringComparison.Ordinal);
+        Assert.False(new RetentionPolicy { MaxAge = TimeSpan.FromDays(1) }.IsKeepAll);
+    }
+
+    [Fact]
+    public void The_file_system_device_reports_a_file_s_modification_time_and_refuses_a_missing_file()
+    {
+        using var dir = new TempDir();
+        using var device = FileSystemDevice.Create(IoEngine.Psync);
+        var path = Path.Combine(dir.Path, "f");
+        File.WriteAllBytes(path, [1]);
+        var stamp = new DateTime(2029, 6, 1, 12, 0, 0, DateTimeKind.Utc);
+        File.SetLastWriteTimeUtc(path, stamp);
+        Assert.Equal(stamp, device.LastWriteTimeUtc(path));
+        Assert.Throws<FileNotFoundException>(() => device.LastWriteTimeUtc(Path.Combine(dir.Path, "missing")));
+    }
+
+    /// <summary>Sets the first <paramref name="old"/> segment files' modification times <paramref name="oldAge"/> before the clock, the rest <paramref name="youngAge"/> before it, each a minute older than the next.</summary>
+    private static void Age(string dir, List<ulong> starts, FixedClock clock, int old, TimeSpan oldAge, TimeSpan youngAge)
+    {
+        for (var i = 0; i < starts.Count; i++)
+        {
+            var age = i < old ? oldAge + TimeSpan.FromMinutes(old - i) : youngAge + TimeSpan.FromMinutes(starts.Count - i);
+            File.SetLastWriteTimeUtc(TestStores.SegmentPath(dir, starts[i]), (clock.Now - age).UtcDateTime);
+        }
+    }
+
+    private static async Task<NodeStorage> FilledAsync(string dir, int count, TimeProvider? clock = null)
+    {
+        var storage = TestStores.Open(dir, IoEngine.Psync, o => o.TimeProvider = clock ?? TimeProvider.System);
         for (ulong i = 1; i <= (ulong)count; i++)
         {
             await storage.Log.AppendAsync(TestStores.PayloadFor(i, 400), term: 1);
@@ -86,4 +155,12 @@ public sealed class RetentionTests
             .Select(f => ulong.Parse(Path.GetFileNameWithoutExtension(f), CultureInfo.InvariantCulture))
             .Order()
             .ToList();
+
+    /// <summary>A clock that reads what the test sets.</summary>
+    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = now;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
 }

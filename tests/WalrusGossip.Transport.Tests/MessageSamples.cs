@@ -75,7 +75,7 @@ internal static class MessageSamples
             [MessageType.CompactResponse] = new CompactResponse
             {
                 RequestId = 9, Status = ResponseStatus.Ok, FirstIndex = 4097, LastIndex = 90_000, CheckpointIndex = 88_000, AppliedIndex = 89_990,
-                DataBytes = 123_456_789, Retention = "max-bytes=268435456 max-entries=0", Checkpointing = true, CheckpointStarted = true, Message = "started",
+                DataBytes = 123_456_789, Retention = "max-bytes=268435456 max-entries=0", Checkpointing = true, CheckpointStarted = true, Message = "started", RetentionMaxAgeMs = 604_800_000,
             },
             [MessageType.BackupRequest] = new BackupRequest { RequestId = 10, FromIndex = 4097, UpToIndex = 89_990, MaxBytes = 1 << 20 },
             [MessageType.BackupResponse] = new BackupResponse

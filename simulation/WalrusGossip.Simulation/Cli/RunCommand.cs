@@ -25,7 +25,7 @@ internal static class RunCommand
             $"seed {options.Seed}: {s.Steps} steps, {s.SimTime.TotalSeconds:0.0} s simulated in {result.WallTime.TotalSeconds:0.00} s ({speed:0}x real time); " +
             $"elections {s.Elections}, partitions {s.Partitions}, crashes {s.Crashes}, pauses {s.Pauses}, appends acknowledged {s.AppendsAcknowledged}, " +
             $"reads {s.LinearizableReads} linearizable / {s.StaleReads} stale, committed {s.CommittedEntries}, torn tails {s.TornTailsRecovered}, " +
-            $"checkpoints {s.Checkpoints} ({s.RestartsFromCheckpoint} restarts from one), snapshots installed {s.SnapshotsInstalled} ({s.SnapshotChunksSent} chunks, {s.SnapshotTransfersResumed} resumed), disk-full windows {s.DiskFullWindows}, " +
+            $"checkpoints {s.Checkpoints} ({s.RestartsFromCheckpoint} restarts from one), snapshots installed {s.SnapshotsInstalled} ({s.SnapshotChunksSent} chunks, {s.SnapshotTransfersResumed} resumed), age-retention passes {s.AgeRetentionPasses}, disk-full windows {s.DiskFullWindows}, " +
             $"bit flips {s.BitFlipsDetected}/{s.BitFlips} detected, worst failover {s.WorstFailoverMs:0} ms")).ConfigureAwait(false);
         if (result.TraceHash is not null && traceHash)
         {

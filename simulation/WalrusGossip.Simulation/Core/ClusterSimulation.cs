@@ -41,6 +41,7 @@ internal sealed partial class ClusterSimulation : INodeClock
     private long _rateWindowSteps;
     private long _step;
     private Violation? _violation;
+    private readonly VirtualTimeProvider _wallClock;
 
     /// <summary>Builds the cluster (nothing runs until <see cref="Run"/>).</summary>
     /// <param name="options">Run options.</param>
@@ -57,11 +58,12 @@ internal sealed partial class ClusterSimulation : INodeClock
         var diskSeeds = new Random(root.Next());
         for (var id = 1; id <= options.Nodes; id++)
         {
-            var disk = new SimulatedDisk(new Random(diskSeeds.Next())) { LoseUnsyncedOnCrash = options.Faults.HasFlag(FaultKinds.Disk) };
+            var disk = new SimulatedDisk(new Random(diskSeeds.Next())) { LoseUnsyncedOnCrash = options.Faults.HasFlag(FaultKinds.Disk), Clock = () => VirtualTimeProvider.At(Now) };
             _nodes.Add(new SimNode(id, disk));
         }
 
         _checker = new SafetyChecker(this);
+        _wallClock = new VirtualTimeProvider(() => Now);
         InitNetwork();
     }
 
@@ -393,6 +395,7 @@ internal sealed partial class ClusterSimulation : INodeClock
         Stats.SnapshotsInstalled += p.SnapshotsInstalled;
         Stats.SnapshotChunksSent += p.SnapshotChunksSent;
         Stats.SnapshotTransfersResumed += p.SnapshotTransfersResumed;
+        Stats.AgeRetentionPasses += p.AgeRetentionPasses;
     }
 
     private void MarkDown(SimNode node)
@@ -411,8 +414,9 @@ internal sealed partial class ClusterSimulation : INodeClock
     /// must differ in: its identity and seeds; founders (the first <see cref="SimOptions.Founders"/>) bootstrap through
     /// gossip with <c>BootstrapExpect</c> and the rest join as learners, as agents do; the tick scaled by
     /// <see cref="SimOptions.TickScale"/> (every Raft ratio unchanged); storage sizes scaled to the simulated data volume
-    /// (64 KiB segments so runs roll and seal many; checkpoints every 400 or 2,000 entries on two seeds in three, see <see cref="CheckpointEveryEntries"/>; 1 KiB snapshot chunks); and background segment preparation run inline on the simulator's
-    /// thread.
+    /// (64 KiB segments so runs roll and seal many; checkpoints every 400 or 2,000 entries on two seeds in three, see <see cref="CheckpointEveryEntries"/>,
+    /// with retention by size on the first and by age on the second; 1 KiB snapshot chunks); the virtual wall clock for storage; and
+    /// background segment preparation run inline on the simulator's thread.
     /// </summary>
     private NodeOptions BuildNodeOptions(SimNode node)
     {
@@ -429,6 +433,7 @@ internal sealed partial class ClusterSimulation : INodeClock
         options.Storage.MaxSegmentBytes = StorageOptions.MinSegmentBytes;
         options.Storage.MaxEntryBytes = SimEntryBytesMax;
         options.Storage.RunInBackground = RunInline;
+        options.Storage.TimeProvider = _wallClock;
         options.CheckpointEveryEntries = CheckpointEveryEntries;
         options.SnapshotChunkBytes = SimSnapshotChunkBytes; // snapshots of the simulated state go in several chunks
         options.SnapshotWindowBytes = 4 * SimSnapshotChunkBytes;
@@ -437,6 +442,13 @@ internal sealed partial class ClusterSimulation : INodeClock
             // Retention on the frequently checkpointing seeds: eight segments (512 KiB) behind the newest, so nodes delete
             // segments all the time and a follower that falls behind the leader's first index is sent a snapshot.
             options.Storage.Retention = new RetentionPolicy { MaxBytes = 8 * StorageOptions.MinSegmentBytes };
+        }
+        else if (CheckpointEveryEntries == 2_000)
+        {
+            // Retention by age on the occasionally checkpointing seeds: sealed segments last written more than 20 virtual
+            // seconds ago go at each checkpoint and at the node's once-a-minute age check, file times from the simulated
+            // disk. Deterministic: both clocks are the run's virtual time.
+            options.Storage.Retention = new RetentionPolicy { MaxAge = SimMaxAge };
         }
 
         return options;
@@ -466,6 +478,9 @@ internal sealed partial class ClusterSimulation : INodeClock
 
     /// <summary>Snapshot chunk size in the simulator: 1 KiB, so the few-KiB snapshots of a run's sessions take several chunks, each of which the network may drop, delay or cut.</summary>
     private const int SimSnapshotChunkBytes = 1024;
+
+    /// <summary>Retention age on seeds = 1 (mod 3): a sixth of the default run, so segments age out several times per run.</summary>
+    private static readonly TimeSpan SimMaxAge = TimeSpan.FromSeconds(20);
 
     /// <summary>Largest entry the simulated workload writes is 4.4 KiB; entries are limited to 16 KiB.</summary>
     private const int SimEntryBytesMax = 16 * 1024;

@@ -58,6 +58,9 @@ public sealed class RunStats
     /// <summary>Snapshot transfers that resumed from a position past byte 0.</summary>
     public long SnapshotTransfersResumed { get; set; }
 
+    /// <summary>Age checks between checkpoints that deleted segments (summed over every incarnation; seeds = 1 mod 3 retain by age).</summary>
+    public long AgeRetentionPasses { get; set; }
+
     /// <summary>Chaos windows in which one node's disk reported no free space.</summary>
     public int DiskFullWindows { get; set; }
 

@@ -14,6 +14,9 @@ internal sealed class Inode(long id)
     /// <summary>Creation order, for a deterministic crash walk.</summary>
     public long Id => id;
 
+    /// <summary>Virtual time of the last write or length change (the file's mtime); kept through a crash.</summary>
+    public DateTime LastWriteUtc { get; set; }
+
     /// <summary>Visible length in bytes.</summary>
     public long Length { get; private set; }
 

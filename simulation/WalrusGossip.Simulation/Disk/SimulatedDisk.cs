@@ -45,6 +45,13 @@ internal sealed class SimulatedDisk
     /// <summary>What the disk reports as free space (a "disk full" fault sets it to 0 until healed); writes themselves never fail for space.</summary>
     public long AvailableBytes { get; set; } = long.MaxValue;
 
+    /// <summary>
+    /// The virtual wall clock stamped on a file at each write or length change and reported by
+    /// <see cref="IStorageDevice.LastWriteTimeUtc"/> (the simulator gives its virtual time on the epoch of its nodes'
+    /// <see cref="Storage.StorageOptions.TimeProvider"/>). Default: always <see cref="DateTime.UnixEpoch"/>.
+    /// </summary>
+    public Func<DateTime> Clock { get; init; } = () => DateTime.UnixEpoch;
+
     /// <summary>File syncs (fdatasync, fsync) performed; the simulator charges virtual time for each.</summary>
     public long Syncs { get; private set; }
 
@@ -233,7 +240,7 @@ internal sealed class SimulatedDisk
                         throw new DirectoryNotFoundException(DirectoryOf(path));
                     }
 
-                    inode = new Inode(++disk._nextInodeId);
+                    inode = new Inode(++disk._nextInodeId) { LastWriteUtc = disk.Clock() };
                     disk._current[path] = inode;
                     disk._pendingOps.Add(new NamespaceOp(NamespaceOpKind.Create, DirectoryOf(path), path, null, inode));
                     return new SimFile(this, disk, path, inode, readOnly: false);
@@ -327,6 +334,15 @@ internal sealed class SimulatedDisk
             }
         }
 
+        public DateTime LastWriteTimeUtc(string path)
+        {
+            disk.BeforeOp(this);
+            path = Normalize(path);
+            return disk._current.TryGetValue(path, out var inode)
+                ? inode.LastWriteUtc
+                : throw new FileNotFoundException($"{path} not found", path);
+        }
+
         public IDisposable Lock(string path)
         {
             disk.BeforeOp(this);
@@ -361,12 +377,14 @@ internal sealed class SimulatedDisk
         {
             EnsureWritable();
             inode.Write(offset, data);
+            inode.LastWriteUtc = disk.Clock();
         }
 
         public void WriteAndSync(long offset, ReadOnlySpan<byte> data)
         {
             EnsureWritable();
             inode.Write(offset, data);
+            inode.LastWriteUtc = disk.Clock();
             handle.Check();
             inode.Sync();
             disk.Syncs++;
@@ -390,6 +408,7 @@ internal sealed class SimulatedDisk
         {
             EnsureWritable();
             inode.SetLength(length);
+            inode.LastWriteUtc = disk.Clock();
         }
 
         public void Allocate(long length, bool writeZeros = false)
@@ -398,6 +417,7 @@ internal sealed class SimulatedDisk
             if (length > inode.Length)
             {
                 inode.SetLength(length);
+                inode.LastWriteUtc = disk.Clock();
             }
         }
 

@@ -111,6 +111,11 @@ public sealed class AgentOptions
             problems.Add($"Storage:Retention:MaxBytes ({Storage.Retention.MaxBytes}) and Storage:Retention:MaxEntries ({Storage.Retention.MaxEntries}) must be 0 (no limit) or positive");
         }
 
+        if (Storage.Retention.MaxAge < TimeSpan.Zero)
+        {
+            problems.Add($"Storage:Retention:MaxAge must be 00:00:00 (no limit) or positive, as [d.]hh:mm:ss (e.g. 7.00:00:00), got {Storage.Retention.MaxAge}");
+        }
+
         if (Storage.CheckpointEveryEntries < 1 || Storage.CheckpointEveryBytes < 1)
         {
             problems.Add($"Storage:CheckpointEveryEntries ({Storage.CheckpointEveryEntries}) and Storage:CheckpointEveryBytes ({Storage.CheckpointEveryBytes}) must be at least 1");
@@ -273,6 +278,13 @@ public sealed class RetentionSection
 
     /// <summary>Most entries kept behind the last index. Default 0 (no limit).</summary>
     public long MaxEntries { get; set; }
+
+    /// <summary>
+    /// Oldest a sealed segment may grow, as a .NET TimeSpan string <c>[d.]hh:mm:ss</c> (e.g. <c>7.00:00:00</c> for a week,
+    /// <c>06:00:00</c> for six hours): segments whose newest record was written longer ago are deleted at checkpoints
+    /// and about once a minute, never past the latest checkpoint. Default 00:00:00 (no age limit); negative is refused.
+    /// </summary>
+    public TimeSpan MaxAge { get; set; }
 }
 
 /// <summary>Raft timing; the defaults are the production node preset (<see cref="Node.NodeOptions"/>).</summary>

@@ -16,7 +16,7 @@ public static class AgentHost
 {
     /// <summary>Runs until SIGTERM/SIGINT or a fatal node error.</summary>
     /// <param name="args">Command-line flags.</param>
-    /// <returns>Exit code: 0 after a clean stop, 1 when the node failed, 2 for invalid configuration.</returns>
+    /// <returns>Exit code: 0 after a clean stop, 1 when the node failed on anything but storage (storage failures are survived in-process, see NodeSupervisor), 2 for invalid configuration.</returns>
     public static async Task<int> RunAsync(string[] args)
     {
         AgentOptions options;
@@ -70,7 +70,7 @@ public static class AgentHost
             var agent = app.Services.GetRequiredService<AgentService>();
             HttpEndpoints.Map(app, agent);
             await app.RunAsync().ConfigureAwait(false);
-            return agent.Loop is null or { Completion.IsFaulted: false } ? 0 : 1;
+            return agent.Failed ? 1 : 0;
         }
         catch (AgentConfigurationException e)
         {

@@ -30,10 +30,11 @@ public sealed partial class AgentService
         {
             try
             {
-                var loop = _loop;
+                var loop = Loop;
                 if (loop is null)
                 {
-                    return;
+                    await Task.Delay(200, cancellationToken).ConfigureAwait(false); // the node is down (reopening after a storage failure)
+                    continue;
                 }
 
                 var (members, status) = await loop.InvokeAsync(n => (n.GetMembers(), n.Status)).ConfigureAwait(false);
@@ -72,9 +73,13 @@ public sealed partial class AgentService
 
                 await Task.Delay(200, cancellationToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 return;
+            }
+            catch (OperationCanceledException)
+            {
+                // The loop stopped under us (a storage failure): look again once the supervisor has reopened the node.
             }
         }
     }

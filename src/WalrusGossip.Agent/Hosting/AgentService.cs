@@ -35,7 +35,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
     private PeerNetwork? _peers;
     private ClientService? _clients;
     private LeaderForwarder? _forwarder;
-    private NodeLoop? _loop;
+    private NodeSupervisor? _supervisor;
     private IFrameListener? _peerListener;
     private IFrameListener? _gossipListener;
     private IFrameListener? _clientListener;
@@ -45,7 +45,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
     /// <param name="options">Validated options.</param>
     /// <param name="metrics">Metrics shared with the HTTP endpoints.</param>
     /// <param name="loggerFactory">Logging.</param>
-    /// <param name="lifetime">Used to stop the process when the node loop fails.</param>
+    /// <param name="lifetime">Used to stop the process when the node loop fails on anything but storage (see <see cref="NodeSupervisor"/>).</param>
     /// <param name="raftState">Log enricher kept up to date with the term and role.</param>
     public AgentService(AgentOptions options, AgentMetrics metrics, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime, RaftStateEnricher raftState)
     {
@@ -63,8 +63,17 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
     /// <summary>Host lifetime.</summary>
     public IHostApplicationLifetime Lifetime { get; }
 
-    /// <summary>The running node loop; null before start.</summary>
-    public NodeLoop? Loop => _loop;
+    /// <summary>The running node loop; null before start, after a fatal failure, and while the node is reopened after a storage failure.</summary>
+    public NodeLoop? Loop => _supervisor?.Current;
+
+    /// <summary>The storage failure (ENOSPC, EIO) the node is down for while it is being reopened, else null.</summary>
+    public Exception? StorageFailure => _supervisor?.StorageFailure;
+
+    /// <summary>Storage failures survived and reopen attempts made since start.</summary>
+    public (long Failures, long ReopenAttempts) StorageRecoveries => (_supervisor?.StorageFailures ?? 0, _supervisor?.ReopenAttempts ?? 0);
+
+    /// <summary>True when the node stopped on a failure that is not a storage failure (the agent then stops, exit code 1).</summary>
+    public bool Failed => _supervisor?.FatalFailure is not null;
 
     /// <summary>This agent's advertised addresses (client, peer, gossip, http).</summary>
     public IReadOnlyDictionary<string, string> Addresses { get; private set; } = new Dictionary<string, string>();
@@ -119,42 +128,42 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         _device = FileSystemDevice.Create(AgentIoEngine(o.Storage.IoEngine), _loggerFactory.CreateLogger("walrus.storage"));
         _peers = new PeerNetwork(peerTransport, _udp, o.Node.Id, Addresses[MetadataKeys.GossipAddress], _loggerFactory.CreateLogger("walrus.peers"));
         var metadata = new Dictionary<string, string>(Addresses) { [MetadataKeys.Version] = AgentVersion.Current };
-        var node = new WalrusNode(
-            new NodeOptions
+        var nodeOptions = new NodeOptions
+        {
+            NodeId = o.Node.Id,
+            GossipAddress = Addresses[MetadataKeys.GossipAddress],
+            DataDirectory = o.Node.DataDir,
+            GossipSeeds = o.Cluster.Join.Where(s => s != Addresses[MetadataKeys.GossipAddress]).ToList(),
+            BootstrapExpect = o.Cluster.BootstrapExpect,
+            TickInterval = TimeSpan.FromMilliseconds(o.Raft.TickMs),
+            ElectionTicks = o.Raft.ElectionTicks,
+            HeartbeatTicks = o.Raft.HeartbeatTicks,
+            Metadata = metadata,
+            CheckpointEveryEntries = (ulong)o.Storage.CheckpointEveryEntries,
+            CheckpointEveryBytes = (ulong)o.Storage.CheckpointEveryBytes,
+            SnapshotChunkBytes = Math.Min(new NodeOptions().SnapshotChunkBytes, o.Transport.MaxFrameBytes / 2), // a chunk and its envelope fit one frame
+            Storage = new StorageOptions
             {
-                NodeId = o.Node.Id,
-                GossipAddress = Addresses[MetadataKeys.GossipAddress],
-                DataDirectory = o.Node.DataDir,
-                GossipSeeds = o.Cluster.Join.Where(s => s != Addresses[MetadataKeys.GossipAddress]).ToList(),
-                BootstrapExpect = o.Cluster.BootstrapExpect,
-                TickInterval = TimeSpan.FromMilliseconds(o.Raft.TickMs),
-                ElectionTicks = o.Raft.ElectionTicks,
-                HeartbeatTicks = o.Raft.HeartbeatTicks,
-                Metadata = metadata,
-                CheckpointEveryEntries = (ulong)o.Storage.CheckpointEveryEntries,
-                CheckpointEveryBytes = (ulong)o.Storage.CheckpointEveryBytes,
-                SnapshotChunkBytes = Math.Min(new NodeOptions().SnapshotChunkBytes, o.Transport.MaxFrameBytes / 2), // a chunk and its envelope fit one frame
-                Storage = new StorageOptions
-                {
-                    Durability = DurabilityPolicy.Parse(o.Storage.Fsync),
-                    MaxSegmentBytes = o.Storage.MaxSegmentBytes,
-                    MaxEntryBytes = o.Storage.MaxEntryBytes,
-                    PrepareSegmentsInBackground = true,
-                    ReserveBytes = o.Storage.ReserveBytes,
-                    Retention = new RetentionPolicy { MaxBytes = o.Storage.Retention.MaxBytes, MaxEntries = (ulong)o.Storage.Retention.MaxEntries },
-                },
+                Durability = DurabilityPolicy.Parse(o.Storage.Fsync),
+                MaxSegmentBytes = o.Storage.MaxSegmentBytes,
+                MaxEntryBytes = o.Storage.MaxEntryBytes,
+                PrepareSegmentsInBackground = true,
+                ReserveBytes = o.Storage.ReserveBytes,
+                Retention = new RetentionPolicy { MaxBytes = o.Storage.Retention.MaxBytes, MaxEntries = (ulong)o.Storage.Retention.MaxEntries, MaxAge = o.Storage.Retention.MaxAge },
             },
-            _device,
-            _peers,
-            _clock,
-            new Random(),
-            _loggerFactory.CreateLogger("walrus.node"));
-        _loop = new NodeLoop(node, _clock, _loggerFactory.CreateLogger("walrus.loop"));
-        _loop.Start();
-        _ = _loop.Completion.ContinueWith(t => Lifetime.StopApplication(), TaskScheduler.Default);
-        await _loop.InvokeAsync(n => n.IsStarted).ConfigureAwait(false);
-        _peers.Start(_loop, _peerListener, _gossipListener);
-        _clients = new ClientService(_loop, o.Node.Id, ClientAddressOf, n => AgentStatus.Capture(n, _clock.Now, Addresses), Metrics, _loggerFactory.CreateLogger("walrus.clients"))
+        };
+        _supervisor = new NodeSupervisor(
+            () =>
+            {
+                var node = new WalrusNode(nodeOptions, _device, _peers, _clock, new Random(), _loggerFactory.CreateLogger("walrus.node"));
+                return (node, new NodeLoop(node, _clock, _loggerFactory.CreateLogger("walrus.loop")));
+            },
+            loop => _peers?.Rebind(loop),
+            _ => Lifetime.StopApplication(),
+            _loggerFactory.CreateLogger("walrus.supervisor"));
+        await _supervisor.StartAsync().ConfigureAwait(false);
+        _peers.Start(_supervisor.Current!, _peerListener, _gossipListener);
+        _clients = new ClientService(() => _supervisor?.Current, o.Node.Id, ClientAddressOf, n => AgentStatus.Capture(n, _clock.Now, Addresses), Metrics, _loggerFactory.CreateLogger("walrus.clients"))
         {
             TransportMode = clientTransport.Mode,
             Forwarder = _forwarder = new LeaderForwarder(
@@ -170,7 +179,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
 
     /// <summary>Captures the status on the node loop.</summary>
     /// <returns>The status, or null before start.</returns>
-    public Task<AgentStatus>? CaptureStatusAsync() => _loop?.InvokeAsync(n => AgentStatus.Capture(n, _clock.Now, Addresses));
+    public Task<AgentStatus>? CaptureStatusAsync() => Loop?.InvokeAsync(n => AgentStatus.Capture(n, _clock.Now, Addresses));
 
     /// <inheritdoc />
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -181,12 +190,12 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
             await _clients.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_loop is not null && !_loop.Completion.IsCompleted)
+        if (Loop is { Completion.IsCompleted: false } loop)
         {
-            await HandOverLeadershipAsync().ConfigureAwait(false);
+            await HandOverLeadershipAsync(loop).ConfigureAwait(false);
             try
             {
-                await _loop.InvokeAsync(n =>
+                await loop.InvokeAsync(n =>
                 {
                     n.LeaveGossip();
                     return true;
@@ -216,10 +225,10 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
             await _maintenance.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
-        if (_loop is not null)
+        if (_supervisor is not null)
         {
-            _loop.Dispose();
-            _loop = null;
+            await _supervisor.DisposeAsync().ConfigureAwait(false); // stops reopening, then the loop (flushing the log)
+            _supervisor = null;
         }
 
         if (_peers is not null)
@@ -251,9 +260,8 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
     }
 
     /// <summary>On a leader, transfers leadership to another voter and waits up to 3 s (wall clock) for it to take over; best effort.</summary>
-    private async Task HandOverLeadershipAsync()
+    private async Task HandOverLeadershipAsync(NodeLoop loop)
     {
-        var loop = _loop!;
         try
         {
             var status = await loop.InvokeAsync(n => n.Status).ConfigureAwait(false);

@@ -15,13 +15,15 @@ public static class HttpEndpoints
     {
         ArgumentNullException.ThrowIfNull(app);
         ArgumentNullException.ThrowIfNull(agent);
-        app.MapGet("/health", () => agent.Loop is { Completion.IsCompleted: false } ? Results.Text("ok\n") : Results.Text("node loop stopped\n", statusCode: 503));
+        app.MapGet("/health", () => agent.Loop is { Completion.IsCompleted: false } ? Results.Text("ok\n")
+            : agent.StorageFailure is { } failure ? Results.Text($"storage failure, reopening the data directory (attempts {agent.StorageRecoveries.ReopenAttempts}): {failure.Message}\n", statusCode: 503)
+            : Results.Text("node loop stopped\n", statusCode: 503));
         app.MapGet("/ready", async () =>
         {
             var status = await CaptureAsync(agent).ConfigureAwait(false);
             return status is { IsReady: true }
                 ? Results.Text("ready\n")
-                : Results.Text(status is null ? "starting\n" : $"not ready: leader {status.Node.LeaderId}, applied {status.Node.AppliedIndex} of {status.Node.CommitIndex}\n", statusCode: 503);
+                : Results.Text(status is null ? (agent.StorageFailure is { } failure ? $"not ready: storage failure: {failure.Message}\n" : "starting\n") : $"not ready: leader {status.Node.LeaderId}, applied {status.Node.AppliedIndex} of {status.Node.CommitIndex}\n", statusCode: 503);
         });
         app.MapGet("/metrics", async () =>
         {

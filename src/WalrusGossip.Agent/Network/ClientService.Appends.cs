@@ -40,8 +40,15 @@ public sealed partial class ClientService
             return;
         }
 
+        if (_currentLoop() is not { } loop)
+        {
+            Release(command.Length);
+            ReplyNodeDown(connection, request.RequestId);
+            return;
+        }
+
         var started = Stopwatch.GetTimestamp();
-        _loop.Post(node => node.Append(request.ClientId, request.Sequence, command, result =>
+        loop.Post(node => node.Append(request.ClientId, request.Sequence, command, result =>
         {
             Release(command.Length);
             if (result.Status == RequestStatus.Ok)
@@ -59,7 +66,11 @@ public sealed partial class ClientService
             var response = new AppendResponse { RequestId = request.RequestId, Index = result.Index, Term = result.Term };
             Fill(response, result.Status, result.LeaderId);
             Reply(connection, MessageType.AppendResponse, response);
-        }));
+        }), () =>
+        {
+            Release(command.Length);
+            ReplyNodeDown(connection, request.RequestId);
+        });
     }
 
     /// <summary>Followers forward appends to the leader; if that fails the client gets NOT_LEADER and redirects itself.</summary>
@@ -106,9 +117,16 @@ public sealed partial class ClientService
             return;
         }
 
+        if (_currentLoop() is not { } loop)
+        {
+            Release(bytes);
+            ReplyNodeDown(connection, request.RequestId);
+            return;
+        }
+
         var results = new AppendResult[count];
         var remaining = count;
-        _loop.Post(node =>
+        loop.Post(node =>
         {
             for (var i = 0; i < count; i++)
             {
@@ -185,6 +203,10 @@ public sealed partial class ClientService
     private void Release(long bytes) => Interlocked.Add(ref _admittedBytes, -bytes);
 
     /// <summary>Answers an append OVERLOADED (admission limit reached) and counts it.</summary>
+    /// <summary>Answers an append UNAVAILABLE because the node is down (reopening after a storage failure) or stopped before running it; nothing was proposed.</summary>
+    private void ReplyNodeDown(IFrameConnection connection, ulong requestId) =>
+        Reply(connection, MessageType.AppendResponse, new AppendResponse { RequestId = requestId, Status = ResponseStatus.Unavailable, Message = NodeDownMessage });
+
     private void ReplyOverloaded(IFrameConnection connection, ulong requestId)
     {
         _metrics.CountOverloaded();

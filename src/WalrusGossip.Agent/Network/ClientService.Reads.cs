@@ -30,7 +30,15 @@ public sealed partial class ClientService
         }
 
         // Served from the committed view, off the node loop: entries up to the read point are applied and immutable.
-        var view = _loop.Committed;
+        if (_currentLoop() is not { } loop)
+        {
+            FillReadFailure(response, new ReadPoint(RequestStatus.NotLeader, 0, 0));
+            response.Message = NodeDownMessage;
+            Reply(connection, MessageType.ReadResponse, response);
+            return;
+        }
+
+        var view = loop.Committed;
         response.CommitIndex = point.Bound;
         response.FirstIndex = view.FirstIndex;
         response.LastIndex = view.AppliedIndex;
@@ -110,13 +118,18 @@ public sealed partial class ClientService
     private async Task<ReadPoint> ReadPointAsync(Protocol.Messages.ReadConsistency consistency, CancellationToken cancellationToken)
     {
         var tcs = new TaskCompletionSource<ReadPoint>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_currentLoop() is not { } loop)
+        {
+            return new ReadPoint(RequestStatus.NotLeader, 0, 0); // node down: answered UNAVAILABLE
+        }
+
         if (consistency == Protocol.Messages.ReadConsistency.Stale)
         {
-            var view = _loop.Committed;
+            var view = loop.Committed;
             return new ReadPoint(RequestStatus.Ok, view.AppliedIndex, 0);
         }
 
-        _loop.Post(n => n.ReadBarrier(r => tcs.TrySetResult(new ReadPoint(r.Status, r.ReadIndex, r.LeaderId))));
+        loop.Post(n => n.ReadBarrier(r => tcs.TrySetResult(new ReadPoint(r.Status, r.ReadIndex, r.LeaderId))), () => tcs.TrySetResult(new ReadPoint(RequestStatus.NotLeader, 0, 0)));
         try
         {
             return await tcs.Task.WaitAsync(ReadPointTimeout, cancellationToken).ConfigureAwait(false);

@@ -17,8 +17,23 @@ public sealed partial class ClientService
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                await _loop.WaitForAppliedAsync(next, cancellationToken).ConfigureAwait(false);
-                var view = _loop.Committed;
+                if (_currentLoop() is not { } loop)
+                {
+                    await connection.SendAsync(MessageType.TailEntries, new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Unavailable, Message = NodeDownMessage }, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                try
+                {
+                    // Bounded, so a tail whose node stopped under it (storage failure) notices and ends instead of waiting forever.
+                    await loop.WaitForAppliedAsync(next, cancellationToken).WaitAsync(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    continue;
+                }
+
+                var view = loop.Committed;
                 if (next < view.FirstIndex)
                 {
                     await connection.SendAsync(MessageType.TailEntries, new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Compacted, CommitIndex = view.AppliedIndex, Message = $"index {next} is compacted; the log starts at {view.FirstIndex}" }, cancellationToken).ConfigureAwait(false);
@@ -38,7 +53,7 @@ public sealed partial class ClientService
         catch (WalrusGossip.Storage.LogIndexOutOfRangeException e) when (e.IsCompacted)
         {
             // Retention deleted what the tail had not sent yet (a reader slower than retention): say so, typed.
-            await connection.SendAsync(MessageType.TailEntries, new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Compacted, CommitIndex = _loop.Committed.AppliedIndex, Message = $"index {e.Index} is compacted; the log starts at {e.FirstIndex}" }, cancellationToken).ConfigureAwait(false);
+            await connection.SendAsync(MessageType.TailEntries, new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Compacted, CommitIndex = _currentLoop()?.Committed.AppliedIndex ?? 0, Message = $"index {e.Index} is compacted; the log starts at {e.FirstIndex}" }, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
         {

@@ -17,7 +17,7 @@ namespace WalrusGossip.Agent.Network;
 /// </remarks>
 public sealed partial class ClientService : IAsyncDisposable
 {
-    private readonly NodeLoop _loop;
+    private readonly Func<NodeLoop?> _currentLoop;
     private readonly ulong _nodeId;
     private readonly Func<ulong, string?> _clientAddressOf;
     private readonly Func<WalrusNode, AgentStatus> _status;
@@ -28,15 +28,15 @@ public sealed partial class ClientService : IAsyncDisposable
     private Task? _serving;
 
     /// <summary>Creates the service.</summary>
-    /// <param name="loop">The node loop.</param>
+    /// <param name="loop">The node loop in service, read at each request; null while the node is down (reopening after a storage failure: requests are answered UNAVAILABLE).</param>
     /// <param name="nodeId">This agent's id.</param>
     /// <param name="clientAddressOf">Client address of a node id (from gossip metadata), or null when unknown.</param>
     /// <param name="status">Captures the agent status on the loop.</param>
     /// <param name="metrics">Metrics sink.</param>
     /// <param name="logger">Diagnostics.</param>
-    public ClientService(NodeLoop loop, ulong nodeId, Func<ulong, string?> clientAddressOf, Func<WalrusNode, AgentStatus> status, AgentMetrics metrics, ILogger logger)
+    public ClientService(Func<NodeLoop?> loop, ulong nodeId, Func<ulong, string?> clientAddressOf, Func<WalrusNode, AgentStatus> status, AgentMetrics metrics, ILogger logger)
     {
-        _loop = loop;
+        _currentLoop = loop;
         _nodeId = nodeId;
         _clientAddressOf = clientAddressOf;
         _status = status;
@@ -125,21 +125,39 @@ public sealed partial class ClientService : IAsyncDisposable
     /// <summary>Answers a status request with the agent status captured on the node loop.</summary>
     private async Task StatusAsync(IFrameConnection connection, StatusRequest request, CancellationToken cancellationToken)
     {
-        var status = await _loop.InvokeAsync(_status).ConfigureAwait(false);
+        var (ran, status) = await TryInvokeAsync(_status).ConfigureAwait(false);
+        if (!ran)
+        {
+            Reply(connection, MessageType.StatusResponse, new StatusResponse { RequestId = request.RequestId, Status = ResponseStatus.Unavailable });
+            return;
+        }
+
         Reply(connection, MessageType.StatusResponse, StatusMapper.ToProto(status, request.RequestId, _clientAddressOf, TransportMode));
     }
 
     /// <summary>Answers a members request with the membership captured on the node loop.</summary>
     private async Task MembersAsync(IFrameConnection connection, MembersRequest request, CancellationToken cancellationToken)
     {
-        var status = await _loop.InvokeAsync(_status).ConfigureAwait(false);
+        var (ran, status) = await TryInvokeAsync(_status).ConfigureAwait(false);
+        if (!ran)
+        {
+            Reply(connection, MessageType.MembersResponse, new MembersResponse { RequestId = request.RequestId, Status = ResponseStatus.Unavailable });
+            return;
+        }
+
         Reply(connection, MessageType.MembersResponse, StatusMapper.ToMembers(status, request.RequestId));
     }
 
     /// <summary>Starts a leadership transfer on the leader; elsewhere answers NOT_LEADER, and INVALID_ARGUMENT for a target that is not a voter.</summary>
     private async Task TransferAsync(IFrameConnection connection, TransferLeaderRequest request, CancellationToken cancellationToken)
     {
-        var (started, leader) = await _loop.InvokeAsync(n => (n.TransferLeadership(request.TargetNodeId), n.Status.LeaderId)).ConfigureAwait(false);
+        var (ran, (started, leader)) = await TryInvokeAsync(n => (n.TransferLeadership(request.TargetNodeId), n.Status.LeaderId)).ConfigureAwait(false);
+        if (!ran)
+        {
+            Reply(connection, MessageType.TransferLeaderResponse, new TransferLeaderResponse { RequestId = request.RequestId, Status = ResponseStatus.Unavailable, Message = NodeDownMessage });
+            return;
+        }
+
         Reply(connection, MessageType.TransferLeaderResponse, new TransferLeaderResponse
         {
             RequestId = request.RequestId,
@@ -152,7 +170,13 @@ public sealed partial class ClientService : IAsyncDisposable
     /// <summary>Shows this agent's retention state and, when asked, starts a checkpoint (each agent compacts its own log).</summary>
     private async Task CompactAsync(IFrameConnection connection, CompactRequest request)
     {
-        var (started, info) = await _loop.InvokeAsync(n => (request.CheckpointNow && n.CheckpointNow(), n.GetRetentionInfo())).ConfigureAwait(false);
+        var (ran, (started, info)) = await TryInvokeAsync(n => (request.CheckpointNow && n.CheckpointNow(), n.GetRetentionInfo())).ConfigureAwait(false);
+        if (!ran)
+        {
+            Reply(connection, MessageType.CompactResponse, new CompactResponse { RequestId = request.RequestId, Status = ResponseStatus.Unavailable, Message = NodeDownMessage });
+            return;
+        }
+
         Reply(connection, MessageType.CompactResponse, new CompactResponse
         {
             RequestId = request.RequestId,
@@ -164,12 +188,34 @@ public sealed partial class ClientService : IAsyncDisposable
             AppliedIndex = info.AppliedIndex,
             DataBytes = info.DataBytes,
             Retention = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"max-bytes={info.Policy.MaxBytes} max-entries={info.Policy.MaxEntries}"),
+            RetentionMaxAgeMs = (long)info.Policy.MaxAge.TotalMilliseconds,
             Checkpointing = info.Checkpointing,
             Message = !request.CheckpointNow ? string.Empty
                 : started ? $"checkpoint at index {info.AppliedIndex} started; retention runs once it is durable"
                 : info.Checkpointing ? "a checkpoint is already being written"
                 : $"nothing applied since the checkpoint at {info.CheckpointIndex}",
         });
+    }
+
+    /// <summary>Why a request is answered UNAVAILABLE while the node is down.</summary>
+    private const string NodeDownMessage = "this agent's node is down after a storage failure (disk full or I/O error) and is being reopened; retry, or ask another agent";
+
+    /// <summary>Runs <paramref name="work"/> on the node loop in service; Ran is false when the node is down or its loop stopped before running it.</summary>
+    private async Task<(bool Ran, T Value)> TryInvokeAsync<T>(Func<WalrusNode, T> work)
+    {
+        if (_currentLoop() is not { } loop)
+        {
+            return (false, default!);
+        }
+
+        try
+        {
+            return (true, await loop.InvokeAsync(work).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException)
+        {
+            return (false, default!);
+        }
     }
 
     /// <summary>Queues an answer without blocking or writing on the calling thread (often the node loop); a thread-pool writer sends it.</summary>

@@ -51,6 +51,10 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
     /// <summary>Raft messages dropped because a peer's queue was full or it had no known address.</summary>
     public long DroppedMessages => Interlocked.Read(ref _dropped);
 
+    /// <summary>Hands inbound traffic to <paramref name="loop"/> from now on (the agent reopened its node); null drops it while the node is down.</summary>
+    /// <param name="loop">The node loop now in service, or null.</param>
+    public void Rebind(NodeLoop? loop) => Volatile.Write(ref _loop, loop);
+
     /// <summary>Starts accepting peer and gossip-stream connections and receiving gossip datagrams.</summary>
     /// <param name="loop">The node loop inbound messages are posted to.</param>
     /// <param name="peerListener">Listener on the peer port.</param>

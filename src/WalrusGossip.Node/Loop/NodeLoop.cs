@@ -6,7 +6,7 @@ namespace WalrusGossip.Node;
 
 /// <summary>
 /// The one event loop of a <see cref="WalrusNode"/>, shared by <c>walrus-agent</c> and <c>walrus-sim</c>. Every other
-/// thread (or simulated process) talks to the node by posting work (<see cref="Post"/>, <see cref="InvokeAsync{T}"/>);
+/// thread (or simulated process) talks to the node by posting work (<see cref="Post(Action{WalrusNode})"/>, <see cref="InvokeAsync{T}"/>);
 /// each <see cref="RunOnce"/> drains the inbox as one batch (one Ready: one log write and fsync, one AppendEntries per
 /// follower), does one bounded slice of pending apply work, and ticks the node when due. No lock is taken inside the node.
 /// </summary>
@@ -117,6 +117,11 @@ public sealed partial class NodeLoop : IDisposable
     /// <summary>Queues work for the loop; silently dropped after the loop stopped.</summary>
     /// <param name="work">Runs on the loop with the node.</param>
     public void Post(Action<WalrusNode> work) => Enqueue(new WorkItem(work, null));
+
+    /// <summary>Queues work for the loop, or runs <paramref name="abandoned"/> instead when the loop has stopped or fails before running it.</summary>
+    /// <param name="work">Runs on the loop with the node.</param>
+    /// <param name="abandoned">Runs (on the posting or the failing thread) when <paramref name="work"/> never will, e.g. to answer a request UNAVAILABLE.</param>
+    public void Post(Action<WalrusNode> work, Action abandoned) => Enqueue(new WorkItem(work, abandoned));
 
     /// <summary>Runs <paramref name="work"/> on the loop and returns its result.</summary>
     /// <typeparam name="T">Result type.</typeparam>

@@ -104,6 +104,17 @@ public sealed partial class FileSystemDevice : IStorageDevice, IDisposable
     }
 
     /// <inheritdoc />
+    public DateTime LastWriteTimeUtc(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"{path} not found", path);
+        }
+
+        return File.GetLastWriteTimeUtc(path);
+    }
+
+    /// <inheritdoc />
     public IDisposable Lock(string path) =>
         new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
 

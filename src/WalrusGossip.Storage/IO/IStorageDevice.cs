@@ -65,6 +65,16 @@ public interface IStorageDevice
     /// <returns>Free bytes, at least 0.</returns>
     long AvailableBytes(string path);
 
+    /// <summary>
+    /// When the file at <paramref name="path"/> was last written (its modification time, UTC), for retention by age
+    /// (<see cref="RetentionPolicy.MaxAge"/>). The real device reads the file system's mtime; the simulator's returns the
+    /// virtual time of its last write to the file.
+    /// </summary>
+    /// <param name="path">An existing file.</param>
+    /// <returns>The last write time, <see cref="DateTimeKind.Utc"/>.</returns>
+    /// <exception cref="IOException">The file is missing or its times cannot be read.</exception>
+    DateTime LastWriteTimeUtc(string path);
+
     /// <summary>Takes an exclusive lock on <paramref name="path"/> (created if missing) for the life of the returned object.</summary>
     /// <param name="path">Lock file path.</param>
     /// <returns>The lock; dispose to release.</returns>

@@ -11,7 +11,7 @@ internal static class CompactCommand
     public static Command Create(CliConsole console, ConnectionOptions connection)
     {
         var now = new Option<bool>("--now") { Description = "Have every agent take a checkpoint now; retention then deletes what its policy lets go" };
-        var json = new Option<bool>("--json") { Description = "Print a JSON array: endpoint, firstIndex, lastIndex, checkpointIndex, appliedIndex, dataBytes, retention, checkpointing, checkpointStarted, message" };
+        var json = new Option<bool>("--json") { Description = "Print a JSON array: endpoint, firstIndex, lastIndex, checkpointIndex, appliedIndex, dataBytes, retention, retentionMaxAgeMs, checkpointing, checkpointStarted, message" };
         var command = new Command("compact", "Show each agent's first retained index, checkpoint and retention policy; --now starts a checkpoint on each. Exit 1 when no agent answers") { now, json };
         command.SetAction((parse, ct) => ClusterCommand.RunAsync(
             console,
@@ -64,12 +64,12 @@ internal static class CompactCommand
     private static Table Table(List<(string Endpoint, CompactionInfo? Info, string? Error)> answers)
     {
         var inv = CultureInfo.InvariantCulture;
-        var table = new Table().AddColumns("endpoint", "first", "checkpoint", "applied", "last", "bytes", "retention", "checkpointing");
+        var table = new Table().AddColumns("endpoint", "first", "checkpoint", "applied", "last", "bytes", "retention", "max-age", "checkpointing");
         foreach (var (endpoint, info, _) in answers)
         {
             if (info is null)
             {
-                table.AddRow(Markup.Escape(endpoint), "[red]unreachable[/]", "-", "-", "-", "-", "-", "-");
+                table.AddRow(Markup.Escape(endpoint), "[red]unreachable[/]", "-", "-", "-", "-", "-", "-", "-");
                 continue;
             }
 
@@ -81,6 +81,7 @@ internal static class CompactCommand
                 info.LastIndex.ToString(inv),
                 info.DataBytes.ToString(inv),
                 Markup.Escape(info.Retention),
+                info.RetentionMaxAge == TimeSpan.Zero ? "none" : info.RetentionMaxAge.ToString("c", inv),
                 info.Checkpointing ? "yes" : "no");
         }
 
@@ -106,6 +107,7 @@ internal static class CompactCommand
                 json.WriteNumber("appliedIndex", info.AppliedIndex);
                 json.WriteNumber("dataBytes", info.DataBytes);
                 json.WriteString("retention", info.Retention);
+                json.WriteNumber("retentionMaxAgeMs", (long)info.RetentionMaxAge.TotalMilliseconds);
                 json.WriteBoolean("checkpointing", info.Checkpointing);
                 json.WriteBoolean("checkpointStarted", info.CheckpointStarted);
                 json.WriteString("message", info.Message);
