@@ -177,4 +177,27 @@ public sealed partial class LogStore
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>
+    /// A read found a record of the sealed segment <paramref name="segment"/> corrupt: deletes the segment's index file
+    /// (and fsyncs the directory) so the next open scans the segment and stops with <see cref="LogCorruptionException"/>
+    /// at open instead of trusting it again. Called under the read lock; failures are logged, the read's error stands.
+    /// </summary>
+    private void DistrustSegmentIndex(Segment segment, LogCorruptionException found)
+    {
+        try
+        {
+            WaitQuietly(Volatile.Read(ref _indexTask)); // an index still being written for this segment must not land after the delete
+            _device.DeleteFile(segment.IndexPath);
+            _device.SyncDirectory(_directory);
+            LogIndexDistrusted(_logger, segment.IndexPath, found.Index);
+        }
+        catch (IOException e)
+        {
+            LogIndexWriteFailed(_logger, segment.IndexPath, e.Message);
+        }
+    }
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Error, Message = "deleted segment index {Path}: a read found index {Index} corrupt, so the next open scans the segment and reports it")]
+    private static partial void LogIndexDistrusted(ILogger logger, string path, ulong index);
 }

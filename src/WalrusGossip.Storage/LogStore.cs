@@ -136,7 +136,7 @@ public sealed partial class LogStore : IDisposable
     /// <param name="index">In [<see cref="FirstIndex"/>, <see cref="LastIndex"/>].</param>
     /// <returns>The entry; its payload is a slice of a new array (read in chunks of up to 64 KiB, shared with neighbouring records).</returns>
     /// <exception cref="LogIndexOutOfRangeException">The index is compacted or beyond the end.</exception>
-    /// <exception cref="LogCorruptionException">The stored record no longer verifies.</exception>
+    /// <exception cref="LogCorruptionException">The stored record no longer verifies (see <see cref="ReadRange"/>).</exception>
     public LogEntry Read(ulong index)
     {
         var list = new List<LogEntry>(1);
@@ -155,7 +155,8 @@ public sealed partial class LogStore : IDisposable
     /// <param name="into">Receives the entries in index order.</param>
     /// <returns>The number of entries added.</returns>
     /// <exception cref="LogIndexOutOfRangeException"><paramref name="fromIndex"/> is compacted or beyond the end.</exception>
-    /// <exception cref="LogCorruptionException">A stored record no longer verifies.</exception>
+    /// <exception cref="LogCorruptionException">A stored record no longer verifies. When it lies in a sealed segment, that
+    /// segment's index file is deleted first, so the next open scans the segment and stops with this exception there.</exception>
     public int ReadRange(ulong fromIndex, int maxCount, long maxBytes, List<LogEntry> into)
     {
         ArgumentNullException.ThrowIfNull(into);
@@ -179,7 +180,19 @@ public sealed partial class LogStore : IDisposable
             while (!budgetReached && added < maxCount && index <= last)
             {
                 var segment = FindSegment(index);
-                var (count, bytes, full) = ReadSegment(segment, index, Math.Min(segment.LastIndex, last), maxCount - added, maxBytes - payloadBytes, added, into);
+                int count;
+                long bytes;
+                bool full;
+                try
+                {
+                    (count, bytes, full) = ReadSegment(segment, index, Math.Min(segment.LastIndex, last), maxCount - added, maxBytes - payloadBytes, added, into);
+                }
+                catch (LogCorruptionException e) when (segment.Sealed)
+                {
+                    DistrustSegmentIndex(segment, e);
+                    throw;
+                }
+
                 added += count;
                 payloadBytes += bytes;
                 budgetReached = full;

@@ -38,7 +38,7 @@ public class RecoveryTests
 
     [Theory]
     [MemberData(nameof(Engines))]
-    public async Task A_flipped_bit_inside_a_trusted_sealed_segment_fails_its_read_and_store_verify_with_its_index(IoEngine engine)
+    public async Task A_flipped_bit_inside_a_trusted_sealed_segment_fails_its_read_and_store_verify_and_then_the_next_open(IoEngine engine)
     {
         using var dir = new TempDir();
         using (var storage = TestStores.Open(dir.Path, engine))
@@ -66,6 +66,12 @@ public class RecoveryTests
         var report = StoreVerifier.Verify(dir.Path);
         Assert.False(report.Intact);
         Assert.Equal(11ul, Assert.Single(report.Corruptions).Index);
+
+        // The failed read deleted the segment's index file: the next open scans it and stops, as before the index existed.
+        Assert.False(File.Exists(Path.ChangeExtension(first, ".idx")));
+        var atOpen = Assert.Throws<LogCorruptionException>(() => TestStores.Open(dir.Path, engine));
+        Assert.Equal(11ul, atOpen.Index);
+        Assert.Equal(10L * recordBytes, atOpen.Offset);
         Assert.Equal(flipped, File.ReadAllBytes(first));
     }
 
