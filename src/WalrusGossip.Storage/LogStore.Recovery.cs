@@ -9,6 +9,11 @@ public sealed partial class LogStore
     /// <summary>A zero-filled segment file prepared ahead of the next roll; not part of the log until renamed.</summary>
     private const string SpareSegmentName = "spare-segment.tmp";
 
+    /// <summary>
+    /// Opens every segment: the last (open) one is scanned record by record (CRC-32C, index sequence, torn tail); a
+    /// sealed one is loaded from its index file when the file is consistent with the segment
+    /// (<see cref="TryLoadSealedSegment"/>), else scanned in full and its index file rewritten.
+    /// </summary>
     private void Recover()
     {
         var names = ListDirectory();
@@ -64,6 +69,19 @@ public sealed partial class LogStore
             }
 
             var file = _device.Open(path, DeviceOpenMode.OpenExisting);
+            string? whyScanned = null;
+            if (!isLast)
+            {
+                var trusted = TryLoadSealedSegment(start, segmentStarts[i + 1], path, file, indexFiles.Contains(start), out whyScanned);
+                if (trusted is not null)
+                {
+                    _segments.Add(trusted);
+                    SegmentsTrusted++;
+                    RecoveredRecordsTrusted += trusted.Count;
+                    continue;
+                }
+            }
+
             var segment = new Segment(start, path, PathOf(SegmentNames.Index(start)), file, 1024);
             _segments.Add(segment);
             var result = SegmentScanner.Scan(file, start, isLast, _options.MaxEntryBytes, continueAfterCorruption: false,
@@ -75,6 +93,8 @@ public sealed partial class LogStore
             }
 
             segment.End = result.DataEnd;
+            SegmentsScanned++;
+            RecoveredRecordsScanned += segment.Count;
             if (result.TornBytes > 0)
             {
                 RecoveredTornBytes = result.TornBytes;
@@ -92,7 +112,12 @@ public sealed partial class LogStore
             else
             {
                 segment.Sealed = true;
-                CheckSparseIndex(segment, indexFiles.Contains(start));
+                if (segment.Count > 0)
+                {
+                    LogIndexRebuilt(_logger, segment.IndexPath, whyScanned!);
+                    WriteSegmentIndex(segment, segment.DescribeSealed(_options.IndexIntervalBytes));
+                }
+
                 segment.Compact();
             }
         }
@@ -203,21 +228,8 @@ public sealed partial class LogStore
         AtomicFile.Replace(_device, PathOf(SegmentNames.FirstIndexFileName), bytes);
     }
 
-    private void CheckSparseIndex(Segment segment, bool present)
-    {
-        var expected = segment.SparsePoints(_options.IndexIntervalBytes);
-        if (present && SparseIndexFile.TryDecode(AtomicFile.ReadAll(_device, segment.IndexPath), out var stored) &&
-            SparseIndexFile.Matches(stored, expected))
-        {
-            return;
-        }
-
-        LogIndexRebuilt(_logger, segment.IndexPath, present ? "damaged or out of date" : "missing");
-        WriteSparseIndex(segment, expected);
-    }
-
-    private void WriteSparseIndex(Segment segment, List<(ulong Index, long Offset)> points) =>
-        AtomicFile.Replace(_device, segment.IndexPath, SparseIndexFile.Encode(points));
+    private void WriteSegmentIndex(Segment segment, SegmentIndex index) =>
+        AtomicFile.Replace(_device, segment.IndexPath, SegmentIndexFile.Encode(index));
 
     /// <summary>Discards everything from <paramref name="offset"/> and re-reserves the segment's full size, so the discarded range reads as zeros.</summary>
     private void ZeroFrom(Segment segment, long offset)
@@ -236,7 +248,7 @@ public sealed partial class LogStore
     [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "torn write at the tail of {Path}: dropped {TornBytes} bytes after offset {Offset} (never acknowledged)")]
     private static partial void LogTornTail(ILogger logger, string path, long offset, long tornBytes);
 
-    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "sparse index {Path} was {Why}; rebuilt it from the segment")]
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "segment index {Path} was {Why}: scanned the segment and rebuilt the index")]
     private static partial void LogIndexRebuilt(ILogger logger, string path, string why);
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "removed segment {Path}, which lies wholly below the first retained index {FirstIndex} (an interrupted prefix truncation)")]

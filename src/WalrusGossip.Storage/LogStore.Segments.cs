@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace WalrusGossip.Storage;
 
 /// <summary>
-/// Segment rolling: a batch is written as one run per segment it touches; a full segment is sealed (synced, its sparse
-/// index written in the background) and the next one is taken from the preallocated spare, which is prepared again off
+/// Segment rolling: a batch is written as one run per segment it touches; a full segment is sealed (synced, its index file
+/// (<see cref="SegmentIndexFile"/>) written in the background) and the next one is taken from the preallocated spare, which is prepared again off
 /// the write path (<see cref="StorageOptions.PrepareSegmentsInBackground"/>). The writer modes that call into this are in
 /// LogStore.Writer.cs.
 /// </summary>
@@ -75,29 +75,30 @@ public sealed partial class LogStore
         }
     }
 
-    /// <summary>Seals the open segment (fdatasync, sparse index) and starts a preallocated one at <paramref name="firstIndex"/>.</summary>
+    /// <summary>Seals the open segment (fdatasync, then its index file) and starts a preallocated one at <paramref name="firstIndex"/>.</summary>
     private void Roll(Segment? current, ulong firstIndex)
     {
         if (current is not null)
         {
             // The sealed segment must be durable before records land in the next one (recovery trusts sealed segments).
             current.File.Sync();
-            var points = current.SparsePoints(_options.IndexIntervalBytes);
+            var index = current.DescribeSealed(_options.IndexIntervalBytes);
             if (_options.InlineWrites && !_options.PrepareSegmentsInBackground)
             {
-                WriteSparseIndex(current, points); // the simulator's single-threaded device
+                WriteSegmentIndex(current, index); // the simulator's single-threaded device
             }
             else
             {
-                // Derived data, checked and rebuilt on open when missing or out of date: written off the writing
-                // thread, since its temp-file write, fsync, rename and directory fsync held up the group commit that
-                // rolled the segment (one after each other, so two index writes never race).
+                // Written only after the segment's fdatasync above, so an index on disk never describes records that
+                // are not durable; recovery checks it against the file before trusting it and scans without it.
+                // Written off the writing thread, since its temp-file write, fsync, rename and directory fsync held up
+                // the group commit that rolled the segment (one after each other, so two index writes never race).
                 var sealedSegment = current;
                 var previous = _indexTask;
                 _indexTask = _options.RunInBackground(() =>
                 {
                     WaitQuietly(previous);
-                    WriteSparseIndexQuietly(sealedSegment, points);
+                    WriteSegmentIndexQuietly(sealedSegment, index);
                 });
             }
         }
@@ -132,15 +133,15 @@ public sealed partial class LogStore
         }
         catch (IOException)
         {
-            // A spare segment or sparse index that failed is rebuilt later; the failure was already logged or is harmless.
+            // A spare segment or segment index that failed is rebuilt later; the failure was already logged or is harmless.
         }
     }
 
-    private void WriteSparseIndexQuietly(Segment segment, List<(ulong Index, long Offset)> points)
+    private void WriteSegmentIndexQuietly(Segment segment, SegmentIndex index)
     {
         try
         {
-            WriteSparseIndex(segment, points);
+            WriteSegmentIndex(segment, index);
         }
         catch (IOException e)
         {
@@ -148,7 +149,7 @@ public sealed partial class LogStore
         }
     }
 
-    [LoggerMessage(EventId = 14, Level = LogLevel.Warning, Message = "could not write sparse index {Path} ({Reason}); it is rebuilt on next open")]
+    [LoggerMessage(EventId = 14, Level = LogLevel.Warning, Message = "could not write segment index {Path} ({Reason}); the segment is scanned and the index rebuilt on next open")]
     private static partial void LogIndexWriteFailed(ILogger logger, string path, string reason);
 
     /// <summary>Under <c>always</c>, segments are zero-filled (not just fallocated) so each group commit's fdatasync writes data only.</summary>

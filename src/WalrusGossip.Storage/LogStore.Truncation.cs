@@ -41,7 +41,7 @@ public sealed partial class LogStore
 
             // The segment left last becomes the open one again: cut inside it, or (when the cut fell exactly on a
             // segment boundary) a sealed, compacted segment that the next append writes into, so it needs its exact
-            // offsets back and loses its sparse index either way (found by walrus-sim seeds 103, 125, 165, 166).
+            // offsets back and loses its index file either way (found by walrus-sim seeds 103, 125, 165, 166).
             if (_segments.Count > 0 && (_segments[^1].LastIndex >= fromIndex || _segments[^1].Sealed))
             {
                 var segment = _segments[^1];

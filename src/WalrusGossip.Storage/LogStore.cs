@@ -13,9 +13,14 @@ namespace WalrusGossip.Storage;
 /// truncations wait for in-flight appends to finish.
 /// </para>
 /// <para>
-/// Recovery on open (see ARCHITECTURE.md): every segment is scanned and every record's CRC-32C verified. An
-/// incomplete tail of the open segment is a torn write and is truncated (logged with its size); any other bad
-/// record raises <see cref="LogCorruptionException"/> naming file, offset and index, and nothing is modified.
+/// Recovery on open (see docs/architecture.md): the open (last) segment is scanned and every record's CRC-32C
+/// verified. A sealed segment is loaded from its index file (<see cref="SegmentIndexFile"/>) when the index is
+/// consistent with the file (its first and last record are read and verified); otherwise it is scanned and the index
+/// rewritten. So open time grows with the open segment and the number of segments, not with the records retained;
+/// <see cref="RecoveredRecordsScanned"/> and <see cref="RecoveredRecordsTrusted"/> say which was done. A record of a
+/// trusted segment is verified when it is read, and <see cref="StoreVerifier"/> scans everything. An incomplete tail of
+/// the open segment is a torn write and is truncated (logged with its size); any other bad record a scan finds raises
+/// <see cref="LogCorruptionException"/> naming file, offset and index, and nothing is modified.
 /// </para>
 /// </remarks>
 public sealed partial class LogStore : IDisposable
@@ -105,7 +110,7 @@ public sealed partial class LogStore : IDisposable
     /// <param name="logger">Receives recovery notes (torn bytes dropped, index files rebuilt).</param>
     /// <returns>The open store; dispose it to flush and close.</returns>
     /// <exception cref="DataDirectoryException">The directory cannot be created or holds files the store does not recognise.</exception>
-    /// <exception cref="LogCorruptionException">A complete record failed verification, or indexes are missing between segments.</exception>
+    /// <exception cref="LogCorruptionException">A complete record of a scanned segment failed verification (for a trusted sealed segment: its first or last record), or indexes are missing between segments.</exception>
     /// <exception cref="StorageConfigurationException">An option is out of range.</exception>
     public static LogStore Open(IStorageDevice device, string directory, StorageOptions options, ILogger? logger = null)
     {
@@ -131,7 +136,7 @@ public sealed partial class LogStore : IDisposable
     /// <param name="index">In [<see cref="FirstIndex"/>, <see cref="LastIndex"/>].</param>
     /// <returns>The entry; its payload is a slice of a new array (read in chunks of up to 64 KiB, shared with neighbouring records).</returns>
     /// <exception cref="LogIndexOutOfRangeException">The index is compacted or beyond the end.</exception>
-    /// <exception cref="LogCorruptionException">The stored record no longer verifies.</exception>
+    /// <exception cref="LogCorruptionException">The stored record no longer verifies (see <see cref="ReadRange"/>).</exception>
     public LogEntry Read(ulong index)
     {
         var list = new List<LogEntry>(1);
@@ -150,7 +155,8 @@ public sealed partial class LogStore : IDisposable
     /// <param name="into">Receives the entries in index order.</param>
     /// <returns>The number of entries added.</returns>
     /// <exception cref="LogIndexOutOfRangeException"><paramref name="fromIndex"/> is compacted or beyond the end.</exception>
-    /// <exception cref="LogCorruptionException">A stored record no longer verifies.</exception>
+    /// <exception cref="LogCorruptionException">A stored record no longer verifies. When it lies in a sealed segment, that
+    /// segment's index file is deleted first, so the next open scans the segment and stops with this exception there.</exception>
     public int ReadRange(ulong fromIndex, int maxCount, long maxBytes, List<LogEntry> into)
     {
         ArgumentNullException.ThrowIfNull(into);
@@ -174,7 +180,19 @@ public sealed partial class LogStore : IDisposable
             while (!budgetReached && added < maxCount && index <= last)
             {
                 var segment = FindSegment(index);
-                var (count, bytes, full) = ReadSegment(segment, index, Math.Min(segment.LastIndex, last), maxCount - added, maxBytes - payloadBytes, added, into);
+                int count;
+                long bytes;
+                bool full;
+                try
+                {
+                    (count, bytes, full) = ReadSegment(segment, index, Math.Min(segment.LastIndex, last), maxCount - added, maxBytes - payloadBytes, added, into);
+                }
+                catch (LogCorruptionException e) when (segment.Sealed)
+                {
+                    DistrustSegmentIndex(segment, e);
+                    throw;
+                }
+
                 added += count;
                 payloadBytes += bytes;
                 budgetReached = full;

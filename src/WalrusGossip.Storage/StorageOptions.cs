@@ -45,7 +45,7 @@ public sealed class StorageOptions
 
     /// <summary>
     /// With <see cref="InlineWrites"/>: create and preallocate (fallocate) the next segment file, and write a sealed
-    /// segment's sparse index, on background tasks, as the writer-thread mode does, instead of on the appending thread
+    /// segment's index file, on background tasks, as the writer-thread mode does, instead of on the appending thread
     /// when the open segment fills. The next segment is not
     /// zero-filled: with three agents writing 60 MB/s each to one disk, zero-filling every 64 MiB segment doubled the
     /// write traffic and its syncs stalled group commits (p99 80 ms instead of 39 ms in walrus-loadtest). The
@@ -55,7 +55,7 @@ public sealed class StorageOptions
     public bool PrepareSegmentsInBackground { get; set; }
 
     /// <summary>
-    /// Runs one piece of background work (preparing the next segment file, writing a sealed segment's sparse index)
+    /// Runs one piece of background work (preparing the next segment file, writing a sealed segment's index file)
     /// and returns its task; the store waits for it before it needs the result. Default <see cref="Task.Run(Action)"/>.
     /// The deterministic simulator runs the work inline on its single thread, so the same code path runs there.
     /// </summary>

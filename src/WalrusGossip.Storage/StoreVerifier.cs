@@ -9,8 +9,8 @@ namespace WalrusGossip.Storage;
 /// <param name="DataBytes">Bytes of intact record data.</param>
 /// <param name="TornTailBytes">Bytes of an incomplete write at the end of the open segment (reported, not an error).</param>
 /// <param name="Corruptions">Every corrupt record found, in log order.</param>
-/// <param name="Problems">Other integrity problems: damaged checkpoints, hard state, first-index file, index gaps.</param>
-/// <param name="Notes">Findings that are not errors, such as sparse index files that open will rebuild.</param>
+/// <param name="Problems">Other integrity problems: damaged checkpoints, hard state, first-index file, index gaps, an intact segment index that disagrees with its segment.</param>
+/// <param name="Notes">Findings that are not errors, such as segment index files that open will rebuild.</param>
 public sealed record VerifyReport(
     ulong FirstIndex,
     ulong LastIndex,
@@ -37,7 +37,8 @@ public sealed record DumpedRecord(ulong Index, ulong Term, EntryType Type, uint 
 
 /// <summary>
 /// Offline, read-only integrity check of a data directory (<c>walrusctl store verify</c>): every record of every
-/// segment, the sparse index files, checkpoints and the hard-state file. Opens nothing for writing.
+/// segment (sealed ones included, which open trusts
+/// from their index files), the segment index files, checkpoints and the hard-state file. Opens nothing for writing.
 /// </summary>
 public static class StoreVerifier
 {
@@ -99,17 +100,26 @@ public static class StoreVerifier
                 problems.Add($"indexes {lastIndex + 1}..{starts[i] - 1} are missing before {Path.GetFileName(path)}");
             }
 
-            var points = new List<(ulong, long)>();
-            var nextPoint = 0L;
+            var anchors = new List<int>();
+            var runs = new List<(int FirstSlot, ulong Term)>();
+            var count = 0;
+            long lastOffset = 0;
             using var file = device.Open(path, DeviceOpenMode.ReadOnly);
             var result = SegmentScanner.Scan(file, starts[i], isLast, maxEntryBytes, continueAfterCorruption: true,
                 (long offset, in RecordHeader header) =>
                 {
-                    if (offset >= nextPoint)
+                    if (count % Segment.AnchorStride == 0)
                     {
-                        points.Add((header.Index, offset));
-                        nextPoint = offset + 4096;
+                        anchors.Add((int)offset);
                     }
+
+                    if (runs.Count == 0 || runs[^1].Term != header.Term)
+                    {
+                        runs.Add((count, header.Term));
+                    }
+
+                    lastOffset = offset;
+                    count++;
                 });
             corruptions.AddRange(result.Corruptions);
             dataBytes += result.DataEnd;
@@ -127,13 +137,20 @@ public static class StoreVerifier
                 {
                     notes.Add($"{Path.GetFileName(idxPath)}: missing (rebuilt on next open)");
                 }
-                else if (!SparseIndexFile.TryDecode(AtomicFile.ReadAll(device, idxPath), out var stored))
+                else
                 {
-                    notes.Add($"{Path.GetFileName(idxPath)}: damaged (rebuilt on next open)");
-                }
-                else if (stored.Count > 0 && stored[0].Index != starts[i])
-                {
-                    notes.Add($"{Path.GetFileName(idxPath)}: does not match its segment (rebuilt on next open)");
+                    var problem = SegmentIndexFile.TryDecode(AtomicFile.ReadAll(device, idxPath), out var stored);
+                    if (problem != SegmentIndexProblem.None)
+                    {
+                        notes.Add($"{Path.GetFileName(idxPath)}: {(problem == SegmentIndexProblem.OldFormat ? "old IDX1 format" : "damaged")} (the segment is scanned and the index rebuilt on next open)");
+                    }
+                    else if (result.Corruptions.Count == 0 &&
+                        (stored!.FirstIndex != starts[i] || stored.Count != count || stored.DataEnd != result.DataEnd ||
+                         stored.LastRecordOffset != lastOffset || !stored.Anchors.AsSpan().SequenceEqual(anchors.ToArray()) ||
+                         !stored.TermRuns.AsSpan().SequenceEqual(runs.ToArray())))
+                    {
+                        problems.Add($"{Path.GetFileName(idxPath)}: intact but disagrees with its segment (count, data end, anchors or terms)");
+                    }
                 }
             }
         }

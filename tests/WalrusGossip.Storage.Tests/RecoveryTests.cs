@@ -38,7 +38,7 @@ public class RecoveryTests
 
     [Theory]
     [MemberData(nameof(Engines))]
-    public async Task A_flipped_bit_in_a_sealed_segment_is_reported_as_corruption_with_its_index(IoEngine engine)
+    public async Task A_flipped_bit_inside_a_trusted_sealed_segment_fails_its_read_and_store_verify_and_then_the_next_open(IoEngine engine)
     {
         using var dir = new TempDir();
         using (var storage = TestStores.Open(dir.Path, engine))
@@ -50,8 +50,47 @@ public class RecoveryTests
         }
 
         var first = TestStores.SegmentPath(dir.Path, 1);
-        var before = File.ReadAllBytes(first);
-        var flipped = before.ToArray();
+        var flipped = File.ReadAllBytes(first);
+        var recordBytes = RecordHeader.Size + 500;
+        flipped[(10 * recordBytes) + 100] ^= 0x10; // inside the payload of index 11, neither the first nor the last record
+        File.WriteAllBytes(first, flipped);
+
+        using (var storage = TestStores.Open(dir.Path, engine))
+        {
+            Assert.True(storage.Log.SegmentsTrusted >= 1); // open reads only the first and last record of a sealed segment
+            var error = Assert.Throws<LogCorruptionException>(() => storage.Log.Read(11));
+            Assert.Equal(11ul, error.Index);
+            Assert.Equal(TestStores.PayloadFor(12, 500), storage.Log.Read(12).Payload.ToArray());
+        }
+
+        var report = StoreVerifier.Verify(dir.Path);
+        Assert.False(report.Intact);
+        Assert.Equal(11ul, Assert.Single(report.Corruptions).Index);
+
+        // The failed read deleted the segment's index file: the next open scans it and stops, as before the index existed.
+        Assert.False(File.Exists(Path.ChangeExtension(first, ".idx")));
+        var atOpen = Assert.Throws<LogCorruptionException>(() => TestStores.Open(dir.Path, engine));
+        Assert.Equal(11ul, atOpen.Index);
+        Assert.Equal(10L * recordBytes, atOpen.Offset);
+        Assert.Equal(flipped, File.ReadAllBytes(first));
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task A_flipped_bit_in_a_sealed_segment_without_its_index_is_reported_at_open_with_its_index(IoEngine engine)
+    {
+        using var dir = new TempDir();
+        using (var storage = TestStores.Open(dir.Path, engine))
+        {
+            for (ulong i = 1; i <= 400; i++)
+            {
+                await storage.Log.AppendAsync(TestStores.PayloadFor(i, 500), term: 1);
+            }
+        }
+
+        var first = TestStores.SegmentPath(dir.Path, 1);
+        File.Delete(Path.ChangeExtension(first, ".idx"));
+        var flipped = File.ReadAllBytes(first);
         var recordBytes = RecordHeader.Size + 500;
         flipped[(10 * recordBytes) + 100] ^= 0x10; // inside the payload of index 11
         File.WriteAllBytes(first, flipped);
@@ -86,7 +125,7 @@ public class RecoveryTests
 
     [Theory]
     [MemberData(nameof(Engines))]
-    public async Task Missing_or_damaged_sparse_index_files_are_rebuilt(IoEngine engine)
+    public async Task Missing_or_damaged_segment_index_files_are_rebuilt(IoEngine engine)
     {
         using var dir = new TempDir();
         using (var storage = TestStores.Open(dir.Path, engine))

@@ -6,6 +6,7 @@ using WalrusGossip.Raft;
 using WalrusGossip.Simulation.Checking;
 using WalrusGossip.Simulation.Disk;
 using WalrusGossip.Storage;
+using WalrusGossip.Storage.Segments;
 
 namespace WalrusGossip.Simulation.Core;
 
@@ -301,7 +302,7 @@ internal sealed partial class ClusterSimulation : INodeClock
         }
     }
 
-    /// <summary>Starts (or restarts) a node's process on its disk. Corruption found by recovery after an injected bit flip is the expected detection: the byte is repaired and the node started again.</summary>
+    /// <summary>Starts (or restarts) a node's process on its disk. Corruption found by recovery, or by the first read of a record open trusted, after an injected bit flip is the expected detection: the byte is repaired and the node started again.</summary>
     /// <param name="node">A down node.</param>
     public void StartNode(SimNode node)
     {
@@ -323,9 +324,13 @@ internal sealed partial class ClusterSimulation : INodeClock
             try
             {
                 node.Loop.Open();
-                if (node.PendingFlip is not null)
+                if (node.PendingFlip is { } pending)
                 {
-                    // The flip landed where recovery does not look (past the last record); the checkers judge the data.
+                    // Open reads only the first and last record of a sealed segment it trusts from its index file: a flip
+                    // elsewhere shows when its record is read (LogCorruptionException, caught below). Read the flipped
+                    // segment's entries now, standing in for that first read; a flip no read reaches (past the last
+                    // record, or below the first retained index) is left to the checkers, as before.
+                    ReadFlippedSegment(node, process.LocalLog, pending.Path);
                     node.PendingFlip = null;
                 }
 
@@ -367,6 +372,29 @@ internal sealed partial class ClusterSimulation : INodeClock
                 Fail("recovery", $"n{node.Id} failed to start: {ex.GetType().Name}: {ex.Message}");
                 return;
             }
+        }
+    }
+
+    /// <summary>Reads every retained entry from the first index of the segment file <paramref name="segmentPath"/> on, without fault injection.</summary>
+    /// <exception cref="LogCorruptionException">A record fails verification (the store then deletes that segment's index file).</exception>
+    private static void ReadFlippedSegment(SimNode node, LocalLogView log, string segmentPath)
+    {
+        if (!SegmentNames.TryParse(Path.GetFileName(segmentPath), out var segmentFirst, out _))
+        {
+            return;
+        }
+
+        node.Disk.Observing = true;
+        try
+        {
+            for (var index = Math.Max(segmentFirst, log.FirstIndex); index <= log.LastIndex; index++)
+            {
+                _ = log.Read(index);
+            }
+        }
+        finally
+        {
+            node.Disk.Observing = false;
         }
     }
 

@@ -13,7 +13,7 @@ internal sealed class Segment : IDisposable
 
     private int[] _offsets;
     private int[]? _anchors;
-    private readonly List<(int FirstSlot, ulong Term)> _termRuns = [];
+    private readonly List<(int FirstSlot, ulong Term)> _termRuns;
 
     public Segment(ulong firstIndex, string path, string indexPath, IDeviceFile file, int capacityHint)
     {
@@ -22,7 +22,34 @@ internal sealed class Segment : IDisposable
         IndexPath = indexPath;
         File = file;
         _offsets = new int[Math.Max(16, capacityHint)];
+        _termRuns = [];
     }
+
+    private Segment(string path, string indexPath, IDeviceFile file, SegmentIndex index)
+    {
+        FirstIndex = index.FirstIndex;
+        Path = path;
+        IndexPath = indexPath;
+        File = file;
+        Count = index.Count;
+        End = index.DataEnd;
+        Sealed = true;
+        _offsets = [];
+        _anchors = index.Anchors;
+        _termRuns = [.. index.TermRuns];
+    }
+
+    /// <summary>
+    /// A sealed, compacted segment built from its index file instead of a scan of its records. The caller has checked
+    /// the index against the file (LogStore.SealedSegments.cs); every later read still verifies each record's CRC.
+    /// </summary>
+    /// <param name="path">The segment file.</param>
+    /// <param name="indexPath">Its <c>.idx</c> file.</param>
+    /// <param name="file">The open segment file; owned by the segment from now on.</param>
+    /// <param name="index">The decoded index: count, data end, anchors and term runs are taken as they are.</param>
+    /// <returns>A segment with <see cref="Sealed"/> and <see cref="IsCompact"/> true.</returns>
+    public static Segment FromIndex(string path, string indexPath, IDeviceFile file, SegmentIndex index) =>
+        new(path, indexPath, file, index);
 
     public ulong FirstIndex { get; }
 
@@ -183,10 +210,33 @@ internal sealed class Segment : IDisposable
         }
     }
 
-    /// <summary>(index, offset) every <paramref name="intervalBytes"/> of data, for the sparse index.</summary>
-    public List<(ulong Index, long Offset)> SparsePoints(int intervalBytes)
+    /// <summary>
+    /// Describes this segment for its index file: count, data end, the anchors <see cref="Compact"/> keeps, term runs
+    /// and sparse points. Only before compaction (the exact offsets are needed), when the segment is being sealed.
+    /// </summary>
+    /// <param name="intervalBytes">Spacing of the sparse points in bytes of data (<see cref="StorageOptions.IndexIntervalBytes"/>).</param>
+    /// <returns>The description; its arrays are new and not shared with the segment.</returns>
+    /// <exception cref="InvalidOperationException">The segment is already compacted or holds no record.</exception>
+    public SegmentIndex DescribeSealed(int intervalBytes)
     {
         ThrowIfCompact();
+        if (Count == 0)
+        {
+            throw new InvalidOperationException($"segment {Path} holds no record: nothing to seal");
+        }
+
+        var anchors = new int[(Count + AnchorStride - 1) / AnchorStride];
+        for (var k = 0; k < anchors.Length; k++)
+        {
+            anchors[k] = _offsets[k * AnchorStride];
+        }
+
+        return new SegmentIndex(FirstIndex, Count, End, _offsets[Count - 1], anchors, [.. _termRuns], [.. SparsePoints(intervalBytes)]);
+    }
+
+    /// <summary>(index, offset) every <paramref name="intervalBytes"/> of data, for the sparse points of the index file.</summary>
+    private List<(ulong Index, long Offset)> SparsePoints(int intervalBytes)
+    {
         var points = new List<(ulong, long)>();
         var next = 0L;
         for (var i = 0; i < Count; i++)
