@@ -115,7 +115,7 @@ public sealed class NodeOptions
 
     /// <summary>
     /// Most snapshot bytes in one InstallSnapshot chunk message (Raft paper §7, Figure 13). Default 1 MiB. The agent
-    /// keeps it below the transport's frame limit (<c>Transport:MaxFrameBytes</c>, at most half of it); at least 1 KiB.
+    /// keeps it below the transport's frame limit (<c>Transport:MaxFrameBytes</c>, at most half of it); at least 256 bytes.
     /// </summary>
     public int SnapshotChunkBytes { get; set; } = 1 << 20;
 

@@ -37,8 +37,8 @@ public sealed partial class WalrusNode
     public long SnapshotsRejected { get; private set; }
 
     private SnapshotTransferOptions TransferOptions => new(
-        Math.Max(1024, _options.SnapshotChunkBytes),
-        Math.Max(Math.Max(1024, _options.SnapshotChunkBytes), _options.SnapshotWindowBytes),
+        Math.Max(256, _options.SnapshotChunkBytes),
+        Math.Max(Math.Max(256, _options.SnapshotChunkBytes), _options.SnapshotWindowBytes),
         _options.SnapshotChunkTimeout,
         MaxAttempts: 5,
         Math.Min(_options.MaxSnapshotBytes, Array.MaxLength),

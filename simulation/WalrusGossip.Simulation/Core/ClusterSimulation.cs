@@ -443,7 +443,7 @@ internal sealed partial class ClusterSimulation : INodeClock
     /// gossip with <c>BootstrapExpect</c> and the rest join as learners, as agents do; the tick scaled by
     /// <see cref="SimOptions.TickScale"/> (every Raft ratio unchanged); storage sizes scaled to the simulated data volume
     /// (64 KiB segments so runs roll and seal many; checkpoints every 400 or 2,000 entries on two seeds in three, see <see cref="CheckpointEveryEntries"/>,
-    /// with retention by size on the first and by age on the second; 1 KiB snapshot chunks); the virtual wall clock for storage; and
+    /// with retention by size on the first and by age on the second; 256-byte snapshot chunks); the virtual wall clock for storage; and
     /// background segment preparation run inline on the simulator's thread.
     /// </summary>
     private NodeOptions BuildNodeOptions(SimNode node)
@@ -467,9 +467,9 @@ internal sealed partial class ClusterSimulation : INodeClock
         options.SnapshotWindowBytes = 4 * SimSnapshotChunkBytes;
         if (CheckpointEveryEntries == 400)
         {
-            // Retention on the frequently checkpointing seeds: eight segments (512 KiB) behind the newest, so nodes delete
+            // Retention on the frequently checkpointing seeds: two segments (128 KiB) behind the newest, so nodes delete
             // segments all the time and a follower that falls behind the leader's first index is sent a snapshot.
-            options.Storage.Retention = new RetentionPolicy { MaxBytes = 8 * StorageOptions.MinSegmentBytes };
+            options.Storage.Retention = new RetentionPolicy { MaxBytes = 2 * StorageOptions.MinSegmentBytes };
         }
         else if (CheckpointEveryEntries == 2_000)
         {
@@ -504,8 +504,8 @@ internal sealed partial class ClusterSimulation : INodeClock
         }
     }
 
-    /// <summary>Snapshot chunk size in the simulator: 1 KiB, so the few-KiB snapshots of a run's sessions take several chunks, each of which the network may drop, delay or cut.</summary>
-    private const int SimSnapshotChunkBytes = 1024;
+    /// <summary>Snapshot chunk size in the simulator: 256 bytes, so the few-KiB snapshots of a run's sessions take several chunks, each of which the network may drop, delay or cut.</summary>
+    private const int SimSnapshotChunkBytes = 256;
 
     /// <summary>Retention age on seeds = 1 (mod 3): a sixth of the default run, so segments age out several times per run.</summary>
     private static readonly TimeSpan SimMaxAge = TimeSpan.FromSeconds(20);
