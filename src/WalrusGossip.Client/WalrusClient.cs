@@ -272,6 +272,44 @@ public sealed partial class WalrusClient : IAsyncDisposable
         };
     }
 
+    /// <summary>
+    /// Reads one piece of a consistent backup from exactly <paramref name="endpoint"/> (<c>walrusctl snapshot save</c>,
+    /// etcd's <c>snapshot save</c>). The first call (<paramref name="upToIndex"/> 0) pins the backup at that agent and
+    /// returns its checkpoint, its first retained index and its applied index; read on from the index after the last
+    /// entry returned, with that <see cref="BackupPiece.UpToIndex"/>, until it is reached. One attempt, no redirects.
+    /// </summary>
+    /// <param name="endpoint">The agent's client endpoint, <c>host:port</c>.</param>
+    /// <param name="fromIndex">First entry wanted; ignored on the first call.</param>
+    /// <param name="upToIndex">0 to pin a new backup, afterwards the pinned index.</param>
+    /// <param name="maxBytes">Most entry bytes in the answer (the agent caps it at 8 MiB); 0 for its default, 4 MiB.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The piece.</returns>
+    /// <exception cref="WalrusCompactedException">Retention deleted <paramref name="fromIndex"/> meanwhile: start the backup again.</exception>
+    /// <exception cref="WalrusInvalidArgumentException">The range is not within what the agent has applied (another agent, or a restarted one).</exception>
+    /// <exception cref="WalrusUnavailableException">The endpoint cannot be reached or its node is down.</exception>
+    /// <exception cref="WalrusTimeoutException">It did not answer within <see cref="WalrusClientOptions.RequestTimeout"/>.</exception>
+    /// <exception cref="WalrusUnavailableException">Also when an entry or the checkpoint in the answer is malformed.</exception>
+    public async Task<BackupPiece> ReadBackupAsync(string endpoint, ulong fromIndex, ulong upToIndex, ulong maxBytes = 0, CancellationToken cancellationToken = default)
+    {
+        var request = new BackupRequest { FromIndex = fromIndex, UpToIndex = upToIndex, MaxBytes = maxBytes };
+        var (key, message) = await AskOneAsync(endpoint, MessageType.BackupRequest, request, cancellationToken).ConfigureAwait(false);
+        var r = (BackupResponse)message;
+        try
+        {
+            var entries = new Raft.LogEntry[r.Entries.Count];
+            for (var i = 0; i < entries.Length; i++)
+            {
+                entries[i] = RaftMessageMapper.FromProto(r.Entries[i]);
+            }
+
+            return new BackupPiece(key, r.Snapshot is null ? null : RaftMessageMapper.FromProto(r.Snapshot), r.FirstIndex, r.UpToIndex, entries);
+        }
+        catch (ProtocolException e)
+        {
+            throw new WalrusUnavailableException($"{key}: malformed backup answer: {e.Message}", e);
+        }
+    }
+
     /// <summary>Asks the SWIM view of one agent (the leader when known, else any): every member with state and metadata.</summary>
     /// <param name="cancellationToken">Cancels the request.</param>
     /// <returns>The members, the answering agent included.</returns>

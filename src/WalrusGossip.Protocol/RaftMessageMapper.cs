@@ -7,7 +7,7 @@ namespace WalrusGossip.Protocol;
 /// <summary>
 /// Maps <see cref="RaftMessage"/> to and from its wire form <see cref="RaftEnvelope"/>, field for field, so that
 /// <c>FromProto(ToProto(m))</c> equals <c>m</c>. Byte fields are wrapped, not copied: a message built by
-/// <see cref="ToProto"/> must be encoded before the payloads it refers to change.
+/// <see cref="ToProto(RaftMessage)"/> must be encoded before the payloads it refers to change.
 /// </summary>
 public static class RaftMessageMapper
 {
@@ -135,6 +135,50 @@ public static class RaftMessageMapper
         }
 
         return new SnapshotChunk(chunk.SnapshotIndex, chunk.SnapshotTerm, chunk.Offset, chunk.TotalBytes, chunk.Crc32C, chunk.Data.Memory);
+    }
+
+    /// <summary>Builds the wire form of one log entry (payload wrapped, not copied).</summary>
+    /// <param name="entry">The entry.</param>
+    /// <returns>The wire entry.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The entry type is outside its enum.</exception>
+    public static RaftEntry ToProto(in LogEntry entry) =>
+        new() { Index = entry.Index, Term = entry.Term, Type = ToWire(entry.Type), Payload = Wrap(entry.Payload) };
+
+    /// <summary>Rebuilds a log entry from its wire form (payload shared, not copied).</summary>
+    /// <param name="entry">The wire entry.</param>
+    /// <returns>The entry.</returns>
+    /// <exception cref="ProtocolException"><see cref="ProtocolErrorKind.Malformed"/>: index or term 0, or an unknown type.</exception>
+    public static LogEntry FromProto(RaftEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (entry.Index == 0 || entry.Term == 0)
+        {
+            throw Malformed($"entry has index {entry.Index} and term {entry.Term}; both must be non-zero");
+        }
+
+        return new LogEntry(entry.Index, entry.Term, FromWire(entry.Type), entry.Payload.Memory);
+    }
+
+    /// <summary>Builds the wire form of a snapshot (data wrapped, not copied).</summary>
+    /// <param name="snapshot">The snapshot.</param>
+    /// <returns>The wire snapshot.</returns>
+    public static RaftSnapshotData ToProto(RaftSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var data = new RaftSnapshotData { Index = snapshot.Metadata.Index, Term = snapshot.Metadata.Term, Data = Wrap(snapshot.Data) };
+        data.Voters.AddRange(snapshot.Metadata.Config.Voters);
+        data.Learners.AddRange(snapshot.Metadata.Config.Learners);
+        return data;
+    }
+
+    /// <summary>Rebuilds a snapshot from its wire form.</summary>
+    /// <param name="data">The wire snapshot.</param>
+    /// <returns>The snapshot; its data shares memory with <paramref name="data"/>.</returns>
+    /// <exception cref="ProtocolException"><see cref="ProtocolErrorKind.Malformed"/>: the membership is invalid.</exception>
+    public static RaftSnapshot FromProto(RaftSnapshotData data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return FromWire(data);
     }
 
     private static RaftSnapshot FromWire(RaftSnapshotData data)

@@ -76,6 +76,29 @@ internal sealed partial class AgentProcesses : IAsyncDisposable
         _running[id] = process;
     }
 
+    /// <summary>Runs walrusctl (built beside the tests) and returns its exit code, standard output and standard error.</summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunWalrusctlAsync(string? stdin, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "walrusctl.dll"));
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin);
+        }
+
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
+        return (process.ExitCode, await output, await error);
+    }
+
     public string JoinList(int count) => string.Join(',', Enumerable.Range(1, count).Select(i => $"127.0.0.1:{_ports[i].Gossip}"));
 
     public void Kill(int id)

@@ -234,27 +234,7 @@ public sealed class AgentServiceTests(ThreeAgentCluster cluster) : IClassFixture
         return new RawTls(tcp, ssl);
     }
 
-    private static async Task<(int ExitCode, string Output, string Error)> RunWalrusctlAsync(string? stdin, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "walrusctl.dll"));
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(start)!;
-        if (stdin is not null)
-        {
-            await process.StandardInput.WriteAsync(stdin);
-        }
-
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
-        return (process.ExitCode, await output, await error);
-    }
+    private static Task<(int ExitCode, string Output, string Error)> RunWalrusctlAsync(string? stdin, params string[] args) => AgentProcesses.RunWalrusctlAsync(stdin, args);
 
     private sealed class RawTls(System.Net.Sockets.TcpClient tcp, System.Net.Security.SslStream stream) : IAsyncDisposable
     {

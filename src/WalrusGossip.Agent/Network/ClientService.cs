@@ -117,6 +117,9 @@ public sealed partial class ClientService : IAsyncDisposable
             case CompactRequest compact:
                 _ = CompactAsync(connection, compact);
                 break;
+            case BackupRequest backup:
+                _ = BackupAsync(connection, backup);
+                break;
             default:
                 throw new ProtocolException(ProtocolErrorKind.UnknownMessageType, $"{message.Descriptor.Name} is not a client request");
         }
