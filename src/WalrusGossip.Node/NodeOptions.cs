@@ -42,8 +42,9 @@ public sealed class NodeOptions
     /// Agents that must be found through gossip before this node bootstraps a new cluster with them (Consul's
     /// <c>bootstrap-expect</c>); 0 to only join an existing cluster. While its store is empty, the node waits until
     /// gossip shows this many alive members announcing the same value (metadata <see cref="MetadataKeys.BootstrapExpect"/>),
-    /// then every one of them bootstraps with the same voter set: the lowest ids among them. Ignored when
-    /// <see cref="InitialVoters"/> is set.
+    /// then every one of them bootstraps with the same voter set: the lowest ids among them. A node never bootstraps
+    /// once another alive member announces a commit index above 0 (a cluster exists: a wiped or new node waits for its
+    /// leader to catch it up, by snapshot if need be). Ignored when <see cref="InitialVoters"/> is set.
     /// </summary>
     public int BootstrapExpect { get; set; }
 

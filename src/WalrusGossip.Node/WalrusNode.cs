@@ -511,6 +511,14 @@ public sealed partial class WalrusNode : IDisposable
         var expectText = Decimal((ulong)expect);
         foreach (var member in Membership.GetSnapshot(now))
         {
+            if (member.State == MemberState.Alive && member.Name != Decimal(Id) &&
+                member.Metadata.TryGetValue(MetadataKeys.CommitIndex, out var commit) && commit != "0")
+            {
+                // A cluster already exists (a member has committed entries): this node was wiped or is new, and must
+                // be caught up by that cluster's leader, never found a second cluster of its own.
+                return;
+            }
+
             if (member.State == MemberState.Alive &&
                 member.Metadata.TryGetValue(MetadataKeys.BootstrapExpect, out var announced) && announced == expectText &&
                 ulong.TryParse(member.Name, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id != 0)

@@ -7,7 +7,7 @@ using System.Text.Json;
 namespace WalrusGossip.Agent.DevCluster;
 
 /// <summary>
-/// <c>walrus-agent dev-cluster [--nodes 3] [--data-root DIR]</c>: a local cluster on loopback for development.
+/// <c>walrus-agent dev-cluster [--nodes 3] [--data-root DIR] [-- AGENT-ARGS...]</c>: a local cluster on loopback for development; arguments after <c>--</c> go to every agent (configuration keys such as <c>--Storage:Retention:MaxBytes=268435456</c>).
 /// Creates a dev CA and node certificates under <c>DIR/certs</c> on first run, writes <c>DIR/walrusctl.json</c>,
 /// starts N agents as child processes (client 127.0.0.1:7101.., peer 7201.., gossip 7301.., http 7401..), waits until
 /// they have a leader, prints endpoints and example commands, and stops the children on Ctrl+C or SIGTERM.
@@ -22,10 +22,15 @@ public static partial class DevClusterCommand
         ArgumentNullException.ThrowIfNull(args);
         var nodes = 3;
         var root = ".walrus-dev";
+        string[] extra = [];
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
+                case "--":
+                    extra = args[(i + 1)..]; // passed to every agent as is, e.g. --Storage:Retention:MaxBytes=268435456
+                    i = args.Length;
+                    break;
                 case "--nodes" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out nodes) && nodes is >= 1 and <= 9:
                     i++;
                     break;
@@ -33,7 +38,7 @@ public static partial class DevClusterCommand
                     root = args[++i];
                     break;
                 default:
-                    await Console.Error.WriteLineAsync("usage: walrus-agent dev-cluster [--nodes 1..9] [--data-root DIR]").ConfigureAwait(false);
+                    await Console.Error.WriteLineAsync("usage: walrus-agent dev-cluster [--nodes 1..9] [--data-root DIR] [-- AGENT-ARGS...]").ConfigureAwait(false);
                     return 2;
             }
         }
@@ -60,7 +65,7 @@ public static partial class DevClusterCommand
             var join = string.Join(',', Enumerable.Range(1, nodes).Select(i => $"127.0.0.1:{7300 + i}"));
             for (var i = 1; i <= nodes; i++)
             {
-                children.Add(StartAgent(root, certs, i, nodes, join));
+                children.Add(StartAgent(root, certs, i, nodes, join, extra));
             }
 
             Console.WriteLine($"starting {nodes} agents under {root} (logs: {root}/node-N/agent.out)");
@@ -132,7 +137,7 @@ public static partial class DevClusterCommand
         File.WriteAllText(Path.Combine(root, "walrusctl.json"), JsonSerializer.Serialize(context, new JsonSerializerOptions { WriteIndented = true }));
     }
 
-    private static Process StartAgent(string root, string certs, int i, int nodes, string join)
+    private static Process StartAgent(string root, string certs, int i, int nodes, string join, string[] extra)
     {
         var dataDir = Path.Combine(root, $"node-{i}");
         Directory.CreateDirectory(dataDir);
@@ -156,7 +161,7 @@ public static partial class DevClusterCommand
                      "--ca", Path.Combine(certs, "ca.pem"),
                      "--cert", Path.Combine(certs, $"node-{i}.pem"),
                      "--key", Path.Combine(certs, $"node-{i}.key"),
-                 })
+                 }.Concat(extra))
         {
             start.ArgumentList.Add(arg);
         }
