@@ -12,6 +12,7 @@ public sealed partial class LogStore
 {
     private Task? _spareTask;
     private Task? _indexTask;
+    private Task? _prefixTask;
 
     /// <summary>Writes a batch as one run per segment touched, rolling segments as they fill; publishes the new entries.</summary>
     private void WriteBatchToSegments(WriteBatch batch)

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace WalrusGossip.Storage;
 
 public sealed partial class LogStore
@@ -68,14 +70,23 @@ public sealed partial class LogStore
 
     /// <summary>
     /// Makes <paramref name="beforeIndex"/> the first retained index (retention, or compaction after a checkpoint,
-    /// paper §7): entries below it become unreadable and whole segments below it are deleted. When
+    /// paper §7): entries below it become unreadable at once and whole segments below it are deleted. When
     /// <paramref name="beforeIndex"/> is past <see cref="LastIndex"/> + 1 the log is emptied and the next append gets
-    /// <paramref name="beforeIndex"/> (a follower installing a snapshot). The new first index is durable before it returns.
+    /// <paramref name="beforeIndex"/> (a follower installing a snapshot); that reset is durable before it returns.
     /// </summary>
+    /// <remarks>
+    /// Retention (no reset) pauses appends and readers only to detach the segments in memory; the durable part (the
+    /// first-index file, then unlinking the segment files and syncing the directory) runs through
+    /// <see cref="StorageOptions.RunInBackground"/>, in that order, so a crash in between leaves either the old first
+    /// index with every file (the log simply starts earlier) or the new one with files below it, which the next open
+    /// removes. If the first-index file cannot be written, no segment file is deleted.
+    /// </remarks>
     /// <param name="beforeIndex">Any index; values at or below <see cref="FirstIndex"/> are a no-op.</param>
     /// <exception cref="StorageFailedException">An earlier write failed.</exception>
     public void TruncatePrefix(ulong beforeIndex)
     {
+        WaitQuietly(_prefixTask); // first-index files land in order
+        List<Segment>? detached = null;
         Exclusive(() =>
         {
             if (beforeIndex <= _firstIndex)
@@ -83,33 +94,80 @@ public sealed partial class LogStore
                 return;
             }
 
-            WriteFirstIndexFile(beforeIndex);
             var reset = beforeIndex > _lastIndex + 1;
             var removed = 0;
             while (removed < _segments.Count &&
                 (reset || _segments[removed].LastIndex < beforeIndex) &&
                 (reset || removed < _segments.Count - 1 || _segments[removed].LastIndex + 1 < beforeIndex))
             {
-                _segments[removed].Dispose();
-                DeleteSegmentFiles(_segments[removed].FirstIndex);
                 removed++;
             }
 
-            _segments.RemoveRange(0, removed);
-            if (removed > 0)
-            {
-                _device.SyncDirectory(_directory);
-            }
-
-            _firstIndex = beforeIndex;
             if (reset)
             {
+                WriteFirstIndexFile(beforeIndex);
+                for (var i = 0; i < removed; i++)
+                {
+                    _segments[i].Dispose();
+                    DeleteSegmentFiles(_segments[i].FirstIndex);
+                }
+
+                _segments.RemoveRange(0, removed);
+                if (removed > 0)
+                {
+                    _device.SyncDirectory(_directory);
+                }
+
+                _firstIndex = beforeIndex;
                 _lastIndex = beforeIndex - 1;
                 _ackedLast = _lastIndex;
                 _nextIndex = beforeIndex;
+                return;
             }
+
+            detached = _segments.GetRange(0, removed);
+            _segments.RemoveRange(0, removed);
+            _firstIndex = beforeIndex;
         });
+
+        if (detached is { } gone)
+        {
+            _prefixTask = _options.RunInBackground(() => RemovePrefixFiles(beforeIndex, gone));
+        }
     }
+
+    /// <summary>The durable half of a retention step: the new first index, then the segment files wholly below it.</summary>
+    private void RemovePrefixFiles(ulong firstIndex, List<Segment> segments)
+    {
+        try
+        {
+            WriteFirstIndexFile(firstIndex);
+        }
+        catch (IOException e)
+        {
+            LogPrefixNotDurable(_logger, firstIndex, e.Message);
+            foreach (var segment in segments)
+            {
+                segment.Dispose();
+            }
+
+            return; // the files stay; the next open finds the old first index and serves from it
+        }
+
+        foreach (var segment in segments)
+        {
+            segment.Dispose();
+            DeleteSegmentFiles(segment.FirstIndex);
+        }
+
+        if (segments.Count > 0)
+        {
+            _device.SyncDirectory(_directory);
+        }
+    }
+
+    [LoggerMessage(EventId = 16, Level = LogLevel.Warning, Message = "could not record first index {FirstIndex} ({Reason}); no segment was deleted, the next open serves from the previous first index")]
+    private static partial void LogPrefixNotDurable(ILogger logger, ulong firstIndex, string reason);
 
     /// <summary>Runs <paramref name="action"/> with appends paused and drained, under the segment write lock.</summary>
     private void Exclusive(Action action)

@@ -293,6 +293,7 @@ public sealed partial class LogStore
             {
                 WaitQuietly(_spareTask);
                 WaitQuietly(_indexTask);
+                WaitQuietly(_prefixTask);
                 return;
             }
 
@@ -316,6 +317,7 @@ public sealed partial class LogStore
         {
             _spareTask?.GetAwaiter().GetResult();
             _indexTask?.GetAwaiter().GetResult();
+            _prefixTask?.GetAwaiter().GetResult();
         }
         catch (IOException)
         {

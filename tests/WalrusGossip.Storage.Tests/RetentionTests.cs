@@ -139,9 +139,52 @@ public sealed class RetentionTests
         }
     }
 
+    [Fact]
+    public async Task Retention_detaches_segments_at_once_and_deletes_their_files_in_the_background_after_the_first_index_is_durable()
+    {
+        using var dir = new TempDir();
+        var deferred = new List<Action>();
+        var defer = false;
+        using var storage = TestStores.Open(dir.Path, IoEngine.Psync, o => o.RunInBackground = work =>
+        {
+            if (defer)
+            {
+                deferred.Add(work);
+            }
+            else
+            {
+                work();
+            }
+
+            return Task.CompletedTask;
+        });
+        for (ulong i = 1; i <= 600; i++)
+        {
+            await storage.Log.AppendAsync(TestStores.PayloadFor(i, 400), term: 1);
+        }
+
+        var before = SegmentStarts(dir.Path);
+        var from = storage.Log.RetainFrom(new RetentionPolicy { MaxEntries = 100 }, 600);
+        defer = true;
+        storage.Log.TruncatePrefix(from);
+        defer = false;
+
+        Assert.Equal(from, storage.Log.FirstIndex);
+        Assert.True(Assert.Throws<LogIndexOutOfRangeException>(() => storage.Log.Read(1)).IsCompacted);
+        Assert.Equal(before, SegmentStarts(dir.Path)); // nothing deleted yet: the durable part waits for the background
+        var removal = Assert.Single(deferred);
+        removal();
+        var after = SegmentStarts(dir.Path);
+        Assert.True(after.Count < before.Count && after[0] <= from, $"segments {string.Join(",", after)} after retaining from {from}");
+    }
+
     private static async Task<NodeStorage> FilledAsync(string dir, int count, TimeProvider? clock = null)
     {
-        var storage = TestStores.Open(dir, IoEngine.Psync, o => o.TimeProvider = clock ?? TimeProvider.System);
+        var storage = TestStores.Open(dir, IoEngine.Psync, o =>
+        {
+            o.TimeProvider = clock ?? TimeProvider.System;
+            o.RunInBackground = work => { work(); return Task.CompletedTask; }; // deletions finish before the test looks at the files
+        });
         for (ulong i = 1; i <= (ulong)count; i++)
         {
             await storage.Log.AppendAsync(TestStores.PayloadFor(i, 400), term: 1);

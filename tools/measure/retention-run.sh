@@ -23,4 +23,4 @@ grep -q "dev cluster is up" "$out/cluster.log" || { echo "cluster did not come u
 sampler=$!
 dotnet "$bin/walrus-loadtest.dll" append --context "$root/walrusctl.json" --clients 1000 --payload 1280 --duration "$duration" --json "$out/load.json" | tee "$out/load.txt"
 kill $sampler 2>/dev/null || true
-awk -F, '{ for (i = 2; i <= 4; i++) if ($i > max[i]) max[i] = $i } END { printf "max data directory bytes: node-1 %d, node-2 %d, node-3 %d (%d samples)\n", max[2], max[3], max[4], NR }' "$out/du.csv" | tee "$out/summary.txt"
+awk -F, '{ for (i = 2; i <= 4; i++) if ($i > max[i]) max[i] = $i } END { printf "max data directory bytes: node-1 %.0f, node-2 %.0f, node-3 %.0f (%d samples)\n", max[2], max[3], max[4], NR }' "$out/du.csv" | tee "$out/summary.txt"
