@@ -99,6 +99,17 @@ internal sealed class Progress
     }
 
     /// <summary>
+    /// The follower lost its log (it answered with an empty one after acknowledging entries): forget its match index
+    /// and probe from index 1. Safe for the leader's commit index, which never moves back.
+    /// </summary>
+    public void ForgetMatch()
+    {
+        ResetState(ReplicationState.Probe);
+        Match = 0;
+        Next = 1;
+    }
+
+    /// <summary>
     /// A rejection of an append at <paramref name="rejected"/> arrived with the follower's hint; moves
     /// <see cref="Next"/> back, skipping the whole conflicting term. Returns false when the rejection is stale.
     /// </summary>

@@ -112,6 +112,16 @@ public sealed partial class RaftNode
         progress.RecentActive = true;
         if (m.Reject)
         {
+            if (m.RejectHint == 0 && progress.Match > 0)
+            {
+                // The follower answers with an empty log although it acknowledged entries up to Match: it lost its
+                // data (a wiped or replaced disk). Without forgetting Match the leader would probe at Match + 1 forever;
+                // start it over from index 1, so it is caught up from the log or, once compacted, by snapshot.
+                progress.ForgetMatch();
+                SendAppend(m.From, sendIfEmpty: true);
+                return;
+            }
+
             // Fast backtracking: skip every entry of the follower's conflicting term at once.
             var hint = m.RejectHint;
             if (m.LogTerm > 0)

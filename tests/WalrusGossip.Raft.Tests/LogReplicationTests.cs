@@ -235,4 +235,30 @@ public sealed class LogReplicationTests
         Assert.Equal(before.Commit, after.Commit);
         Assert.Equal(before.Commit, cluster[2].AppliedIndex);
     }
+
+    [Fact]
+    public void A_follower_that_lost_its_log_after_acknowledging_entries_is_caught_up_again_by_snapshot()
+    {
+        var cluster = new TestCluster(3);
+        var leader = cluster.Elect(1);
+        for (var i = 0; i < 20; i++)
+        {
+            cluster.Propose(1, $"entry {i}");
+        }
+
+        var applied = leader.AppliedIndex;
+        Assert.Equal(leader.Status.LastIndex, cluster[3].Status.LastIndex);
+        leader.Storage.CreateSnapshot(applied, leader.Status.Config, "checkpoint"u8.ToArray());
+
+        // Node 3's data directory is wiped: it comes back with no log, no term and no configuration.
+        LogBuilder.Replace(cluster, 3, new MemoryRaftLogStorage());
+        cluster.Propose(1, "after the wipe");
+        cluster.TickAll(3);
+
+        var follower = cluster[3];
+        Assert.Contains(cluster.Sent, m => m.Type == RaftMessageType.InstallSnapshot && m.To == 3);
+        Assert.Equal(applied, follower.Storage.Snapshot.Index);
+        Assert.Equal(leader.Status.LastIndex, follower.Status.LastIndex);
+        Assert.Equal(leader.Status.Commit, follower.Status.Commit);
+    }
 }

@@ -28,6 +28,6 @@ for run in $(seq 1 "$runs"); do
   agent=$!
   until [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:7402/ready)" = 200 ]; do sleep 0.02; done
   ended=$(date +%s.%N)
-  line=$(status | python3 -c 'import json,sys; s=json.load(sys.stdin); n=s.get("node", s); print(f"first {n.get(\"firstIndex\")} last {n.get(\"lastIndex\")} applied {n.get(\"appliedIndex\")}")' 2>/dev/null || echo "status unavailable")
+  line=$(status | python3 -c 'import json,sys; n=json.load(sys.stdin); print("first", n.get("firstIndex"), "last", n.get("lastIndex"), "applied", n.get("appliedIndex"))' 2>/dev/null || echo "status unavailable")
   printf 'run %d: ready after %.3f s; %s; data dir %s bytes\n' "$run" "$(echo "$ended - $began" | bc)" "$line" "$(du -sb "$root/node-2" | cut -f1)" | tee -a "$out/restarts.txt"
 done

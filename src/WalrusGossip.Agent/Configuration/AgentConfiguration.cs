@@ -119,7 +119,7 @@ public static class AgentConfiguration
             "Transport", "Transport:Mode", "Transport:CaFile", "Transport:CertFile", "Transport:KeyFile", "Transport:RequireClientCertificates", "Transport:MaxFrameBytes",
             "Storage", "Storage:Fsync", "Storage:IoEngine", "Storage:MaxSegmentBytes", "Storage:MaxEntryBytes",
             "Storage:CheckpointEveryEntries", "Storage:CheckpointEveryBytes", "Storage:ReserveBytes", "Storage:Retention", "Storage:Retention:MaxBytes", "Storage:Retention:MaxEntries", "Storage:Retention:MaxAge",
-            "Raft", "Raft:TickMs", "Raft:ElectionTicks", "Raft:HeartbeatTicks",
+            "Raft", "Raft:TickMs", "Raft:ElectionTicks", "Raft:HeartbeatTicks", "Raft:SnapshotChunkBytes",
         };
         foreach (var pair in configuration.AsEnumerable())
         {

@@ -126,6 +126,11 @@ public sealed class AgentOptions
             problems.Add($"Raft:TickMs must be between 10 and 10000, got {Raft.TickMs}");
         }
 
+        if (Raft.SnapshotChunkBytes < 256)
+        {
+            problems.Add($"Raft:SnapshotChunkBytes must be at least 256, got {Raft.SnapshotChunkBytes}");
+        }
+
         if (Raft.ElectionTicks < 2 || Raft.HeartbeatTicks < 1 || Raft.HeartbeatTicks >= Raft.ElectionTicks)
         {
             problems.Add($"Raft:ElectionTicks ({Raft.ElectionTicks}) must exceed Raft:HeartbeatTicks ({Raft.HeartbeatTicks}) >= 1");
@@ -298,4 +303,10 @@ public sealed class RaftSection
 
     /// <summary>Heartbeat interval in ticks, below the election timeout. Default 5.</summary>
     public int HeartbeatTicks { get; set; } = Node.NodeOptions.DefaultHeartbeatTicks;
+
+    /// <summary>
+    /// Most snapshot bytes per InstallSnapshot chunk (Raft §7), 256 to half of <c>Transport:MaxFrameBytes</c>. Default
+    /// 1 MiB (capped at half the frame limit). Smaller chunks suit slow links; the transfer window is four chunks.
+    /// </summary>
+    public int SnapshotChunkBytes { get; set; } = new Node.NodeOptions().SnapshotChunkBytes;
 }

@@ -141,7 +141,8 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
             Metadata = metadata,
             CheckpointEveryEntries = (ulong)o.Storage.CheckpointEveryEntries,
             CheckpointEveryBytes = (ulong)o.Storage.CheckpointEveryBytes,
-            SnapshotChunkBytes = Math.Min(new NodeOptions().SnapshotChunkBytes, o.Transport.MaxFrameBytes / 2), // a chunk and its envelope fit one frame
+            SnapshotChunkBytes = Math.Min(o.Raft.SnapshotChunkBytes, o.Transport.MaxFrameBytes / 2), // a chunk and its envelope fit one frame
+            SnapshotWindowBytes = 4 * Math.Min(o.Raft.SnapshotChunkBytes, o.Transport.MaxFrameBytes / 2),
             Storage = new StorageOptions
             {
                 Durability = DurabilityPolicy.Parse(o.Storage.Fsync),
