@@ -36,6 +36,14 @@ rm -f "$mnt/filler"
 sleep 3
 for _ in $(seq 1 60); do gen 500001 500010 | ctlx append --stdin > "$out/acked-3.txt" 2>/dev/null && break; sleep 1; done
 echo "after freeing: $(wc -l < "$out/acked-3.txt") appends acknowledged, first at index $(head -1 "$out/acked-3.txt")" | tee -a "$out/summary.txt"
-acked=$(cat "$out"/acked-*.txt | wc -l); last=$(tail -1 "$out/acked-3.txt")
-got=$(ctlx read --from 1 --count $(( last + 10 )) | grep -c -- "-xxx" || true)
-echo "acknowledged $acked, read back $got application entries up to index $last; agents after: $(pids)" | tee -a "$out/summary.txt"
+last=$(tail -1 "$out/acked-3.txt")
+ctlx read --from 1 --count $(( last + 10 )) --json > "$out/read-back.json"
+python3 - "$out" <<'PY' | tee -a "$out/summary.txt"
+import json, sys, glob
+out = sys.argv[1]
+acked = [int(l) for f in sorted(glob.glob(out + "/acked-*.txt")) for l in open(f) if l.strip()]
+read = {e["index"]: e["payloadText"] for e in json.load(open(out + "/read-back.json"))}
+missing = [i for i in acked if i not in read]
+print(f"acknowledged {len(acked)} appends; read back {len(read)} entries; acknowledged but missing: {len(missing)}")
+PY
+echo "agents after: $(pids)" | tee -a "$out/summary.txt"

@@ -172,27 +172,36 @@ public static partial class DevClusterCommand
         {
             if (e.Data is not null)
             {
-                lock (output)
-                {
-                    output.WriteLine(e.Data);
-                }
+                Append(output, e.Data);
             }
         };
         process.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is not null)
             {
-                lock (output)
-                {
-                    output.WriteLine(e.Data);
-                }
-
+                Append(output, e.Data);
                 Console.Error.WriteLine($"[node-{i}] {e.Data}");
             }
         };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
+    }
+
+    /// <summary>Appends an agent's output line to its <c>agent.out</c>; a full or failing disk drops the line instead of ending dev-cluster.</summary>
+    private static void Append(StreamWriter output, string line)
+    {
+        lock (output)
+        {
+            try
+            {
+                output.WriteLine(line);
+            }
+            catch (IOException)
+            {
+                // The data directory's disk is full (the agents refuse appends and recover by themselves): lose the log line.
+            }
+        }
     }
 
     private static async Task<ulong?> WaitForLeaderAsync(int nodes, List<Process> children, TimeSpan limit, CancellationToken cancellationToken)
