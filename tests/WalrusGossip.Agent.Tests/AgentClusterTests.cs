@@ -2,8 +2,11 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using Google.Protobuf;
 using WalrusGossip.Client;
 using WalrusGossip.Node;
+using WalrusGossip.Protocol;
+using WalrusGossip.Protocol.Messages;
 using WalrusGossip.Storage;
 using WalrusGossip.Storage.IO;
 
@@ -210,6 +213,110 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
 
         var next = await reader.AppendAsync("after-restore"u8.ToArray());
         Assert.True(next.Index > last);
+    }
+
+    [Fact]
+    public async Task A_wiped_follower_catches_up_through_a_chunked_snapshot_larger_than_the_frame_limit_while_appends_continue()
+    {
+        // A 2 MiB frame limit (so 1 MiB chunks), small segments and frequent checkpoints with retention.
+        string[] args = ["--Transport:MaxFrameBytes=2097152", "--Storage:MaxSegmentBytes=1048576", "--Storage:MaxEntryBytes=65536",
+            "--Storage:CheckpointEveryEntries=20000", "--Storage:Retention:MaxEntries=20000"];
+        await using var agents = new AgentProcesses();
+        agents.Reserve(3);
+        for (var id = 1; id <= 3; id++)
+        {
+            agents.Start(id, ["--join", agents.JoinList(3), "--bootstrap-expect", "3", .. args]);
+        }
+
+        var leader = (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
+        var wiped = new[] { 1, 2, 3 }.First(id => id != leader);
+
+        // 400 sessions that never acknowledge their answers, so the session table each checkpoint carries holds
+        // 1,024 remembered sequences per session: about 6 MiB, three times the frame limit.
+        await using (var raw = await agents.ConnectClientAsync(leader))
+        {
+            for (ulong session = 1; session <= 400; session++)
+            {
+                var batch = new AppendBatchRequest { RequestId = session, ClientId = 0xBEEF0000 + session, Sequence = 1 };
+                for (var i = 0; i < 1024; i++)
+                {
+                    batch.Items.Add(new AppendItem { Payload = ByteString.CopyFrom(BitConverter.GetBytes(i)) });
+                }
+
+                await raw.SendAsync(MessageType.AppendBatchRequest, batch, TestContext.Current.CancellationToken);
+                var reply = await raw.ReceiveAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+                Assert.Equal(ResponseStatus.Ok, ((Protocol.Messages.AppendResponse)reply!.Value.Message).Status);
+            }
+        }
+
+        agents.Kill(wiped);
+        foreach (var entry in Directory.EnumerateFileSystemEntries(agents.DataDirOf(wiped)))
+        {
+            if (Directory.Exists(entry))
+            {
+                Directory.Delete(entry, recursive: true);
+            }
+            else
+            {
+                File.Delete(entry);
+            }
+        }
+
+        await using var client = NewClient(agents, agents.ClientEndpoints([leader]));
+        using var stopLoad = new CancellationTokenSource();
+        var appended = 0;
+        var load = Task.Run(async () =>
+        {
+            while (!stopLoad.IsCancellationRequested)
+            {
+                await client.AppendAsync(BitConverter.GetBytes(Interlocked.Increment(ref appended)));
+            }
+        });
+        agents.Start(wiped, ["--join", agents.JoinList(3), "--bootstrap-expect", "3", .. args]);
+        await AgentProcesses.EventuallyAsync<object>(async () =>
+            await agents.StatusAsync(wiped) is { } s && s.GetProperty("appliedIndex").GetUInt64() > 400 * 1024 ? new object() : null,
+            TimeSpan.FromSeconds(90), "the wiped follower catching up");
+        var during = Volatile.Read(ref appended);
+        Assert.True(during > 0, "appends went on while the follower caught up");
+
+        // Then it follows normal replication: 2,000 more appends reach it as entries, not as a snapshot.
+        await AgentProcesses.EventuallyAsync<object>(() => Task.FromResult<object?>(Volatile.Read(ref appended) >= during + 2000 ? new object() : null), TimeSpan.FromSeconds(60), "2,000 more appends");
+        await stopLoad.CancelAsync();
+        await load;
+
+        var sent = File.ReadLines(Path.Combine(agents.Root, $"node-{leader}.out"))
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"sending snapshot \d+ \(term \d+\) to node (\d+): (\d+) bytes in chunks"))
+            .Where(m => m.Success && m.Groups[1].Value == wiped.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .Select(m => long.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture))
+            .ToList();
+        output.WriteLine($"snapshots sent to the wiped node {wiped}: {string.Join(", ", sent)} bytes; appends during the catch-up: {during}");
+        Assert.Contains(sent, bytes => bytes > 2 * 1024 * 1024);
+
+        var target = (await agents.StatusAsync(leader))!.Value.GetProperty("commitIndex").GetUInt64();
+        await AgentProcesses.EventuallyAsync<object>(async () =>
+        {
+            foreach (var id in new[] { 1, 2, 3 })
+            {
+                if (await agents.StatusAsync(id) is not { } st || st.GetProperty("appliedIndex").GetUInt64() < target)
+                {
+                    return null;
+                }
+            }
+
+            return new object();
+        }, TimeSpan.FromSeconds(60), "every replica applying the last append");
+        foreach (var id in new[] { 1, 2, 3 })
+        {
+            await agents.StopAsync(id);
+        }
+
+        var logs = new[] { 1, 2, 3 }.Select(id => ReadLog(agents.DataDirOf(id)).Where(e => e.Index <= target).ToDictionary(e => e.Index)).ToArray();
+        var from = logs.Max(l => l.Keys.Min());
+        Assert.True(target - from > 1000, $"common range {from}..{target}");
+        for (var index = from; index <= target; index++)
+        {
+            Assert.True(logs[0][index].Equals(logs[1][index]) && logs[0][index].Equals(logs[2][index]), $"replicas differ at index {index}");
+        }
     }
 
     private static async Task<List<LogEntry>> ReadAllAsync(WalrusClient client, ulong first, ulong last)

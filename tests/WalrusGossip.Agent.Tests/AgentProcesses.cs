@@ -99,6 +99,15 @@ internal sealed partial class AgentProcesses : IAsyncDisposable
         return (process.ExitCode, await output, await error);
     }
 
+    /// <summary>A raw client connection (TCP + TLS, hello done) to agent <paramref name="id"/>, trusting this fixture's CA when <paramref name="trusted"/>.</summary>
+    public async Task<IFrameConnection> ConnectClientAsync(int id, bool trusted = true)
+    {
+        var transport = TransportFactory.Create(new TransportOptions { Mode = TransportMode.Tcp, TrustedRoots = trusted ? [Ca] : null }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, out _);
+        var connection = await transport.ConnectAsync("127.0.0.1", PortsOf(id).Client, TestContext.Current.CancellationToken);
+        await HelloHandshake.ConnectAsync(connection, new Protocol.Messages.Hello { Role = Protocol.Messages.ConnectionRole.Client, Name = "test" }, TestContext.Current.CancellationToken);
+        return connection;
+    }
+
     public string JoinList(int count) => string.Join(',', Enumerable.Range(1, count).Select(i => $"127.0.0.1:{_ports[i].Gossip}"));
 
     public void Kill(int id)

@@ -203,13 +203,7 @@ public sealed class AgentServiceTests(ThreeAgentCluster cluster) : IClassFixture
         Assert.Contains("walrus_append_latency_seconds_bucket", metrics, StringComparison.Ordinal);
     }
 
-    private async Task<IFrameConnection> ConnectClientAsync(int id, bool trusted)
-    {
-        var transport = TransportFactory.Create(new TransportOptions { Mode = TransportMode.Tcp, TrustedRoots = trusted ? [Agents.Ca] : null }, NullLogger.Instance, out _);
-        var connection = await transport.ConnectAsync("127.0.0.1", Agents.PortsOf(id).Client, TestContext.Current.CancellationToken);
-        await HelloHandshake.ConnectAsync(connection, new Hello { Role = ConnectionRole.Client, Name = "test" }, TestContext.Current.CancellationToken);
-        return connection;
-    }
+    private Task<IFrameConnection> ConnectClientAsync(int id, bool trusted) => Agents.ConnectClientAsync(id, trusted);
 
     private static async Task<AppendResponse> AppendAsync(IFrameConnection connection, AppendRequest request)
     {
