@@ -44,7 +44,45 @@ public sealed class DiskRaftLog : IRaftLogStorage
             }
 
             _snapshot = new RaftSnapshot(new SnapshotMetadata(checkpoint.Index, checkpoint.Term, config!), checkpoint.State);
+            CompleteInterruptedInstall();
         }
+    }
+
+    /// <summary>
+    /// True when opening found the newest checkpoint ahead of a log that does not hold its index with its term, and
+    /// replaced that log: an InstallSnapshot crashed after its checkpoint was durable and before the old log was
+    /// replaced (see <see cref="CompleteInterruptedInstall"/>).
+    /// </summary>
+    public bool CompletedInterruptedInstall { get; private set; }
+
+    /// <summary>
+    /// Finishes an InstallSnapshot that a crash interrupted. Installing writes the checkpoint first, then replaces the
+    /// log (paper §7: the follower discards its log when the snapshot's last entry is not in it). A local checkpoint
+    /// always covers entries the log holds with the same term (it is taken from applied entries, and retention never
+    /// deletes past it), so a newest checkpoint whose index the log lacks, or holds with another term, can only be a
+    /// received snapshot whose second step did not happen: the stale log is dropped and the log starts after it.
+    /// </summary>
+    private void CompleteInterruptedInstall()
+    {
+        var log = _storage.Log;
+        var index = _snapshot.Metadata.Index;
+        if (log.FirstIndex > index)
+        {
+            return; // the log starts after the checkpoint: nothing stale below it
+        }
+
+        if (index <= log.LastIndex && log.TermAt(index) == _snapshot.Metadata.Term)
+        {
+            return;
+        }
+
+        if (log.LastIndex >= log.FirstIndex)
+        {
+            log.TruncateSuffix(log.FirstIndex);
+        }
+
+        log.TruncatePrefix(index + 1);
+        CompletedInterruptedInstall = true;
     }
 
     /// <summary>True when nothing was ever written: no entries, no checkpoint, no hard state.</summary>

@@ -63,4 +63,51 @@ public sealed class DiskRaftLogTailTests
             }
         }
     }
+
+    [Fact]
+    public void Opening_after_a_crash_between_a_received_snapshots_checkpoint_and_the_log_replacement_finishes_the_install()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "walrus-install-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var config = ClusterConfig.Create([1, 2, 3]);
+            using (var storage = NodeStorage.Open(dir, new StorageOptions { InlineWrites = true, MaxSegmentBytes = 256 * 1024, MaxEntryBytes = 64 * 1024 }))
+            {
+                var log = new DiskRaftLog(storage);
+                log.AppendEntries([.. Enumerable.Range(1, 40).Select(i => new LogEntry((ulong)i, 1, EntryType.Normal, new byte[10]))]);
+
+                // The first half of an InstallSnapshot at 100 (term 3): the checkpoint is durable, then the node crashes.
+                storage.Checkpoints.Save(new Storage.Checkpoints.Checkpoint(100, 3, config.Encode(), new byte[] { 1, 2, 3 }));
+            }
+
+            using (var reopened = NodeStorage.Open(dir, new StorageOptions { InlineWrites = true, MaxSegmentBytes = 256 * 1024, MaxEntryBytes = 64 * 1024 }))
+            {
+                var log = new DiskRaftLog(reopened);
+                Assert.True(log.CompletedInterruptedInstall);
+                Assert.Equal((101UL, 100UL), (reopened.Log.FirstIndex, log.LastIndex));
+                log.AppendEntries([new LogEntry(101, 3, EntryType.Normal, new byte[10])]); // the leader's next append fits
+                Assert.Equal(101UL, reopened.Log.LastIndex);
+            }
+
+            // A local checkpoint of entries the log holds is left alone.
+            using (var again = NodeStorage.Open(dir, new StorageOptions { InlineWrites = true, MaxSegmentBytes = 256 * 1024, MaxEntryBytes = 64 * 1024 }))
+            {
+                again.Checkpoints.Save(new Storage.Checkpoints.Checkpoint(101, 3, config.Encode(), new byte[] { 4 }));
+            }
+
+            using (var last = NodeStorage.Open(dir, new StorageOptions { InlineWrites = true, MaxSegmentBytes = 256 * 1024, MaxEntryBytes = 64 * 1024 }))
+            {
+                var log = new DiskRaftLog(last);
+                Assert.False(log.CompletedInterruptedInstall);
+                Assert.Equal((101UL, 101UL), (last.Log.FirstIndex, last.Log.LastIndex));
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
 }
