@@ -36,27 +36,12 @@ public static class RaftMessageMapper
         var entries = message.Entries;
         for (var i = 0; i < entries.Count; i++)
         {
-            var entry = entries[i];
-            envelope.Entries.Add(new RaftEntry
-            {
-                Index = entry.Index,
-                Term = entry.Term,
-                Type = ToWire(entry.Type),
-                Payload = Wrap(entry.Payload),
-            });
+            envelope.Entries.Add(ToProto(entries[i]));
         }
 
         if (message.Snapshot is { } snapshot)
         {
-            var data = new RaftSnapshotData
-            {
-                Index = snapshot.Metadata.Index,
-                Term = snapshot.Metadata.Term,
-                Data = Wrap(snapshot.Data),
-            };
-            data.Voters.AddRange(snapshot.Metadata.Config.Voters);
-            data.Learners.AddRange(snapshot.Metadata.Config.Learners);
-            envelope.Snapshot = data;
+            envelope.Snapshot = ToProto(snapshot);
         }
 
         if (message.Chunk is { } chunk)
