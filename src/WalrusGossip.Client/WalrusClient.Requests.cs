@@ -339,6 +339,7 @@ public sealed partial class WalrusClient
         MessageType.TransferLeaderRequest => MessageType.TransferLeaderResponse,
         MessageType.CompactRequest => MessageType.CompactResponse,
         MessageType.BackupRequest => MessageType.BackupResponse,
+        MessageType.MemberChangeRequest => MessageType.MemberChangeResponse,
         _ => throw new ArgumentOutOfRangeException(nameof(request), request, "not a unary client request"),
     };
 

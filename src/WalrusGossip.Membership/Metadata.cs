@@ -49,6 +49,12 @@ public static class MetadataKeys
 
     /// <summary>Time since the node started, in whole seconds.</summary>
     public const string UptimeSeconds = "uptime.seconds";
+
+    /// <summary>
+    /// Present ("1") on a node an operator removed from the Raft configuration: autopilot never adds it back as a
+    /// learner (its data directory must be wiped for it to rejoin).
+    /// </summary>
+    public const string RaftRemoved = "raft.removed";
 }
 
 /// <summary>Helpers for immutable metadata maps.</summary>

@@ -74,10 +74,26 @@ public sealed class NodeOptions
     public IReadOnlyDictionary<string, string> Metadata { get; set; } = new Dictionary<string, string>();
 
     /// <summary>
-    /// When leader, add agents that gossip has found but the configuration lacks as learners, and promote learners to
-    /// voters once they have caught up (dissertation §4.2.1). Default true.
+    /// Autopilot (after Consul's): when leader, add agents that gossip has found but the configuration lacks as
+    /// learners, promote caught-up learners while there are fewer than <see cref="TargetVoters"/> voters
+    /// (dissertation §4.2.1), and replace voters that SWIM has held dead for <see cref="DeadServerGrace"/>. One change
+    /// at a time. Default true.
     /// </summary>
     public bool ManageMembership { get; set; } = true;
+
+    /// <summary>
+    /// The number of voters autopilot keeps (agent key <c>Cluster:Voters</c>): further agents stay learners, which
+    /// replicate the log and serve stale and forwarded reads but never vote. Default 3; 1 to 9. Operators can still
+    /// promote beyond it by hand.
+    /// </summary>
+    public int TargetVoters { get; set; } = 3;
+
+    /// <summary>
+    /// How long SWIM must have held a member dead (or left) before autopilot removes it from the configuration
+    /// (agent key <c>Cluster:DeadServerGrace</c>). A voter is removed only when at least a majority of
+    /// <see cref="TargetVoters"/> voters remain. Default 30 s; <see cref="TimeSpan.Zero"/> disables removal.
+    /// </summary>
+    public TimeSpan DeadServerGrace { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Most entry bytes the leader puts in one AppendEntries message (Raft's <c>MaxAppendBytes</c>); a lagging

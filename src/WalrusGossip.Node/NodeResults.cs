@@ -72,3 +72,11 @@ public sealed record LogRetentionInfo(ulong FirstIndex, ulong LastIndex, ulong C
 /// <param name="FirstIndex">First retained index: the backup's first entry.</param>
 /// <param name="UpToIndex">Applied index: the backup's last entry.</param>
 public sealed record BackupHead(RaftSnapshot Checkpoint, ulong FirstIndex, ulong UpToIndex);
+
+/// <summary>Outcome of <see cref="WalrusNode.ChangeMembership"/>.</summary>
+/// <param name="Status">How it ended (see <see cref="WalrusNode.ChangeMembership"/>).</param>
+/// <param name="Index">Index of the applied configuration entry when <see cref="RequestStatus.Ok"/>; else 0.</param>
+/// <param name="LeaderId">The leader when known (this node when it answered as leader); 0 when unknown.</param>
+/// <param name="Message">Human-readable detail.</param>
+/// <param name="Config">The configuration this node follows as of the answer.</param>
+public sealed record MemberChangeResult(RequestStatus Status, ulong Index, ulong LeaderId, string Message, ClusterConfig Config);

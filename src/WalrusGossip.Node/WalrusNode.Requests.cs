@@ -243,6 +243,11 @@ public sealed partial class WalrusNode
             AnswerReadsUpTo(_applied);
         }
 
+        if (_pendingMemberChanges.Count > 0)
+        {
+            CompleteMemberChanges();
+        }
+
         AbandonReadsOfOlderTerms();
         CheckpointIfDue();
     }

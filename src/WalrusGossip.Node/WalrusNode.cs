@@ -151,6 +151,7 @@ public sealed partial class WalrusNode : IDisposable
         }
 
         _raftLog = raftLog;
+        IsRemoved = _storage.ReadRemoval() is not null;
         _applied = raftLog.Snapshot.Index;
         if (!raftLog.GetSnapshot().IsEmpty)
         {
@@ -233,7 +234,11 @@ public sealed partial class WalrusNode : IDisposable
         var now = _clock.Now;
         while (now >= _nextRaftTick)
         {
-            Raft.Tick();
+            if (!IsRemoved)
+            {
+                Raft.Tick(); // a removed node's clock stops: it never campaigns again
+            }
+
             _nextRaftTick += _options.TickInterval;
         }
 
@@ -317,6 +322,23 @@ public sealed partial class WalrusNode : IDisposable
             && (message.Entries.Count > 0 || message.Type != RaftMessageType.Append))
         {
             RefusedForSpace++; // as if lost: the leader resends once this node has room; heartbeats and votes still flow
+            return;
+        }
+
+        if (message.Type == RaftMessageType.Removed)
+        {
+            ReceiveRemoved(message);
+            return;
+        }
+
+        if (IsRemoved)
+        {
+            return; // removed by an operator: neither votes nor takes entries
+        }
+
+        if (_operatorRemoved.Contains(message.From) && Raft.Role == RaftRole.Leader)
+        {
+            TellRemoved(message.From, 0); // it missed the notice (down, or the message was lost)
             return;
         }
 
@@ -417,39 +439,6 @@ public sealed partial class WalrusNode : IDisposable
         storage.HardState.Save(new HardState(1, 0, 1));
     }
 
-    /// <summary>Leader only: one membership step per call — add an unknown live agent as a learner, or promote a caught-up learner.</summary>
-    private void ManageMembership(TimeSpan now)
-    {
-        var raft = Raft;
-        var status = raft.Status;
-        if (status.Role != RaftRole.Leader)
-        {
-            return;
-        }
-
-        foreach (var learner in status.Config.Learners)
-        {
-            if (raft.TryGetMatchIndex(learner, out var match) && match >= status.Commit)
-            {
-                raft.ProposeConfigChange(new ConfigChange(ConfigChangeType.AddVoter, learner));
-                ProcessReady();
-                return;
-            }
-        }
-
-        foreach (var member in Membership.GetSnapshot(now))
-        {
-            if (member.State == MemberState.Alive &&
-                ulong.TryParse(member.Name, NumberStyles.None, CultureInfo.InvariantCulture, out var id) &&
-                id != 0 && !status.Config.Contains(id))
-            {
-                raft.ProposeConfigChange(new ConfigChange(ConfigChangeType.AddLearner, id));
-                ProcessReady();
-                return;
-            }
-        }
-    }
-
     /// <summary>The static metadata plus the live values of the <see cref="MetadataKeys"/> contract.</summary>
     private Dictionary<string, string> BuildMetadata()
     {
@@ -467,6 +456,11 @@ public sealed partial class WalrusNode : IDisposable
             metadata[MetadataKeys.AppliedIndex] = Decimal(_applied);
             metadata[MetadataKeys.ReplicationLag] = Decimal(ReplicationLag(s));
             metadata[MetadataKeys.DiskUsedBytes] = Decimal((ulong)Storage.Log.DataBytes);
+        }
+
+        if (IsRemoved)
+        {
+            metadata[MetadataKeys.RaftRemoved] = "1";
         }
 
         return metadata;

@@ -66,6 +66,12 @@ public enum MessageType : ushort
     /// <summary><see cref="Messages.BackupResponse"/>.</summary>
     BackupResponse = 26,
 
+    /// <summary><see cref="Messages.MemberChangeRequest"/>.</summary>
+    MemberChangeRequest = 27,
+
+    /// <summary><see cref="Messages.MemberChangeResponse"/>.</summary>
+    MemberChangeResponse = 28,
+
     /// <summary><see cref="Messages.RaftEnvelope"/>.</summary>
     RaftEnvelope = 40,
 

@@ -28,6 +28,8 @@ public static class MessageTypes
         [MessageType.CompactResponse] = CompactResponse.Parser,
         [MessageType.BackupRequest] = BackupRequest.Parser,
         [MessageType.BackupResponse] = BackupResponse.Parser,
+        [MessageType.MemberChangeRequest] = MemberChangeRequest.Parser,
+        [MessageType.MemberChangeResponse] = MemberChangeResponse.Parser,
         [MessageType.RaftEnvelope] = RaftEnvelope.Parser,
         [MessageType.GossipStream] = GossipStream.Parser,
     }.ToFrozenDictionary();
@@ -53,6 +55,8 @@ public static class MessageTypes
         [typeof(CompactResponse)] = MessageType.CompactResponse,
         [typeof(BackupRequest)] = MessageType.BackupRequest,
         [typeof(BackupResponse)] = MessageType.BackupResponse,
+        [typeof(MemberChangeRequest)] = MessageType.MemberChangeRequest,
+        [typeof(MemberChangeResponse)] = MessageType.MemberChangeResponse,
         [typeof(RaftEnvelope)] = MessageType.RaftEnvelope,
         [typeof(GossipStream)] = MessageType.GossipStream,
     }.ToFrozenDictionary();

@@ -200,6 +200,7 @@ public static class RaftMessageMapper
         RaftMessageType.ReadIndexResponse => RaftMessageKind.ReadIndexResponse,
         RaftMessageType.SnapshotChunk => RaftMessageKind.SnapshotChunk,
         RaftMessageType.SnapshotChunkResponse => RaftMessageKind.SnapshotChunkResponse,
+        RaftMessageType.Removed => RaftMessageKind.Removed,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown Raft message type"),
     };
 
@@ -219,6 +220,7 @@ public static class RaftMessageMapper
         RaftMessageKind.ReadIndexResponse => RaftMessageType.ReadIndexResponse,
         RaftMessageKind.SnapshotChunk => RaftMessageType.SnapshotChunk,
         RaftMessageKind.SnapshotChunkResponse => RaftMessageType.SnapshotChunkResponse,
+        RaftMessageKind.Removed => RaftMessageType.Removed,
         _ => throw Malformed($"unknown Raft message kind {(int)kind}"),
     };
 

@@ -69,7 +69,7 @@ public sealed class ClusterConfig
 
     /// <summary>
     /// Applies one single-server change (dissertation §4.1) and returns the resulting configuration, or null
-    /// when the change is malformed or would leave no voter.
+    /// when the change is malformed, changes nothing (adding a member twice, demoting a learner) or would leave no voter.
     /// </summary>
     /// <param name="change">The change.</param>
     /// <returns>The new configuration, or null when the change is invalid or changes nothing.</returns>
@@ -99,6 +99,15 @@ public sealed class ClusterConfig
                     return null;
                 }
 
+                learners.Add(change.NodeId);
+                break;
+            case ConfigChangeType.Demote:
+                if (!IsVoter(change.NodeId))
+                {
+                    return null;
+                }
+
+                voters.Remove(change.NodeId);
                 learners.Add(change.NodeId);
                 break;
             case ConfigChangeType.Remove:

@@ -11,6 +11,9 @@ public enum ConfigChangeType
 
     /// <summary>Remove a voter or learner.</summary>
     Remove = 2,
+
+    /// <summary>Turn a voter into a learner: it keeps receiving the log but no longer votes or counts toward a quorum (§4.2.1 in reverse).</summary>
+    Demote = 3,
 }
 
 /// <summary>A request to change the membership by exactly one server (dissertation §4.1).</summary>

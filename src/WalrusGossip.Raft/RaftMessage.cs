@@ -54,6 +54,15 @@ public enum RaftMessageType
     /// <see cref="RaftNode.Step"/>.
     /// </summary>
     SnapshotChunkResponse = 13,
+
+    /// <summary>
+    /// The leader tells a node that an operator removed it from the cluster (the configuration entry that removed it
+    /// is committed, and the leader stops replicating to a removed node, so it may never receive that entry). The node
+    /// layer acts on it: the node stops campaigning and voting and announces itself removed in gossip, so autopilot does
+    /// not add it back. <see cref="RaftMessage.Index"/> is the index of the removing configuration entry. Ignored by
+    /// <see cref="RaftNode.Step"/>.
+    /// </summary>
+    Removed = 18,
 }
 
 /// <summary>

@@ -1,4 +1,7 @@
+using System.Buffers.Binary;
 using WalrusGossip.Storage.Checkpoints;
+using WalrusGossip.Storage.IO;
+using WalrusGossip.Storage.Records;
 
 namespace WalrusGossip.Storage;
 
@@ -14,9 +17,11 @@ public sealed class NodeStorage : IDisposable
 
     private readonly IDisposable _lock;
     private readonly FileSystemDevice? _ownedDevice;
+    private readonly IStorageDevice _device;
 
-    private NodeStorage(string dataDirectory, IDisposable directoryLock, HardStateFile hardState, CheckpointStore checkpoints, Checkpoint? checkpoint, LogStore log, FileSystemDevice? ownedDevice, string engineName)
+    private NodeStorage(IStorageDevice device, string dataDirectory, IDisposable directoryLock, HardStateFile hardState, CheckpointStore checkpoints, Checkpoint? checkpoint, LogStore log, FileSystemDevice? ownedDevice, string engineName)
     {
+        _device = device;
         EngineName = engineName;
         DataDirectory = dataDirectory;
         _lock = directoryLock;
@@ -104,7 +109,7 @@ public sealed class NodeStorage : IDisposable
             var hardState = new HardStateFile(device, Path.Combine(dataDirectory, "raft", "hardstate"));
             _ = hardState.Load();
             var log = LogStore.Open(device, Path.Combine(dataDirectory, "log"), options, logger);
-            return new NodeStorage(dataDirectory, directoryLock, hardState, checkpoints, checkpoint, log, owned, device.EngineName);
+            return new NodeStorage(device, dataDirectory, directoryLock, hardState, checkpoints, checkpoint, log, owned, device.EngineName);
         }
         catch
         {
@@ -112,6 +117,50 @@ public sealed class NodeStorage : IDisposable
             throw;
         }
     }
+
+    /// <summary>The path of the removal marker: <c>raft/removed</c> in the data directory.</summary>
+    public string RemovalMarkerPath => Path.Combine(DataDirectory, "raft", "removed");
+
+    /// <summary>
+    /// Reads the removal marker written by <see cref="SaveRemoval"/>: the index of the configuration entry by which an
+    /// operator removed this node from its cluster, or null when the node was never told it was removed.
+    /// </summary>
+    /// <returns>The configuration index, or null.</returns>
+    /// <exception cref="LogCorruptionException">The marker is damaged (bad length, magic or CRC).</exception>
+    public ulong? ReadRemoval()
+    {
+        if (!_device.FileExists(RemovalMarkerPath))
+        {
+            return null;
+        }
+
+        var bytes = AtomicFile.ReadAll(_device, RemovalMarkerPath);
+        if (bytes.Length != 16 || BinaryPrimitives.ReadUInt32LittleEndian(bytes) != RemovalMagic ||
+            Crc32C.Compute(bytes.AsSpan(8)) != BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4)))
+        {
+            throw new LogCorruptionException(RemovalMarkerPath, 0, 0, "removal marker is damaged (bad length, magic or CRC)");
+        }
+
+        return BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(8));
+    }
+
+    /// <summary>
+    /// Durably records that an operator removed this node from its cluster by the configuration entry at
+    /// <paramref name="configIndex"/> (16 bytes: magic "RMV1", CRC-32C of the rest, the index; replaced atomically).
+    /// A node with the marker neither campaigns nor votes after a restart; wiping the data directory is how it rejoins.
+    /// </summary>
+    /// <param name="configIndex">Index of the removing configuration entry (0 when unknown).</param>
+    /// <exception cref="IOException">The marker could not be written.</exception>
+    public void SaveRemoval(ulong configIndex)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, RemovalMagic);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes[8..], configIndex);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes[4..], Crc32C.Compute(bytes[8..]));
+        AtomicFile.Replace(_device, RemovalMarkerPath, bytes);
+    }
+
+    private const uint RemovalMagic = 0x3156_4D52; // "RMV1"
 
     /// <summary>Flushes and closes the log, then releases the directory lock.</summary>
     public void Dispose()

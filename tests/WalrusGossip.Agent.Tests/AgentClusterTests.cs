@@ -110,7 +110,7 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_fourth_agent_joins_as_a_learner_is_promoted_and_serves_linearizable_reads()
+    public async Task A_fourth_agent_joins_as_a_learner_beyond_the_three_voters_serves_linearizable_reads_and_is_promoted_by_walrusctl()
     {
         await using var agents = new AgentProcesses();
         agents.Reserve(4);
@@ -130,11 +130,21 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
 
         agents.Start(4, ["--join", agents.JoinList(3)]);
         await AgentProcesses.EventuallyAsync<object>(async () =>
-            await agents.StatusAsync(4) is { } s && s.GetProperty("voters").EnumerateArray().Any(v => v.GetUInt64() == 4) ? new object() : null,
-            TimeSpan.FromSeconds(60), "agent 4 promoted to voter");
+            await agents.StatusAsync(4) is { } s && s.GetProperty("learners").EnumerateArray().Any(v => v.GetUInt64() == 4) ? new object() : null,
+            TimeSpan.FromSeconds(60), "agent 4 added as a learner (Cluster:Voters is 3)");
         await using var fourth = NewClient(agents, agents.ClientEndpoints([4]));
         var range = await fourth.ReadRangeAsync(1, 100, 1 << 20, Consistency.Linearizable);
         Assert.Contains(range.Entries, e => Encoding.UTF8.GetString(e.Payload.Span) == "before-join-19");
+
+        var endpoints = string.Join(',', agents.ClientEndpoints([1, 2, 3, 4]));
+        var promote = await AgentProcesses.RunWalrusctlAsync(null, "member", "promote", "4", "--endpoints", endpoints, "--ca", Path.Combine(agents.Certs, "ca.pem"));
+        Assert.True(promote.ExitCode == 0, promote.Output + promote.Error);
+        Assert.Contains("voters [1,2,3,4]", promote.Output, StringComparison.Ordinal);
+        var list = await AgentProcesses.RunWalrusctlAsync(null, "member", "list", "--json", "--endpoints", endpoints, "--ca", Path.Combine(agents.Certs, "ca.pem"));
+        Assert.True(list.ExitCode == 0, list.Output + list.Error);
+        using var rows = System.Text.Json.JsonDocument.Parse(list.Output);
+        Assert.Equal(4, rows.RootElement.GetArrayLength());
+        Assert.All(rows.RootElement.EnumerateArray(), r => Assert.NotEqual("learner", r.GetProperty("suffrage").GetString()));
     }
 
     [Fact]

@@ -18,6 +18,7 @@ public sealed class NodeClusterTests : IDisposable
     /// <summary>When set, Raft messages it returns true for are dropped on delivery (loss injection).</summary>
     private Func<RaftMessage, bool>? _drop;
     private int _snapshotChunkBytes = new NodeOptions().SnapshotChunkBytes;
+    private TimeSpan _deadServerGrace = new NodeOptions().DeadServerGrace;
     private readonly FileSystemDevice _disk = FileSystemDevice.Create(IoEngine.Psync);
     private readonly Dictionary<ulong, SpaceReportingDevice> _devices = [];
 
@@ -47,6 +48,7 @@ public sealed class NodeClusterTests : IDisposable
             },
             CheckpointEveryEntries = checkpointEveryEntries,
             SnapshotChunkBytes = _snapshotChunkBytes,
+            DeadServerGrace = _deadServerGrace,
             SnapshotWindowBytes = 4 * _snapshotChunkBytes,
         };
         if (!_devices.TryGetValue(id, out var device))
@@ -61,8 +63,9 @@ public sealed class NodeClusterTests : IDisposable
     }
 
     [Fact]
-    public void An_agent_that_joins_through_gossip_becomes_a_learner_then_a_voter_and_serves_reads()
+    public void An_agent_that_joins_beyond_the_target_voters_stays_a_learner_serves_reads_and_replaces_a_voter_dead_past_the_grace()
     {
+        _deadServerGrace = TimeSpan.FromSeconds(5);
         var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
         var results = new List<AppendResult>();
         for (ulong seq = 1; seq <= 20; seq++)
@@ -72,13 +75,86 @@ public sealed class NodeClusterTests : IDisposable
 
         var joiner = AddNode(4, []);
         Assert.True(joiner.IsUnconfigured);
-        RunUntil(() => _nodes.Values.Any(n => n.Status.Role == RaftRole.Leader && n.Status.Voters.Contains(4ul)) ? this : null, TimeSpan.FromSeconds(30));
+        RunUntil(() => _nodes.Values.Any(n => n.Status.Role == RaftRole.Leader && n.Status.Learners.Contains(4ul)) ? this : null, TimeSpan.FromSeconds(30));
         var reads = new List<ReadResult>();
         joiner.ReadBarrier(reads.Add);
         RunUntil(() => reads.Count == 1 ? reads : null, TimeSpan.FromSeconds(5));
         Assert.Equal(RequestStatus.Ok, reads[0].Status);
         Assert.True(joiner.Status.AppliedIndex >= results[^1].Index);
         Assert.Equal(leader.LocalLog.Read(results[^1].Index).Payload.ToArray(), joiner.LocalLog.Read(results[^1].Index).Payload.ToArray());
+        RunFor(TimeSpan.FromSeconds(5));
+        Assert.Equal([1ul, 2, 3], leader.Status.Voters); // the target is 3: autopilot does not promote past it
+        Assert.Equal(0, leader.AutopilotPromotions);
+
+        // A voter (not the leader) dies and stays down: once SWIM has held it dead for the grace period, autopilot
+        // removes it and promotes the caught-up learner, one change at a time, and appends keep committing.
+        var victim = _nodes.Keys.First(id => id != leader.Id && id != 4);
+        _nodes[victim].Dispose();
+        _nodes.Remove(victim);
+        RunUntil(() => leader.Status.Voters.SequenceEqual(new ulong[] { 1, 2, 3, 4 }.Where(id => id != victim)) ? this : null, TimeSpan.FromSeconds(60));
+        Assert.DoesNotContain(victim, leader.Status.Learners);
+        Assert.Equal(1, leader.AutopilotVoterRemovals);
+        Assert.Equal(1, leader.AutopilotPromotions);
+        Assert.Equal(RequestStatus.Ok, Committed(leader, 6, 1).Status);
+    }
+
+    [Fact]
+    public void An_operator_removes_a_live_voter_which_is_told_stops_voting_and_stays_removed_after_a_restart()
+    {
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        Assert.Equal(RequestStatus.Ok, Committed(leader, 7, 1).Status);
+        var victim = _nodes.Keys.First(id => id != leader.Id);
+        var answers = new List<MemberChangeResult>();
+        leader.ChangeMembership(new ConfigChange(ConfigChangeType.Remove, victim), answers.Add);
+        RunUntil(() => answers.Count == 1 ? answers : null, TimeSpan.FromSeconds(5));
+        Assert.Equal(RequestStatus.Ok, answers[0].Status);
+        Assert.False(answers[0].Config.Contains(victim));
+        RunUntil(() => _nodes[victim].IsRemoved ? this : null, TimeSpan.FromSeconds(5));
+        Assert.Equal(1, leader.OperatorMemberChanges);
+
+        // It neither campaigns nor disturbs the others, and gossip does not bring it back as a learner.
+        var term = leader.Status.Term;
+        RunFor(TimeSpan.FromSeconds(10));
+        Assert.Equal(RaftRole.Leader, leader.Status.Role);
+        Assert.Equal(term, leader.Status.Term);
+        Assert.DoesNotContain(victim, leader.Status.Learners);
+        Assert.Equal(RequestStatus.Ok, Committed(leader, 7, 2).Status);
+
+        Restart(victim, 100_000);
+        Assert.True(_nodes[victim].IsRemoved);
+        RunFor(TimeSpan.FromSeconds(5));
+        Assert.Equal(term, leader.Status.Term);
+
+        // Changes that do not apply are refused with a typed status, and nothing is proposed.
+        var refused = new List<MemberChangeResult>();
+        leader.ChangeMembership(new ConfigChange(ConfigChangeType.AddVoter, leader.Id), refused.Add);
+        leader.ChangeMembership(new ConfigChange(ConfigChangeType.Remove, 99), refused.Add);
+        Assert.All(refused, r => Assert.Equal(RequestStatus.InvalidArgument, r.Status));
+        var follower = _nodes.Values.First(n => n.Id != leader.Id && n.Id != victim);
+        follower.ChangeMembership(new ConfigChange(ConfigChangeType.Demote, leader.Id), refused.Add);
+        Assert.Equal(RequestStatus.NotLeader, refused[^1].Status);
+        Assert.Equal(leader.Id, refused[^1].LeaderId);
+    }
+
+    [Fact]
+    public void A_demoted_voter_stays_a_learner_and_a_second_change_while_one_is_in_flight_is_refused()
+    {
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        Assert.Equal(RequestStatus.Ok, Committed(leader, 8, 1).Status);
+        var target = _nodes.Keys.First(id => id != leader.Id);
+        var answers = new List<MemberChangeResult>();
+        leader.ChangeMembership(new ConfigChange(ConfigChangeType.Demote, target), answers.Add);
+        var other = _nodes.Keys.First(id => id != leader.Id && id != target);
+        leader.ChangeMembership(new ConfigChange(ConfigChangeType.Demote, other), answers.Add); // the first is not committed yet
+        Assert.Single(answers);
+        Assert.Equal(RequestStatus.Retry, answers[0].Status);
+        RunUntil(() => answers.Count == 2 ? answers : null, TimeSpan.FromSeconds(5));
+        Assert.Equal(RequestStatus.Ok, answers[1].Status);
+        Assert.True(answers[1].Config.IsLearner(target));
+        RunFor(TimeSpan.FromSeconds(10));
+        Assert.Contains(target, leader.Status.Learners); // autopilot holds off re-promoting it
+        Assert.True(_nodes[target].Status.IsLearner);
+        Assert.Equal(RequestStatus.Ok, Committed(leader, 8, 2).Status);
     }
 
     [Fact]
@@ -505,6 +581,12 @@ public sealed class NodeClusterTests : IDisposable
             });
 
         public void SendGossip(string address, bool reliable, byte[] payload) =>
-            cluster._network.Enqueue(() => cluster._nodes[ulong.Parse(address.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture)].ReceiveGossip(from, reliable, payload));
+            cluster._network.Enqueue(() =>
+            {
+                if (cluster._nodes.TryGetValue(ulong.Parse(address.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture), out var to))
+                {
+                    to.ReceiveGossip(from, reliable, payload);
+                }
+            });
     }
 }

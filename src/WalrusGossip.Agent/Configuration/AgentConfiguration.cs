@@ -115,7 +115,7 @@ public static class AgentConfiguration
             "ConfigFile", "Serilog", "Logging",
             "Node", "Node:Id", "Node:DataDir",
             "Network", "Network:ClientListen", "Network:PeerListen", "Network:GossipListen", "Network:HttpListen", "Network:AdvertiseHost",
-            "Cluster", "Cluster:Join", "Cluster:JoinList", "Cluster:BootstrapExpect",
+            "Cluster", "Cluster:Join", "Cluster:JoinList", "Cluster:BootstrapExpect", "Cluster:Voters", "Cluster:DeadServerGrace",
             "Transport", "Transport:Mode", "Transport:CaFile", "Transport:CertFile", "Transport:KeyFile", "Transport:RequireClientCertificates", "Transport:MaxFrameBytes",
             "Storage", "Storage:Fsync", "Storage:IoEngine", "Storage:MaxSegmentBytes", "Storage:MaxEntryBytes",
             "Storage:CheckpointEveryEntries", "Storage:CheckpointEveryBytes", "Storage:ReserveBytes", "Storage:Retention", "Storage:Retention:MaxBytes", "Storage:Retention:MaxEntries", "Storage:Retention:MaxAge",

@@ -65,6 +65,16 @@ public sealed class AgentOptions
             }
         }
 
+        if (Cluster.Voters < 1 || Cluster.Voters > 9)
+        {
+            problems.Add($"Cluster:Voters must be between 1 and 9, got {Cluster.Voters}");
+        }
+
+        if (Cluster.DeadServerGrace < TimeSpan.Zero)
+        {
+            problems.Add($"Cluster:DeadServerGrace must not be negative, got {Cluster.DeadServerGrace}");
+        }
+
         if (Cluster.BootstrapExpect < 0 || Cluster.BootstrapExpect > 9)
         {
             problems.Add($"Cluster:BootstrapExpect (--bootstrap-expect) must be between 0 and 9, got {Cluster.BootstrapExpect}");
@@ -223,6 +233,12 @@ public sealed class ClusterSection
 
     /// <summary>When non-zero on a new data directory: wait until gossip has found this many agents (this one included), then bootstrap Raft with them as voters.</summary>
     public int BootstrapExpect { get; set; }
+
+    /// <summary>Target number of voters autopilot keeps; further agents stay learners. Default 3; 1 to 9.</summary>
+    public int Voters { get; set; } = 3;
+
+    /// <summary>How long SWIM must hold a member dead before autopilot removes it. Default 30 s; 0 disables removal.</summary>
+    public TimeSpan DeadServerGrace { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>Transport and certificates.</summary>

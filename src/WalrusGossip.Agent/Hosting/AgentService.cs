@@ -135,6 +135,8 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
             DataDirectory = o.Node.DataDir,
             GossipSeeds = o.Cluster.Join.Where(s => s != Addresses[MetadataKeys.GossipAddress]).ToList(),
             BootstrapExpect = o.Cluster.BootstrapExpect,
+            TargetVoters = o.Cluster.Voters,
+            DeadServerGrace = o.Cluster.DeadServerGrace,
             TickInterval = TimeSpan.FromMilliseconds(o.Raft.TickMs),
             ElectionTicks = o.Raft.ElectionTicks,
             HeartbeatTicks = o.Raft.HeartbeatTicks,

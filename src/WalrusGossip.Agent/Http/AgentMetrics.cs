@@ -81,6 +81,15 @@ public sealed class AgentMetrics
         RenderGroupCommits(sb, status.GroupCommitLatency);
         _appendLatency.Render(sb, "walrus_append_latency_seconds", "Client append latency from receipt to commit.");
         sb.Append(inv, $"# HELP walrus_client_overloaded_total Appends refused OVERLOADED by back-pressure.\n# TYPE walrus_client_overloaded_total counter\nwalrus_client_overloaded_total {Overloaded}\n");
+        sb.Append("# HELP walrus_autopilot_changes_total Membership changes autopilot proposed as leader, by action.\n# TYPE walrus_autopilot_changes_total counter\n");
+        sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"remove_dead_voter\"}} {status.Autopilot.VoterRemovals}\n");
+        sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"remove_dead_learner\"}} {status.Autopilot.LearnerRemovals}\n");
+        sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"promote\"}} {status.Autopilot.Promotions}\n");
+        sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"add_learner\"}} {status.Autopilot.LearnersAdded}\n");
+        sb.Append(inv, $"# HELP walrus_member_changes_total Operator membership changes committed with this node as leader.\n# TYPE walrus_member_changes_total counter\nwalrus_member_changes_total {status.Autopilot.OperatorChanges}\n");
+        Gauge("walrus_raft_removed", "1 when an operator removed this node from the cluster (it no longer votes).", status.Autopilot.Removed ? 1 : 0);
+        Gauge("walrus_raft_voters", "Voters in the configuration this node follows.", status.Node.Voters.Count);
+        Gauge("walrus_raft_learners", "Learners in the configuration this node follows.", status.Node.Learners.Count);
         var gc = GC.GetGCMemoryInfo();
         Gauge("walrus_dotnet_gc_heap_bytes", "Managed heap size after the last garbage collection.", gc.HeapSizeBytes);
         Gauge("walrus_dotnet_gc_committed_bytes", "Memory the garbage collector has committed from the operating system.", gc.TotalCommittedBytes);

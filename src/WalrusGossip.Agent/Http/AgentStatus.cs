@@ -12,8 +12,8 @@ namespace WalrusGossip.Agent.Http;
 /// <param name="GroupCommitLatency">Durable group commits (write + fdatasync) since start, by duration (a live, thread-safe view).</param>
 public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> Members, int SegmentCount, long LogBytes, IReadOnlyDictionary<string, string> Addresses, GroupCommitHistogram GroupCommitLatency)
 {
-    /// <summary>Role as the status API spells it: leader, follower, candidate or learner.</summary>
-    public string RoleName => Node.IsLearner ? "learner" : Node.Role switch
+    /// <summary>Role as the status API spells it: leader, follower, candidate, learner, or removed (an operator removed this node).</summary>
+    public string RoleName => Autopilot.Removed ? "removed" : Node.IsLearner ? "learner" : Node.Role switch
     {
         Raft.RaftRole.Leader => "leader",
         Raft.RaftRole.Candidate or Raft.RaftRole.PreCandidate => "candidate",
@@ -31,6 +31,27 @@ public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> 
     public static AgentStatus Capture(WalrusNode node, TimeSpan now, IReadOnlyDictionary<string, string> addresses)
     {
         ArgumentNullException.ThrowIfNull(node);
-        return new AgentStatus(node.Status, node.GetMembers(), node.LocalLog.SegmentCount, node.LocalLog.DataBytes, addresses, node.LocalLog.GroupCommitLatency);
+        return new AgentStatus(node.Status, node.GetMembers(), node.LocalLog.SegmentCount, node.LocalLog.DataBytes, addresses, node.LocalLog.GroupCommitLatency)
+        {
+            Progress = node.GetReplicationProgress(),
+            Autopilot = new AutopilotCounters(node.AutopilotVoterRemovals, node.AutopilotLearnerRemovals, node.AutopilotPromotions, node.AutopilotLearnersAdded, node.OperatorMemberChanges, node.IsRemoved),
+        };
     }
+
+    /// <summary>On the leader: each other member's match index; empty elsewhere.</summary>
+    public IReadOnlyDictionary<ulong, ulong> Progress { get; init; } = new Dictionary<ulong, ulong>();
+
+    /// <summary>Membership changes this node made as leader, and whether an operator removed it.</summary>
+    public AutopilotCounters Autopilot { get; init; } = new(0, 0, 0, 0, 0, false);
+}
+
+/// <summary>Autopilot and operator membership counters of one node (see <c>WalrusNode.ManageMembership</c>).</summary>
+/// <param name="VoterRemovals">Dead voters removed after the grace period.</param>
+/// <param name="LearnerRemovals">Dead learners removed after the grace period.</param>
+/// <param name="Promotions">Learners promoted to voter.</param>
+/// <param name="LearnersAdded">Agents added as learners.</param>
+/// <param name="OperatorChanges">Operator changes (promote, demote, remove) committed.</param>
+/// <param name="Removed">True when an operator removed this node from the cluster.</param>
+public sealed record AutopilotCounters(long VoterRemovals, long LearnerRemovals, long Promotions, long LearnersAdded, long OperatorChanges, bool Removed)
+{
 }

@@ -120,6 +120,9 @@ public sealed partial class ClientService : IAsyncDisposable
             case BackupRequest backup:
                 _ = BackupAsync(connection, backup);
                 break;
+            case MemberChangeRequest change:
+                _ = MemberChangeAsync(connection, change);
+                break;
             default:
                 throw new ProtocolException(ProtocolErrorKind.UnknownMessageType, $"{message.Descriptor.Name} is not a client request");
         }

@@ -76,6 +76,11 @@ internal static class StatusMapper
     private static PeerStatus Peer(ulong id, bool voter, AgentStatus status, Func<ulong, string?> clientAddressOf)
     {
         var peer = new PeerStatus { NodeId = id, Name = id.ToString(System.Globalization.CultureInfo.InvariantCulture), Voter = voter };
+        if (status.Progress.TryGetValue(id, out var match))
+        {
+            peer.MatchIndex = match;
+        }
+
         foreach (var m in status.Members)
         {
             if (m.Name == peer.Name)

@@ -5,7 +5,7 @@ namespace WalrusGossip.Cli.Cluster;
 /// <summary>The commands that talk to a running cluster, plus <c>certs</c>, and the global connection options.</summary>
 internal static class ClusterCommands
 {
-    /// <summary>Adds append, read, tail, status, members, transfer-leader, compact and certs, and the global options, to <paramref name="root"/>.</summary>
+    /// <summary>Adds append, read, tail, status, members, transfer-leader, member, compact and certs, and the global options, to <paramref name="root"/>.</summary>
     public static void AddTo(RootCommand root, CliConsole console)
     {
         var connection = new ConnectionOptions();
@@ -16,6 +16,7 @@ internal static class ClusterCommands
         root.Subcommands.Add(InfoCommands.CreateStatus(console, connection));
         root.Subcommands.Add(InfoCommands.CreateMembers(console, connection));
         root.Subcommands.Add(InfoCommands.CreateTransferLeader(console, connection));
+        root.Subcommands.Add(MemberCommands.Create(console, connection));
         root.Subcommands.Add(CompactCommand.Create(console, connection));
         root.Subcommands.Add(SnapshotCommands.Create(console, connection));
         root.Subcommands.Add(CertsCommands.Create(console));
