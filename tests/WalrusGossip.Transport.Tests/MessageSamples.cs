@@ -84,6 +84,11 @@ internal static class MessageSamples
                 Snapshot = new RaftSnapshotData { Index = 88_000, Term = 3, Voters = { 1, 2, 3 }, Data = ByteString.CopyFrom(9, 8, 7) },
                 Entries = { new RaftEntry { Index = 4097, Term = 2, Type = RaftEntryType.Normal, Payload = ByteString.CopyFrom(1, 2) } },
             },
+            [MessageType.MemberChangeRequest] = new MemberChangeRequest { RequestId = 11, Kind = MemberChangeKind.Remove, NodeId = 3 },
+            [MessageType.MemberChangeResponse] = new MemberChangeResponse
+            {
+                RequestId = 11, Status = ResponseStatus.Ok, LeaderId = 1, Index = 4242, Message = "Remove 3 committed", Voters = { 1, 2, 4 }, Learners = { 5 },
+            },
             [MessageType.RaftEnvelope] = raft,
             [MessageType.GossipStream] = new GossipStream { FromAddress = "127.0.0.1:7301", Payload = ByteString.CopyFrom(1, 2, 3, 4, 5) },
         };
