@@ -30,7 +30,8 @@ public sealed partial class RaftNode
         }
 
         var committedInTerm = _log.TermOrZero(_log.Committed) == _term;
-        var previousCommitted = _configHistory[^1].Index <= _log.Committed;
+        // Injected bug for the simulator: propose while the previous change is still uncommitted (two in flight).
+        var previousCommitted = _configHistory[^1].Index <= _log.Committed || _options.InjectedBugs.Contains("two-config-changes");
         var next = _config.TryApply(change);
         if (!committedInTerm || !previousCommitted || next is null)
         {

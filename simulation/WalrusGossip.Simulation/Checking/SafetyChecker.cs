@@ -32,6 +32,7 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
     private readonly Dictionary<(ulong Index, ulong Term), Known> _entries = [];
     private readonly Dictionary<(ulong Client, ulong Sequence), ulong> _firstOccurrence = [];
     private readonly Dictionary<int, List<ulong>> _mirror = [];
+    private readonly Dictionary<int, List<ulong>> _configIndexes = [];
     private readonly Dictionary<int, ulong> _verifiedCommit = [];
     private readonly Dictionary<int, long> _installs = [];
     private readonly Dictionary<int, (ulong Term, ulong Commit)> _leaderCommit = [];
@@ -70,6 +71,7 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
     public void NodeStarted(SimNode node)
     {
         _mirror[node.Id] = [];
+        _configIndexes[node.Id] = [];
         _verifiedCommit[node.Id] = 0;
     }
 
@@ -212,8 +214,32 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
                 _entries[key] = new Known(entry.Type, previousTerm, entry.Payload.ToArray());
             }
 
+            if (entry.Type == EntryType.ConfigChange)
+            {
+                CheckOneChangeInFlight(node, process, index, entry.Term);
+            }
+
             mirror.Add(entry.Term);
         }
+    }
+
+    /// <summary>
+    /// Single-server changes (dissertation §4.1): a leader appends a configuration entry only once the previous one is
+    /// committed, so at most one change is ever in flight. Checked when a leader's own new configuration entry is first
+    /// read; the list of configuration indexes follows the mirror (truncated with it).
+    /// </summary>
+    private void CheckOneChangeInFlight(SimNode node, WalrusNode process, ulong index, ulong term)
+    {
+        var configs = _configIndexes[node.Id];
+        configs.RemoveAll(i => i >= index);
+        var status = process.Status;
+        if (configs.Count > 0 && status.Role == RaftRole.Leader && term == status.Term && configs[^1] > status.CommitIndex)
+        {
+            sim.Fail("one-config-change", string.Create(CultureInfo.InvariantCulture,
+                $"leader n{node.Id} of term {term} appended configuration entry {index} while the previous one ({configs[^1]}) was uncommitted (commit index {status.CommitIndex})"));
+        }
+
+        configs.Add(index);
     }
 
     private void CheckLeaderCompleteness(SimNode node, WalrusNode process, ulong term)
