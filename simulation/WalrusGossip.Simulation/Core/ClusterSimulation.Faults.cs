@@ -42,6 +42,7 @@ internal sealed partial class ClusterSimulation
         if (!initial)
         {
             HealNetwork();
+            WipeRemovedNodes();
             foreach (var node in _nodes.Where(n => n.Disk.AvailableBytes != long.MaxValue))
             {
                 node.Disk.AvailableBytes = long.MaxValue;
@@ -137,6 +138,7 @@ internal sealed partial class ClusterSimulation
 
         var length = TimeSpan.FromMilliseconds(10_000 + _faults.Next(10_000));
         MaybeFillDisk();
+        MaybeChangeMembership();
         ScheduleFault(phase);
         After(length, "heal", () => BeginHeal(initial: false));
     }

@@ -424,6 +424,8 @@ internal sealed partial class ClusterSimulation : INodeClock
         Stats.SnapshotChunksSent += p.SnapshotChunksSent;
         Stats.SnapshotTransfersResumed += p.SnapshotTransfersResumed;
         Stats.AgeRetentionPasses += p.AgeRetentionPasses;
+        Stats.AutopilotRemovals += p.AutopilotVoterRemovals + p.AutopilotLearnerRemovals;
+        Stats.AutopilotPromotions += p.AutopilotPromotions;
     }
 
     private void MarkDown(SimNode node)

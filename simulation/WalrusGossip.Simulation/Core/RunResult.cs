@@ -64,6 +64,21 @@ public sealed class RunStats
     /// <summary>Chaos windows in which one node's disk reported no free space.</summary>
     public int DiskFullWindows { get; set; }
 
+    /// <summary>Operator membership changes (promote, demote, remove) that committed.</summary>
+    public int OperatorMemberChanges { get; set; }
+
+    /// <summary>Operator membership changes refused (another in flight, not applicable, leader lost).</summary>
+    public int OperatorMemberChangesRefused { get; set; }
+
+    /// <summary>Members an operator removed that were wiped and started again as new members.</summary>
+    public int RemovedNodesWiped { get; set; }
+
+    /// <summary>Dead members autopilot removed (voters and learners, summed over every incarnation).</summary>
+    public long AutopilotRemovals { get; set; }
+
+    /// <summary>Learners autopilot promoted to voter.</summary>
+    public long AutopilotPromotions { get; set; }
+
     /// <summary>Node starts that restored the state machine from a checkpoint.</summary>
     public int RestartsFromCheckpoint { get; set; }
 

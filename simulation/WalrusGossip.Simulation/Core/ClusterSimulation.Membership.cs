@@ -1,0 +1,127 @@
+using System.Globalization;
+using WalrusGossip.Node;
+using WalrusGossip.Raft;
+
+namespace WalrusGossip.Simulation.Core;
+
+/// <summary>
+/// Membership changes under faults. Autopilot runs on every node as it ships (3 voters; further nodes learners; a
+/// member SWIM holds dead for the grace period is removed and a caught-up learner promoted). On top of it, an operator
+/// acts in about half of the chaos windows: it promotes a learner, demotes a voter or removes a member (sometimes
+/// firing a second change right after the first, which must be refused while the first is in flight). A member an
+/// operator removed is wiped at the next heal, as the runbook says, and rejoins through gossip as a new learner.
+/// </summary>
+internal sealed partial class ClusterSimulation
+{
+    /// <summary>Operator actions come from their own generator, derived from the seed alone, so the fault stream of every seed is unchanged.</summary>
+    private Random? _operator;
+
+    private void MaybeChangeMembership()
+    {
+        _operator ??= new Random(unchecked((int)((_options.Seed * 0x2545F491L) ^ 0x0BE7_A70B)));
+        if (_operator.Next(2) != 0)
+        {
+            return;
+        }
+
+        var delay = TimeSpan.FromMilliseconds(500 + _operator.Next(8_000));
+        var roll = _operator.Next(100);
+        var second = _operator.Next(3) == 0;
+        After(delay, "operator membership change", () => OperatorChange(roll, second));
+    }
+
+    private void OperatorChange(int roll, bool second)
+    {
+        if (CurrentLeader() is not { } id || _nodes[id - 1] is not { Up: true, Paused: false, Process: { } leader } node || leader.Status.Role != RaftRole.Leader)
+        {
+            return;
+        }
+
+        var status = leader.Status;
+        var change = PickChange(status, roll);
+        if (change is null)
+        {
+            return;
+        }
+
+        Propose(node, leader, change.Value);
+        if (second && PickChange(status, (roll + 50) % 100) is { } another && another.NodeId != change.Value.NodeId)
+        {
+            Propose(node, leader, another); // refused (Retry) unless the first already committed: never two in flight
+        }
+
+        ScheduleRun(node, Now);
+    }
+
+    /// <summary>Below 40: promote a learner; below 75: demote a voter other than the leader; else remove a member other than the leader.</summary>
+    private ConfigChange? PickChange(NodeStatus status, int roll)
+    {
+        var others = status.Voters.Where(v => v != status.NodeId).ToList();
+        if (roll < 40 && status.Learners.Count > 0)
+        {
+            return new ConfigChange(ConfigChangeType.AddVoter, status.Learners[_operator!.Next(status.Learners.Count)]);
+        }
+
+        if (roll < 75 && others.Count > 0 && status.Voters.Count > 1)
+        {
+            return new ConfigChange(ConfigChangeType.Demote, others[_operator!.Next(others.Count)]);
+        }
+
+        var members = others.Concat(status.Learners).ToList();
+        return members.Count > 0 && status.Voters.Count + status.Learners.Count > 3
+            ? new ConfigChange(ConfigChangeType.Remove, members[_operator!.Next(members.Count)])
+            : null;
+    }
+
+    private void Propose(SimNode node, WalrusNode leader, ConfigChange change)
+    {
+        Trace(string.Create(CultureInfo.InvariantCulture, $"operator: {change.Type} n{change.NodeId} at leader n{node.Id}"));
+        leader.ChangeMembership(change, r =>
+        {
+            Trace(string.Create(CultureInfo.InvariantCulture, $"operator: {change.Type} n{change.NodeId}: {r.Status} {r.Message}"));
+            if (r.Status == RequestStatus.Ok)
+            {
+                Stats.OperatorMemberChanges++;
+            }
+            else
+            {
+                Stats.OperatorMemberChangesRefused++;
+            }
+        });
+    }
+
+    /// <summary>Heal: every node an operator removed is wiped (its data directory deleted) and started again, to rejoin as a new learner.</summary>
+    private void WipeRemovedNodes()
+    {
+        foreach (var node in _nodes)
+        {
+            if (node.Process is not { IsRemoved: true })
+            {
+                continue;
+            }
+
+            CrashNode(node);
+            node.Disk.ArmCrashAfterOps(-1);
+            node.PendingFlip = null; // the flipped file is deleted with the rest
+            var device = node.Disk.Attach();
+            foreach (var directory in new[] { "/data/log", "/data/checkpoints", "/data/raft", "/data" })
+            {
+                try
+                {
+                    foreach (var name in device.ListFiles(directory))
+                    {
+                        device.DeleteFile(directory + "/" + name);
+                    }
+
+                    device.SyncDirectory(directory);
+                }
+                catch (DirectoryNotFoundException)
+                {
+                }
+            }
+
+            Stats.RemovedNodesWiped++;
+            Trace($"operator: wiped removed n{node.Id}; it rejoins as a new member");
+        }
+    }
+}

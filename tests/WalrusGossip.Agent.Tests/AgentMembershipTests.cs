@@ -1,0 +1,175 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using WalrusGossip.Client;
+
+namespace WalrusGossip.Agent.Tests;
+
+/// <summary>Membership operations on real agents: autopilot's dead-server replacement and an operator's removal, under load.</summary>
+[Collection(AgentCollection.Name)]
+public sealed class AgentMembershipTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Five_agents_with_three_voters_replace_a_SIGKILLed_voter_after_the_grace_period_without_losing_quorum_or_an_append()
+    {
+        await using var agents = new AgentProcesses();
+        agents.Reserve(5);
+        string[] policy = ["--Cluster:Voters=3", "--Cluster:DeadServerGrace=00:00:05"];
+        for (var id = 1; id <= 5; id++)
+        {
+            agents.Start(id, [.. policy, "--join", agents.JoinList(5), .. id <= 3 ? new[] { "--bootstrap-expect", "3" } : []]);
+        }
+
+        var leader = (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
+        await AgentProcesses.EventuallyAsync(async () => await agents.StatusAsync(leader) is { } s && Ids(s, "voters").Count == 3 && Ids(s, "learners").Count == 2 ? new Box(s) : null,
+            TimeSpan.FromSeconds(60), "3 voters and 2 learners");
+
+        await using var client = NewClient(agents, agents.ClientEndpoints([1, 2, 3, 4, 5]));
+        using var load = new AppendLoad(client, workers: 8);
+        await load.WaitForAcknowledgedAsync(500);
+        var victim = Ids((await agents.StatusAsync(leader))!.Value, "voters").First(v => v != (ulong)leader);
+        var killedAt = Stopwatch.GetTimestamp();
+        agents.Kill((int)victim);
+        var replaced = await AgentProcesses.EventuallyAsync(async () =>
+            await agents.StatusAsync(leader) is { } s && Ids(s, "voters").Count == 3 && !Ids(s, "voters").Contains(victim) && !Ids(s, "learners").Contains(victim) ? new Box(s) : null,
+            TimeSpan.FromSeconds(90), $"voter {victim} replaced");
+        var replacedAfter = Stopwatch.GetElapsedTime(killedAt);
+        await load.WaitForAcknowledgedAsync(load.Acknowledged.Count + 500);
+        var (stall, acknowledged) = await load.StopAsync();
+
+        output.WriteLine($"voter {victim} SIGKILLed; replaced after {replacedAfter.TotalSeconds:F1} s (grace 5 s + SWIM detection); voters now [{string.Join(',', Ids(replaced.Element, "voters"))}], learners [{string.Join(',', Ids(replaced.Element, "learners"))}]");
+        output.WriteLine($"{acknowledged.Count} appends acknowledged; longest gap between acknowledgements {stall.TotalMilliseconds:F0} ms");
+        Assert.True(stall < TimeSpan.FromSeconds(3), $"appends stalled for {stall.TotalMilliseconds:F0} ms: quorum was lost during the change");
+        await AssertAllCommittedAsync(client, acknowledged);
+        var metrics = await new HttpClient().GetStringAsync(new Uri($"http://127.0.0.1:{agents.PortsOf(leader).Http}/metrics"));
+        Assert.Contains("walrus_autopilot_changes_total{action=\"remove_dead_voter\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("walrus_autopilot_changes_total{action=\"promote\"} 1", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_operator_removes_a_live_voter_under_load_no_acknowledged_append_is_lost_and_the_removed_agent_stops_voting()
+    {
+        await using var agents = new AgentProcesses();
+        agents.Reserve(3);
+        for (var id = 1; id <= 3; id++)
+        {
+            agents.Start(id, ["--join", agents.JoinList(3), "--bootstrap-expect", "3"]);
+        }
+
+        var leader = (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
+        var victim = Enumerable.Range(1, 3).First(id => id != leader);
+        var survivors = Enumerable.Range(1, 3).Where(id => id != victim).ToArray();
+        await using var client = NewClient(agents, agents.ClientEndpoints(survivors));
+        using var load = new AppendLoad(client, workers: 8);
+        await load.WaitForAcknowledgedAsync(500);
+        var removed = await AgentProcesses.RunWalrusctlAsync(null, "member", "remove", victim.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--endpoints", string.Join(',', agents.ClientEndpoints(survivors)), "--ca", Path.Combine(agents.Certs, "ca.pem"));
+        Assert.True(removed.ExitCode == 0, removed.Output + removed.Error);
+        output.WriteLine(removed.Output.Trim());
+        await load.WaitForAcknowledgedAsync(load.Acknowledged.Count + 500);
+        var (stall, acknowledged) = await load.StopAsync();
+        output.WriteLine($"{acknowledged.Count} appends acknowledged; longest gap between acknowledgements {stall.TotalMilliseconds:F0} ms");
+
+        await AgentProcesses.EventuallyAsync(async () => await agents.StatusAsync(victim) is { } s && s.GetProperty("role").GetString() == "removed" ? new Box(s) : null,
+            TimeSpan.FromSeconds(30), $"agent {victim} told it was removed");
+        var status = (await agents.StatusAsync(leader))!.Value;
+        Assert.DoesNotContain((ulong)victim, Ids(status, "voters"));
+        Assert.DoesNotContain((ulong)victim, Ids(status, "learners"));
+        await AssertAllCommittedAsync(client, acknowledged);
+        var metrics = await new HttpClient().GetStringAsync(new Uri($"http://127.0.0.1:{agents.PortsOf(victim).Http}/metrics"));
+        Assert.Contains("walrus_raft_removed 1", metrics, StringComparison.Ordinal);
+        var term = status.GetProperty("term").GetUInt64();
+        await Task.Delay(TimeSpan.FromSeconds(3)); // a removed agent that still campaigned would raise the term by now
+        Assert.Equal(term, (await agents.StatusAsync(leader))!.Value.GetProperty("term").GetUInt64());
+    }
+
+    private sealed record Box(JsonElement Element);
+
+    private static List<ulong> Ids(JsonElement status, string property) => [.. status.GetProperty(property).EnumerateArray().Select(v => v.GetUInt64())];
+
+    private static async Task AssertAllCommittedAsync(WalrusClient client, IReadOnlyDictionary<string, ulong> acknowledged)
+    {
+        var found = new Dictionary<string, ulong>();
+        ulong from = 1;
+        while (found.Count < acknowledged.Count)
+        {
+            var range = await client.ReadRangeAsync(from, 4096, 4 << 20, Consistency.Linearizable);
+            if (range.Entries.Count == 0)
+            {
+                break;
+            }
+
+            foreach (var e in range.Entries)
+            {
+                found.TryAdd(Encoding.UTF8.GetString(e.Payload.Span), e.Index);
+            }
+
+            from = range.Entries[^1].Index + 1;
+        }
+
+        foreach (var (text, index) in acknowledged)
+        {
+            Assert.True(found.TryGetValue(text, out var at), $"acknowledged append '{text}' is missing");
+            Assert.Equal(index, at);
+        }
+    }
+
+    private static WalrusClient NewClient(AgentProcesses agents, string[] endpoints)
+    {
+        var options = new WalrusClientOptions { CaFile = Path.Combine(agents.Certs, "ca.pem"), RequestTimeout = TimeSpan.FromSeconds(5), MaxRetries = 30 };
+        foreach (var e in endpoints)
+        {
+            options.Endpoints.Add(e);
+        }
+
+        return new WalrusClient(options);
+    }
+
+    /// <summary>Closed-loop appends from a few workers, recording each acknowledgement and the longest gap between two.</summary>
+    private sealed class AppendLoad : IDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task[] _workers;
+        private readonly object _gate = new();
+        private long _lastAck = Stopwatch.GetTimestamp();
+        private TimeSpan _longestGap;
+
+        public AppendLoad(WalrusClient client, int workers)
+        {
+            _workers = [.. Enumerable.Range(0, workers).Select(w => Task.Run(async () =>
+            {
+                for (var n = 0; !_stop.IsCancellationRequested; n++)
+                {
+                    var text = $"worker-{w}-append-{n}";
+                    var result = await client.AppendAsync(Encoding.UTF8.GetBytes(text), "load");
+                    Acknowledged[text] = result.Index;
+                    lock (_gate)
+                    {
+                        var now = Stopwatch.GetTimestamp();
+                        var gap = Stopwatch.GetElapsedTime(_lastAck, now);
+                        _longestGap = gap > _longestGap ? gap : _longestGap;
+                        _lastAck = now;
+                    }
+                }
+            }))];
+        }
+
+        public ConcurrentDictionary<string, ulong> Acknowledged { get; } = new();
+
+        public Task WaitForAcknowledgedAsync(int count) =>
+            AgentProcesses.EventuallyAsync(() => Task.FromResult(Acknowledged.Count >= count ? this : null), TimeSpan.FromSeconds(60), $"{count} appends acknowledged");
+
+        public async Task<(TimeSpan LongestGap, IReadOnlyDictionary<string, ulong> Acknowledged)> StopAsync()
+        {
+            await _stop.CancelAsync();
+            await Task.WhenAll(_workers); // an append failing after all retries fails the test here
+            lock (_gate)
+            {
+                return (_longestGap, new Dictionary<string, ulong>(Acknowledged));
+            }
+        }
+
+        public void Dispose() => _stop.Dispose();
+    }
+}
