@@ -11,6 +11,7 @@ public sealed class BugDetectionTests
     [InlineData("double-vote", 1, 5, "election-safety")]
     [InlineData("skip-truncate-on-conflict", 4, 25, "committed-prefix")]
     [InlineData("truncate-past-checkpoint", 3, 15, "node-invariant")]
+    [InlineData("two-config-changes", 5, 60, "one-config-change")]
     public void An_injected_bug_is_reported_as_a_violation(string bug, long seed, double simSeconds, string property)
     {
         var options = new SimOptions
