@@ -86,6 +86,69 @@ public sealed class AgentMembershipTests(ITestOutputHelper output)
         Assert.Equal(term, (await agents.StatusAsync(leader))!.Value.GetProperty("term").GetUInt64());
     }
 
+    [Fact]
+    public async Task Recover_force_new_cluster_on_the_last_of_three_agents_brings_back_a_writable_cluster_with_every_committed_entry()
+    {
+        await using var agents = new AgentProcesses();
+        agents.Reserve(3);
+        for (var id = 1; id <= 3; id++)
+        {
+            agents.Start(id, ["--join", agents.JoinList(3), "--bootstrap-expect", "3"]);
+        }
+
+        var leader = (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
+        var acknowledged = new Dictionary<string, ulong>();
+        await using (var client = NewClient(agents, agents.ClientEndpoints([1, 2, 3])))
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                var text = $"before-loss-{i}";
+                acknowledged[text] = (await client.AppendAsync(Encoding.UTF8.GetBytes(text))).Index;
+            }
+        }
+
+        // Two agents are lost for good; the survivor alone has no quorum.
+        var survivor = Enumerable.Range(1, 3).First(id => id != leader);
+        foreach (var id in Enumerable.Range(1, 3).Where(id => id != survivor))
+        {
+            agents.Kill(id);
+        }
+
+        await agents.StopAsync(survivor);
+        var dir = agents.DataDirOf(survivor);
+        var nodeId = survivor.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // The operator runs it with the agent's own configuration (here: the flags the fixture starts agents with).
+        string[] config = ["--node-id", nodeId, "--data-dir", dir, "--ca", Path.Combine(agents.Certs, "ca.pem"),
+            "--cert", Path.Combine(agents.Certs, $"node-{nodeId}.pem"), "--key", Path.Combine(agents.Certs, $"node-{nodeId}.key")];
+        var refused = await AgentProcesses.RunAgentCommandAsync(["recover", .. config]);
+        Assert.Equal(2, refused.ExitCode); // never without the explicit flag
+        Assert.Contains("--force-new-cluster", refused.Error, StringComparison.Ordinal);
+        var recovered = await AgentProcesses.RunAgentCommandAsync(["recover", "--force-new-cluster", .. config]);
+        Assert.True(recovered.ExitCode == 0, recovered.Output + recovered.Error);
+        output.WriteLine(recovered.Output.Trim());
+
+        var started = Stopwatch.GetTimestamp();
+        agents.Start(survivor, ["--join", agents.JoinList(3)]);
+        await using (var client = NewClient(agents, agents.ClientEndpoints([survivor])))
+        {
+            var first = await client.AppendAsync(Encoding.UTF8.GetBytes("after-recovery"));
+            output.WriteLine($"writable {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s after the start (index {first.Index})");
+            await AssertAllCommittedAsync(client, acknowledged);
+
+            // The lost hosts come back wiped: they rejoin as learners and autopilot promotes them to the 3 voters.
+            foreach (var id in Enumerable.Range(1, 3).Where(id => id != survivor))
+            {
+                Directory.Delete(agents.DataDirOf(id), recursive: true);
+                agents.Start(id, ["--join", agents.JoinList(3), "--bootstrap-expect", "3"]);
+            }
+
+            var status = await AgentProcesses.EventuallyAsync(async () => await agents.StatusAsync(survivor) is { } s && Ids(s, "voters").Count == 3 ? new Box(s) : null,
+                TimeSpan.FromSeconds(60), "the wiped agents rejoin and are promoted");
+            output.WriteLine($"voters after the rejoin: [{string.Join(',', Ids(status.Element, "voters"))}]");
+            Assert.True((await client.AppendAsync(Encoding.UTF8.GetBytes("after-rejoin"))).Index > first.Index);
+        }
+    }
+
     private sealed record Box(JsonElement Element);
 
     private static List<ulong> Ids(JsonElement status, string property) => [.. status.GetProperty(property).EnumerateArray().Select(v => v.GetUInt64())];

@@ -77,10 +77,15 @@ internal sealed partial class AgentProcesses : IAsyncDisposable
     }
 
     /// <summary>Runs walrusctl (built beside the tests) and returns its exit code, standard output and standard error.</summary>
-    public static async Task<(int ExitCode, string Output, string Error)> RunWalrusctlAsync(string? stdin, params string[] args)
+    public static Task<(int ExitCode, string Output, string Error)> RunWalrusctlAsync(string? stdin, params string[] args) => RunToolAsync("walrusctl.dll", stdin, args);
+
+    /// <summary>Runs walrus-agent (built beside the tests) as a one-shot command (for example <c>recover</c>) and returns its exit code and output.</summary>
+    public static Task<(int ExitCode, string Output, string Error)> RunAgentCommandAsync(params string[] args) => RunToolAsync("walrus-agent.dll", null, args);
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunToolAsync(string dll, string? stdin, string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "walrusctl.dll"));
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
         foreach (var a in args)
         {
             start.ArgumentList.Add(a);
