@@ -6,12 +6,12 @@ namespace WalrusGossip.Simulation.Tests;
 public sealed class BugDetectionTests
 {
     [Theory]
-    [InlineData("commit-previous-term", 2, 65, "leader-commit-rule")]
+    [InlineData("commit-previous-term", 8, 75, "leader-commit-rule")]
     [InlineData("ack-before-fsync", 1, 20, "recovery")]
     [InlineData("double-vote", 1, 5, "election-safety")]
-    [InlineData("skip-truncate-on-conflict", 4, 25, "committed-prefix")]
-    [InlineData("truncate-past-checkpoint", 3, 15, "node-invariant")]
-    [InlineData("two-config-changes", 5, 60, "one-config-change")]
+    [InlineData("skip-truncate-on-conflict", 1, 25, "committed-prefix")]
+    [InlineData("truncate-past-checkpoint", 6, 15, "node-invariant")]
+    [InlineData("two-config-changes", 5, 62, "one-config-change")]
     public void An_injected_bug_is_reported_as_a_violation(string bug, long seed, double simSeconds, string property)
     {
         var options = new SimOptions
