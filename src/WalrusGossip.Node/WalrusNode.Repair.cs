@@ -124,13 +124,13 @@ public sealed partial class WalrusNode
         var now = _clock.Now;
         if (m.Reject || m.Entries.Count == 0)
         {
-            LogRepairRefused(_logger, m.From, m.Index);
+            LogRepairRefused(_logger, m.From, m.Index + 1);
             _nextRepairRequest = now; // ask the next peer at once
             CheckDamage(now);
             return;
         }
 
-        var range = Storage.Log.DamagedRanges.FirstOrDefault(r => r.FirstIndex == m.Index);
+        var range = Storage.Log.DamagedRanges.FirstOrDefault(r => r.FirstIndex == m.Index + 1);
         if (range is null || (ulong)m.Entries.Count != range.Count)
         {
             return; // an answer to an older request, or a partial one
@@ -203,7 +203,7 @@ public sealed partial class WalrusNode
             From = Id,
             To = m.From,
             Term = Raft.Status.Term,
-            Index = m.Index,
+            Index = m.Index - 1, // like Append: the index before the first entry (the wire checks entries follow it)
             Commit = Raft.Status.Commit,
             Entries = served ?? [],
             Reject = served is null,

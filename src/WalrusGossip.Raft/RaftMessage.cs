@@ -63,8 +63,8 @@ public enum RaftMessageType
     RepairRequest = 14,
 
     /// <summary>
-    /// The answer to <see cref="RepairRequest"/>: <see cref="RaftMessage.Entries"/> from <see cref="RaftMessage.Index"/>
-    /// on, <see cref="RaftMessage.Commit"/> the responder's commit index, <see cref="RaftMessage.Reject"/> when it cannot
+    /// The answer to <see cref="RepairRequest"/>: <see cref="RaftMessage.Entries"/> from <see cref="RaftMessage.Index"/> + 1
+    /// on (as in <see cref="Append"/>, Index is the one before the first entry), <see cref="RaftMessage.Commit"/> the responder's commit index, <see cref="RaftMessage.Reject"/> when it cannot
     /// serve the range (compacted, beyond its log, or damaged itself). The requester verifies every entry's term before
     /// rewriting. Ignored by <see cref="RaftNode.Step"/>.
     /// </summary>
