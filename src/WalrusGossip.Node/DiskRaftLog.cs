@@ -145,6 +145,9 @@ public sealed class DiskRaftLog : IRaftLogStorage
     /// <inheritdoc />
     public RaftSnapshot GetSnapshot() => _snapshot;
 
+    /// <inheritdoc />
+    public ulong FirstDamagedIndex => _storage.Log.FirstDamagedIndex;
+
     /// <summary>Injected bug for the simulator (<c>truncate-past-checkpoint</c>): retention may delete entries the checkpoint does not cover.</summary>
     internal bool BugTruncatePastCheckpoint { get; init; }
 

@@ -158,7 +158,9 @@ public sealed partial class WalrusNode : IDisposable
             _stateMachine.Restore(raftLog.GetSnapshot().Data.Span, raftLog.Snapshot.Config);
         }
 
+        ScrubAtStart(); // before the Raft core reads its configuration entries from the log
         _raft = CreateRaft(raftLog);
+        CheckDamage(_clock.Now);
         var now = _clock.Now;
         _startedAt = now;
         _membership = new MembershipNode(
@@ -245,6 +247,7 @@ public sealed partial class WalrusNode : IDisposable
         Membership.Tick(now);
         BootstrapFromGossipIfExpected(now);
         TickSnapshotTransfers(now);
+        CheckDamage(now);
         CheckpointIfDue();
         if (now >= _nextMetadataRefresh)
         {
@@ -315,6 +318,12 @@ public sealed partial class WalrusNode : IDisposable
         ArgumentNullException.ThrowIfNull(message);
         if (message.To != Id)
         {
+            return;
+        }
+
+        if (message.Type is RaftMessageType.RepairRequest or RaftMessageType.RepairResponse)
+        {
+            ReceiveRepair(message);
             return;
         }
 

@@ -200,6 +200,8 @@ public static class RaftMessageMapper
         RaftMessageType.ReadIndexResponse => RaftMessageKind.ReadIndexResponse,
         RaftMessageType.SnapshotChunk => RaftMessageKind.SnapshotChunk,
         RaftMessageType.SnapshotChunkResponse => RaftMessageKind.SnapshotChunkResponse,
+        RaftMessageType.RepairRequest => RaftMessageKind.RepairRequest,
+        RaftMessageType.RepairResponse => RaftMessageKind.RepairResponse,
         RaftMessageType.Removed => RaftMessageKind.Removed,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown Raft message type"),
     };
@@ -220,6 +222,8 @@ public static class RaftMessageMapper
         RaftMessageKind.ReadIndexResponse => RaftMessageType.ReadIndexResponse,
         RaftMessageKind.SnapshotChunk => RaftMessageType.SnapshotChunk,
         RaftMessageKind.SnapshotChunkResponse => RaftMessageType.SnapshotChunkResponse,
+        RaftMessageKind.RepairRequest => RaftMessageType.RepairRequest,
+        RaftMessageKind.RepairResponse => RaftMessageType.RepairResponse,
         RaftMessageKind.Removed => RaftMessageType.Removed,
         _ => throw Malformed($"unknown Raft message kind {(int)kind}"),
     };

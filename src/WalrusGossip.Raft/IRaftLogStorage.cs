@@ -46,4 +46,11 @@ public interface IRaftLogStorage
     /// <summary>Returns the latest snapshot with its checkpoint bytes, to send to a follower that is too far behind.</summary>
     /// <returns>The snapshot; <see cref="RaftSnapshot.Empty"/> when none exists.</returns>
     RaftSnapshot GetSnapshot();
+
+    /// <summary>
+    /// The lowest index whose stored entry is damaged and unreadable until repaired (protocol-aware repair), or 0 when
+    /// none is. At start-up the configuration is rebuilt only from the entries before it; see
+    /// <see cref="RaftNode.RebuildConfiguration"/>. Defaults to 0.
+    /// </summary>
+    ulong FirstDamagedIndex => 0;
 }

@@ -255,10 +255,14 @@ internal sealed class RaftLog
     public IReadOnlyList<LogEntry> NextCommittedEntries(ulong maxBytes)
     {
         var low = Math.Max(Applied + 1, FirstIndex);
-        return low > Committed ? [] : Slice(low, Committed + 1, maxBytes) ?? [];
+        var high = Math.Min(Committed, ApplyLimit);
+        return low > high ? [] : Slice(low, high + 1, maxBytes) ?? [];
     }
 
-    public bool HasNextCommittedEntries => Math.Max(Applied + 1, FirstIndex) <= Committed;
+    public bool HasNextCommittedEntries => Math.Max(Applied + 1, FirstIndex) <= Math.Min(Committed, ApplyLimit);
+
+    /// <summary>Highest index that may be applied (entries after it are unreadable until repaired); <see cref="ulong.MaxValue"/> for none.</summary>
+    public ulong ApplyLimit { get; set; } = ulong.MaxValue;
 
     /// <summary>The application persisted entries up to (<paramref name="index"/>, <paramref name="term"/>).</summary>
     public void StableTo(ulong index, ulong term)

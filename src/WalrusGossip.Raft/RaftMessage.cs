@@ -56,6 +56,21 @@ public enum RaftMessageType
     SnapshotChunkResponse = 13,
 
     /// <summary>
+    /// Protocol-aware repair (Alagappan et al., FAST 2018): a node whose log holds a damaged range asks a peer for the
+    /// entries [<see cref="RaftMessage.Index"/>, <see cref="RaftMessage.Commit"/>] (inclusive). Handled by the node
+    /// layer; ignored by <see cref="RaftNode.Step"/>.
+    /// </summary>
+    RepairRequest = 14,
+
+    /// <summary>
+    /// The answer to <see cref="RepairRequest"/>: <see cref="RaftMessage.Entries"/> from <see cref="RaftMessage.Index"/> + 1
+    /// on (as in <see cref="Append"/>, Index is the one before the first entry), <see cref="RaftMessage.Commit"/> the responder's commit index, <see cref="RaftMessage.Reject"/> when it cannot
+    /// serve the range (compacted, beyond its log, or damaged itself). The requester verifies every entry's term before
+    /// rewriting. Ignored by <see cref="RaftNode.Step"/>.
+    /// </summary>
+    RepairResponse = 15,
+
+    /// <summary>
     /// The leader tells a node that an operator removed it from the cluster (the configuration entry that removed it
     /// is committed, and the leader stops replicating to a removed node, so it may never receive that entry). The node
     /// layer acts on it: the node stops campaigning and voting and announces itself removed in gossip, so autopilot does

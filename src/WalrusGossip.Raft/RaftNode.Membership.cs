@@ -49,12 +49,34 @@ public sealed partial class RaftNode
         var snapshot = _storage.Snapshot;
         ResetConfig(snapshot.Index, snapshot.Config ?? ClusterConfig.Empty);
         var last = _log.LastIndex;
+        var damaged = _storage.FirstDamagedIndex;
+        if (damaged != 0 && damaged <= last)
+        {
+            last = damaged - 1; // unreadable until repaired; RebuildConfiguration reads the rest afterwards
+        }
+
         for (var low = Math.Max(_log.FirstIndex, snapshot.Index + 1); low <= last;) // entries retained before the snapshot are older configurations
         {
             var entries = _log.Slice(low, last + 1, 4 << 20) ?? throw new RaftInvariantViolationException($"log entries from {low} are unavailable at start-up");
             OnEntriesAppended(entries, 0);
             low += (ulong)entries.Count;
         }
+    }
+
+    /// <summary>
+    /// Rebuilds the configuration from the snapshot and every configuration entry of the log, as at start-up: after a
+    /// damaged range (<see cref="IRaftLogStorage.FirstDamagedIndex"/>) that start-up could not read has been repaired.
+    /// Only on a follower (an abstaining node is one); a leader's configuration is never in doubt.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This node is the leader.</exception>
+    public void RebuildConfiguration()
+    {
+        if (_role == RaftRole.Leader)
+        {
+            throw new InvalidOperationException("a leader's configuration is rebuilt only at start-up");
+        }
+
+        RebuildConfigFromLog();
     }
 
     private void ResetConfig(ulong index, ClusterConfig config)

@@ -15,7 +15,8 @@ public sealed partial class RaftNode
         ArgumentNullException.ThrowIfNull(message);
         var m = message;
         if (m.To != Id || m.From == 0 || m.From == Id || !Enum.IsDefined(m.Type)
-            || m.Type is RaftMessageType.SnapshotChunk or RaftMessageType.SnapshotChunkResponse or RaftMessageType.Removed)
+            || m.Type is RaftMessageType.SnapshotChunk or RaftMessageType.SnapshotChunkResponse or RaftMessageType.Removed
+                or RaftMessageType.RepairRequest or RaftMessageType.RepairResponse)
         {
             return;
         }

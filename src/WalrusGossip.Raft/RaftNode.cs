@@ -240,7 +240,37 @@ public sealed partial class RaftNode
 
     internal int RandomizedElectionTimeout => _randomizedElectionTimeout;
 
-    private bool Promotable => _config.IsVoter(Id) && _log.PendingSnapshot is null;
+    private bool Promotable => _config.IsVoter(Id) && _log.PendingSnapshot is null && !_abstaining;
+
+    private bool _abstaining;
+
+    /// <summary>True while <see cref="SetAbstaining"/> holds this node out of elections.</summary>
+    public bool IsAbstaining => _abstaining;
+
+    /// <summary>
+    /// Holds this node out of elections while part of its log is damaged and being repaired (protocol-aware recovery,
+    /// Alagappan et al., "Protocol-Aware Recovery for Consensus-Based Storage", FAST 2018): it does not campaign (nor
+    /// act on TimeoutNow), it refuses Vote and PreVote requests, and a leader or candidate steps down to follower in
+    /// its current term, since it must not serve or be elected on a log it cannot read. Term, vote and commit index
+    /// are left as they are: a node never forgets its hard state to repair itself. Replication to it goes on.
+    /// </summary>
+    /// <param name="abstain">True to abstain; false to take part again once the log is whole.</param>
+    public void SetAbstaining(bool abstain)
+    {
+        _abstaining = abstain;
+        if (abstain && _role != RaftRole.Follower)
+        {
+            BecomeFollower(_term, 0);
+        }
+    }
+
+    /// <summary>
+    /// Committed entries are handed to the application (<see cref="Ready.CommittedEntries"/>) only up to
+    /// <paramref name="lastApplicable"/>: the storage's entries after it are unreadable until repaired. The commit
+    /// index itself is not limited.
+    /// </summary>
+    /// <param name="lastApplicable">Highest index that may be applied; <see cref="ulong.MaxValue"/> for no limit.</param>
+    public void SetApplyLimit(ulong lastApplicable) => _log.ApplyLimit = lastApplicable;
 
     private HardState CurrentHardState => new(_term, _vote, _log.Committed);
 

@@ -65,6 +65,7 @@ public sealed partial class LogStore
             _lastIndex = fromIndex - 1;
             _ackedLast = _lastIndex;
             _nextIndex = fromIndex;
+            ForgetDamageOutside();
         });
     }
 
@@ -113,6 +114,7 @@ public sealed partial class LogStore
                 }
 
                 _segments.RemoveRange(0, removed);
+                ForgetDamageOutside();
                 if (removed > 0)
                 {
                     _device.SyncDirectory(_directory);
@@ -127,6 +129,7 @@ public sealed partial class LogStore
 
             detached = _segments.GetRange(0, removed);
             _segments.RemoveRange(0, removed);
+            ForgetDamageOutside();
             _firstIndex = beforeIndex;
         });
 

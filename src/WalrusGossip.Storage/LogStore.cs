@@ -180,16 +180,35 @@ public sealed partial class LogStore : IDisposable
             while (!budgetReached && added < maxCount && index <= last)
             {
                 var segment = FindSegment(index);
+                var readLast = Math.Min(segment.LastIndex, last);
+                if (segment.Sealed && DamageOf(segment) is { } damage && index <= damage.LastIndex)
+                {
+                    if (index >= damage.FirstIndex)
+                    {
+                        if (added > 0)
+                        {
+                            break; // what was read before the damage is returned; the next read reports it
+                        }
+
+                        throw new DamagedEntryException(index, damage);
+                    }
+
+                    readLast = Math.Min(readLast, damage.FirstIndex - 1);
+                }
+
                 int count;
                 long bytes;
                 bool full;
                 try
                 {
-                    (count, bytes, full) = ReadSegment(segment, index, Math.Min(segment.LastIndex, last), maxCount - added, maxBytes - payloadBytes, added, into);
+                    (count, bytes, full) = ReadSegment(segment, index, readLast, maxCount - added, maxBytes - payloadBytes, added, into);
                 }
                 catch (LogCorruptionException e) when (segment.Sealed)
                 {
                     DistrustSegmentIndex(segment, e);
+                    var span = ScrubSegment(segment);
+                    MarkDamaged(segment, Math.Min(e.Index, span?.First ?? e.Index), Math.Max(e.Index, span?.Last ?? segment.LastIndex),
+                        span is { } b && b.First < e.Index ? b.Offset : e.Offset, e.Reason);
                     throw;
                 }
 

@@ -478,6 +478,53 @@ public sealed class NodeClusterTests : IDisposable
         return RunUntil(() => results.Count == 1 ? results : null, TimeSpan.FromSeconds(5))[0];
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_byte_flipped_in_a_sealed_segment_while_stopped_is_repaired_from_peers_at_start(bool leaderDamaged)
+    {
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        var results = new List<AppendResult>();
+        for (ulong seq = 1; seq <= 300; seq++)
+        {
+            leader.Append(42, seq, AppendCommand.Encode(42, seq, null, new byte[10_000]), results.Add);
+        }
+
+        RunUntil(() => results.Count == 300 ? results : null, TimeSpan.FromSeconds(30));
+        var commit = leader.Status.CommitIndex;
+        RunUntil(() => _nodes.Values.All(n => n.Status.AppliedIndex >= commit) ? this : null, TimeSpan.FromSeconds(10));
+        var victim = leaderDamaged ? leader : _nodes.Values.First(n => n != leader);
+        var id = victim.Id;
+        var dir = Path.Combine(_root, $"n{id}");
+        victim.Dispose();
+        _nodes.Remove(id);
+
+        var segment = Path.Combine(dir, "log", "00000000000000000001.seg");
+        using (var f = File.Open(segment, FileMode.Open, FileAccess.ReadWrite))
+        {
+            f.Position = 500_000; // inside a 10 KB payload in the middle of the first (sealed) segment
+            var b = f.ReadByte();
+            f.Position = 500_000;
+            f.WriteByte((byte)(b ^ 0x20));
+        }
+
+        Assert.False(StoreVerifier.Verify(dir).Intact);
+        var restarted = AddNode(id, [1, 2, 3]);
+        Assert.Equal(1, restarted.DamagedRangesFound);
+        Assert.True(restarted.IsRepairing);
+        RunUntil(() => !restarted.IsRepairing && restarted.EntriesRepaired > 0 ? this : null, TimeSpan.FromSeconds(10));
+        RunUntil(() => restarted.Status.AppliedIndex >= commit ? this : null, TimeSpan.FromSeconds(10));
+        var other = _nodes.Values.First(n => n != restarted);
+        for (var i = results[0].Index; i <= results[^1].Index; i++)
+        {
+            Assert.Equal(other.LocalLog.Read(i).Payload.ToArray(), restarted.LocalLog.Read(i).Payload.ToArray());
+        }
+
+        restarted.Dispose();
+        _nodes.Remove(id);
+        Assert.True(StoreVerifier.Verify(dir).Intact);
+    }
+
     private void Restart(ulong id, ulong checkpointEveryEntries, RetentionPolicy? retention = null)
     {
         _nodes[id].Dispose();

@@ -197,3 +197,43 @@ public sealed class StorageConfigurationException : StorageException
     /// <summary>Creates the exception with a default message.</summary>
     public StorageConfigurationException() { }
 }
+
+/// <summary>
+/// A read reached an index inside a damaged range of a sealed segment (<see cref="LogStore.DamagedRanges"/>): the
+/// record failed verification and has not been repaired yet (<see cref="LogStore.RepairDamaged"/>). The store keeps
+/// running; the entry is unavailable until it is rewritten from a verified copy (protocol-aware recovery, Alagappan
+/// et al., "Protocol-Aware Recovery for Consensus-Based Storage", FAST 2018).
+/// </summary>
+public sealed class DamagedEntryException : StorageException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="index">The index that was asked for.</param>
+    /// <param name="range">The damaged range holding it.</param>
+    public DamagedEntryException(ulong index, DamagedRange range)
+        : base($"index {index} lies in damaged range {range.FirstIndex}..{range.LastIndex} of {range.SegmentPath} ({range.Reason}); it is unavailable until repaired")
+    {
+        Index = index;
+        Range = range;
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    /// <param name="message">What went wrong.</param>
+    public DamagedEntryException(string message) : base(message) => Reason = message;
+
+    /// <summary>Creates the exception with a default message.</summary>
+    public DamagedEntryException() : this("damaged log entry") { }
+
+    /// <summary>Creates the exception with a message and cause.</summary>
+    /// <param name="message">What went wrong.</param>
+    /// <param name="inner">The cause.</param>
+    public DamagedEntryException(string message, Exception inner) : base(message, inner) => Reason = message;
+
+    /// <summary>The index that was asked for.</summary>
+    public ulong Index { get; }
+
+    /// <summary>The damaged range holding <see cref="Index"/>; null only for the message-only constructors.</summary>
+    public DamagedRange? Range { get; }
+
+    /// <summary>Why (for the message-only constructors).</summary>
+    public string? Reason { get; }
+}

@@ -1,0 +1,233 @@
+using Microsoft.Extensions.Logging;
+using WalrusGossip.Raft;
+using WalrusGossip.Storage;
+
+namespace WalrusGossip.Node;
+
+/// <summary>
+/// Protocol-aware repair of damaged log records (Alagappan et al., "Protocol-Aware Recovery for Consensus-Based
+/// Storage", FAST 2018). A record of a sealed segment that fails verification is not a crash: the store records the
+/// range (<see cref="LogStore.Scrub"/> at start, or a read), this node abstains (<see cref="RaftNode.SetAbstaining"/>:
+/// no campaign, no votes, a leader steps down) and applies committed entries only below the range
+/// (<see cref="RaftNode.SetApplyLimit"/>), asks its peers for the range (<see cref="RaftMessageType.RepairRequest"/>,
+/// the leader first, then the others in turn, again every <see cref="RepairRetryInterval"/>), accepts an answer only
+/// when every entry holds the index and the term the store expects there (by Log Matching, the same entry), rewrites
+/// the range (<see cref="LogStore.RepairDamaged"/>) and then takes part again. Hard state (term, vote, commit) is never
+/// changed to repair. A range no peer can serve (all compacted it, or all are damaged there) stays damaged: the node
+/// keeps abstaining and asking, and logs each refusal.
+/// </summary>
+public sealed partial class WalrusNode
+{
+    /// <summary>How long a repair request waits for its answer before the next peer is asked.</summary>
+    public static readonly TimeSpan RepairRetryInterval = TimeSpan.FromMilliseconds(500);
+
+    private TimeSpan _nextRepairRequest;
+    private int _repairAttempts;
+
+    /// <summary>True while part of the local log is damaged and this node abstains from elections until it is repaired.</summary>
+    public bool IsRepairing => _raft?.IsAbstaining == true;
+
+    /// <summary>Damaged ranges found in the local log since start.</summary>
+    public long DamagedRangesFound => _storage?.Log.DamagedRangesFound ?? 0;
+
+    /// <summary>Entries rewritten from verified peer copies since start.</summary>
+    public long EntriesRepaired => _storage?.Log.EntriesRepaired ?? 0;
+
+    /// <summary>Repair requests sent since start.</summary>
+    public long RepairRequestsSent { get; private set; }
+
+    /// <summary>Repair answers refused because an entry did not hold the expected index or term.</summary>
+    public long RepairResponsesRejected { get; private set; }
+
+    /// <summary>At start, before the Raft core is built: scrubs every sealed segment (reads the retained log once).</summary>
+    private void ScrubAtStart()
+    {
+        foreach (var range in Storage.Log.Scrub())
+        {
+            LogDamaged(_logger, range.FirstIndex, range.LastIndex, range.SegmentPath, range.Reason);
+        }
+    }
+
+    /// <summary>Abstains and asks for the damaged range while there is one; takes part again once none is left.</summary>
+    private void CheckDamage(TimeSpan now)
+    {
+        var raft = Raft;
+        var first = Storage.Log.FirstDamagedIndex;
+        if (first == 0)
+        {
+            if (raft.IsAbstaining)
+            {
+                raft.RebuildConfiguration(); // start-up could not read configuration entries in the damaged range
+                raft.SetAbstaining(false);
+                raft.SetApplyLimit(ulong.MaxValue);
+                LogRepairDone(_logger, EntriesRepaired);
+            }
+
+            return;
+        }
+
+        if (!raft.IsAbstaining)
+        {
+            raft.SetAbstaining(true);
+            _nextRepairRequest = now;
+            LogAbstaining(_logger, first);
+        }
+
+        raft.SetApplyLimit(first - 1);
+        if (now >= _nextRepairRequest)
+        {
+            SendRepairRequest(now);
+        }
+    }
+
+    private void SendRepairRequest(TimeSpan now)
+    {
+        var ranges = Storage.Log.DamagedRanges;
+        if (ranges.Count == 0)
+        {
+            return;
+        }
+
+        var status = Raft.Status;
+        var peers = status.Config.Voters.Concat(status.Config.Learners).Where(p => p != Id).Distinct().Order().ToList();
+        _nextRepairRequest = now + RepairRetryInterval;
+        if (peers.Count == 0)
+        {
+            return;
+        }
+
+        // The leader first (it holds every committed entry), then every peer in turn.
+        var attempt = _repairAttempts++;
+        var to = status.Leader != 0 && status.Leader != Id && attempt % 2 == 0 ? status.Leader : peers[attempt / 2 % peers.Count];
+        var range = ranges[0];
+        RepairRequestsSent++;
+        _transport.SendRaft(new RaftMessage
+        {
+            Type = RaftMessageType.RepairRequest,
+            From = Id,
+            To = to,
+            Term = status.Term,
+            Index = range.FirstIndex,
+            Commit = range.LastIndex,
+        });
+    }
+
+    /// <summary>Answers a peer's repair request, or verifies and applies an answer to ours.</summary>
+    private void ReceiveRepair(RaftMessage m)
+    {
+        if (m.Type == RaftMessageType.RepairRequest)
+        {
+            AnswerRepairRequest(m);
+            return;
+        }
+
+        var now = _clock.Now;
+        if (m.Reject || m.Entries.Count == 0)
+        {
+            LogRepairRefused(_logger, m.From, m.Index + 1);
+            _nextRepairRequest = now; // ask the next peer at once
+            CheckDamage(now);
+            return;
+        }
+
+        var range = Storage.Log.DamagedRanges.FirstOrDefault(r => r.FirstIndex == m.Index + 1);
+        if (range is null || (ulong)m.Entries.Count != range.Count)
+        {
+            return; // an answer to an older request, or a partial one
+        }
+
+        var log = Storage.Log;
+        var verify = !_options.InjectedBugs.Contains("repair-unverified");
+        for (var i = 0; i < m.Entries.Count; i++)
+        {
+            var entry = m.Entries[i];
+            var index = range.FirstIndex + (ulong)i;
+            if (verify && (entry.Index != index || entry.Term != log.TermAt(index)))
+            {
+                RepairResponsesRejected++;
+                LogRepairEntryRejected(_logger, m.From, entry.Index, entry.Term, index, log.TermAt(index));
+                _nextRepairRequest = now;
+                CheckDamage(now);
+                return;
+            }
+        }
+
+        try
+        {
+            log.RepairDamaged(range, m.Entries);
+            LogRepaired(_logger, range.FirstIndex, range.LastIndex, m.From);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or LogCorruptionException or IOException)
+        {
+            LogRepairFailed(_logger, range.FirstIndex, range.LastIndex, e.Message);
+            _nextRepairRequest = now;
+        }
+
+        CheckDamage(now);
+        ProcessReady();
+    }
+
+    private void AnswerRepairRequest(RaftMessage m)
+    {
+        var log = Storage.Log;
+        IReadOnlyList<LogEntry>? served = null;
+        if (m.Index >= log.FirstIndex && m.Commit >= m.Index && m.Commit <= log.LastIndex && m.Commit - m.Index < int.MaxValue)
+        {
+            var entries = new List<LogEntry>();
+            try
+            {
+                var count = (int)(m.Commit - m.Index + 1);
+                while (entries.Count < count)
+                {
+                    var next = m.Index + (ulong)entries.Count;
+                    if (log.ReadRange(next, count - entries.Count, long.MaxValue, entries) == 0)
+                    {
+                        break;
+                    }
+                }
+
+                if (entries.Count == count)
+                {
+                    served = entries;
+                }
+            }
+            catch (Exception e) when (e is DamagedEntryException or LogCorruptionException or LogIndexOutOfRangeException)
+            {
+                // Damaged or compacted here too: refuse, the requester asks another peer.
+            }
+        }
+
+        _transport.SendRaft(new RaftMessage
+        {
+            Type = RaftMessageType.RepairResponse,
+            From = Id,
+            To = m.From,
+            Term = Raft.Status.Term,
+            Index = m.Index - 1, // like Append: the index before the first entry (the wire checks entries follow it)
+            Commit = Raft.Status.Commit,
+            Entries = served ?? [],
+            Reject = served is null,
+        });
+    }
+
+    [LoggerMessage(EventId = 60, Level = LogLevel.Error, Message = "damaged log range {First}..{Last} in {Path} ({Reason}): repairing it from peers")]
+    private static partial void LogDamaged(ILogger logger, ulong first, ulong last, string path, string reason);
+
+    [LoggerMessage(EventId = 61, Level = LogLevel.Warning, Message = "abstaining from elections and applying only below index {First} until the damaged log is repaired")]
+    private static partial void LogAbstaining(ILogger logger, ulong first);
+
+    [LoggerMessage(EventId = 62, Level = LogLevel.Information, Message = "repaired log range {First}..{Last} from node {Peer}")]
+    private static partial void LogRepaired(ILogger logger, ulong first, ulong last, ulong peer);
+
+    [LoggerMessage(EventId = 63, Level = LogLevel.Information, Message = "log repaired ({Entries} entries rewritten since start): taking part in elections again")]
+    private static partial void LogRepairDone(ILogger logger, long entries);
+
+    [LoggerMessage(EventId = 64, Level = LogLevel.Warning, Message = "node {Peer} cannot serve damaged range from {First}; asking another peer")]
+    private static partial void LogRepairRefused(ILogger logger, ulong peer, ulong first);
+
+    [LoggerMessage(EventId = 65, Level = LogLevel.Warning, Message = "refused repair entries from node {Peer}: it sent index {Index} term {Term}, expected index {ExpectedIndex} term {ExpectedTerm}")]
+    private static partial void LogRepairEntryRejected(ILogger logger, ulong peer, ulong index, ulong term, ulong expectedIndex, ulong expectedTerm);
+
+    [LoggerMessage(EventId = 66, Level = LogLevel.Error, Message = "repair of {First}..{Last} failed: {Error}; will retry")]
+    private static partial void LogRepairFailed(ILogger logger, ulong first, ulong last, string error);
+}

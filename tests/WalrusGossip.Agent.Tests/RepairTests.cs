@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using WalrusGossip.Client;
+using WalrusGossip.Storage;
+
+namespace WalrusGossip.Agent.Tests;
+
+/// <summary>
+/// Protocol-aware repair on real agents (issue 17 item 4; PAR, FAST 2018): a byte flipped in the middle of a sealed
+/// segment's record while an agent is stopped is found at start, repaired from peers, the agent stays up, and
+/// <c>walrusctl store verify</c> passes on its data directory afterwards.
+/// </summary>
+[Collection(AgentCollection.Name)]
+public sealed class RepairTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_byte_flipped_in_a_stopped_agents_sealed_segment_is_repaired_from_peers_at_start(bool leaderDamaged)
+    {
+        await using var agents = new AgentProcesses();
+        agents.Reserve(3);
+        string[] args = ["--Storage:MaxSegmentBytes=262144", "--Storage:MaxEntryBytes=16384"];
+        for (var id = 1; id <= 3; id++)
+        {
+            agents.Start(id, ["--join", agents.JoinList(3), "--bootstrap-expect", "3", .. args]);
+        }
+
+        var leader = (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
+        var options = new WalrusClientOptions { CaFile = Path.Combine(agents.Certs, "ca.pem"), RequestTimeout = TimeSpan.FromSeconds(5), MaxRetries = 20 };
+        foreach (var e in agents.ClientEndpoints([1, 2, 3]))
+        {
+            options.Endpoints.Add(e);
+        }
+
+        ulong last = 0;
+        await using (var client = new WalrusClient(options))
+        {
+            var payload = new byte[8000];
+            for (var i = 0; i < 400; i++) // about 3 MB: a dozen sealed segments
+            {
+                payload[0] = (byte)i;
+                last = (await client.AppendAsync(payload, "repair")).Index;
+            }
+        }
+
+        await AllAppliedAsync(agents, last);
+        var victim = leaderDamaged ? leader : (leader % 3) + 1;
+        await agents.StopAsync(victim);
+        var dir = agents.DataDirOf(victim);
+        var segment = Directory.GetFiles(Path.Combine(dir, "log"), "*.seg").Order(StringComparer.Ordinal).Skip(1).First();
+        using (var f = File.Open(segment, FileMode.Open, FileAccess.ReadWrite))
+        {
+            f.Position = 100_000; // inside an 8 KB payload in the middle of a sealed segment
+            var b = f.ReadByte();
+            f.Position = 100_000;
+            f.WriteByte((byte)(b ^ 0x08));
+        }
+
+        Assert.NotEqual(0, (await AgentProcesses.RunWalrusctlAsync(null, "store", "verify", "--data-dir", dir)).ExitCode);
+        var started = Stopwatch.StartNew();
+        agents.Start(victim, ["--join", agents.JoinList(3), .. args]);
+        var logFile = Path.Combine(agents.Root, $"node-{victim}.out");
+        string line;
+        try
+        {
+            line = await AgentProcesses.EventuallyAsync(() => Task.FromResult(ReadShared(logFile).Split('\n').LastOrDefault(l => l.Contains("repaired log range", StringComparison.Ordinal))),
+                TimeSpan.FromSeconds(30), "the restarted agent to repair its damaged range");
+        }
+        catch (TimeoutException)
+        {
+            output.WriteLine(await agents.DiagnosticsAsync(80));
+            throw;
+        }
+        output.WriteLine($"agent {victim} (leader before: {leaderDamaged}) repaired in {started.ElapsedMilliseconds} ms after start: {line}");
+        await AllAppliedAsync(agents, last);
+        Assert.Contains("taking part in elections again", ReadShared(logFile), StringComparison.Ordinal);
+
+        await agents.StopAsync(victim);
+        var verify = await AgentProcesses.RunWalrusctlAsync(null, "store", "verify", "--data-dir", dir);
+        Assert.True(verify.ExitCode == 0, verify.Output + verify.Error);
+    }
+
+    private static string ReadShared(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return string.Empty;
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        return new StreamReader(stream).ReadToEnd();
+    }
+
+    private static async Task AllAppliedAsync(AgentProcesses agents, ulong index) =>
+        await AgentProcesses.EventuallyAsync<object>(async () =>
+        {
+            foreach (var id in new[] { 1, 2, 3 })
+            {
+                if (await agents.StatusAsync(id) is not { } s || s.GetProperty("appliedIndex").GetUInt64() < index)
+                {
+                    return null;
+                }
+            }
+
+            return new object();
+        }, TimeSpan.FromSeconds(60), $"every agent to apply {index}");
+}
