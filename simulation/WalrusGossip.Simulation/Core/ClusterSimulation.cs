@@ -326,20 +326,24 @@ internal sealed partial class ClusterSimulation : INodeClock
                 node.Loop.Open();
                 if (node.PendingFlip is { } pending)
                 {
-                    // Open reads only the first and last record of a sealed segment it trusts from its index file: a flip
-                    // elsewhere shows when its record is read (LogCorruptionException, caught below). Read the flipped
-                    // segment's entries now, standing in for that first read; a flip no read reaches (past the last
-                    // record, or below the first retained index) is left to the checkers, as before.
+                    // The node scrubs every sealed segment at start. A flip it found stays on disk for repair; a flip the
+                    // scrub cannot see (a sealed segment open scanned and stopped at, in the zeros past the data end, or
+                    // below the first retained index) goes the old way: the flipped segment is read now, standing in for
+                    // the first read, and corruption found there is restored and the node restarted (caught below).
                     if (process.DamagedRangesFound > 0)
                     {
-                        // The start-up scrub found the flip (protocol-aware repair would fetch the range from peers);
-                        // the simulator still treats it as detected at open and restores the byte. Persistent flips
-                        // repaired through RepairRequest are not simulated yet.
-                        throw new LogCorruptionException($"n{node.Id} start-up scrub found {process.DamagedRangesFound} damaged range(s)");
+                        // The start-up scrub found the flip: the corruption stays on disk (it is not undone) and the node
+                        // must repair the range from its peers (protocol-aware repair) before it votes again.
+                        Stats.BitFlipsDetected++;
+                        Stats.BitFlipsLeftForRepair++;
+                        Trace($"n{node.Id} start-up scrub found {process.DamagedRangesFound} damaged range(s): repairing from peers");
+                        node.PendingFlip = null;
                     }
-
-                    ReadFlippedSegment(node, process.LocalLog, pending.Path);
-                    node.PendingFlip = null;
+                    else
+                    {
+                        ReadFlippedSegment(node, process.LocalLog, pending.Path);
+                        node.PendingFlip = null;
+                    }
                 }
 
                 if (process.LocalLog.RecoveredTornBytes > 0)
@@ -434,6 +438,7 @@ internal sealed partial class ClusterSimulation : INodeClock
         Stats.AgeRetentionPasses += p.AgeRetentionPasses;
         Stats.AutopilotRemovals += p.AutopilotVoterRemovals + p.AutopilotLearnerRemovals;
         Stats.AutopilotPromotions += p.AutopilotPromotions;
+        Stats.EntriesRepaired += p.EntriesRepaired;
     }
 
     private void MarkDown(SimNode node)

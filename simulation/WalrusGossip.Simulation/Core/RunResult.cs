@@ -64,6 +64,12 @@ public sealed class RunStats
     /// <summary>Chaos windows in which one node's disk reported no free space.</summary>
     public int DiskFullWindows { get; set; }
 
+    /// <summary>Bit flips the start-up scrub found and left on disk for protocol-aware repair from peers.</summary>
+    public int BitFlipsLeftForRepair { get; set; }
+
+    /// <summary>Log entries rewritten from verified peer copies (summed over every incarnation).</summary>
+    public long EntriesRepaired { get; set; }
+
     /// <summary>Operator membership changes (promote, demote, remove) that committed.</summary>
     public int OperatorMemberChanges { get; set; }
 

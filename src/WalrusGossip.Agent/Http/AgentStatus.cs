@@ -34,12 +34,16 @@ public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> 
         return new AgentStatus(node.Status, node.GetMembers(), node.LocalLog.SegmentCount, node.LocalLog.DataBytes, addresses, node.LocalLog.GroupCommitLatency)
         {
             Progress = node.GetReplicationProgress(),
+            Repair = new RepairCounters(node.IsRepairing, node.DamagedRangesFound, node.EntriesRepaired, node.RepairRequestsSent, node.RepairResponsesRejected),
             Autopilot = new AutopilotCounters(node.AutopilotVoterRemovals, node.AutopilotLearnerRemovals, node.AutopilotPromotions, node.AutopilotLearnersAdded, node.OperatorMemberChanges, node.IsRemoved),
         };
     }
 
     /// <summary>On the leader: each other member's match index; empty elsewhere.</summary>
     public IReadOnlyDictionary<ulong, ulong> Progress { get; init; } = new Dictionary<ulong, ulong>();
+
+    /// <summary>Protocol-aware repair of this node's damaged log records.</summary>
+    public RepairCounters Repair { get; init; } = new(false, 0, 0, 0, 0);
 
     /// <summary>Membership changes this node made as leader, and whether an operator removed it.</summary>
     public AutopilotCounters Autopilot { get; init; } = new(0, 0, 0, 0, 0, false);
@@ -55,3 +59,11 @@ public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> 
 public sealed record AutopilotCounters(long VoterRemovals, long LearnerRemovals, long Promotions, long LearnersAdded, long OperatorChanges, bool Removed)
 {
 }
+
+/// <summary>Protocol-aware repair counters of one node (see <c>WalrusNode.Repair</c>).</summary>
+/// <param name="Repairing">True while a damaged range awaits repair (the node abstains from elections).</param>
+/// <param name="DamagedRangesFound">Damaged ranges found since start.</param>
+/// <param name="EntriesRepaired">Entries rewritten from verified peer copies since start.</param>
+/// <param name="RequestsSent">Repair requests sent.</param>
+/// <param name="ResponsesRejected">Repair answers refused (an entry did not hold the expected index or term).</param>
+public sealed record RepairCounters(bool Repairing, long DamagedRangesFound, long EntriesRepaired, long RequestsSent, long ResponsesRejected);
