@@ -202,7 +202,7 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
             {
                 entry = log.Read(index);
             }
-            catch (LogCorruptionException)
+            catch (Exception e) when (e is LogCorruptionException or DamagedEntryException)
             {
                 // A damaged record awaiting protocol-aware repair: its term is known, its bytes are checked once it is
                 // repaired (the next full check re-reads every log and compares it with the committed entry).
