@@ -27,7 +27,7 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
         }
 
         var leader = (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
-        await using var client = NewClient(agents, agents.ClientEndpoints([1, 2, 3]));
+        await using var client = agents.NewClient(agents.ClientEndpoints([1, 2, 3]));
         const int Clients = 16, Total = 10_000;
         var acknowledged = new ConcurrentDictionary<string, ulong>();
         var issued = 0;
@@ -120,7 +120,7 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
         }
 
         await agents.LeaderAsync(TimeSpan.FromSeconds(60));
-        await using (var client = NewClient(agents, agents.ClientEndpoints([1, 2, 3])))
+        await using (var client = agents.NewClient(agents.ClientEndpoints([1, 2, 3])))
         {
             for (var i = 0; i < 20; i++)
             {
@@ -132,7 +132,7 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
         await AgentProcesses.EventuallyAsync<object>(async () =>
             await agents.StatusAsync(4) is { } s && s.GetProperty("learners").EnumerateArray().Any(v => v.GetUInt64() == 4) ? new object() : null,
             TimeSpan.FromSeconds(60), "agent 4 added as a learner (Cluster:Voters is 3)");
-        await using var fourth = NewClient(agents, agents.ClientEndpoints([4]));
+        await using var fourth = agents.NewClient(agents.ClientEndpoints([4]));
         var range = await fourth.ReadRangeAsync(1, 100, 1 << 20, Consistency.Linearizable);
         Assert.Contains(range.Entries, e => Encoding.UTF8.GetString(e.Payload.Span) == "before-join-19");
 
@@ -159,7 +159,7 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
         }
 
         await source.LeaderAsync(TimeSpan.FromSeconds(60));
-        await using var client = NewClient(source, source.ClientEndpoints([1, 2, 3]));
+        await using var client = source.NewClient(source.ClientEndpoints([1, 2, 3]));
         var payload = new byte[300];
         for (var i = 0; i < 3000; i++)
         {
@@ -200,7 +200,7 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
         }
 
         await restored.LeaderAsync(TimeSpan.FromSeconds(60));
-        await using var reader = NewClient(restored, restored.ClientEndpoints([1, 2, 3]));
+        await using var reader = restored.NewClient(restored.ClientEndpoints([1, 2, 3]));
         // The restored cluster serves the whole backed-up range: every append once, in order (payloads count up).
         var copy = await ReadAllAsync(reader, first, last);
         Assert.True(copy.Count > 1000, $"{copy.Count} entries restored");
@@ -272,7 +272,7 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
             }
         }
 
-        await using var client = NewClient(agents, agents.ClientEndpoints([leader]));
+        await using var client = agents.NewClient(agents.ClientEndpoints([leader]));
         using var stopLoad = new CancellationTokenSource();
         var appended = 0;
         var load = Task.Run(async () =>
@@ -345,17 +345,6 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
         }
 
         return entries;
-    }
-
-    private static WalrusClient NewClient(AgentProcesses agents, string[] endpoints)
-    {
-        var options = new WalrusClientOptions { CaFile = Path.Combine(agents.Certs, "ca.pem"), RequestTimeout = TimeSpan.FromSeconds(5), MaxRetries = 20 };
-        foreach (var e in endpoints)
-        {
-            options.Endpoints.Add(e);
-        }
-
-        return new WalrusClient(options);
     }
 
     private static List<StoredEntry> ReadLog(string dataDir)

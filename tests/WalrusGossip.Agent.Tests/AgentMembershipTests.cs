@@ -25,7 +25,7 @@ public sealed class AgentMembershipTests(ITestOutputHelper output)
         await AgentProcesses.EventuallyAsync(async () => await agents.StatusAsync(leader) is { } s && Ids(s, "voters").Count == 3 && Ids(s, "learners").Count == 2 ? new Box(s) : null,
             TimeSpan.FromSeconds(60), "3 voters and 2 learners");
 
-        await using var client = NewClient(agents, agents.ClientEndpoints([1, 2, 3, 4, 5]));
+        await using var client = agents.NewClient(agents.ClientEndpoints([1, 2, 3, 4, 5]), maxRetries: 30);
         using var load = new AppendLoad(client, workers: 8);
         await load.WaitForAcknowledgedAsync(500);
         var victim = Ids((await agents.StatusAsync(leader))!.Value, "voters").First(v => v != (ulong)leader);
@@ -61,7 +61,7 @@ public sealed class AgentMembershipTests(ITestOutputHelper output)
         var leader = (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
         var victim = Enumerable.Range(1, 3).First(id => id != leader);
         var survivors = Enumerable.Range(1, 3).Where(id => id != victim).ToArray();
-        await using var client = NewClient(agents, agents.ClientEndpoints(survivors));
+        await using var client = agents.NewClient(agents.ClientEndpoints(survivors), maxRetries: 30);
         using var load = new AppendLoad(client, workers: 8);
         await load.WaitForAcknowledgedAsync(500);
         load.ResetGap();
@@ -98,7 +98,7 @@ public sealed class AgentMembershipTests(ITestOutputHelper output)
 
         var leader = (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
         var acknowledged = new Dictionary<string, ulong>();
-        await using (var client = NewClient(agents, agents.ClientEndpoints([1, 2, 3])))
+        await using (var client = agents.NewClient(agents.ClientEndpoints([1, 2, 3]), maxRetries: 30))
         {
             for (var i = 0; i < 300; i++)
             {
@@ -129,7 +129,7 @@ public sealed class AgentMembershipTests(ITestOutputHelper output)
 
         var started = Stopwatch.GetTimestamp();
         agents.Start(survivor, ["--join", agents.JoinList(3)]);
-        await using (var client = NewClient(agents, agents.ClientEndpoints([survivor])))
+        await using (var client = agents.NewClient(agents.ClientEndpoints([survivor]), maxRetries: 30))
         {
             var first = await client.AppendAsync(Encoding.UTF8.GetBytes("after-recovery"));
             output.WriteLine($"writable {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s after the start (index {first.Index})");
@@ -178,17 +178,6 @@ public sealed class AgentMembershipTests(ITestOutputHelper output)
             Assert.True(found.TryGetValue(text, out var at), $"acknowledged append '{text}' is missing");
             Assert.Equal(index, at);
         }
-    }
-
-    private static WalrusClient NewClient(AgentProcesses agents, string[] endpoints)
-    {
-        var options = new WalrusClientOptions { CaFile = Path.Combine(agents.Certs, "ca.pem"), RequestTimeout = TimeSpan.FromSeconds(5), MaxRetries = 30 };
-        foreach (var e in endpoints)
-        {
-            options.Endpoints.Add(e);
-        }
-
-        return new WalrusClient(options);
     }
 
     /// <summary>Closed-loop appends from a few workers, recording each acknowledgement and the longest gap between two.</summary>

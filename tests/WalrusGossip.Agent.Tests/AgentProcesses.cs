@@ -113,6 +113,20 @@ internal sealed partial class AgentProcesses : IAsyncDisposable
         return connection;
     }
 
+    /// <summary>An SDK client of these agents (trusting this fixture's CA; 5 s request timeout).</summary>
+    /// <param name="endpoints">Client endpoints to start from.</param>
+    /// <param name="maxRetries">Attempts per request before it fails.</param>
+    public WalrusGossip.Client.WalrusClient NewClient(string[] endpoints, int maxRetries = 20)
+    {
+        var options = new WalrusGossip.Client.WalrusClientOptions { CaFile = Path.Combine(Certs, "ca.pem"), RequestTimeout = TimeSpan.FromSeconds(5), MaxRetries = maxRetries };
+        foreach (var e in endpoints)
+        {
+            options.Endpoints.Add(e);
+        }
+
+        return new WalrusGossip.Client.WalrusClient(options);
+    }
+
     public string JoinList(int count) => string.Join(',', Enumerable.Range(1, count).Select(i => $"127.0.0.1:{_ports[i].Gossip}"));
 
     public void Kill(int id)
