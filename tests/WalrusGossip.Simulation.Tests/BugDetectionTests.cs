@@ -6,10 +6,10 @@ namespace WalrusGossip.Simulation.Tests;
 public sealed class BugDetectionTests
 {
     [Theory]
-    [InlineData("commit-previous-term", 8, 75, "leader-commit-rule")]
+    [InlineData("commit-previous-term", 2, 120, "leader-commit-rule")]
     [InlineData("ack-before-fsync", 1, 20, "recovery")]
     [InlineData("double-vote", 1, 5, "election-safety")]
-    [InlineData("skip-truncate-on-conflict", 1, 25, "committed-prefix")]
+    [InlineData("skip-truncate-on-conflict", 2, 25, "log-matching")]
     [InlineData("truncate-past-checkpoint", 6, 15, "node-invariant")]
     [InlineData("two-config-changes", 5, 62, "one-config-change")]
     public void An_injected_bug_is_reported_as_a_violation(string bug, long seed, double simSeconds, string property)
