@@ -64,6 +64,61 @@ public sealed class DiskRaftLogTailTests
         }
     }
 
+    /// <summary>
+    /// Walrus-sim seed 3: a learner far behind (last 31758, entries 31753.. of term 13 that never committed) got one
+    /// Append replacing that suffix with 590 entries of terms 14-16, applied them, checkpointed and retained past the
+    /// conflict point before the checker looked again. The node is right (the conflicting entries are gone, every
+    /// retained index has the leader's term, also after a reopen); the checker kept its stale copy of the discarded
+    /// entries below the new first index and reported them as committed.
+    /// </summary>
+    [Fact]
+    public void A_conflicting_suffix_replaced_and_then_compacted_past_in_one_go_leaves_only_the_leaders_entries()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "walrus-replace-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var options = new StorageOptions { InlineWrites = true, MaxSegmentBytes = 64 * 1024, MaxEntryBytes = 4096 };
+            var config = ClusterConfig.Create([1, 2, 3]);
+            using (var storage = NodeStorage.Open(dir, options))
+            {
+                var log = new DiskRaftLog(storage);
+                log.AppendEntries([.. Enumerable.Range(1, 58).Select(i => new LogEntry((ulong)i, 13, EntryType.Normal, new byte[1000]))]);
+
+                // The leader's entries from 53 on (terms 14, then 15): the suffix 53..58 of term 13 conflicts.
+                log.AppendEntries([.. Enumerable.Range(53, 590).Select(i => new LogEntry((ulong)i, i == 53 ? 14UL : 15UL, EntryType.Normal, new byte[1000]))]);
+                Assert.Equal(642UL, log.LastIndex);
+                Assert.True(log.TryGetTerm(53, out var term53) && term53 == 14);
+                Assert.Equal(15UL, storage.Log.TermAt(58));
+                Assert.Equal(15UL, storage.Log.Read(58).Term);
+
+                // Applied through 637, checkpointed, and retention past the conflict point.
+                log.Checkpoint(637, config, new byte[] { 7 }, retainFrom: 263);
+                Assert.Equal(263UL, storage.Log.FirstIndex);
+                Assert.False(log.TryGetTerm(58, out _));
+                Assert.True(log.TryGetTerm(637, out var term637) && term637 == 15);
+            }
+
+            using (var reopened = NodeStorage.Open(dir, options))
+            {
+                var log = new DiskRaftLog(reopened);
+                Assert.Equal(642UL, log.LastIndex);
+                Assert.True(reopened.Log.FirstIndex <= 263); // the first-index file is written in the background
+                for (var index = Math.Max(reopened.Log.FirstIndex, 54); index <= reopened.Log.LastIndex; index++)
+                {
+                    Assert.Equal(15UL, reopened.Log.TermAt(index));
+                    Assert.Equal(15UL, reopened.Log.Read(index).Term);
+                }
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
     [Fact]
     public void Opening_after_a_crash_between_a_received_snapshots_checkpoint_and_the_log_replacement_finishes_the_install()
     {

@@ -189,6 +189,21 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
             mirror.RemoveRange((int)same, mirror.Count - (int)same);
         }
 
+        // No mirrored entry at or above the first index still matches the log (the mirror ends below it, or every
+        // entry it shares with the log differs): since the last observation the node may have replaced a conflicting
+        // suffix that starts below its first index and then compacted past it (a learner far behind receives a long
+        // Append, truncates the conflict, applies, checkpoints and retains, all in one step; seed 3). The mirrored
+        // entries below the first index that were not verified as committed may then be ones the node discarded, not
+        // its own: forget them, as after an installed snapshot. Entries from the first index on are read again below.
+        if (same < first)
+        {
+            var verified = _verifiedCommit.TryGetValue(node.Id, out var v) ? v : 0;
+            for (var index = verified + 1; index <= same; index++)
+            {
+                mirror[(int)index - 1] = Compacted;
+            }
+        }
+
         for (var index = (ulong)mirror.Count + 1; index <= last; index++)
         {
             if (index < first)
