@@ -21,6 +21,9 @@ public sealed partial class WalrusNode
     /// <summary>How long a repair request waits for its answer before the next peer is asked.</summary>
     public static readonly TimeSpan RepairRetryInterval = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>How soon after a refusal the next peer is asked (at most one refusal-driven request per this interval).</summary>
+    private static readonly TimeSpan RepairRefusedBackoff = TimeSpan.FromMilliseconds(100);
+
     private TimeSpan _nextRepairRequest;
     private int _repairAttempts;
 
@@ -125,8 +128,14 @@ public sealed partial class WalrusNode
         if (m.Reject || m.Entries.Count == 0)
         {
             LogRepairRefused(_logger, m.From, m.Index + 1);
-            _nextRepairRequest = now; // ask the next peer at once
-            CheckDamage(now);
+            // Ask the next peer soon, not at once: when every peer refuses (all compacted the range, or all are damaged
+            // there) an immediate retry would spin at network speed (found by walrus-sim, seed 6: a livelock).
+            var soon = now + RepairRefusedBackoff;
+            if (soon < _nextRepairRequest)
+            {
+                _nextRepairRequest = soon;
+            }
+
             return;
         }
 
