@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace WalrusGossip.Storage;
 
 public sealed partial class LogStore
@@ -201,32 +199,11 @@ public sealed partial class LogStore
         return target == SegmentNames.FirstIndexFileName || SegmentNames.TryParse(target, out _, out _);
     }
 
-    private ulong? ReadFirstIndexFile()
-    {
-        var path = PathOf(SegmentNames.FirstIndexFileName);
-        if (!_device.FileExists(path))
-        {
-            return null;
-        }
+    private ulong? ReadFirstIndexFile() =>
+        AtomicFile.ReadValue(_device, PathOf(SegmentNames.FirstIndexFileName), FirstIndexMagic, "first-index file");
 
-        var bytes = AtomicFile.ReadAll(_device, path);
-        if (bytes.Length != 16 || BinaryPrimitives.ReadUInt32LittleEndian(bytes) != FirstIndexMagic ||
-            Crc32C.Compute(bytes.AsSpan(8)) != BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4)))
-        {
-            throw new LogCorruptionException(path, 0, 0, "first-index file is damaged (bad length, magic or CRC)");
-        }
-
-        return BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(8));
-    }
-
-    private void WriteFirstIndexFile(ulong firstIndex)
-    {
-        Span<byte> bytes = stackalloc byte[16];
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes, FirstIndexMagic);
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes[8..], firstIndex);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes[4..], Crc32C.Compute(bytes[8..]));
-        AtomicFile.Replace(_device, PathOf(SegmentNames.FirstIndexFileName), bytes);
-    }
+    private void WriteFirstIndexFile(ulong firstIndex) =>
+        AtomicFile.ReplaceValue(_device, PathOf(SegmentNames.FirstIndexFileName), FirstIndexMagic, firstIndex);
 
     private void WriteSegmentIndex(Segment segment, SegmentIndex index) =>
         AtomicFile.Replace(_device, segment.IndexPath, SegmentIndexFile.Encode(index));

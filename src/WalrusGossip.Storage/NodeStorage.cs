@@ -1,7 +1,5 @@
-using System.Buffers.Binary;
 using WalrusGossip.Storage.Checkpoints;
 using WalrusGossip.Storage.IO;
-using WalrusGossip.Storage.Records;
 
 namespace WalrusGossip.Storage;
 
@@ -127,22 +125,7 @@ public sealed class NodeStorage : IDisposable
     /// </summary>
     /// <returns>The configuration index, or null.</returns>
     /// <exception cref="LogCorruptionException">The marker is damaged (bad length, magic or CRC).</exception>
-    public ulong? ReadRemoval()
-    {
-        if (!_device.FileExists(RemovalMarkerPath))
-        {
-            return null;
-        }
-
-        var bytes = AtomicFile.ReadAll(_device, RemovalMarkerPath);
-        if (bytes.Length != 16 || BinaryPrimitives.ReadUInt32LittleEndian(bytes) != RemovalMagic ||
-            Crc32C.Compute(bytes.AsSpan(8)) != BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4)))
-        {
-            throw new LogCorruptionException(RemovalMarkerPath, 0, 0, "removal marker is damaged (bad length, magic or CRC)");
-        }
-
-        return BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(8));
-    }
+    public ulong? ReadRemoval() => AtomicFile.ReadValue(_device, RemovalMarkerPath, RemovalMagic, "removal marker");
 
     /// <summary>
     /// Durably records that an operator removed this node from its cluster by the configuration entry at
@@ -151,14 +134,7 @@ public sealed class NodeStorage : IDisposable
     /// </summary>
     /// <param name="configIndex">Index of the removing configuration entry (0 when unknown).</param>
     /// <exception cref="IOException">The marker could not be written.</exception>
-    public void SaveRemoval(ulong configIndex)
-    {
-        Span<byte> bytes = stackalloc byte[16];
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes, RemovalMagic);
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes[8..], configIndex);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes[4..], Crc32C.Compute(bytes[8..]));
-        AtomicFile.Replace(_device, RemovalMarkerPath, bytes);
-    }
+    public void SaveRemoval(ulong configIndex) => AtomicFile.ReplaceValue(_device, RemovalMarkerPath, RemovalMagic, configIndex);
 
     private const uint RemovalMagic = 0x3156_4D52; // "RMV1"
 
