@@ -202,7 +202,7 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
         await restored.LeaderAsync(TimeSpan.FromSeconds(60));
         await using var reader = restored.NewClient(restored.ClientEndpoints([1, 2, 3]));
         // The restored cluster serves the whole backed-up range: every append once, in order (payloads count up).
-        var copy = await ReadAllAsync(reader, first, last);
+        var copy = await AgentProcesses.ReadAllAsync(reader, first, last);
         Assert.True(copy.Count > 1000, $"{copy.Count} entries restored");
         for (var i = 1; i < copy.Count; i++)
         {
@@ -211,7 +211,7 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
 
         // Byte for byte what the source serves, over the part of the range the source still retains.
         var sourceFirst = (await client.GetClusterStatusAsync()).Where(n => n.Status is not null).Max(n => n.Status!.FirstIndex);
-        var original = await ReadAllAsync(client, Math.Max(first, sourceFirst), last);
+        var original = await AgentProcesses.ReadAllAsync(client, Math.Max(first, sourceFirst), last);
         Assert.True(original.Count > 100, $"only {original.Count} entries of the backup are still in the source (it retains from {sourceFirst})");
         var restoredByIndex = copy.ToDictionary(e => e.Index);
         foreach (var e in original)
@@ -327,24 +327,6 @@ public sealed class AgentClusterTests(ITestOutputHelper output)
         {
             Assert.True(logs[0][index].Equals(logs[1][index]) && logs[0][index].Equals(logs[2][index]), $"replicas differ at index {index}");
         }
-    }
-
-    private static async Task<List<LogEntry>> ReadAllAsync(WalrusClient client, ulong first, ulong last)
-    {
-        var entries = new List<LogEntry>();
-        for (var from = first; from <= last;)
-        {
-            var range = await client.ReadRangeAsync(from, 1000, 1 << 20, Consistency.Linearizable);
-            if (range.Entries.Count == 0)
-            {
-                break;
-            }
-
-            entries.AddRange(range.Entries.Where(e => e.Index <= last));
-            from = range.Entries[^1].Index + 1;
-        }
-
-        return entries;
     }
 
     private static List<StoredEntry> ReadLog(string dataDir)

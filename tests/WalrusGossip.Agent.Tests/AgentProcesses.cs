@@ -127,6 +127,25 @@ internal sealed partial class AgentProcesses : IAsyncDisposable
         return new WalrusGossip.Client.WalrusClient(options);
     }
 
+    /// <summary>Reads entries [<paramref name="first"/>, <paramref name="last"/>] with linearizable range reads (stops early at the end of the log).</summary>
+    public static async Task<List<WalrusGossip.Client.LogEntry>> ReadAllAsync(WalrusGossip.Client.WalrusClient client, ulong first, ulong last)
+    {
+        var entries = new List<WalrusGossip.Client.LogEntry>();
+        for (var from = first; from <= last;)
+        {
+            var range = await client.ReadRangeAsync(from, 1000, 1 << 20, WalrusGossip.Client.Consistency.Linearizable);
+            if (range.Entries.Count == 0)
+            {
+                break;
+            }
+
+            entries.AddRange(range.Entries.Where(e => e.Index <= last));
+            from = range.Entries[^1].Index + 1;
+        }
+
+        return entries;
+    }
+
     public string JoinList(int count) => string.Join(',', Enumerable.Range(1, count).Select(i => $"127.0.0.1:{_ports[i].Gossip}"));
 
     public void Kill(int id)
