@@ -248,6 +248,7 @@ public sealed partial class WalrusNode : IDisposable
         BootstrapFromGossipIfExpected(now);
         TickSnapshotTransfers(now);
         CheckDamage(now);
+        CheckConsistencyIfDue(now);
         CheckpointIfDue();
         if (now >= _nextMetadataRefresh)
         {
@@ -324,6 +325,12 @@ public sealed partial class WalrusNode : IDisposable
         if (message.Type is RaftMessageType.RepairRequest or RaftMessageType.RepairResponse)
         {
             ReceiveRepair(message);
+            return;
+        }
+
+        if (message.Type is RaftMessageType.HashRequest or RaftMessageType.HashResponse)
+        {
+            ReceiveHash(message);
             return;
         }
 

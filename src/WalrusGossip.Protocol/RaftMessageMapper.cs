@@ -202,6 +202,8 @@ public static class RaftMessageMapper
         RaftMessageType.SnapshotChunkResponse => RaftMessageKind.SnapshotChunkResponse,
         RaftMessageType.RepairRequest => RaftMessageKind.RepairRequest,
         RaftMessageType.RepairResponse => RaftMessageKind.RepairResponse,
+        RaftMessageType.HashRequest => RaftMessageKind.HashRequest,
+        RaftMessageType.HashResponse => RaftMessageKind.HashResponse,
         RaftMessageType.Removed => RaftMessageKind.Removed,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown Raft message type"),
     };
@@ -224,6 +226,8 @@ public static class RaftMessageMapper
         RaftMessageKind.SnapshotChunkResponse => RaftMessageType.SnapshotChunkResponse,
         RaftMessageKind.RepairRequest => RaftMessageType.RepairRequest,
         RaftMessageKind.RepairResponse => RaftMessageType.RepairResponse,
+        RaftMessageKind.HashRequest => RaftMessageType.HashRequest,
+        RaftMessageKind.HashResponse => RaftMessageType.HashResponse,
         RaftMessageKind.Removed => RaftMessageType.Removed,
         _ => throw Malformed($"unknown Raft message kind {(int)kind}"),
     };

@@ -71,6 +71,22 @@ public enum RaftMessageType
     RepairResponse = 15,
 
     /// <summary>
+    /// Replica consistency check (etcd's corruption check, on log ranges): the leader asks a peer for the XxHash3 of its
+    /// committed entries [<see cref="RaftMessage.Index"/>, <see cref="RaftMessage.Commit"/>] (inclusive);
+    /// <see cref="RaftMessage.Context"/> holds the 8-byte check id (little-endian). Handled by the node layer; ignored by
+    /// <see cref="RaftNode.Step"/>.
+    /// </summary>
+    HashRequest = 16,
+
+    /// <summary>
+    /// The answer to <see cref="HashRequest"/>: the range the peer hashed ([<see cref="RaftMessage.Index"/>,
+    /// <see cref="RaftMessage.Commit"/>], the asked one clipped to what it holds), <see cref="RaftMessage.Context"/> the
+    /// check id followed by the 8-byte hash (16 bytes, little-endian), <see cref="RaftMessage.Reject"/> when it holds
+    /// none of the range or part of it is damaged. Ignored by <see cref="RaftNode.Step"/>.
+    /// </summary>
+    HashResponse = 17,
+
+    /// <summary>
     /// The leader tells a node that an operator removed it from the cluster (the configuration entry that removed it
     /// is committed, and the leader stops replicating to a removed node, so it may never receive that entry). The node
     /// layer acts on it: the node stops campaigning and voting and announces itself removed in gossip, so autopilot does

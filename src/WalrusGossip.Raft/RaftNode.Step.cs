@@ -16,7 +16,8 @@ public sealed partial class RaftNode
         var m = message;
         if (m.To != Id || m.From == 0 || m.From == Id || !Enum.IsDefined(m.Type)
             || m.Type is RaftMessageType.SnapshotChunk or RaftMessageType.SnapshotChunkResponse or RaftMessageType.Removed
-                or RaftMessageType.RepairRequest or RaftMessageType.RepairResponse)
+                or RaftMessageType.RepairRequest or RaftMessageType.RepairResponse
+                or RaftMessageType.HashRequest or RaftMessageType.HashResponse)
         {
             return;
         }

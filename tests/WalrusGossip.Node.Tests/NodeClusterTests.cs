@@ -525,6 +525,97 @@ public sealed class NodeClusterTests : IDisposable
         Assert.True(StoreVerifier.Verify(dir).Intact);
     }
 
+    [Fact]
+    public void A_follower_entry_rewritten_with_a_valid_checksum_is_found_by_the_consistency_check_on_demand_and_periodically()
+    {
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        var results = new List<AppendResult>();
+        for (ulong seq = 1; seq <= 150; seq++)
+        {
+            leader.Append(43, seq, AppendCommand.Encode(43, seq, null, new byte[10_000]), results.Add);
+        }
+
+        RunUntil(() => results.Count == 150 ? results : null, TimeSpan.FromSeconds(30));
+        var commit = leader.Status.CommitIndex;
+        RunUntil(() => _nodes.Values.All(n => n.Status.AppliedIndex >= commit) ? this : null, TimeSpan.FromSeconds(10));
+
+        // Correct replicas agree.
+        var clean = CheckConsistency(leader, 0, 0);
+        Assert.Equal(RequestStatus.Ok, clean.Status);
+        Assert.All(clean.Report!.Peers, p => Assert.Equal(ConsistencyOutcome.Match, p.Outcome));
+        Assert.Equal(commit, clean.Report.LastIndex);
+
+        // A follower's record in its sealed first segment gets a different payload byte and a matching CRC while it is stopped.
+        var victim = _nodes.Values.First(n => n != leader);
+        var id = victim.Id;
+        var dir = Path.Combine(_root, $"n{id}");
+        victim.Dispose();
+        _nodes.Remove(id);
+        var target = results[20].Index;
+        var segment = Path.Combine(dir, "log", "00000000000000000001.seg");
+        var bytes = File.ReadAllBytes(segment);
+        Assert.NotNull(WalrusGossip.Storage.Records.SilentCorruption.FlipPayloadBit(bytes, target));
+        File.WriteAllBytes(segment, bytes);
+        Assert.True(StoreVerifier.Verify(dir).Intact); // no checksum can see it
+        var restarted = AddNode(id, [1, 2, 3]);
+        Assert.False(restarted.IsRepairing);
+        RunUntil(() => restarted.Status.AppliedIndex >= commit ? this : null, TimeSpan.FromSeconds(10));
+
+        var found = CheckConsistency(leader, 0, 0);
+        var line = Assert.Single(found.Report!.Peers, p => p.PeerId == id);
+        Assert.Equal(ConsistencyOutcome.Mismatch, line.Outcome);
+        Assert.InRange(target, line.FirstIndex, line.LastIndex);
+        Assert.NotEqual(line.LeaderHash, line.PeerHash);
+        Assert.All(found.Report.Peers.Where(p => p.PeerId != id), p => Assert.Equal(ConsistencyOutcome.Match, p.Outcome));
+        Assert.True(found.Report.HasMismatch);
+        Assert.Equal(line, leader.LastConsistencyMismatch);
+
+        // A range that holds the damage only is named as precisely as the operator asks; one beside it matches.
+        Assert.Equal(ConsistencyOutcome.Mismatch, CheckConsistency(leader, target, target).Report!.Peers.Single(p => p.PeerId == id).Outcome);
+        Assert.Equal(ConsistencyOutcome.Match, CheckConsistency(leader, target + 1, commit).Report!.Peers.Single(p => p.PeerId == id).Outcome);
+
+        // The periodic round (every 30 s by default) finds it as well.
+        var before = leader.ConsistencyMismatches;
+        RunUntil(() => leader.ConsistencyMismatches > before ? this : null, new NodeOptions().ConsistencyCheckInterval * 2);
+
+        // Bad requests get a typed refusal; a follower names the leader.
+        Assert.Equal(RequestStatus.InvalidArgument, CheckConsistency(leader, 5, 0).Status);
+        Assert.Equal(RequestStatus.InvalidArgument, CheckConsistency(leader, 9, 3).Status);
+        Assert.Equal(RequestStatus.InvalidArgument, CheckConsistency(leader, 1, WalrusNode.MaxConsistencyCheckEntries + 1).Status);
+        var refused = CheckConsistency(restarted, 0, 0);
+        Assert.Equal((RequestStatus.NotLeader, leader.Id), (refused.Status, refused.LeaderId));
+
+        // Garbage hash answers are ignored: a wrong-sized context, an unknown round.
+        leader.ReceiveRaft(new RaftMessage { Type = RaftMessageType.HashResponse, From = id, To = leader.Id, Context = new byte[3] });
+        leader.ReceiveRaft(new RaftMessage { Type = RaftMessageType.HashResponse, From = id, To = leader.Id, Context = new byte[16], Index = 1, Commit = 2 });
+        Assert.Equal(RaftRole.Leader, leader.Status.Role);
+    }
+
+    [Fact]
+    public void A_peer_that_has_not_replicated_the_range_or_does_not_answer_is_reported_not_counted_as_a_mismatch()
+    {
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        var cut = _nodes.Keys.First(id => id != leader.Id);
+        Assert.Equal(RequestStatus.Ok, Committed(leader, 44, 1).Status);
+        RunUntil(() => _nodes[cut].Status.AppliedIndex >= leader.Status.CommitIndex ? this : null, TimeSpan.FromSeconds(5));
+        _cutOff.Add(cut);
+        var commit = Committed(leader, 44, 2).Index;
+        var report = CheckConsistency(leader, commit, commit).Report!;
+        Assert.Equal(ConsistencyOutcome.Unavailable, report.Peers.Single(p => p.PeerId == cut).Outcome);
+        Assert.Equal(ConsistencyOutcome.Match, report.Peers.Single(p => p.PeerId != cut).Outcome);
+
+        var timedOut = CheckConsistency(leader, 1, commit - 1).Report!;
+        Assert.Equal(ConsistencyOutcome.NoAnswer, timedOut.Peers.Single(p => p.PeerId == cut).Outcome);
+        Assert.Equal(0, leader.ConsistencyMismatches);
+    }
+
+    private ConsistencyCheckResult CheckConsistency(WalrusNode node, ulong first, ulong last)
+    {
+        var answers = new List<ConsistencyCheckResult>();
+        node.CheckConsistency(first, last, answers.Add);
+        return RunUntil(() => answers.Count == 1 ? answers : null, WalrusNode.ConsistencyCheckTimeout + TimeSpan.FromSeconds(1))[0];
+    }
+
     private void Restart(ulong id, ulong checkpointEveryEntries, RetentionPolicy? retention = null)
     {
         _nodes[id].Dispose();
