@@ -29,4 +29,16 @@ public sealed record NodeStatus(
     IReadOnlyDictionary<string, string> Addresses,
     IReadOnlyList<PeerStatus> Peers,
     string TransportMode,
-    string AgentVersion);
+    string AgentVersion)
+{
+    /// <summary>Replica consistency checks the agent ran as leader since it started (all zero on an agent that never led).</summary>
+    public ConsistencySummary Consistency { get; init; } = new(0, 0, 0, 0, 0);
+}
+
+/// <summary>An agent's replica consistency checks since it started (see <see cref="WalrusClient.CheckConsistencyAsync"/>).</summary>
+/// <param name="Checks">Rounds completed as leader.</param>
+/// <param name="Mismatches">Peer ranges whose hash differed from the leader's.</param>
+/// <param name="LastMismatchNode">The peer of the last mismatch, or 0.</param>
+/// <param name="LastMismatchFirstIndex">First index of the last mismatching range.</param>
+/// <param name="LastMismatchLastIndex">Last index of the last mismatching range (inclusive).</param>
+public sealed record ConsistencySummary(ulong Checks, ulong Mismatches, ulong LastMismatchNode, ulong LastMismatchFirstIndex, ulong LastMismatchLastIndex);

@@ -43,7 +43,12 @@ internal static class ProtoMapping
         new Dictionary<string, string>(r.Addresses, StringComparer.Ordinal),
         [.. r.Peers.Select(p => new PeerStatus(p.NodeId, p.Name, ToRole(p.Role), p.MatchIndex, p.NextIndex, p.Voter, new Dictionary<string, string>(p.Addresses, StringComparer.Ordinal)))],
         r.TransportMode,
-        r.AgentVersion);
+        r.AgentVersion)
+    {
+        Consistency = r.Consistency is { } c
+            ? new ConsistencySummary(c.Checks, c.Mismatches, c.LastMismatchNode, c.LastMismatchFirstIndex, c.LastMismatchLastIndex)
+            : new ConsistencySummary(0, 0, 0, 0, 0),
+    };
 
     public static ClusterMember ToMember(MemberInfo m) => new(
         m.Name,

@@ -340,6 +340,7 @@ public sealed partial class WalrusClient
         MessageType.CompactRequest => MessageType.CompactResponse,
         MessageType.BackupRequest => MessageType.BackupResponse,
         MessageType.MemberChangeRequest => MessageType.MemberChangeResponse,
+        MessageType.ConsistencyCheckRequest => MessageType.ConsistencyCheckResponse,
         _ => throw new ArgumentOutOfRangeException(nameof(request), request, "not a unary client request"),
     };
 

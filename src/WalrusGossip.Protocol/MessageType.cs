@@ -72,6 +72,12 @@ public enum MessageType : ushort
     /// <summary><see cref="Messages.MemberChangeResponse"/>.</summary>
     MemberChangeResponse = 28,
 
+    /// <summary><see cref="Messages.ConsistencyCheckRequest"/>.</summary>
+    ConsistencyCheckRequest = 31,
+
+    /// <summary><see cref="Messages.ConsistencyCheckResponse"/>.</summary>
+    ConsistencyCheckResponse = 32,
+
     /// <summary><see cref="Messages.RaftEnvelope"/>.</summary>
     RaftEnvelope = 40,
 

@@ -30,6 +30,8 @@ public static class MessageTypes
         [MessageType.BackupResponse] = BackupResponse.Parser,
         [MessageType.MemberChangeRequest] = MemberChangeRequest.Parser,
         [MessageType.MemberChangeResponse] = MemberChangeResponse.Parser,
+        [MessageType.ConsistencyCheckRequest] = ConsistencyCheckRequest.Parser,
+        [MessageType.ConsistencyCheckResponse] = ConsistencyCheckResponse.Parser,
         [MessageType.RaftEnvelope] = RaftEnvelope.Parser,
         [MessageType.GossipStream] = GossipStream.Parser,
     }.ToFrozenDictionary();
@@ -57,6 +59,8 @@ public static class MessageTypes
         [typeof(BackupResponse)] = MessageType.BackupResponse,
         [typeof(MemberChangeRequest)] = MessageType.MemberChangeRequest,
         [typeof(MemberChangeResponse)] = MessageType.MemberChangeResponse,
+        [typeof(ConsistencyCheckRequest)] = MessageType.ConsistencyCheckRequest,
+        [typeof(ConsistencyCheckResponse)] = MessageType.ConsistencyCheckResponse,
         [typeof(RaftEnvelope)] = MessageType.RaftEnvelope,
         [typeof(GossipStream)] = MessageType.GossipStream,
     }.ToFrozenDictionary();

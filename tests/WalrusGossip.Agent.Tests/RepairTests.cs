@@ -80,6 +80,72 @@ public sealed class RepairTests(ITestOutputHelper output)
         Assert.True(verify.ExitCode == 0, verify.Output + verify.Error);
     }
 
+    [Fact]
+    public async Task A_replica_rewritten_with_valid_checksums_is_reported_by_check_consistency_status_metrics_and_the_log()
+    {
+        await using var agents = new AgentProcesses();
+        agents.Reserve(3);
+        string[] args = ["--Storage:MaxSegmentBytes=262144", "--Storage:MaxEntryBytes=16384"];
+        for (var id = 1; id <= 3; id++)
+        {
+            agents.Start(id, ["--join", agents.JoinList(3), "--bootstrap-expect", "3", .. args]);
+        }
+
+        var leader = (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
+        ulong first = 0, last = 0;
+        await using (var client = agents.NewClient(agents.ClientEndpoints([1, 2, 3]), maxRetries: 20))
+        {
+            var payload = new byte[4000];
+            for (var i = 0; i < 200; i++) // about 800 KB: the first segments are sealed
+            {
+                payload[0] = (byte)i;
+                last = (await client.AppendAsync(payload, "check")).Index;
+                first = first == 0 ? last : first;
+            }
+        }
+
+        await AllAppliedAsync(agents, last);
+        string[] connect = ["--endpoints", string.Join(',', agents.ClientEndpoints([1, 2, 3])), "--ca", Path.Combine(agents.Certs, "ca.pem")];
+        var clean = await AgentProcesses.RunWalrusctlAsync(null, ["check", "consistency", .. connect]);
+        Assert.True(clean.ExitCode == 0, clean.Output + clean.Error);
+        Assert.Contains("2 of 2 peers compared, 0 differ", clean.Output, StringComparison.Ordinal);
+
+        // A follower's record gets another payload byte and a matching CRC while it is stopped: store verify passes.
+        var victim = (leader % 3) + 1;
+        await agents.StopAsync(victim);
+        var dir = agents.DataDirOf(victim);
+        var segment = Directory.GetFiles(Path.Combine(dir, "log"), "*.seg").Order(StringComparer.Ordinal).First();
+        var bytes = await File.ReadAllBytesAsync(segment);
+        Assert.NotNull(WalrusGossip.Storage.Records.SilentCorruption.FlipPayloadBit(bytes, first + 10));
+        await File.WriteAllBytesAsync(segment, bytes);
+        var verify = await AgentProcesses.RunWalrusctlAsync(null, "store", "verify", "--data-dir", dir);
+        Assert.True(verify.ExitCode == 0, verify.Output + verify.Error);
+        agents.Start(victim, ["--join", agents.JoinList(3), .. args]);
+        await AllAppliedAsync(agents, last);
+
+        var found = await AgentProcesses.RunWalrusctlAsync(null, ["check", "consistency", "--json", .. connect]);
+        output.WriteLine(found.Output.Trim());
+        Assert.Equal(1, found.ExitCode);
+        using var report = System.Text.Json.JsonDocument.Parse(found.Output);
+        var line = report.RootElement.GetProperty("peers").EnumerateArray().Single(p => p.GetProperty("nodeId").GetInt32() == victim);
+        Assert.Equal("mismatch", line.GetProperty("verdict").GetString());
+        Assert.InRange(first + 10, line.GetProperty("firstIndex").GetUInt64(), line.GetProperty("lastIndex").GetUInt64());
+        var checker = (int)report.RootElement.GetProperty("leaderId").GetUInt64();
+        Assert.All(report.RootElement.GetProperty("peers").EnumerateArray().Where(p => p.GetProperty("nodeId").GetInt32() != victim),
+            p => Assert.Equal("match", p.GetProperty("verdict").GetString()));
+
+        var metrics = await new HttpClient().GetStringAsync(new Uri($"http://127.0.0.1:{agents.PortsOf(checker).Http}/metrics"));
+        Assert.Contains("walrus_consistency_mismatches_total 1", metrics, StringComparison.Ordinal);
+        var status = await AgentProcesses.RunWalrusctlAsync(null, ["status", "--json", .. connect]);
+        using var nodes = System.Text.Json.JsonDocument.Parse(status.Output);
+        var summary = nodes.RootElement.EnumerateArray().Single(n => n.TryGetProperty("nodeId", out var id) && id.GetInt32() == checker).GetProperty("consistency");
+        Assert.Equal((1ul, (ulong)victim), (summary.GetProperty("mismatches").GetUInt64(), summary.GetProperty("lastMismatchNode").GetUInt64()));
+        Assert.Contains("replica mismatch: node " + victim, ReadShared(Path.Combine(agents.Root, $"node-{checker}.out")), StringComparison.Ordinal);
+
+        var refused = await AgentProcesses.RunWalrusctlAsync(null, ["check", "consistency", "--from", "5", .. connect]);
+        Assert.Equal(2, refused.ExitCode);
+    }
+
     private static string ReadShared(string path)
     {
         if (!File.Exists(path))

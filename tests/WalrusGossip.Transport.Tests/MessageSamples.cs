@@ -89,6 +89,16 @@ internal static class MessageSamples
             {
                 RequestId = 11, Status = ResponseStatus.Ok, LeaderId = 1, Index = 4242, Message = "Remove 3 committed", Voters = { 1, 2, 4 }, Learners = { 5 },
             },
+            [MessageType.ConsistencyCheckRequest] = new ConsistencyCheckRequest { RequestId = 12, FirstIndex = 100, LastIndex = 4195 },
+            [MessageType.ConsistencyCheckResponse] = new ConsistencyCheckResponse
+            {
+                RequestId = 12, Status = ResponseStatus.Ok, LeaderId = 1, FirstIndex = 100, LastIndex = 4195, Message = "replicas differ",
+                Peers =
+                {
+                    new ConsistencyPeer { NodeId = 2, Verdict = ConsistencyVerdict.Match, FirstIndex = 100, LastIndex = 4195, LeaderHash = 0xDEADBEEF, PeerHash = 0xDEADBEEF },
+                    new ConsistencyPeer { NodeId = 3, Verdict = ConsistencyVerdict.Mismatch, FirstIndex = 100, LastIndex = 4000, LeaderHash = 1, PeerHash = 2, Detail = "differ" },
+                },
+            },
             [MessageType.RaftEnvelope] = raft,
             [MessageType.GossipStream] = new GossipStream { FromAddress = "127.0.0.1:7301", Payload = ByteString.CopyFrom(1, 2, 3, 4, 5) },
         };

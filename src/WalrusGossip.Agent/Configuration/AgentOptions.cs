@@ -75,6 +75,16 @@ public sealed class AgentOptions
             problems.Add($"Cluster:DeadServerGrace must not be negative, got {Cluster.DeadServerGrace}");
         }
 
+        if (Cluster.ConsistencyCheckInterval < TimeSpan.Zero)
+        {
+            problems.Add($"Cluster:ConsistencyCheckInterval must not be negative, got {Cluster.ConsistencyCheckInterval}");
+        }
+
+        if (Cluster.ConsistencyCheckEntries < 1 || Cluster.ConsistencyCheckEntries > WalrusNode.MaxConsistencyCheckEntries)
+        {
+            problems.Add($"Cluster:ConsistencyCheckEntries must be between 1 and {WalrusNode.MaxConsistencyCheckEntries}, got {Cluster.ConsistencyCheckEntries}");
+        }
+
         if (Cluster.BootstrapExpect < 0 || Cluster.BootstrapExpect > 9)
         {
             problems.Add($"Cluster:BootstrapExpect (--bootstrap-expect) must be between 0 and 9, got {Cluster.BootstrapExpect}");
@@ -239,6 +249,12 @@ public sealed class ClusterSection
 
     /// <summary>How long SWIM must hold a member dead before autopilot removes it. Default 30 s; 0 disables removal.</summary>
     public TimeSpan DeadServerGrace { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often the leader compares a hash of committed entries with every peer. Default 30 s; 0 disables the periodic check.</summary>
+    public TimeSpan ConsistencyCheckInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Most committed entries one consistency round hashes. Default 4,096; 1 to 65,536.</summary>
+    public int ConsistencyCheckEntries { get; set; } = 4096;
 }
 
 /// <summary>Transport and certificates.</summary>

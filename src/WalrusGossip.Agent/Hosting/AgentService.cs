@@ -137,6 +137,8 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
             BootstrapExpect = o.Cluster.BootstrapExpect,
             TargetVoters = o.Cluster.Voters,
             DeadServerGrace = o.Cluster.DeadServerGrace,
+            ConsistencyCheckInterval = o.Cluster.ConsistencyCheckInterval,
+            ConsistencyCheckEntries = o.Cluster.ConsistencyCheckEntries,
             TickInterval = TimeSpan.FromMilliseconds(o.Raft.TickMs),
             ElectionTicks = o.Raft.ElectionTicks,
             HeartbeatTicks = o.Raft.HeartbeatTicks,

@@ -88,6 +88,9 @@ public sealed class AgentMetrics
         sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"add_learner\"}} {status.Autopilot.LearnersAdded}\n");
         sb.Append(inv, $"# HELP walrus_member_changes_total Operator membership changes committed with this node as leader.\n# TYPE walrus_member_changes_total counter\nwalrus_member_changes_total {status.Autopilot.OperatorChanges}\n");
         Gauge("walrus_raft_removed", "1 when an operator removed this node from the cluster (it no longer votes).", status.Autopilot.Removed ? 1 : 0);
+        sb.Append(inv, $"# HELP walrus_consistency_checks_total Replica consistency rounds this node completed as leader.\n# TYPE walrus_consistency_checks_total counter\nwalrus_consistency_checks_total {status.Consistency.Checks}\n");
+        sb.Append(inv, $"# HELP walrus_consistency_compared_total Peer ranges whose hash the leader compared with its own.\n# TYPE walrus_consistency_compared_total counter\nwalrus_consistency_compared_total {status.Consistency.RangesCompared}\n");
+        sb.Append(inv, $"# HELP walrus_consistency_mismatches_total Peer ranges whose committed entries hashed differently from the leader's (a corrupt replica).\n# TYPE walrus_consistency_mismatches_total counter\nwalrus_consistency_mismatches_total {status.Consistency.Mismatches}\n");
         Gauge("walrus_repair_in_progress", "1 while a damaged log range awaits repair from peers (the node abstains from elections).", status.Repair.Repairing ? 1 : 0);
         sb.Append(inv, $"# HELP walrus_repair_damaged_ranges_total Damaged log ranges found (start-up scrub or read).\n# TYPE walrus_repair_damaged_ranges_total counter\nwalrus_repair_damaged_ranges_total {status.Repair.DamagedRangesFound}\n");
         sb.Append(inv, $"# HELP walrus_repair_entries_total Log entries rewritten from verified peer copies.\n# TYPE walrus_repair_entries_total counter\nwalrus_repair_entries_total {status.Repair.EntriesRepaired}\n");

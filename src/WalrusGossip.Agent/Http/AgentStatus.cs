@@ -36,6 +36,7 @@ public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> 
             Progress = node.GetReplicationProgress(),
             Repair = new RepairCounters(node.IsRepairing, node.DamagedRangesFound, node.EntriesRepaired, node.RepairRequestsSent, node.RepairResponsesRejected),
             Autopilot = new AutopilotCounters(node.AutopilotVoterRemovals, node.AutopilotLearnerRemovals, node.AutopilotPromotions, node.AutopilotLearnersAdded, node.OperatorMemberChanges, node.IsRemoved),
+            Consistency = new ConsistencyCounters(node.ConsistencyChecks, node.ConsistencyRangesCompared, node.ConsistencyMismatches, node.LastConsistencyMismatch),
         };
     }
 
@@ -47,7 +48,17 @@ public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> 
 
     /// <summary>Membership changes this node made as leader, and whether an operator removed it.</summary>
     public AutopilotCounters Autopilot { get; init; } = new(0, 0, 0, 0, 0, false);
+
+    /// <summary>Replica consistency checks this node ran as leader.</summary>
+    public ConsistencyCounters Consistency { get; init; } = new(0, 0, 0, null);
 }
+
+/// <summary>Replica consistency check counters of one node (see <c>WalrusNode.CheckConsistency</c>).</summary>
+/// <param name="Checks">Rounds completed as leader since start.</param>
+/// <param name="RangesCompared">Peer ranges compared (equal or not).</param>
+/// <param name="Mismatches">Peer ranges whose hash differed from this leader's.</param>
+/// <param name="LastMismatch">The last mismatching comparison, or null.</param>
+public sealed record ConsistencyCounters(long Checks, long RangesCompared, long Mismatches, ConsistencyPeerResult? LastMismatch);
 
 /// <summary>Autopilot and operator membership counters of one node (see <c>WalrusNode.ManageMembership</c>).</summary>
 /// <param name="VoterRemovals">Dead voters removed after the grace period.</param>

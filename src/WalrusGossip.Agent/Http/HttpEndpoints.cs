@@ -58,6 +58,15 @@ public static class HttpEndpoints
                 members = status.Members.Select(m => new { name = m.Name, address = m.Address, state = m.State.ToString().ToLowerInvariant(), incarnation = m.Incarnation }),
                 segments = status.SegmentCount,
                 logBytes = status.LogBytes,
+                consistency = new
+                {
+                    checks = status.Consistency.Checks,
+                    compared = status.Consistency.RangesCompared,
+                    mismatches = status.Consistency.Mismatches,
+                    lastMismatch = status.Consistency.LastMismatch is { } m
+                        ? new { node = m.PeerId, firstIndex = m.FirstIndex, lastIndex = m.LastIndex, leaderHash = m.LeaderHash.ToString("x16", System.Globalization.CultureInfo.InvariantCulture), peerHash = m.PeerHash.ToString("x16", System.Globalization.CultureInfo.InvariantCulture) }
+                        : null,
+                },
             }, new JsonSerializerOptions { WriteIndented = true });
         });
     }

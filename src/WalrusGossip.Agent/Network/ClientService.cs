@@ -123,6 +123,9 @@ public sealed partial class ClientService : IAsyncDisposable
             case MemberChangeRequest change:
                 _ = MemberChangeAsync(connection, change);
                 break;
+            case ConsistencyCheckRequest check:
+                _ = CheckConsistencyAsync(connection, check);
+                break;
             default:
                 throw new ProtocolException(ProtocolErrorKind.UnknownMessageType, $"{message.Descriptor.Name} is not a client request");
         }

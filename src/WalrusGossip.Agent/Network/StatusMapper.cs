@@ -24,6 +24,14 @@ internal static class StatusMapper
             LeaderId = node.LeaderId,
             TransportMode = transportMode,
             AgentVersion = Hosting.AgentVersion.Current,
+            Consistency = new ConsistencyStatus
+            {
+                Checks = (ulong)status.Consistency.Checks,
+                Mismatches = (ulong)status.Consistency.Mismatches,
+                LastMismatchNode = status.Consistency.LastMismatch?.PeerId ?? 0,
+                LastMismatchFirstIndex = status.Consistency.LastMismatch?.FirstIndex ?? 0,
+                LastMismatchLastIndex = status.Consistency.LastMismatch?.LastIndex ?? 0,
+            },
         };
         foreach (var (key, value) in status.Addresses)
         {

@@ -135,6 +135,13 @@ internal static class InfoCommands
                     json.WriteEndObject();
                     json.WriteString("transport", s.TransportMode);
                     json.WriteString("version", s.AgentVersion);
+                    json.WriteStartObject("consistency");
+                    json.WriteNumber("checks", s.Consistency.Checks);
+                    json.WriteNumber("mismatches", s.Consistency.Mismatches);
+                    json.WriteNumber("lastMismatchNode", s.Consistency.LastMismatchNode);
+                    json.WriteNumber("lastMismatchFirstIndex", s.Consistency.LastMismatchFirstIndex);
+                    json.WriteNumber("lastMismatchLastIndex", s.Consistency.LastMismatchLastIndex);
+                    json.WriteEndObject();
                 }
                 else
                 {
@@ -151,7 +158,7 @@ internal static class InfoCommands
     private static Table StatusTable(IReadOnlyList<EndpointStatus> nodes)
     {
         var inv = CultureInfo.InvariantCulture;
-        var table = new Table().AddColumns("node", "name", "role", "term", "commit", "last", "leader", "endpoint");
+        var table = new Table().AddColumns("node", "name", "role", "term", "commit", "last", "leader", "replica checks", "endpoint");
         foreach (var node in nodes)
         {
             if (node.Status is { } s)
@@ -165,16 +172,23 @@ internal static class InfoCommands
                     s.CommitIndex.ToString(inv),
                     s.LastIndex.ToString(inv),
                     s.LeaderId == 0 ? "-" : s.LeaderId.ToString(inv),
+                    ReplicaChecks(s.Consistency),
                     Markup.Escape(node.Endpoint));
             }
             else
             {
-                table.AddRow("?", "-", "[red]unreachable[/]", "-", "-", "-", "-", Markup.Escape(node.Endpoint));
+                table.AddRow("?", "-", "[red]unreachable[/]", "-", "-", "-", "-", "-", Markup.Escape(node.Endpoint));
             }
         }
 
         return table;
     }
+
+    /// <summary>The replica consistency checks an agent ran as leader: "-", "12 ok", or the mismatches in red with the last one.</summary>
+    private static string ReplicaChecks(ConsistencySummary c) =>
+        c.Checks == 0 ? "-"
+        : c.Mismatches == 0 ? string.Create(CultureInfo.InvariantCulture, $"{c.Checks} ok")
+        : string.Create(CultureInfo.InvariantCulture, $"[bold red]{c.Mismatches} mismatched[/] (last: node {c.LastMismatchNode} at {c.LastMismatchFirstIndex}..{c.LastMismatchLastIndex})");
 
     internal static string MembersJson(IReadOnlyList<ClusterMember> members)
     {

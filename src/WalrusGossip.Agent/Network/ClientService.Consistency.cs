@@ -1,0 +1,77 @@
+using WalrusGossip.Node;
+using WalrusGossip.Protocol;
+using WalrusGossip.Protocol.Messages;
+using WalrusGossip.Transport;
+
+namespace WalrusGossip.Agent.Network;
+
+/// <summary>On-demand replica consistency checks (walrusctl check consistency), answered once every peer did or the round timed out.</summary>
+public sealed partial class ClientService
+{
+    private async Task CheckConsistencyAsync(IFrameConnection connection, ConsistencyCheckRequest request)
+    {
+        var answer = new TaskCompletionSource<ConsistencyCheckResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (ran, _) = await TryInvokeAsync(n =>
+        {
+            n.CheckConsistency(request.FirstIndex, request.LastIndex, r => answer.TrySetResult(r));
+            return true;
+        }).ConfigureAwait(false);
+        if (!ran)
+        {
+            Reply(connection, MessageType.ConsistencyCheckResponse, new ConsistencyCheckResponse { RequestId = request.RequestId, Status = ResponseStatus.Unavailable, Message = NodeDownMessage });
+            return;
+        }
+
+        ConsistencyCheckResult result;
+        try
+        {
+            // The round itself ends after WalrusNode.ConsistencyCheckTimeout; the margin covers a busy node loop.
+            result = await answer.Task.WaitAsync(WalrusNode.ConsistencyCheckTimeout * 2).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Reply(connection, MessageType.ConsistencyCheckResponse, new ConsistencyCheckResponse { RequestId = request.RequestId, Status = ResponseStatus.Timeout, Message = "the check did not finish in time" });
+            return;
+        }
+
+        var response = new ConsistencyCheckResponse
+        {
+            RequestId = request.RequestId,
+            Status = result.Status switch
+            {
+                RequestStatus.Ok => ResponseStatus.Ok,
+                RequestStatus.NotLeader => ResponseStatus.NotLeader,
+                RequestStatus.InvalidArgument => ResponseStatus.InvalidArgument,
+                _ => ResponseStatus.Unavailable,
+            },
+            LeaderId = result.LeaderId,
+            Message = result.Message,
+        };
+        if (result.Report is { } report)
+        {
+            response.FirstIndex = report.FirstIndex;
+            response.LastIndex = report.LastIndex;
+            foreach (var p in report.Peers)
+            {
+                response.Peers.Add(new ConsistencyPeer
+                {
+                    NodeId = p.PeerId,
+                    Verdict = p.Outcome switch
+                    {
+                        ConsistencyOutcome.Match => ConsistencyVerdict.Match,
+                        ConsistencyOutcome.Mismatch => ConsistencyVerdict.Mismatch,
+                        ConsistencyOutcome.Unavailable => ConsistencyVerdict.Unavailable,
+                        _ => ConsistencyVerdict.NoAnswer,
+                    },
+                    FirstIndex = p.FirstIndex,
+                    LastIndex = p.LastIndex,
+                    LeaderHash = p.LeaderHash,
+                    PeerHash = p.PeerHash,
+                    Detail = p.Detail,
+                });
+            }
+        }
+
+        Reply(connection, MessageType.ConsistencyCheckResponse, response);
+    }
+}
