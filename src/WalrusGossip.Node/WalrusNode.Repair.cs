@@ -77,11 +77,48 @@ public sealed partial class WalrusNode
         }
 
         raft.SetApplyLimit(first - 1);
+        if (DropDamageCoveredByCheckpoint())
+        {
+            CheckDamage(now);
+            return;
+        }
+
         if (now >= _nextRepairRequest)
         {
             SendRepairRequest(now);
         }
     }
+
+    /// <summary>
+    /// A damaged range whose whole segment lies at or below this node's own adopted checkpoint is not needed: the
+    /// checkpoint holds the state those entries produced, exactly as after retention. The log prefix through that segment
+    /// is dropped (its file deleted) instead of repaired; peers that compacted the range could not serve it anyway
+    /// (walrus-sim seed 6). Returns true when it did.
+    /// </summary>
+    private bool DropDamageCoveredByCheckpoint()
+    {
+        var ranges = Storage.Log.DamagedRanges;
+        if (ranges.Count == 0 || _raftLog is null || IsCheckpointing || ranges[0].SegmentLastIndex > CheckpointIndex)
+        {
+            return false;
+        }
+
+        var range = ranges[0];
+        var before = Storage.Log.FirstIndex;
+        _raftLog.Retain(range.SegmentLastIndex + 1);
+        if (Storage.Log.FirstDamagedIndex == range.FirstIndex)
+        {
+            return false; // the store kept the segment (it holds the log's first retained entries): repair from peers as usual
+        }
+
+        DamageDroppedBelowCheckpoint++;
+        PublishCommitted();
+        LogDamageDropped(_logger, range.FirstIndex, range.LastIndex, CheckpointIndex, before, Storage.Log.FirstIndex);
+        return true;
+    }
+
+    /// <summary>Damaged ranges dropped with the log prefix because this node's own checkpoint covered them, since start.</summary>
+    public long DamageDroppedBelowCheckpoint { get; private set; }
 
     private void SendRepairRequest(TimeSpan now)
     {
@@ -146,12 +183,11 @@ public sealed partial class WalrusNode
         }
 
         var log = Storage.Log;
-        var verify = !_options.InjectedBugs.Contains("repair-unverified");
         for (var i = 0; i < m.Entries.Count; i++)
         {
             var entry = m.Entries[i];
             var index = range.FirstIndex + (ulong)i;
-            if (verify && (entry.Index != index || entry.Term != log.TermAt(index)))
+            if (entry.Index != index || entry.Term != log.TermAt(index))
             {
                 RepairResponsesRejected++;
                 LogRepairEntryRejected(_logger, m.From, entry.Index, entry.Term, index, log.TermAt(index));
@@ -236,6 +272,9 @@ public sealed partial class WalrusNode
 
     [LoggerMessage(EventId = 65, Level = LogLevel.Warning, Message = "refused repair entries from node {Peer}: it sent index {Index} term {Term}, expected index {ExpectedIndex} term {ExpectedTerm}")]
     private static partial void LogRepairEntryRejected(ILogger logger, ulong peer, ulong index, ulong term, ulong expectedIndex, ulong expectedTerm);
+
+    [LoggerMessage(EventId = 67, Level = LogLevel.Warning, Message = "damaged log range {First}..{Last} is covered by this node's checkpoint at {Checkpoint}: dropped the log prefix (first index {Before} -> {After}) instead of repairing it")]
+    private static partial void LogDamageDropped(ILogger logger, ulong first, ulong last, ulong checkpoint, ulong before, ulong after);
 
     [LoggerMessage(EventId = 66, Level = LogLevel.Error, Message = "repair of {First}..{Last} failed: {Error}; will retry")]
     private static partial void LogRepairFailed(ILogger logger, ulong first, ulong last, string error);

@@ -13,7 +13,8 @@ namespace WalrusGossip.Storage;
 /// <param name="Offset">Byte offset of the first bad record's header in <paramref name="SegmentPath"/>.</param>
 /// <param name="SegmentPath">The segment file.</param>
 /// <param name="Reason">Which check failed.</param>
-public sealed record DamagedRange(ulong FirstIndex, ulong LastIndex, long Offset, string SegmentPath, string Reason)
+/// <param name="SegmentLastIndex">The last index of the segment holding the range (dropping the log prefix through it removes the segment file).</param>
+public sealed record DamagedRange(ulong FirstIndex, ulong LastIndex, long Offset, string SegmentPath, string Reason, ulong SegmentLastIndex)
 {
     /// <summary>Number of indexes in the range.</summary>
     public ulong Count => LastIndex - FirstIndex + 1;
@@ -98,7 +99,7 @@ public sealed partial class LogStore
                 }
 
                 var bad = ScrubSegment(segment);
-                if (bad is { } b && MarkDamaged(segment, b.First, b.Last, b.Offset, b.Reason) is { } range)
+                if (bad is { } b && b.Last >= _firstIndex && MarkDamaged(segment, b.First, b.Last, b.Offset, b.Reason) is { } range) // below the first index: no longer part of the log
                 {
                     found.Add(range);
                 }
@@ -326,7 +327,7 @@ public sealed partial class LogStore
             return null;
         }
 
-        var range = new DamagedRange(index, Math.Min(Math.Max(lastIndex, index), segment.LastIndex), offset, segment.Path, reason);
+        var range = new DamagedRange(index, Math.Min(Math.Max(lastIndex, index), segment.LastIndex), offset, segment.Path, reason, segment.LastIndex);
         lock (_damageLock)
         {
             var known = _damage.FindIndex(d => d.SegmentPath == segment.Path);
@@ -349,12 +350,16 @@ public sealed partial class LogStore
         return range;
     }
 
-    /// <summary>Forgets damage in segments no longer in the log (prefix or suffix truncation removed or reopened them). Under the write lock.</summary>
-    private void ForgetDamageOutside()
+    /// <summary>
+    /// Forgets damage in segments no longer in the log (prefix or suffix truncation removed or reopened them) and damage
+    /// wholly below <paramref name="firstIndex"/> (a prefix truncation inside the damaged segment: those records are no
+    /// longer part of the log). Under the write lock.
+    /// </summary>
+    private void ForgetDamageOutside(ulong firstIndex = 0)
     {
         lock (_damageLock)
         {
-            _damage.RemoveAll(d => !_segments.Any(s => s.Sealed && s.Path == d.SegmentPath && d.FirstIndex <= s.LastIndex));
+            _damage.RemoveAll(d => d.LastIndex < firstIndex || !_segments.Any(s => s.Sealed && s.Path == d.SegmentPath && d.FirstIndex <= s.LastIndex));
         }
     }
 

@@ -129,7 +129,7 @@ public sealed partial class LogStore
 
             detached = _segments.GetRange(0, removed);
             _segments.RemoveRange(0, removed);
-            ForgetDamageOutside();
+            ForgetDamageOutside(beforeIndex);
             _firstIndex = beforeIndex;
         });
 

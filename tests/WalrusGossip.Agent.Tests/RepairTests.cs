@@ -81,6 +81,60 @@ public sealed class RepairTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_record_damaged_under_a_running_agent_is_refused_to_readers_as_unavailable_then_repaired_from_peers()
+    {
+        await using var agents = new AgentProcesses();
+        agents.Reserve(3);
+        string[] args = ["--Storage:MaxSegmentBytes=262144", "--Storage:MaxEntryBytes=16384"];
+        for (var id = 1; id <= 3; id++)
+        {
+            agents.Start(id, ["--join", agents.JoinList(3), "--bootstrap-expect", "3", .. args]);
+        }
+
+        var leader = (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
+        ulong first = 0, last = 0;
+        await using (var client = agents.NewClient(agents.ClientEndpoints([1, 2, 3])))
+        {
+            var payload = new byte[8000];
+            for (var i = 0; i < 100; i++)
+            {
+                payload[0] = (byte)i;
+                last = (await client.AppendAsync(payload, "damage")).Index;
+                first = first == 0 ? last : first;
+            }
+        }
+
+        await AllAppliedAsync(agents, last);
+        var victim = (leader % 3) + 1;
+        var segment = Directory.GetFiles(Path.Combine(agents.DataDirOf(victim), "log"), "*.seg").Order(StringComparer.Ordinal).First();
+        using (var f = new FileStream(segment, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            f.Position = 50_000; // inside an 8 KB payload of the first (sealed) segment, under the running agent
+            var b = f.ReadByte();
+            f.Position = 50_000;
+            f.WriteByte((byte)(b ^ 0x04));
+        }
+
+        // A stale read at that agent reaches the damaged record: a typed UNAVAILABLE, never a broken connection.
+        await using (var only = agents.NewClient(agents.ClientEndpoints([victim]), maxRetries: 0))
+        {
+            var error = await Assert.ThrowsAnyAsync<WalrusException>(() => only.ReadRangeAsync(first, 1000, consistency: Consistency.Stale));
+            output.WriteLine(error.Message);
+            Assert.Contains("damaged on this agent", error.Message, StringComparison.Ordinal);
+        }
+
+        // The read recorded the damage: the agent repairs the range from its peers and serves it again.
+        var log = Path.Combine(agents.Root, $"node-{victim}.out");
+        await AgentProcesses.EventuallyAsync(() => Task.FromResult(ReadShared(log).Contains("taking part in elections again", StringComparison.Ordinal) ? log : null),
+            TimeSpan.FromSeconds(30), "the agent to repair the range it found damaged");
+        await using (var again = agents.NewClient(agents.ClientEndpoints([victim])))
+        {
+            var entries = await AgentProcesses.ReadAllAsync(again, first, last);
+            Assert.Equal((int)(last - first + 1), entries.Count);
+        }
+    }
+
+    [Fact]
     public async Task A_replica_rewritten_with_valid_checksums_is_reported_by_check_consistency_status_metrics_and_the_log()
     {
         await using var agents = new AgentProcesses();

@@ -526,6 +526,47 @@ public sealed class NodeClusterTests : IDisposable
     }
 
     [Fact]
+    public void A_damaged_range_below_the_nodes_own_checkpoint_is_dropped_with_the_log_prefix_not_repaired()
+    {
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        var victim = _nodes.Values.First(n => n != leader);
+        var id = victim.Id;
+        Restart(id, checkpointEveryEntries: 50);
+        var results = new List<AppendResult>();
+        for (ulong seq = 1; seq <= 300; seq++)
+        {
+            leader.Append(45, seq, AppendCommand.Encode(45, seq, null, new byte[10_000]), results.Add);
+        }
+
+        RunUntil(() => results.Count == 300 ? results : null, TimeSpan.FromSeconds(30));
+        var commit = leader.Status.CommitIndex;
+        RunUntil(() => _nodes[id].Status.AppliedIndex >= commit && _nodes[id].CheckpointIndex >= commit - 50 ? this : null, TimeSpan.FromSeconds(10));
+        var dir = Path.Combine(_root, $"n{id}");
+        _nodes[id].Dispose();
+        _nodes.Remove(id);
+        var segment = Path.Combine(dir, "log", "00000000000000000001.seg");
+        using (var f = File.Open(segment, FileMode.Open, FileAccess.ReadWrite))
+        {
+            f.Position = 500_000; // inside a payload of the first (sealed) segment, far below the checkpoint
+            var b = f.ReadByte();
+            f.Position = 500_000;
+            f.WriteByte((byte)(b ^ 0x20));
+        }
+
+        var restarted = AddNode(id, [1, 2, 3], checkpointEveryEntries: 50);
+        Assert.Equal(1, restarted.DamagedRangesFound);
+        RunUntil(() => !restarted.IsRepairing ? this : null, TimeSpan.FromSeconds(5));
+        Assert.Equal((1L, 0L), (restarted.DamageDroppedBelowCheckpoint, restarted.EntriesRepaired));
+        Assert.True(restarted.LocalLog.FirstIndex > 1);
+        Assert.Equal(RequestStatus.Ok, Committed(leader, 45, 301).Status);
+        RunUntil(() => restarted.Status.AppliedIndex >= leader.Status.CommitIndex ? this : null, TimeSpan.FromSeconds(5));
+        restarted.Dispose();
+        _nodes.Remove(id);
+        var report = StoreVerifier.Verify(dir);
+        Assert.True(report.Intact, string.Join("; ", report.Problems.Concat(report.Corruptions.Select(c => c.ToString()))));
+    }
+
+    [Fact]
     public void A_follower_entry_rewritten_with_a_valid_checksum_is_found_by_the_consistency_check_on_demand_and_periodically()
     {
         var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));

@@ -6,18 +6,19 @@ namespace WalrusGossip.Simulation.Tests;
 public sealed class BugDetectionTests
 {
     [Theory]
-    [InlineData("commit-previous-term", 2, 120, "leader-commit-rule")]
-    [InlineData("ack-before-fsync", 1, 20, "recovery")]
-    [InlineData("double-vote", 1, 5, "election-safety")]
-    [InlineData("skip-truncate-on-conflict", 2, 25, "log-matching")]
-    [InlineData("truncate-past-checkpoint", 6, 15, "node-invariant")]
-    [InlineData("two-config-changes", 5, 62, "one-config-change")]
-    public void An_injected_bug_is_reported_as_a_violation(string bug, long seed, double simSeconds, string property)
+    [InlineData("commit-previous-term", 2, 3, 85, "leader-commit-rule")]
+    [InlineData("ack-before-fsync", 1, 5, 20, "recovery")]
+    [InlineData("double-vote", 1, 5, 5, "election-safety")]
+    [InlineData("skip-truncate-on-conflict", 2, 5, 25, "log-matching")]
+    [InlineData("truncate-past-checkpoint", 6, 5, 15, "node-invariant")]
+    [InlineData("two-config-changes", 5, 5, 62, "one-config-change")]
+    [InlineData("blind-consistency-hash", 1, 5, 15, "consistency-detect")]
+    public void An_injected_bug_is_reported_as_a_violation(string bug, long seed, int nodes, double simSeconds, string property)
     {
         var options = new SimOptions
         {
             Seed = seed,
-            Nodes = 5,
+            Nodes = nodes,
             SimSeconds = simSeconds,
             Faults = FaultKinds.All,
             InjectedBugs = new HashSet<string>(StringComparer.Ordinal) { bug },
@@ -35,5 +36,7 @@ public sealed class BugDetectionTests
         var result = SimulationRunner.Run(new SimOptions { Seed = 2, Nodes = 5, SimSeconds = 65, Faults = FaultKinds.All });
 
         Assert.Null(result.Violation);
+        Assert.Equal((1, 1), (result.Stats.SilentCorruptions, result.Stats.SilentCorruptionsFound)); // the epilogue's rewritten record was found
+        Assert.True(result.Stats.ConsistencyRounds >= 2, $"{result.Stats.ConsistencyRounds} consistency rounds");
     }
 }

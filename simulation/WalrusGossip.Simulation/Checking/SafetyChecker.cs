@@ -126,6 +126,11 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
 
         CheckOwnTermCommit(node, status);
         CheckCommit(node, status.CommitIndex);
+        if (process.LastConsistencyMismatch is { } m)
+        {
+            sim.Fail("consistency-check", string.Create(CultureInfo.InvariantCulture,
+                $"leader n{node.Id} found its committed entries {m.FirstIndex}..{m.LastIndex} differ from n{m.PeerId}'s (hashes {m.LeaderHash:x16}/{m.PeerHash:x16}), but every log agrees with the committed one"));
+        }
     }
 
     /// <summary>

@@ -37,6 +37,11 @@ internal sealed partial class ClusterSimulation
 
     private void BeginHeal(bool initial)
     {
+        if (_epilogue)
+        {
+            return;
+        }
+
         _chaos = false;
         var phase = ++_phase;
         if (!initial)
@@ -121,6 +126,11 @@ internal sealed partial class ClusterSimulation
 
     private void BeginChaos()
     {
+        if (_epilogue)
+        {
+            return;
+        }
+
         _chaos = true;
         var phase = ++_phase;
         foreach (var node in _nodes)

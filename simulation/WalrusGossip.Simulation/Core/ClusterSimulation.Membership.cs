@@ -32,6 +32,11 @@ internal sealed partial class ClusterSimulation
 
     private void OperatorChange(int roll, bool second)
     {
+        if (_epilogue)
+        {
+            return;
+        }
+
         if (CurrentLeader() is not { } id || _nodes[id - 1] is not { Up: true, Paused: false, Process: { } leader } node || leader.Status.Role != RaftRole.Leader)
         {
             return;
@@ -53,7 +58,7 @@ internal sealed partial class ClusterSimulation
         ScheduleRun(node, Now);
     }
 
-    /// <summary>Below 40: promote a learner; below 75: demote a voter other than the leader; else remove a member other than the leader.</summary>
+    /// <summary>Below 40: promote a learner; below 75: demote a voter other than the leader (with more than 3 members); else remove a member other than the leader (likewise).</summary>
     private ConfigChange? PickChange(NodeStatus status, int roll)
     {
         var others = status.Voters.Where(v => v != status.NodeId).ToList();
@@ -62,7 +67,10 @@ internal sealed partial class ClusterSimulation
             return new ConfigChange(ConfigChangeType.AddVoter, status.Learners[_operator!.Next(status.Learners.Count)]);
         }
 
-        if (roll < 75 && others.Count > 0 && status.Voters.Count > 1)
+        // Demote only where a learner is left to take the voter's place: a 3-member cluster demoted to 2 voters, one of
+        // them kept down through a heal, has no quorum (and autopilot holds the demoted one back for 10 minutes): an outage
+        // the operator asked for, not one to report (seed 12 of a 3-node sweep).
+        if (roll < 75 && others.Count > 0 && status.Voters.Count > 1 && status.Voters.Count + status.Learners.Count > 3)
         {
             return new ConfigChange(ConfigChangeType.Demote, others[_operator!.Next(others.Count)]);
         }

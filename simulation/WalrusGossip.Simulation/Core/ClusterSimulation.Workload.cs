@@ -141,6 +141,10 @@ internal sealed partial class ClusterSimulation
             {
                 // Deleted by retention after the view was taken: the agent answers Compacted.
             }
+            catch (DamagedEntryException)
+            {
+                // A record found damaged after it was applied, awaiting repair: the agent answers Unavailable.
+            }
             finally
             {
                 node.Disk.Observing = false;

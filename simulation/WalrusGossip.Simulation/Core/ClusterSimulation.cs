@@ -93,6 +93,7 @@ internal sealed partial class ClusterSimulation : INodeClock
         {
             if (_options.Steps is { } steps ? _step >= steps : e.At > end)
             {
+                Schedule(e, e.At); // put back for the epilogue: a node's pending loop run must not be lost
                 break;
             }
 
@@ -118,6 +119,11 @@ internal sealed partial class ClusterSimulation : INodeClock
             Observe(true);
             _checker.Final();
             Observe(false);
+        }
+
+        if (_violation is null && _options.Steps is null)
+        {
+            ConsistencyEpilogue();
         }
 
         Stats.Steps = _step;
@@ -439,6 +445,8 @@ internal sealed partial class ClusterSimulation : INodeClock
         Stats.AutopilotRemovals += p.AutopilotVoterRemovals + p.AutopilotLearnerRemovals;
         Stats.AutopilotPromotions += p.AutopilotPromotions;
         Stats.EntriesRepaired += p.EntriesRepaired;
+        Stats.ConsistencyRounds += p.ConsistencyChecks;
+        Stats.ConsistencyRangesCompared += p.ConsistencyRangesCompared;
     }
 
     private void MarkDown(SimNode node)

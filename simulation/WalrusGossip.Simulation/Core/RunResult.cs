@@ -70,6 +70,18 @@ public sealed class RunStats
     /// <summary>Log entries rewritten from verified peer copies (summed over every incarnation).</summary>
     public long EntriesRepaired { get; set; }
 
+    /// <summary>Consistency rounds leaders completed (summed over every incarnation; the epilogue's included).</summary>
+    public long ConsistencyRounds { get; set; }
+
+    /// <summary>Peer ranges those rounds compared.</summary>
+    public long ConsistencyRangesCompared { get; set; }
+
+    /// <summary>Committed records the epilogue rewrote with a valid checksum (0 or 1).</summary>
+    public int SilentCorruptions { get; set; }
+
+    /// <summary>Of those, the ones a consistency round reported as a mismatch with the right follower and range.</summary>
+    public int SilentCorruptionsFound { get; set; }
+
     /// <summary>Operator membership changes (promote, demote, remove) that committed.</summary>
     public int OperatorMemberChanges { get; set; }
 

@@ -100,6 +100,23 @@ internal sealed class Inode(long id)
         return original;
     }
 
+    /// <summary>Lets <paramref name="change"/> edit a copy of the durable content, then writes the range it reports back (durable and visible).</summary>
+    public bool ChangeDurable(Func<byte[], (long Offset, int Length)?> change)
+    {
+        var copy = _durable.AsSpan(0, (int)_durableLength).ToArray();
+        if (change(copy) is not { } range)
+        {
+            return false;
+        }
+
+        for (var i = range.Offset; i < range.Offset + range.Length; i++)
+        {
+            SetDurableByte(i, copy[i]);
+        }
+
+        return true;
+    }
+
     public void SetDurableByte(long offset, byte value)
     {
         _durable[offset] = value;

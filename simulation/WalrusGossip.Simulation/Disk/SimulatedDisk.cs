@@ -1,4 +1,6 @@
 using WalrusGossip.Storage.IO;
+using WalrusGossip.Storage.Records;
+using WalrusGossip.Storage.Segments;
 
 namespace WalrusGossip.Simulation.Disk;
 
@@ -156,6 +158,21 @@ internal sealed class SimulatedDisk
         var offset = random.NextInt64(inode.WrittenEnd);
         var original = inode.FlipDurableBit(offset, random.Next(8));
         return (offset, original);
+    }
+
+    /// <summary>
+    /// In the durable segment file holding <paramref name="index"/>, changes one payload byte of that record and
+    /// recomputes its CRC (<see cref="SilentCorruption"/>): corruption no checksum can see.
+    /// </summary>
+    /// <param name="index">The record's log index.</param>
+    /// <returns>The segment changed, or null when no segment holds an intact record with a payload at that index.</returns>
+    public string? CorruptRecordSilently(ulong index)
+    {
+        var holder = _durable.Keys
+            .Where(p => p.EndsWith(".seg", StringComparison.Ordinal) && SegmentNames.TryParse(Path.GetFileName(p), out var first, out _) && first <= index)
+            .OrderByDescending(p => p, StringComparer.Ordinal)
+            .FirstOrDefault();
+        return holder is not null && _durable[holder].ChangeDurable(bytes => SilentCorruption.FlipPayloadBit(bytes, index)) ? holder : null;
     }
 
     /// <summary>Puts back a byte changed by <see cref="FlipBit"/> (the repair after detection).</summary>

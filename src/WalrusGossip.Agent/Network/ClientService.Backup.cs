@@ -86,6 +86,13 @@ public sealed partial class ClientService
             Reply(connection, MessageType.BackupResponse, response);
             return;
         }
+        catch (Exception e) when (e is WalrusGossip.Storage.DamagedEntryException or WalrusGossip.Storage.LogCorruptionException)
+        {
+            response.Status = ResponseStatus.Unavailable;
+            response.Message = DamagedMessage(e);
+            Reply(connection, MessageType.BackupResponse, response);
+            return;
+        }
 
         response.Status = ResponseStatus.Ok;
         foreach (var e in entries)

@@ -71,10 +71,21 @@ public sealed partial class ClientService
                 response.FirstIndex = e.FirstIndex;
                 response.Message = $"index {e.Index} is compacted; the log starts at {e.FirstIndex}";
             }
+            catch (Exception e) when (e is WalrusGossip.Storage.DamagedEntryException or WalrusGossip.Storage.LogCorruptionException)
+            {
+                // A record failed verification after it was applied: this agent repairs it from its peers; another agent can serve it now.
+                response.Entries.Clear();
+                response.Status = ResponseStatus.Unavailable;
+                response.Message = DamagedMessage(e);
+            }
         }
 
         Reply(connection, MessageType.ReadResponse, response);
     }
+
+    /// <summary>The client-facing text for a read that reached a damaged record (the SDK then tries another agent).</summary>
+    private static string DamagedMessage(Exception e) =>
+        $"entry {(e as WalrusGossip.Storage.DamagedEntryException)?.Index ?? (e as WalrusGossip.Storage.LogCorruptionException)?.Index} is damaged on this agent and is being repaired from its peers; read it from another agent";
 
     /// <summary>
     /// Maps a read point that is not OK onto <paramref name="response"/>: RETRY (leader changed), TIMEOUT (not

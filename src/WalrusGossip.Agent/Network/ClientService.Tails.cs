@@ -55,6 +55,10 @@ public sealed partial class ClientService
             // Retention deleted what the tail had not sent yet (a reader slower than retention): say so, typed.
             await connection.SendAsync(MessageType.TailEntries, new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Compacted, CommitIndex = _currentLoop()?.Committed.AppliedIndex ?? 0, Message = $"index {e.Index} is compacted; the log starts at {e.FirstIndex}" }, cancellationToken).ConfigureAwait(false);
         }
+        catch (Exception e) when (e is WalrusGossip.Storage.DamagedEntryException or WalrusGossip.Storage.LogCorruptionException)
+        {
+            await connection.SendAsync(MessageType.TailEntries, new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Unavailable, CommitIndex = _currentLoop()?.Committed.AppliedIndex ?? 0, Message = DamagedMessage(e) }, cancellationToken).ConfigureAwait(false);
+        }
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
         {
         }
