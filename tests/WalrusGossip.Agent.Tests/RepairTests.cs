@@ -18,14 +18,7 @@ public sealed class RepairTests(ITestOutputHelper output)
     public async Task A_byte_flipped_in_a_stopped_agents_sealed_segment_is_repaired_from_peers_at_start(bool leaderDamaged)
     {
         await using var agents = new AgentProcesses();
-        agents.Reserve(3);
-        string[] args = ["--Storage:MaxSegmentBytes=262144", "--Storage:MaxEntryBytes=16384"];
-        for (var id = 1; id <= 3; id++)
-        {
-            agents.Start(id, ["--join", agents.JoinList(3), "--bootstrap-expect", "3", .. args]);
-        }
-
-        var leader = (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
+        var leader = await StartThreeAsync(agents);
         var options = new WalrusClientOptions { CaFile = Path.Combine(agents.Certs, "ca.pem"), RequestTimeout = TimeSpan.FromSeconds(5), MaxRetries = 20 };
         foreach (var e in agents.ClientEndpoints([1, 2, 3]))
         {
@@ -58,7 +51,7 @@ public sealed class RepairTests(ITestOutputHelper output)
 
         Assert.NotEqual(0, (await AgentProcesses.RunWalrusctlAsync(null, "store", "verify", "--data-dir", dir)).ExitCode);
         var started = Stopwatch.StartNew();
-        agents.Start(victim, ["--join", agents.JoinList(3), .. args]);
+        agents.Start(victim, ["--join", agents.JoinList(3), .. SmallSegments]);
         var logFile = Path.Combine(agents.Root, $"node-{victim}.out");
         string line;
         try
@@ -84,14 +77,7 @@ public sealed class RepairTests(ITestOutputHelper output)
     public async Task A_record_damaged_under_a_running_agent_is_refused_to_readers_as_unavailable_then_repaired_from_peers()
     {
         await using var agents = new AgentProcesses();
-        agents.Reserve(3);
-        string[] args = ["--Storage:MaxSegmentBytes=262144", "--Storage:MaxEntryBytes=16384"];
-        for (var id = 1; id <= 3; id++)
-        {
-            agents.Start(id, ["--join", agents.JoinList(3), "--bootstrap-expect", "3", .. args]);
-        }
-
-        var leader = (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
+        var leader = await StartThreeAsync(agents);
         ulong first = 0, last = 0;
         await using (var client = agents.NewClient(agents.ClientEndpoints([1, 2, 3])))
         {
@@ -138,14 +124,7 @@ public sealed class RepairTests(ITestOutputHelper output)
     public async Task A_replica_rewritten_with_valid_checksums_is_reported_by_check_consistency_status_metrics_and_the_log()
     {
         await using var agents = new AgentProcesses();
-        agents.Reserve(3);
-        string[] args = ["--Storage:MaxSegmentBytes=262144", "--Storage:MaxEntryBytes=16384"];
-        for (var id = 1; id <= 3; id++)
-        {
-            agents.Start(id, ["--join", agents.JoinList(3), "--bootstrap-expect", "3", .. args]);
-        }
-
-        var leader = (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
+        var leader = await StartThreeAsync(agents);
         ulong first = 0, last = 0;
         await using (var client = agents.NewClient(agents.ClientEndpoints([1, 2, 3]), maxRetries: 20))
         {
@@ -174,7 +153,7 @@ public sealed class RepairTests(ITestOutputHelper output)
         await File.WriteAllBytesAsync(segment, bytes);
         var verify = await AgentProcesses.RunWalrusctlAsync(null, "store", "verify", "--data-dir", dir);
         Assert.True(verify.ExitCode == 0, verify.Output + verify.Error);
-        agents.Start(victim, ["--join", agents.JoinList(3), .. args]);
+        agents.Start(victim, ["--join", agents.JoinList(3), .. SmallSegments]);
         await AllAppliedAsync(agents, last);
 
         var found = await AgentProcesses.RunWalrusctlAsync(null, ["check", "consistency", "--json", .. connect]);
@@ -198,6 +177,21 @@ public sealed class RepairTests(ITestOutputHelper output)
 
         var refused = await AgentProcesses.RunWalrusctlAsync(null, ["check", "consistency", "--from", "5", .. connect]);
         Assert.Equal(2, refused.ExitCode);
+    }
+
+    /// <summary>256 KiB segments, so a few hundred entries of a few KB leave several sealed ones.</summary>
+    private static readonly string[] SmallSegments = ["--Storage:MaxSegmentBytes=262144", "--Storage:MaxEntryBytes=16384"];
+
+    /// <summary>Starts agents 1-3 with <see cref="SmallSegments"/>, bootstrapping together; returns the leader's id.</summary>
+    private static async Task<int> StartThreeAsync(AgentProcesses agents)
+    {
+        agents.Reserve(3);
+        for (var id = 1; id <= 3; id++)
+        {
+            agents.Start(id, ["--join", agents.JoinList(3), "--bootstrap-expect", "3", .. SmallSegments]);
+        }
+
+        return (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
     }
 
     private static string ReadShared(string path)

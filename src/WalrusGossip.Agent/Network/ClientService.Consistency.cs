@@ -37,13 +37,7 @@ public sealed partial class ClientService
         var response = new ConsistencyCheckResponse
         {
             RequestId = request.RequestId,
-            Status = result.Status switch
-            {
-                RequestStatus.Ok => ResponseStatus.Ok,
-                RequestStatus.NotLeader => ResponseStatus.NotLeader,
-                RequestStatus.InvalidArgument => ResponseStatus.InvalidArgument,
-                _ => ResponseStatus.Unavailable,
-            },
+            Status = AdminStatus(result.Status),
             LeaderId = result.LeaderId,
             Message = result.Message,
         };

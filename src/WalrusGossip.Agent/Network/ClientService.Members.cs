@@ -63,14 +63,7 @@ public sealed partial class ClientService
         var response = new MemberChangeResponse
         {
             RequestId = request.RequestId,
-            Status = result.Status switch
-            {
-                RequestStatus.Ok => ResponseStatus.Ok,
-                RequestStatus.NotLeader => ResponseStatus.NotLeader,
-                RequestStatus.InvalidArgument => ResponseStatus.InvalidArgument,
-                RequestStatus.Retry => ResponseStatus.Retry,
-                _ => ResponseStatus.Unavailable,
-            },
+            Status = AdminStatus(result.Status),
             LeaderId = result.LeaderId,
             Message = result.Message,
             Index = result.Index,
@@ -79,4 +72,14 @@ public sealed partial class ClientService
         response.Learners.AddRange(result.Config.Learners);
         Reply(connection, MessageType.MemberChangeResponse, response);
     }
+
+    /// <summary>The wire status of an administrative request's outcome (member changes, consistency checks).</summary>
+    private static ResponseStatus AdminStatus(RequestStatus status) => status switch
+    {
+        RequestStatus.Ok => ResponseStatus.Ok,
+        RequestStatus.NotLeader => ResponseStatus.NotLeader,
+        RequestStatus.InvalidArgument => ResponseStatus.InvalidArgument,
+        RequestStatus.Retry => ResponseStatus.Retry,
+        _ => ResponseStatus.Unavailable,
+    };
 }
