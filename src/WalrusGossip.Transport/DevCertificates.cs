@@ -46,9 +46,11 @@ public static class DevCertificates
     /// <param name="dnsNames">DNS names the node is dialled by.</param>
     /// <param name="ips">IP addresses the node is dialled by.</param>
     /// <param name="validity">How long it is valid from now; default <see cref="DefaultNodeValidity"/>, never beyond the CA.</param>
+    /// <param name="nodeId">The node's Raft id, carried as the SAN URI <c>walrus://node/ID</c> (<see cref="NodeIdentity"/>);
+    /// 0 for none (a client or a tool certificate).</param>
     /// <returns>The certificate with its private key.</returns>
     /// <exception cref="ArgumentException">The CA has no private key.</exception>
-    public static X509Certificate2 CreateNodeCertificate(X509Certificate2 ca, string nodeName, IEnumerable<string> dnsNames, IEnumerable<IPAddress> ips, TimeSpan? validity = null)
+    public static X509Certificate2 CreateNodeCertificate(X509Certificate2 ca, string nodeName, IEnumerable<string> dnsNames, IEnumerable<IPAddress> ips, TimeSpan? validity = null, ulong nodeId = 0)
     {
         ArgumentNullException.ThrowIfNull(ca);
         ArgumentException.ThrowIfNullOrWhiteSpace(nodeName);
@@ -80,6 +82,11 @@ public static class DevCertificates
         foreach (var address in addresses)
         {
             san.AddIpAddress(address);
+        }
+
+        if (nodeId != 0)
+        {
+            san.AddUri(NodeIdentity.UriFor(nodeId));
         }
 
         request.CertificateExtensions.Add(san.Build());

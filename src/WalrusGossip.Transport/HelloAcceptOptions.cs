@@ -13,4 +13,11 @@ public sealed class HelloAcceptOptions
 
     /// <summary>Roles accepted on this port: clients on the client port, peers on the peer port. Default: client only.</summary>
     public IReadOnlyCollection<ConnectionRole> AllowedRoles { get; init; } = [ConnectionRole.Client];
+
+    /// <summary>
+    /// When true, a peer whose TLS certificate names no node id (<see cref="NodeIdentity"/>) is refused. A peer whose
+    /// certificate names another id than its Hello is refused either way. Default false, so certificates made before
+    /// node ids were embedded keep working; turn it on once every node certificate carries its id.
+    /// </summary>
+    public bool RequirePeerNodeIdInCertificate { get; init; }
 }

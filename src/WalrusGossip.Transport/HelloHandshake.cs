@@ -77,7 +77,7 @@ public static class HelloHandshake
             throw new ProtocolException(ProtocolErrorKind.UnexpectedMessage, $"first frame from {connection.RemoteEndPoint} is {f.Type}, not Hello") { Counted = counters is not null };
         }
 
-        var (kind, reason) = Check(hello, options);
+        var (kind, reason) = Check(hello, options, connection.RemoteCertificate);
         if (reason is null)
         {
             await connection.SendAsync(MessageType.HelloAck, Ack(options, accepted: true, ""), cancellationToken).ConfigureAwait(false);
@@ -97,7 +97,7 @@ public static class HelloHandshake
         throw new ProtocolException(kind, $"refused Hello from {connection.RemoteEndPoint} ({hello.Name}, node {hello.NodeId}): {reason}") { Counted = counters is not null };
     }
 
-    private static (ProtocolErrorKind Kind, string? Reason) Check(Hello hello, HelloAcceptOptions options)
+    private static (ProtocolErrorKind Kind, string? Reason) Check(Hello hello, HelloAcceptOptions options, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate)
     {
         if (hello.ProtocolVersion != ProtocolVersion.Current)
         {
@@ -112,6 +112,21 @@ public static class HelloHandshake
         if (hello.Role == ConnectionRole.Peer && hello.NodeId == 0)
         {
             return (ProtocolErrorKind.HandshakeRejected, "a peer must send its node id");
+        }
+
+        if (hello.Role == ConnectionRole.Peer && certificate is not null)
+        {
+            if (NodeIdentity.TryGetNodeId(certificate, out var certified))
+            {
+                if (certified != hello.NodeId)
+                {
+                    return (ProtocolErrorKind.HandshakeRejected, $"the peer's certificate names node {certified}, its Hello node {hello.NodeId}");
+                }
+            }
+            else if (options.RequirePeerNodeIdInCertificate)
+            {
+                return (ProtocolErrorKind.HandshakeRejected, $"the peer's certificate ({certificate.Subject}) names no node id ({NodeIdentity.UriPrefix}ID), which this agent requires");
+            }
         }
 
         if (hello.ClusterId.Length > 0 && options.ClusterId.Length > 0 && !string.Equals(hello.ClusterId, options.ClusterId, StringComparison.Ordinal))

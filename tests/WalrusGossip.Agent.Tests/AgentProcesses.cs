@@ -44,7 +44,7 @@ internal sealed partial class AgentProcesses : IAsyncDisposable
             if (!_ports.ContainsKey(id))
             {
                 _ports[id] = new AgentPorts(FreeTcpPort(), FreeTcpPort(), FreeGossipPort(), FreeTcpPort());
-                var cert = DevCertificates.CreateNodeCertificate(Ca, $"node-{id}", ["localhost"], [IPAddress.Loopback]);
+                var cert = DevCertificates.CreateNodeCertificate(Ca, $"node-{id}", ["localhost"], [IPAddress.Loopback], nodeId: (ulong)id);
                 DevCertificates.ExportPem(cert, Path.Combine(Certs, $"node-{id}.pem"), Path.Combine(Certs, $"node-{id}.key"));
             }
         }

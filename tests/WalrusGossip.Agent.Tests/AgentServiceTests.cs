@@ -165,6 +165,22 @@ public sealed class AgentServiceTests(ThreeAgentCluster cluster) : IClassFixture
     }
 
     [Fact]
+    public async Task A_peer_whose_certificate_names_node_2_but_whose_hello_says_node_3_is_refused_and_logged()
+    {
+        using var node2 = DevCertificates.CreateNodeCertificate(Agents.Ca, "node-2", ["localhost"], [IPAddress.Loopback], nodeId: 2);
+        var transport = TransportFactory.Create(new TransportOptions { Mode = TransportMode.Tcp, Certificate = node2, TrustedRoots = [Agents.Ca] }, NullLogger.Instance, out _);
+        var ports = Agents.PortsOf(1);
+        await using var connection = await transport.ConnectAsync("127.0.0.1", ports.Peer, TestContext.Current.CancellationToken);
+        var refused = await Assert.ThrowsAsync<ProtocolException>(async () =>
+            await HelloHandshake.ConnectAsync(connection, new Hello { Role = ConnectionRole.Peer, NodeId = 3, Name = "impostor" }, TestContext.Current.CancellationToken));
+        Assert.Equal(ProtocolErrorKind.HandshakeRejected, refused.Kind);
+        Assert.Contains("certificate names node 2, its Hello node 3", refused.Message, StringComparison.Ordinal);
+        await AgentProcesses.EventuallyAsync(async () => (await Agents.DiagnosticsAsync(400)).Contains("certificate names node 2, its Hello node 3", StringComparison.Ordinal) ? this : null,
+            TimeSpan.FromSeconds(10), "the agent to log the refusal");
+        Assert.NotNull(await Agents.StatusAsync(1));
+    }
+
+    [Fact]
     public async Task Garbage_oversized_and_random_frames_close_only_that_connection()
     {
         var ports = Agents.PortsOf(2);

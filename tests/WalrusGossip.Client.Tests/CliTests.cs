@@ -158,8 +158,20 @@ public sealed class CliTests
         chain.ChainPolicy.CustomTrustStore.Add(ca);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         Assert.True(chain.Build(node));
+        Assert.True(Transport.NodeIdentity.TryGetNodeId(node, out var id)); // node-3 -> walrus://node/3
+        Assert.Equal(3ul, id);
+        var explicitIds = await RunAsync(null, "certs", "init", "--out", directory, "--nodes", "db-a", "--ids", "12");
+        Assert.Equal(0, explicitIds.ExitCode);
+        using (var dbA = Transport.DevCertificates.LoadPem(Path.Combine(directory, "db-a.pem"), Path.Combine(directory, "db-a.key")))
+        {
+            Assert.True(Transport.NodeIdentity.TryGetNodeId(dbA, out id));
+            Assert.Equal(12ul, id);
+        }
+
         var bad = await RunAsync(null, "certs", "init", "--out", directory, "--nodes", "../escape");
         Assert.Equal(2, bad.ExitCode);
+        var wrongCount = await RunAsync(null, "certs", "init", "--out", directory, "--nodes", "x-1,x-2", "--ids", "1");
+        Assert.Equal(2, wrongCount.ExitCode);
     }
 
     /// <summary>Line i of the round-trip test: ASCII, non-ASCII UTF-8, tabs, empty lines and bytes that are not UTF-8.</summary>

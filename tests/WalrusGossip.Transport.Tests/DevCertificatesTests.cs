@@ -28,6 +28,21 @@ public sealed class DevCertificatesTests
     }
 
     [Fact]
+    public void A_node_certificate_made_with_a_node_id_carries_it_as_a_walrus_uri_and_one_without_carries_none()
+    {
+        using var seven = DevCertificates.CreateNodeCertificate(TestCertificates.ClusterCa, "node-7", [], [IPAddress.Loopback], nodeId: 7);
+        using var none = DevCertificates.CreateNodeCertificate(TestCertificates.ClusterCa, "tool", [], [IPAddress.Loopback]);
+
+        Assert.True(NodeIdentity.TryGetNodeId(seven, out var id));
+        Assert.Equal(7ul, id);
+        Assert.True(seven.MatchesHostname("localhost")); // the DNS and IP names are still there beside the URI
+        Assert.False(NodeIdentity.TryGetNodeId(none, out id));
+        Assert.Equal(0ul, id);
+        Assert.Equal("walrus://node/12", NodeIdentity.UriFor(12).ToString());
+        Assert.Throws<ArgumentOutOfRangeException>(() => NodeIdentity.UriFor(0));
+    }
+
+    [Fact]
     public void Pem_files_round_trip_the_certificate_and_key_with_the_key_private_to_its_owner()
     {
         var directory = Directory.CreateTempSubdirectory("walrus-certs-");

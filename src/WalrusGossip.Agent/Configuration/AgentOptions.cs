@@ -275,6 +275,13 @@ public sealed class TransportSection
     /// <summary>Require client certificates on the client port. Peers always use mutual TLS. Default false.</summary>
     public bool RequireClientCertificates { get; set; }
 
+    /// <summary>
+    /// Refuse peers whose certificate names no node id (SAN URI <c>walrus://node/ID</c>, which <c>walrusctl certs init</c>
+    /// and <c>dev-cluster</c> embed). A peer whose certificate names another node than its Hello is refused either way.
+    /// Default false (certificates made before node ids were embedded keep working).
+    /// </summary>
+    public bool RequirePeerNodeId { get; set; }
+
     /// <summary>Largest frame accepted, in bytes. Default 16 MiB.</summary>
     public int MaxFrameBytes { get; set; } = 16 * 1024 * 1024;
 }

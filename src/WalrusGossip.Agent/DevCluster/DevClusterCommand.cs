@@ -121,7 +121,7 @@ public static partial class DevClusterCommand
             var pem = Path.Combine(certs, $"node-{i}.pem");
             if (!File.Exists(pem))
             {
-                var cert = DevCertificates.CreateNodeCertificate(ca, $"node-{i}", ["localhost"], [IPAddress.Loopback]);
+                var cert = DevCertificates.CreateNodeCertificate(ca, $"node-{i}", ["localhost"], [IPAddress.Loopback], nodeId: (ulong)i);
                 DevCertificates.ExportPem(cert, pem, Path.Combine(certs, $"node-{i}.key"));
             }
         }

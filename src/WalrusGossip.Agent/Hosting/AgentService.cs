@@ -126,7 +126,10 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         _clientListener = await BindAsync("Network:ClientListen", () => clientTransport.ListenAsync(clientEndPoint, cancellationToken)).ConfigureAwait(false);
 
         _device = FileSystemDevice.Create(AgentIoEngine(o.Storage.IoEngine), _loggerFactory.CreateLogger("walrus.storage"));
-        _peers = new PeerNetwork(peerTransport, _udp, o.Node.Id, Addresses[MetadataKeys.GossipAddress], _loggerFactory.CreateLogger("walrus.peers"));
+        _peers = new PeerNetwork(peerTransport, _udp, o.Node.Id, Addresses[MetadataKeys.GossipAddress], _loggerFactory.CreateLogger("walrus.peers"))
+        {
+            RequirePeerNodeId = o.Transport.RequirePeerNodeId,
+        };
         var metadata = new Dictionary<string, string>(Addresses) { [MetadataKeys.Version] = AgentVersion.Current };
         var nodeOptions = new NodeOptions
         {

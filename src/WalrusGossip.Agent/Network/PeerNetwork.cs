@@ -48,6 +48,9 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
         _logger = logger;
     }
 
+    /// <summary>Refuse peers whose certificate names no node id (see <see cref="HelloAcceptOptions.RequirePeerNodeIdInCertificate"/>). Default false.</summary>
+    public bool RequirePeerNodeId { get; init; }
+
     /// <summary>Raft messages dropped because a peer's queue was full or it had no known address.</summary>
     public long DroppedMessages => Interlocked.Read(ref _dropped);
 
@@ -65,7 +68,7 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(peerListener);
         ArgumentNullException.ThrowIfNull(gossipListener);
         _loop = loop;
-        var hello = new HelloAcceptOptions { LocalNodeId = _nodeId, AllowedRoles = [ConnectionRole.Peer] };
+        var hello = new HelloAcceptOptions { LocalNodeId = _nodeId, AllowedRoles = [ConnectionRole.Peer], RequirePeerNodeIdInCertificate = RequirePeerNodeId };
         // A peer's Raft connection to us breaking is a failure-detector hint: if it was the leader's, it probably died.
         var raftOptions = new FrameServerOptions
         {
@@ -168,11 +171,29 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
 
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
 
-    private static async Task Handshake(IFrameConnection connection, ulong nodeId, string name, CancellationToken cancellationToken)
+    /// <summary>
+    /// Says Hello as a peer. With <paramref name="expectedPeer"/> (a Raft link dialled to a known node), the other side
+    /// must answer as that node and its certificate, when it names a node id, must name it too.
+    /// </summary>
+    private static async Task Handshake(IFrameConnection connection, ulong nodeId, string name, CancellationToken cancellationToken, ulong expectedPeer = 0)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(HandshakeTimeout);
-        await HelloHandshake.ConnectAsync(connection, new Hello { NodeId = nodeId, Role = ConnectionRole.Peer, Name = name }, timeout.Token).ConfigureAwait(false);
+        var ack = await HelloHandshake.ConnectAsync(connection, new Hello { NodeId = nodeId, Role = ConnectionRole.Peer, Name = name }, timeout.Token).ConfigureAwait(false);
+        if (expectedPeer == 0)
+        {
+            return;
+        }
+
+        if (ack.NodeId != expectedPeer)
+        {
+            throw new ProtocolException(ProtocolErrorKind.HandshakeRejected, $"{connection.RemoteEndPoint} answered as node {ack.NodeId}, not node {expectedPeer}");
+        }
+
+        if (connection.RemoteCertificate is { } certificate && NodeIdentity.TryGetNodeId(certificate, out var certified) && certified != expectedPeer)
+        {
+            throw new ProtocolException(ProtocolErrorKind.HandshakeRejected, $"{connection.RemoteEndPoint}'s certificate names node {certified}, not node {expectedPeer}");
+        }
     }
 
     private async Task SendGossipStreamAsync(string address, byte[] payload, CancellationToken cancellationToken)
@@ -265,7 +286,7 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
                     }
 
                     await using var connection = await _owner._transport.ConnectAsync(host, port, token).ConfigureAwait(false);
-                    await Handshake(connection, _owner._nodeId, _owner._gossipAddress, token).ConfigureAwait(false);
+                    await Handshake(connection, _owner._nodeId, _owner._gossipAddress, token, expectedPeer: _peerId).ConfigureAwait(false);
                     LogPeerState(_owner._logger, _peerId, _address, "connected");
                     logged = false;
                     backoff = TimeSpan.FromMilliseconds(50);

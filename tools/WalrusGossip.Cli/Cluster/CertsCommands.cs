@@ -21,12 +21,13 @@ internal static class CertsCommands
         var output = new Option<string>("--out") { Description = "Directory for ca.pem, ca.key, NODE.pem and NODE.key", Required = true };
         var nodes = new Option<string>("--nodes") { Description = "Comma-separated node names, e.g. node-1,node-2,node-3 (letters, digits, '.', '-', '_')", Required = true };
         var hosts = new Option<string?>("--hosts") { Description = "Extra comma-separated DNS names and IP addresses every node certificate carries (localhost, 127.0.0.1 and ::1 always)" };
-        var command = new Command("init", "Create a cluster CA (or reuse the one in --out) and a certificate per node; existing node files are kept") { output, nodes, hosts };
+        var ids = new Option<string?>("--ids") { Description = "Comma-separated Raft node ids, one per --nodes name, embedded as SAN URI walrus://node/ID (default: the trailing number of each name, node-3 -> 3)" };
+        var command = new Command("init", "Create a cluster CA (or reuse the one in --out) and a certificate per node carrying its node id; existing node files are kept") { output, nodes, hosts, ids };
         command.SetAction(async (parse, _) =>
         {
             try
             {
-                return await InitAsync(console, parse.GetValue(output)!, parse.GetValue(nodes)!, parse.GetValue(hosts)).ConfigureAwait(false);
+                return await InitAsync(console, parse.GetValue(output)!, parse.GetValue(nodes)!, parse.GetValue(hosts), parse.GetValue(ids)).ConfigureAwait(false);
             }
             catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or CryptographicException)
             {
@@ -37,7 +38,7 @@ internal static class CertsCommands
         return command;
     }
 
-    internal static async Task<int> InitAsync(CliConsole console, string directory, string nodeList, string? hostList)
+    internal static async Task<int> InitAsync(CliConsole console, string directory, string nodeList, string? hostList, string? idList = null)
     {
         var names = nodeList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (names.Length == 0)
@@ -53,6 +54,7 @@ internal static class CertsCommands
             }
         }
 
+        var nodeIds = NodeIds(names, idList);
         var extra = (hostList ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var ips = extra.Select(h => IPAddress.TryParse(h, out var ip) ? ip : null).OfType<IPAddress>().ToList();
         var dns = extra.Where(h => !IPAddress.TryParse(h, out _)).ToList();
@@ -79,7 +81,7 @@ internal static class CertsCommands
 
         using (ca)
         {
-            foreach (var name in names)
+            foreach (var (name, nodeId) in names.Zip(nodeIds))
             {
                 var pem = Path.Combine(directory, name + ".pem");
                 var key = Path.Combine(directory, name + ".key");
@@ -89,12 +91,35 @@ internal static class CertsCommands
                     continue;
                 }
 
-                using var certificate = DevCertificates.CreateNodeCertificate(ca, name, [name, .. dns], ips);
+                using var certificate = DevCertificates.CreateNodeCertificate(ca, name, [name, .. dns], ips, nodeId: nodeId);
                 DevCertificates.ExportPem(certificate, pem, key);
-                await console.Out.WriteLineAsync($"created node    {pem} (key {key})").ConfigureAwait(false);
+                await console.Out.WriteLineAsync($"created node    {pem} (key {key}, node id {(nodeId == 0 ? "none" : nodeId.ToString(System.Globalization.CultureInfo.InvariantCulture))})").ConfigureAwait(false);
             }
         }
 
         return CliRunner.Ok;
+    }
+
+    /// <summary>The node id of each name: from <paramref name="idList"/> when given, else the name's trailing number (0 when it has none).</summary>
+    private static ulong[] NodeIds(string[] names, string? idList)
+    {
+        if (idList is null)
+        {
+            return [.. names.Select(n =>
+            {
+                var digits = n.Length - n.AsSpan().TrimEnd("0123456789").Length;
+                return digits > 0 && ulong.TryParse(n.AsSpan(n.Length - digits), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) ? id : 0;
+            })];
+        }
+
+        var parts = idList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length != names.Length)
+        {
+            throw new ArgumentException($"--ids has {parts.Length} ids for {names.Length} --nodes names");
+        }
+
+        return [.. parts.Select(p => ulong.TryParse(p, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) && id != 0
+            ? id
+            : throw new ArgumentException($"--ids entry '{p}' is not a node id (1 or more)"))];
     }
 }
