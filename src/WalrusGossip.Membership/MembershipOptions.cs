@@ -179,7 +179,9 @@ public sealed class MembershipOptions
         Range(MaxPendingLogEntries, 1, 1_000_000, nameof(MaxPendingLogEntries));
     }
 
-    internal MembershipOptions Clone() => (MembershipOptions)MemberwiseClone();
+    /// <summary>A copy of these options (to change one setting for one node).</summary>
+    /// <returns>A shallow copy.</returns>
+    public MembershipOptions Clone() => (MembershipOptions)MemberwiseClone();
 
     private static void Positive(TimeSpan value, string name)
     {

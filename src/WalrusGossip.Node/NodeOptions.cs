@@ -112,6 +112,13 @@ public sealed class NodeOptions
     public int ConsistencyCheckEntries { get; set; } = 4096;
 
     /// <summary>
+    /// Gossip encryption keys (AES-GCM, 16, 24 or 32 bytes each; agent key <c>Gossip:Keys</c>, base64), the first one
+    /// primary. Used at start when the data directory holds no keyring yet; after that the persisted keyring (changed at
+    /// runtime by <see cref="WalrusNode.ChangeGossipKeyring"/>) wins. Empty (the default): gossip is plaintext.
+    /// </summary>
+    public IReadOnlyList<byte[]> GossipKeys { get; set; } = [];
+
+    /// <summary>
     /// Most entry bytes the leader puts in one AppendEntries message (Raft's <c>MaxAppendBytes</c>); a lagging
     /// follower catches up in several messages. Default 1 MiB.
     /// </summary>

@@ -163,10 +163,11 @@ public sealed partial class WalrusNode : IDisposable
         CheckDamage(_clock.Now);
         var now = _clock.Now;
         _startedAt = now;
+        OpenGossipKeyring();
         _membership = new MembershipNode(
             _options.NodeId.ToString(CultureInfo.InvariantCulture),
             _options.GossipAddress,
-            _options.Membership,
+            MembershipOptionsForKeyring(),
             new Random(_random.Next()),
             now,
             BuildMetadata());
@@ -375,6 +376,12 @@ public sealed partial class WalrusNode : IDisposable
     public void ReceiveGossip(string fromAddress, bool reliable, ReadOnlySpan<byte> payload)
     {
         var now = _clock.Now;
+        if (OpenGossip(payload) is not { } opened)
+        {
+            return; // not sealed with a key of this keyring (or sealed while this node has none): dropped and counted
+        }
+
+        payload = opened;
         if (reliable)
         {
             Membership.ReceiveStream(now, fromAddress, payload);
@@ -412,6 +419,8 @@ public sealed partial class WalrusNode : IDisposable
         }
 
         _checkpointWrite = null;
+        _keyring?.Dispose();
+        _keyring = null;
         _storage?.Dispose();
         _storage = null;
         Volatile.Write(ref _committed, CommittedLog.Empty);
@@ -556,7 +565,7 @@ public sealed partial class WalrusNode : IDisposable
         membership.DrainMessages(_gossipOut);
         foreach (var m in _gossipOut)
         {
-            _transport.SendGossip(m.To, m.Kind == OutboundKind.Stream, m.Payload);
+            _transport.SendGossip(m.To, m.Kind == OutboundKind.Stream, _keyring is null ? m.Payload : _keyring.Seal(m.Payload));
         }
 
         _gossipOut.Clear();

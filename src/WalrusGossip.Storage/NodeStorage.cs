@@ -138,6 +138,77 @@ public sealed class NodeStorage : IDisposable
 
     private const uint RemovalMagic = 0x3156_4D52; // "RMV1"
 
+    /// <summary>Path of the gossip keyring file written by <see cref="SaveGossipKeys"/>.</summary>
+    public string GossipKeyringPath => Path.Combine(DataDirectory, "raft", "gossip.keyring");
+
+    /// <summary>
+    /// Durably records the gossip encryption keys, primary first (magic "GKR1", CRC-32C of the rest, a count byte, then
+    /// each key as a length byte and its bytes; replaced atomically). A restarted agent keeps the keyring operators
+    /// rotated to instead of the one in its configuration. The file holds secrets: it is made readable by its owner only.
+    /// </summary>
+    /// <param name="keys">1 to 255 keys of at most 255 bytes each.</param>
+    /// <exception cref="ArgumentException">No key, too many, or one too long.</exception>
+    /// <exception cref="IOException">The file could not be written.</exception>
+    public void SaveGossipKeys(IReadOnlyList<byte[]> keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        if (keys.Count is 0 or > 255 || keys.Any(k => k.Length is 0 or > 255))
+        {
+            throw new ArgumentException("a keyring holds 1 to 255 keys of 1 to 255 bytes", nameof(keys));
+        }
+
+        var content = new byte[9 + keys.Sum(k => 1 + k.Length)];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(content, KeyringMagic);
+        content[8] = (byte)keys.Count;
+        var at = 9;
+        foreach (var key in keys)
+        {
+            content[at++] = (byte)key.Length;
+            key.CopyTo(content, at);
+            at += key.Length;
+        }
+
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(content.AsSpan(4), Records.Crc32C.Compute(content.AsSpan(8)));
+        _device.CreateDirectory(Path.GetDirectoryName(GossipKeyringPath)!);
+        AtomicFile.Replace(_device, GossipKeyringPath, content);
+        if (!OperatingSystem.IsWindows() && File.Exists(GossipKeyringPath))
+        {
+            File.SetUnixFileMode(GossipKeyringPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+
+    /// <summary>Reads the keyring written by <see cref="SaveGossipKeys"/>, or null when there is none.</summary>
+    /// <returns>The keys, primary first, or null.</returns>
+    /// <exception cref="LogCorruptionException">The file is damaged (bad magic, CRC or lengths).</exception>
+    public IReadOnlyList<byte[]>? ReadGossipKeys()
+    {
+        if (!_device.FileExists(GossipKeyringPath))
+        {
+            return null;
+        }
+
+        var bytes = AtomicFile.ReadAll(_device, GossipKeyringPath);
+        var keys = new List<byte[]>();
+        var ok = bytes.Length >= 9 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes) == KeyringMagic &&
+            Records.Crc32C.Compute(bytes.AsSpan(8)) == System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4));
+        var at = 9;
+        for (var i = 0; ok && i < bytes[8]; i++)
+        {
+            ok = at < bytes.Length && bytes[at] > 0 && at + 1 + bytes[at] <= bytes.Length;
+            if (ok)
+            {
+                keys.Add(bytes.AsSpan(at + 1, bytes[at]).ToArray());
+                at += 1 + bytes[at];
+            }
+        }
+
+        return ok && at == bytes.Length && keys.Count > 0
+            ? keys
+            : throw new LogCorruptionException(GossipKeyringPath, 0, 0, "the gossip keyring is damaged (bad magic, CRC or lengths)");
+    }
+
+    private const uint KeyringMagic = 0x3152_4B47; // "GKR1"
+
     /// <summary>Flushes and closes the log, then releases the directory lock.</summary>
     public void Dispose()
     {

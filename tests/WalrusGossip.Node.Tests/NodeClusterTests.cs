@@ -19,6 +19,8 @@ public sealed class NodeClusterTests : IDisposable
     private Func<RaftMessage, bool>? _drop;
     private int _snapshotChunkBytes = new NodeOptions().SnapshotChunkBytes;
     private TimeSpan _deadServerGrace = new NodeOptions().DeadServerGrace;
+    private IReadOnlyList<byte[]> _gossipKeys = [];
+    private readonly List<(string To, bool Reliable, byte[] Payload)> _gossipSent = [];
     private readonly FileSystemDevice _disk = FileSystemDevice.Create(IoEngine.Psync);
     private readonly Dictionary<ulong, SpaceReportingDevice> _devices = [];
 
@@ -49,6 +51,7 @@ public sealed class NodeClusterTests : IDisposable
             CheckpointEveryEntries = checkpointEveryEntries,
             SnapshotChunkBytes = _snapshotChunkBytes,
             DeadServerGrace = _deadServerGrace,
+            GossipKeys = _gossipKeys,
             SnapshotWindowBytes = 4 * _snapshotChunkBytes,
         };
         if (!_devices.TryGetValue(id, out var device))
@@ -567,6 +570,75 @@ public sealed class NodeClusterTests : IDisposable
     }
 
     [Fact]
+    public void Encrypted_gossip_drops_forged_plaintext_and_stale_datagrams_adds_no_member_and_rotates_its_key_while_appends_commit()
+    {
+        byte[] k1 = [.. Enumerable.Range(1, 32).Select(i => (byte)i)], k2 = [.. Enumerable.Range(101, 32).Select(i => (byte)i)];
+        _gossipKeys = [k1];
+        foreach (var id in _nodes.Keys.ToList())
+        {
+            Restart(id, 100_000);
+        }
+
+        _network.Clear(); // what the plaintext incarnations still had in flight
+        _gossipSent.Clear();
+
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        Assert.Equal(RequestStatus.Ok, Committed(leader, 46, 1).Status);
+        RunFor(TimeSpan.FromSeconds(3)); // a few protocol periods of probes
+        Assert.All(_nodes.Values, n => Assert.Equal([WalrusGossip.Membership.GossipKeyring.KeyId(k1)], n.GossipKeyIds));
+        Assert.All(_gossipSent, g => Assert.Equal(WalrusGossip.Membership.GossipKeyring.SealedVersion, g.Payload[0]));
+        var oldDatagram = _gossipSent.Last(g => !g.Reliable).Payload;
+
+        // A stranger joins with plaintext, with random bytes, and sealed under a key nobody holds: all dropped, no member added.
+        var stranger = new WalrusGossip.Membership.MembershipNode("9", "node9", new WalrusGossip.Membership.MembershipOptions(), new Random(9), _clock.Now);
+        stranger.Join(_clock.Now, ["node1"]);
+        var outbound = new List<WalrusGossip.Membership.OutboundMessage>();
+        stranger.DrainMessages(outbound);
+        using var wrong = new WalrusGossip.Membership.GossipKeyring([new byte[32]], new Random(1));
+        var target = _nodes[1];
+        foreach (var m in outbound)
+        {
+            var reliable = m.Kind == WalrusGossip.Membership.OutboundKind.Stream;
+            target.ReceiveGossip("node9", reliable, m.Payload);
+            target.ReceiveGossip("node9", reliable, wrong.Seal(m.Payload));
+        }
+
+        var noise = new byte[200];
+        new Random(5).NextBytes(noise);
+        noise[0] = WalrusGossip.Membership.GossipKeyring.SealedVersion;
+        target.ReceiveGossip("node9", false, noise);
+        RunFor(TimeSpan.FromSeconds(3));
+        Assert.DoesNotContain(target.GetMembers(), m => m.Name == "9");
+        Assert.DoesNotContain(9ul, leader.Status.Learners);
+        Assert.True(target.GossipDroppedPlaintext >= 1 && target.GossipDroppedUnauthenticated >= 2, $"{target.GossipDroppedPlaintext} plaintext, {target.GossipDroppedUnauthenticated} unauthenticated");
+
+        // Rotation on every node, one step at a time, with appends committing throughout.
+        ulong seq = 2;
+        foreach (var change in new[] { GossipKeyringChange.Install, GossipKeyringChange.Use, GossipKeyringChange.Remove })
+        {
+            foreach (var node in _nodes.Values)
+            {
+                Assert.Equal(RequestStatus.Ok, node.ChangeGossipKeyring(change, change == GossipKeyringChange.Remove ? k1 : k2).Status);
+                Assert.Equal(RequestStatus.Ok, Committed(leader, 46, seq++).Status);
+            }
+        }
+
+        Assert.All(_nodes.Values, n => Assert.Equal([WalrusGossip.Membership.GossipKeyring.KeyId(k2)], n.GossipKeyIds));
+        Assert.Equal(RequestStatus.InvalidArgument, target.ChangeGossipKeyring(GossipKeyringChange.Remove, k2).Status); // the primary
+        Assert.Equal(RequestStatus.InvalidArgument, target.ChangeGossipKeyring(GossipKeyringChange.Use, k1).Status); // removed
+        var before = target.GossipDroppedUnauthenticated;
+        target.ReceiveGossip("node2", false, oldDatagram); // valid under the removed key: stale
+        Assert.Equal(before + 1, target.GossipDroppedUnauthenticated);
+        RunFor(TimeSpan.FromSeconds(5));
+        Assert.All(_nodes.Values, n => Assert.Equal(3, n.GetMembers().Count(m => m.State == WalrusGossip.Membership.MemberState.Alive)));
+
+        // The keyring survives a restart (the configured key k1 no longer applies).
+        Restart(target.Id, 100_000);
+        Assert.Equal([WalrusGossip.Membership.GossipKeyring.KeyId(k2)], _nodes[target.Id].GossipKeyIds);
+        Assert.Equal(RequestStatus.Ok, Committed(RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10)), 46, seq).Status);
+    }
+
+    [Fact]
     public void A_follower_entry_rewritten_with_a_valid_checksum_is_found_by_the_consistency_check_on_demand_and_periodically()
     {
         var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
@@ -762,10 +834,16 @@ public sealed class NodeClusterTests : IDisposable
         public void SendGossip(string address, bool reliable, byte[] payload) =>
             cluster._network.Enqueue(() =>
             {
-                if (cluster._nodes.TryGetValue(ulong.Parse(address.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture), out var to))
-                {
-                    to.ReceiveGossip(from, reliable, payload);
-                }
+                cluster._gossipSent.Add((address, reliable, payload));
+                Deliver(address, reliable, payload);
             });
+
+        private void Deliver(string address, bool reliable, byte[] payload)
+        {
+            if (cluster._nodes.TryGetValue(ulong.Parse(address.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture), out var to))
+            {
+                to.ReceiveGossip(from, reliable, payload);
+            }
+        }
     }
 }
