@@ -341,6 +341,7 @@ public sealed partial class WalrusClient
         MessageType.BackupRequest => MessageType.BackupResponse,
         MessageType.MemberChangeRequest => MessageType.MemberChangeResponse,
         MessageType.ConsistencyCheckRequest => MessageType.ConsistencyCheckResponse,
+        MessageType.KeyringRequest => MessageType.KeyringResponse,
         _ => throw new ArgumentOutOfRangeException(nameof(request), request, "not a unary client request"),
     };
 

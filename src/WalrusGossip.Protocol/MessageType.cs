@@ -78,6 +78,12 @@ public enum MessageType : ushort
     /// <summary><see cref="Messages.ConsistencyCheckResponse"/>.</summary>
     ConsistencyCheckResponse = 32,
 
+    /// <summary><see cref="Messages.KeyringRequest"/>.</summary>
+    KeyringRequest = 33,
+
+    /// <summary><see cref="Messages.KeyringResponse"/>.</summary>
+    KeyringResponse = 34,
+
     /// <summary><see cref="Messages.RaftEnvelope"/>.</summary>
     RaftEnvelope = 40,
 

@@ -32,6 +32,8 @@ public static class MessageTypes
         [MessageType.MemberChangeResponse] = MemberChangeResponse.Parser,
         [MessageType.ConsistencyCheckRequest] = ConsistencyCheckRequest.Parser,
         [MessageType.ConsistencyCheckResponse] = ConsistencyCheckResponse.Parser,
+        [MessageType.KeyringRequest] = KeyringRequest.Parser,
+        [MessageType.KeyringResponse] = KeyringResponse.Parser,
         [MessageType.RaftEnvelope] = RaftEnvelope.Parser,
         [MessageType.GossipStream] = GossipStream.Parser,
     }.ToFrozenDictionary();
@@ -61,6 +63,8 @@ public static class MessageTypes
         [typeof(MemberChangeResponse)] = MessageType.MemberChangeResponse,
         [typeof(ConsistencyCheckRequest)] = MessageType.ConsistencyCheckRequest,
         [typeof(ConsistencyCheckResponse)] = MessageType.ConsistencyCheckResponse,
+        [typeof(KeyringRequest)] = MessageType.KeyringRequest,
+        [typeof(KeyringResponse)] = MessageType.KeyringResponse,
         [typeof(RaftEnvelope)] = MessageType.RaftEnvelope,
         [typeof(GossipStream)] = MessageType.GossipStream,
     }.ToFrozenDictionary();

@@ -168,6 +168,100 @@ public sealed class AgentMembershipTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task Keyring_rotation_across_three_running_agents_fails_no_append_and_forged_or_stale_gossip_adds_no_member()
+    {
+        byte[] k1 = [.. Enumerable.Range(1, 32).Select(i => (byte)i)], k2 = [.. Enumerable.Range(101, 32).Select(i => (byte)i)];
+        await using var agents = new AgentProcesses();
+        agents.Reserve(3);
+        for (var id = 1; id <= 3; id++)
+        {
+            agents.Start(id, ["--join", agents.JoinList(3), "--bootstrap-expect", "3", $"--Gossip:Keys:0={Convert.ToBase64String(k1)}"]);
+        }
+
+        var leader = (int)await agents.LeaderAsync(TimeSpan.FromSeconds(60));
+        await using var client = agents.NewClient(agents.ClientEndpoints([1, 2, 3]), maxRetries: 30);
+        using var load = new AppendLoad(client, workers: 4);
+        await load.WaitForAcknowledgedAsync(200);
+        load.ResetGap();
+        string[] connect = ["--endpoints", string.Join(',', agents.ClientEndpoints([1, 2, 3])), "--ca", Path.Combine(agents.Certs, "ca.pem")];
+        foreach (var (verb, key) in new[] { ("install", k2), ("use", k2), ("remove", k1) })
+        {
+            var step = await AgentProcesses.RunWalrusctlAsync(null, ["keyring", verb, Convert.ToBase64String(key), .. connect]);
+            Assert.True(step.ExitCode == 0, step.Output + step.Error);
+            output.WriteLine($"keyring {verb}: {step.Output.Trim()}");
+            await load.WaitForAcknowledgedAsync(load.Acknowledged.Count + 100);
+        }
+
+        // Every agent still sees the others alive under the new key, and appends never failed (StopAsync rethrows a failure).
+        await AgentProcesses.EventuallyAsync(async () => await agents.StatusAsync(leader) is { } s &&
+            s.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("state").GetString() == "alive") == 3 ? new Box(s) : null,
+            TimeSpan.FromSeconds(20), "three live members after the rotation");
+
+        // Forged gossip at agent 1's UDP port: a real datagram of two strangers in plaintext, under a key nobody holds,
+        // and under the key removed by the rotation. None adds a member; the counters show the drops.
+        var datagram = StrangerDatagram();
+        using var wrongKey = new WalrusGossip.Membership.GossipKeyring([new byte[32]], new Random(1));
+        using var oldKey = new WalrusGossip.Membership.GossipKeyring([k1], new Random(2));
+        using var udp = new System.Net.Sockets.UdpClient();
+        var target = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, agents.PortsOf(1).Gossip);
+        foreach (var forged in new[] { datagram, wrongKey.Seal(datagram), oldKey.Seal(datagram) })
+        {
+            await udp.SendAsync(forged, target);
+        }
+
+        var (gap, acknowledged) = await load.StopAsync();
+        output.WriteLine($"{acknowledged.Count} appends acknowledged during the rotation, none failed; longest gap {gap.TotalMilliseconds:F0} ms");
+        var metrics = await AgentProcesses.EventuallyAsync(async () =>
+        {
+            var text = await new HttpClient().GetStringAsync(new Uri($"http://127.0.0.1:{agents.PortsOf(1).Http}/metrics"));
+            return text.Contains("walrus_gossip_dropped_total{reason=\"plaintext\"} 1", StringComparison.Ordinal) ? text : null;
+        }, TimeSpan.FromSeconds(10), "agent 1 to count the plaintext datagram");
+        var unauthenticated = metrics.Split('\n').Single(l => l.StartsWith("walrus_gossip_dropped_total{reason=\"unauthenticated\"}", StringComparison.Ordinal));
+        output.WriteLine(unauthenticated);
+        Assert.True(long.Parse(unauthenticated.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) >= 2, unauthenticated);
+        Assert.Contains("walrus_gossip_keys 1", metrics, StringComparison.Ordinal);
+        var status = (await agents.StatusAsync(1))!.Value;
+        Assert.DoesNotContain(status.GetProperty("members").EnumerateArray(), m => m.GetProperty("name").GetString() is "98" or "99");
+        Assert.Equal(3, Ids((await agents.StatusAsync(leader))!.Value, "voters").Count + Ids((await agents.StatusAsync(leader))!.Value, "learners").Count);
+    }
+
+    /// <summary>A genuine plaintext gossip datagram: two in-process strangers (nodes 98 and 99) join each other and probe.</summary>
+    private static byte[] StrangerDatagram()
+    {
+        var now = TimeSpan.Zero;
+        var a = new WalrusGossip.Membership.MembershipNode("99", "127.0.0.1:1", new WalrusGossip.Membership.MembershipOptions(), new Random(1), now);
+        var b = new WalrusGossip.Membership.MembershipNode("98", "127.0.0.1:2", new WalrusGossip.Membership.MembershipOptions(), new Random(2), now);
+        a.Join(now, ["127.0.0.1:2"]);
+        var outbound = new List<WalrusGossip.Membership.OutboundMessage>();
+        for (var step = 0; step < 100; step++, now += TimeSpan.FromMilliseconds(100))
+        {
+            foreach (var (from, to, fromAddress) in new[] { (a, b, "127.0.0.1:1"), (b, a, "127.0.0.1:2") })
+            {
+                from.Tick(now);
+                outbound.Clear();
+                from.DrainMessages(outbound);
+                foreach (var m in outbound)
+                {
+                    if (m.Kind == WalrusGossip.Membership.OutboundKind.Stream)
+                    {
+                        to.ReceiveStream(now, fromAddress, m.Payload);
+                    }
+                    else if (from == a)
+                    {
+                        return m.Payload;
+                    }
+                    else
+                    {
+                        to.ReceiveDatagram(now, fromAddress, m.Payload);
+                    }
+                }
+            }
+        }
+
+        throw new InvalidOperationException("the strangers sent no datagram");
+    }
+
     /// <summary>Closed-loop appends from a few workers, recording each acknowledgement and the longest gap between two.</summary>
     private sealed class AppendLoad : IDisposable
     {

@@ -99,6 +99,8 @@ internal static class MessageSamples
                     new ConsistencyPeer { NodeId = 3, Verdict = ConsistencyVerdict.Mismatch, FirstIndex = 100, LastIndex = 4000, LeaderHash = 1, PeerHash = 2, Detail = "differ" },
                 },
             },
+            [MessageType.KeyringRequest] = new KeyringRequest { RequestId = 13, Change = KeyringChange.Install, Key = ByteString.CopyFrom(new byte[32]) },
+            [MessageType.KeyringResponse] = new KeyringResponse { RequestId = 13, Status = ResponseStatus.Ok, Message = "ok", KeyIds = { "3f9a0c1d", "00aa11bb" }, DroppedPlaintext = 2, DroppedUnauthenticated = 5 },
             [MessageType.RaftEnvelope] = raft,
             [MessageType.GossipStream] = new GossipStream { FromAddress = "127.0.0.1:7301", Payload = ByteString.CopyFrom(1, 2, 3, 4, 5) },
         };

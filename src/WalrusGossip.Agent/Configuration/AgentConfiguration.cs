@@ -117,6 +117,7 @@ public static class AgentConfiguration
             "Network", "Network:ClientListen", "Network:PeerListen", "Network:GossipListen", "Network:HttpListen", "Network:AdvertiseHost",
             "Cluster", "Cluster:Join", "Cluster:JoinList", "Cluster:BootstrapExpect", "Cluster:Voters", "Cluster:DeadServerGrace",
             "Cluster:ConsistencyCheckInterval", "Cluster:ConsistencyCheckEntries",
+            "Gossip", "Gossip:Keys",
             "Transport", "Transport:Mode", "Transport:CaFile", "Transport:CertFile", "Transport:KeyFile", "Transport:RequireClientCertificates", "Transport:RequirePeerNodeId", "Transport:MaxFrameBytes",
             "Storage", "Storage:Fsync", "Storage:IoEngine", "Storage:MaxSegmentBytes", "Storage:MaxEntryBytes",
             "Storage:CheckpointEveryEntries", "Storage:CheckpointEveryBytes", "Storage:ReserveBytes", "Storage:Retention", "Storage:Retention:MaxBytes", "Storage:Retention:MaxEntries", "Storage:Retention:MaxAge",

@@ -22,6 +22,9 @@ public sealed class AgentOptions
     /// <summary>Transport and TLS.</summary>
     public TransportSection Transport { get; set; } = new();
 
+    /// <summary>Gossip encryption.</summary>
+    public GossipSection Gossip { get; set; } = new();
+
     /// <summary>Local store.</summary>
     public StorageSection Storage { get; set; } = new();
 
@@ -62,6 +65,18 @@ public sealed class AgentOptions
             if (!TryParseHostPort(seed, out _, out _))
             {
                 problems.Add($"Cluster:Join (--join) entries must be host:port, got '{seed}'");
+            }
+        }
+
+        foreach (var key in Gossip.Keys)
+        {
+            try
+            {
+                WalrusGossip.Membership.GossipKeyring.ParseKey(key);
+            }
+            catch (FormatException e)
+            {
+                problems.Add($"Gossip:Keys: {e.Message}");
             }
         }
 
@@ -255,6 +270,17 @@ public sealed class ClusterSection
 
     /// <summary>Most committed entries one consistency round hashes. Default 4,096; 1 to 65,536.</summary>
     public int ConsistencyCheckEntries { get; set; } = 4096;
+}
+
+/// <summary>Gossip encryption (AES-GCM, memberlist's keyring).</summary>
+public sealed class GossipSection
+{
+    /// <summary>
+    /// Base64 AES keys (16, 24 or 32 bytes: <c>openssl rand -base64 32</c>), the first one primary. Every agent of a
+    /// cluster needs one of them. Read only while the data directory holds no keyring; afterwards <c>walrusctl keyring</c>
+    /// changes it and the agent keeps it in <c>raft/gossip.keyring</c>. Empty (the default): gossip is plaintext.
+    /// </summary>
+    public IList<string> Keys { get; set; } = [];
 }
 
 /// <summary>Transport and certificates.</summary>

@@ -142,6 +142,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
             DeadServerGrace = o.Cluster.DeadServerGrace,
             ConsistencyCheckInterval = o.Cluster.ConsistencyCheckInterval,
             ConsistencyCheckEntries = o.Cluster.ConsistencyCheckEntries,
+            GossipKeys = [.. o.Gossip.Keys.Select(WalrusGossip.Membership.GossipKeyring.ParseKey)],
             TickInterval = TimeSpan.FromMilliseconds(o.Raft.TickMs),
             ElectionTicks = o.Raft.ElectionTicks,
             HeartbeatTicks = o.Raft.HeartbeatTicks,

@@ -88,6 +88,11 @@ public sealed class AgentMetrics
         sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"add_learner\"}} {status.Autopilot.LearnersAdded}\n");
         sb.Append(inv, $"# HELP walrus_member_changes_total Operator membership changes committed with this node as leader.\n# TYPE walrus_member_changes_total counter\nwalrus_member_changes_total {status.Autopilot.OperatorChanges}\n");
         Gauge("walrus_raft_removed", "1 when an operator removed this node from the cluster (it no longer votes).", status.Autopilot.Removed ? 1 : 0);
+        Gauge("walrus_gossip_keys", "Keys in this agent's gossip keyring (0: gossip is plaintext).", status.Gossip.Keys);
+        sb.Append("# HELP walrus_gossip_dropped_total Gossip messages dropped before membership saw them, by reason.\n# TYPE walrus_gossip_dropped_total counter\n");
+        sb.Append(inv, $"walrus_gossip_dropped_total{{reason=\"plaintext\"}} {status.Gossip.DroppedPlaintext}\n");
+        sb.Append(inv, $"walrus_gossip_dropped_total{{reason=\"unauthenticated\"}} {status.Gossip.DroppedUnauthenticated}\n");
+        sb.Append(inv, $"walrus_gossip_dropped_total{{reason=\"no_keyring\"}} {status.Gossip.DroppedSealedWithoutKeyring}\n");
         sb.Append(inv, $"# HELP walrus_consistency_checks_total Replica consistency rounds this node completed as leader.\n# TYPE walrus_consistency_checks_total counter\nwalrus_consistency_checks_total {status.Consistency.Checks}\n");
         sb.Append(inv, $"# HELP walrus_consistency_compared_total Peer ranges whose hash the leader compared with its own.\n# TYPE walrus_consistency_compared_total counter\nwalrus_consistency_compared_total {status.Consistency.RangesCompared}\n");
         sb.Append(inv, $"# HELP walrus_consistency_mismatches_total Peer ranges whose committed entries hashed differently from the leader's (a corrupt replica).\n# TYPE walrus_consistency_mismatches_total counter\nwalrus_consistency_mismatches_total {status.Consistency.Mismatches}\n");

@@ -37,6 +37,7 @@ public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> 
             Repair = new RepairCounters(node.IsRepairing, node.DamagedRangesFound, node.EntriesRepaired, node.RepairRequestsSent, node.RepairResponsesRejected),
             Autopilot = new AutopilotCounters(node.AutopilotVoterRemovals, node.AutopilotLearnerRemovals, node.AutopilotPromotions, node.AutopilotLearnersAdded, node.OperatorMemberChanges, node.IsRemoved),
             Consistency = new ConsistencyCounters(node.ConsistencyChecks, node.ConsistencyRangesCompared, node.ConsistencyMismatches, node.LastConsistencyMismatch),
+            Gossip = new GossipCounters(node.GossipKeyIds.Count, node.GossipDroppedPlaintext, node.GossipDroppedUnauthenticated, node.GossipDroppedSealedWithoutKeyring),
         };
     }
 
@@ -51,7 +52,17 @@ public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> 
 
     /// <summary>Replica consistency checks this node ran as leader.</summary>
     public ConsistencyCounters Consistency { get; init; } = new(0, 0, 0, null);
+
+    /// <summary>Gossip encryption: keys held and messages dropped.</summary>
+    public GossipCounters Gossip { get; init; } = new(0, 0, 0, 0);
 }
+
+/// <summary>Gossip encryption counters of one node (see <c>WalrusNode.ChangeGossipKeyring</c>).</summary>
+/// <param name="Keys">Keys in the keyring; 0 when gossip is plaintext.</param>
+/// <param name="DroppedPlaintext">Plaintext messages dropped while encrypting.</param>
+/// <param name="DroppedUnauthenticated">Sealed messages no key authenticated (forged, corrupted, or sealed with a removed key).</param>
+/// <param name="DroppedSealedWithoutKeyring">Sealed messages received while this node has no keyring.</param>
+public sealed record GossipCounters(int Keys, long DroppedPlaintext, long DroppedUnauthenticated, long DroppedSealedWithoutKeyring);
 
 /// <summary>Replica consistency check counters of one node (see <c>WalrusNode.CheckConsistency</c>).</summary>
 /// <param name="Checks">Rounds completed as leader since start.</param>

@@ -126,6 +126,9 @@ public sealed partial class ClientService : IAsyncDisposable
             case ConsistencyCheckRequest check:
                 _ = CheckConsistencyAsync(connection, check);
                 break;
+            case KeyringRequest keyring:
+                _ = KeyringAsync(connection, keyring);
+                break;
             default:
                 throw new ProtocolException(ProtocolErrorKind.UnknownMessageType, $"{message.Descriptor.Name} is not a client request");
         }

@@ -28,6 +28,7 @@ internal readonly record struct ResponseInfo(ulong RequestId, ResponseStatus Sta
         MessageType.BackupResponse when message is BackupResponse r => new(r.RequestId, r.Status, 0, string.Empty, r.Message),
         MessageType.MemberChangeResponse when message is MemberChangeResponse r => new(r.RequestId, r.Status, r.LeaderId, string.Empty, r.Message),
         MessageType.ConsistencyCheckResponse when message is ConsistencyCheckResponse r => new(r.RequestId, r.Status, r.LeaderId, string.Empty, r.Message),
+        MessageType.KeyringResponse when message is KeyringResponse r => new(r.RequestId, r.Status, 0, string.Empty, r.Message),
         _ => null,
     };
 
@@ -50,6 +51,7 @@ internal readonly record struct ResponseInfo(ulong RequestId, ResponseStatus Sta
             case BackupRequest r: r.RequestId = requestId; break;
             case MemberChangeRequest r: r.RequestId = requestId; break;
             case ConsistencyCheckRequest r: r.RequestId = requestId; break;
+            case KeyringRequest r: r.RequestId = requestId; break;
             default: throw new ArgumentException($"{request.GetType().Name} is not a client request", nameof(request));
         }
     }
