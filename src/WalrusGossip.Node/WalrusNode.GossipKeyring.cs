@@ -99,12 +99,13 @@ public sealed partial class WalrusNode
         return new GossipKeyringResult(RequestStatus.Ok, GossipKeyIds, string.Create(CultureInfo.InvariantCulture, $"{change} {GossipKeyring.KeyId(key)}: keyring [{string.Join(", ", GossipKeyIds)}], primary {GossipKeyIds[0]}"));
     }
 
-    /// <summary>At start: the persisted keyring, else the configured keys, else none.</summary>
+    /// <summary>At start: the persisted keyring, else the configured keys (then persisted), else none.</summary>
     private void OpenGossipKeyring()
     {
-        var keys = Storage.ReadGossipKeys() ?? (_options.GossipKeys.Count > 0 ? _options.GossipKeys : null);
+        var persisted = Storage.ReadGossipKeys();
+        var keys = persisted ?? (_options.GossipKeys.Count > 0 ? _options.GossipKeys : null);
         _keyring = keys is null ? null : new GossipKeyring(keys, new Random(_random.Next()));
-        if (_keyring is not null && Storage.ReadGossipKeys() is null)
+        if (_keyring is not null && persisted is null)
         {
             Storage.SaveGossipKeys(_keyring.Keys);
         }
@@ -123,21 +124,25 @@ public sealed partial class WalrusNode
         return o;
     }
 
-    /// <summary>Opens a received gossip message; null when it must be dropped (counted).</summary>
-    private byte[]? OpenGossip(ReadOnlySpan<byte> payload)
+    /// <summary>
+    /// Opens a received gossip message: false when it must be dropped (counted). Without a keyring the message is
+    /// used as it is (<paramref name="opened"/> stays empty: no copy on the plaintext path).
+    /// </summary>
+    private bool TryOpenGossip(ReadOnlySpan<byte> payload, out byte[]? opened)
     {
+        opened = null;
         if (_keyring is null)
         {
             if (payload.Length > 0 && payload[0] == GossipKeyring.SealedVersion)
             {
                 GossipDroppedSealedWithoutKeyring++;
-                return null;
+                return false;
             }
 
-            return payload.ToArray();
+            return true;
         }
 
-        return _keyring.TryOpen(payload, out var plaintext) ? plaintext : null;
+        return _keyring.TryOpen(payload, out opened);
     }
 
     [LoggerMessage(EventId = 90, Level = LogLevel.Warning, Message = "gossip keyring: {Change} {Key}; keys now [{Keys}] (primary first)")]

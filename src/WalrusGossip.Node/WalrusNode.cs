@@ -376,12 +376,15 @@ public sealed partial class WalrusNode : IDisposable
     public void ReceiveGossip(string fromAddress, bool reliable, ReadOnlySpan<byte> payload)
     {
         var now = _clock.Now;
-        if (OpenGossip(payload) is not { } opened)
+        if (!TryOpenGossip(payload, out var opened))
         {
             return; // not sealed with a key of this keyring (or sealed while this node has none): dropped and counted
         }
 
-        payload = opened;
+        if (opened is not null)
+        {
+            payload = opened;
+        }
         if (reliable)
         {
             Membership.ReceiveStream(now, fromAddress, payload);
