@@ -49,6 +49,11 @@ public sealed class AgentMetrics
             sb.Append(inv, $"# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value.ToString(inv)}\n");
         }
 
+        void Counter(string name, string help, long value)
+        {
+            sb.Append(inv, $"# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
+        }
+
         sb.Append("# HELP walrus_raft_role Raft role of this node (1 for the current role).\n# TYPE walrus_raft_role gauge\n");
         foreach (var role in new[] { "leader", "follower", "candidate", "learner" })
         {
@@ -62,7 +67,7 @@ public sealed class AgentMetrics
         Gauge("walrus_log_segments", "Segment files in the local log.", status.SegmentCount);
         Gauge("walrus_log_bytes", "Bytes of record data in the local log.", status.LogBytes);
         Gauge("walrus_client_connections", "Open client connections.", _clientConnections());
-        sb.Append(inv, $"# HELP walrus_protocol_errors_total Connections closed for a protocol error.\n# TYPE walrus_protocol_errors_total counter\nwalrus_protocol_errors_total {_protocolErrors()}\n");
+        Counter("walrus_protocol_errors_total", "Connections closed for a protocol error.", _protocolErrors());
         sb.Append("# HELP walrus_swim_members SWIM members by state in this node's view.\n# TYPE walrus_swim_members gauge\n");
         foreach (var state in Enum.GetValues<MemberState>())
         {
@@ -80,26 +85,26 @@ public sealed class AgentMetrics
 
         RenderGroupCommits(sb, status.GroupCommitLatency);
         _appendLatency.Render(sb, "walrus_append_latency_seconds", "Client append latency from receipt to commit.");
-        sb.Append(inv, $"# HELP walrus_client_overloaded_total Appends refused OVERLOADED by back-pressure.\n# TYPE walrus_client_overloaded_total counter\nwalrus_client_overloaded_total {Overloaded}\n");
+        Counter("walrus_client_overloaded_total", "Appends refused OVERLOADED by back-pressure.", Overloaded);
         sb.Append("# HELP walrus_autopilot_changes_total Membership changes autopilot proposed as leader, by action.\n# TYPE walrus_autopilot_changes_total counter\n");
         sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"remove_dead_voter\"}} {status.Autopilot.VoterRemovals}\n");
         sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"remove_dead_learner\"}} {status.Autopilot.LearnerRemovals}\n");
         sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"promote\"}} {status.Autopilot.Promotions}\n");
         sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"add_learner\"}} {status.Autopilot.LearnersAdded}\n");
-        sb.Append(inv, $"# HELP walrus_member_changes_total Operator membership changes committed with this node as leader.\n# TYPE walrus_member_changes_total counter\nwalrus_member_changes_total {status.Autopilot.OperatorChanges}\n");
+        Counter("walrus_member_changes_total", "Operator membership changes committed with this node as leader.", status.Autopilot.OperatorChanges);
         Gauge("walrus_raft_removed", "1 when an operator removed this node from the cluster (it no longer votes).", status.Autopilot.Removed ? 1 : 0);
         Gauge("walrus_gossip_keys", "Keys in this agent's gossip keyring (0: gossip is plaintext).", status.Gossip.Keys);
         sb.Append("# HELP walrus_gossip_dropped_total Gossip messages dropped before membership saw them, by reason.\n# TYPE walrus_gossip_dropped_total counter\n");
         sb.Append(inv, $"walrus_gossip_dropped_total{{reason=\"plaintext\"}} {status.Gossip.DroppedPlaintext}\n");
         sb.Append(inv, $"walrus_gossip_dropped_total{{reason=\"unauthenticated\"}} {status.Gossip.DroppedUnauthenticated}\n");
         sb.Append(inv, $"walrus_gossip_dropped_total{{reason=\"no_keyring\"}} {status.Gossip.DroppedSealedWithoutKeyring}\n");
-        sb.Append(inv, $"# HELP walrus_consistency_checks_total Replica consistency rounds this node completed as leader.\n# TYPE walrus_consistency_checks_total counter\nwalrus_consistency_checks_total {status.Consistency.Checks}\n");
-        sb.Append(inv, $"# HELP walrus_consistency_compared_total Peer ranges whose hash the leader compared with its own.\n# TYPE walrus_consistency_compared_total counter\nwalrus_consistency_compared_total {status.Consistency.RangesCompared}\n");
-        sb.Append(inv, $"# HELP walrus_consistency_mismatches_total Peer ranges whose committed entries hashed differently from the leader's (a corrupt replica).\n# TYPE walrus_consistency_mismatches_total counter\nwalrus_consistency_mismatches_total {status.Consistency.Mismatches}\n");
+        Counter("walrus_consistency_checks_total", "Replica consistency rounds this node completed as leader.", status.Consistency.Checks);
+        Counter("walrus_consistency_compared_total", "Peer ranges whose hash the leader compared with its own.", status.Consistency.RangesCompared);
+        Counter("walrus_consistency_mismatches_total", "Peer ranges whose committed entries hashed differently from the leader's (a corrupt replica).", status.Consistency.Mismatches);
         Gauge("walrus_repair_in_progress", "1 while a damaged log range awaits repair from peers (the node abstains from elections).", status.Repair.Repairing ? 1 : 0);
-        sb.Append(inv, $"# HELP walrus_repair_damaged_ranges_total Damaged log ranges found (start-up scrub or read).\n# TYPE walrus_repair_damaged_ranges_total counter\nwalrus_repair_damaged_ranges_total {status.Repair.DamagedRangesFound}\n");
-        sb.Append(inv, $"# HELP walrus_repair_entries_total Log entries rewritten from verified peer copies.\n# TYPE walrus_repair_entries_total counter\nwalrus_repair_entries_total {status.Repair.EntriesRepaired}\n");
-        sb.Append(inv, $"# HELP walrus_repair_rejected_total Repair answers refused because an entry did not hold the expected index and term.\n# TYPE walrus_repair_rejected_total counter\nwalrus_repair_rejected_total {status.Repair.ResponsesRejected}\n");
+        Counter("walrus_repair_damaged_ranges_total", "Damaged log ranges found (start-up scrub or read).", status.Repair.DamagedRangesFound);
+        Counter("walrus_repair_entries_total", "Log entries rewritten from verified peer copies.", status.Repair.EntriesRepaired);
+        Counter("walrus_repair_rejected_total", "Repair answers refused because an entry did not hold the expected index and term.", status.Repair.ResponsesRejected);
         Gauge("walrus_raft_voters", "Voters in the configuration this node follows.", status.Node.Voters.Count);
         Gauge("walrus_raft_learners", "Learners in the configuration this node follows.", status.Node.Learners.Count);
         var gc = GC.GetGCMemoryInfo();
