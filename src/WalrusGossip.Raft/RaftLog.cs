@@ -142,6 +142,39 @@ internal sealed class RaftLog
         return lastNew;
     }
 
+    /// <summary>
+    /// True when <see cref="MaybeAppend"/> with these arguments would cut stored (stable) entries at an index above
+    /// <paramref name="damagedIndex"/>: the prefix matches and some entry conflicts with a stored one after it. A damaged
+    /// follower must not do that cut before repair (the store cannot reopen a segment whose damage would survive it).
+    /// </summary>
+    /// <param name="prevIndex">The append's previous index.</param>
+    /// <param name="prevTerm">The append's previous term.</param>
+    /// <param name="entries">The append's entries, consecutive from <paramref name="prevIndex"/> + 1.</param>
+    /// <param name="damagedIndex">The store's lowest damaged index; 0 (nothing damaged) always gives false.</param>
+    public bool WouldTruncateAbove(ulong prevIndex, ulong prevTerm, IReadOnlyList<LogEntry> entries, ulong damagedIndex)
+    {
+        if (damagedIndex == 0 || !MatchTerm(prevIndex, prevTerm))
+        {
+            return false;
+        }
+
+        var stableLast = LastStableIndex;
+        foreach (var entry in entries)
+        {
+            if (entry.Index > stableLast)
+            {
+                return false;
+            }
+
+            if (!MatchTerm(entry.Index, entry.Term))
+            {
+                return entry.Index > damagedIndex;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Appends entries created by this node as leader (no truncation of committed entries allowed).</summary>
     public void Append(IReadOnlyList<LogEntry> entries)
     {

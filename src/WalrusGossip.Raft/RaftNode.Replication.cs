@@ -269,6 +269,14 @@ public sealed partial class RaftNode
             return;
         }
 
+        if (_log.WouldTruncateAbove(m.Index, m.LogTerm, m.Entries, _storage.FirstDamagedIndex))
+        {
+            // Protocol-aware repair: the conflicting suffix is cut only once the damaged entries below it are repaired
+            // (they match the leader's, so its peers can serve them). Until then the append is dropped like a lost
+            // message; the leader sends it again (walrus-sim seeds 175, 183: the cut reopened a damaged segment).
+            return;
+        }
+
         var lastNew = _log.MaybeAppend(m.Index, m.LogTerm, m.Commit, m.Entries, out var firstChanged);
         if (lastNew is ulong last)
         {

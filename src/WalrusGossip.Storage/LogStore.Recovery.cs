@@ -68,9 +68,13 @@ public sealed partial class LogStore
 
             var file = _device.Open(path, DeviceOpenMode.OpenExisting);
             string? whyScanned = null;
-            if (!isLast)
+            // The last segment is normally the open one (no index file: reopening deletes it). One that still has an
+            // index consistent with it was sealed when the store stopped (a crash part-way through a truncation that
+            // deleted the segments after it): it stays sealed, so the start-up scrub finds its damage instead of the
+            // open-segment scan failing on it (walrus-sim seed 175), and the next append starts a new segment.
+            if (!isLast || indexFiles.Contains(start))
             {
-                var trusted = TryLoadSealedSegment(start, segmentStarts[i + 1], path, file, indexFiles.Contains(start), out whyScanned);
+                var trusted = TryLoadSealedSegment(start, isLast ? null : segmentStarts[i + 1], path, file, indexFiles.Contains(start), out whyScanned);
                 if (trusted is not null)
                 {
                     _segments.Add(trusted);

@@ -33,13 +33,14 @@ public sealed partial class LogStore
     /// index gives, the last record ends exactly at the data end, and the bytes after it are zero.
     /// </summary>
     /// <param name="start">First index, from the segment's file name.</param>
-    /// <param name="nextStart">First index of the next segment.</param>
+    /// <param name="nextStart">First index of the next segment; null for the last segment (one whose index file survived
+    /// because it was sealed when the store stopped: a crash part-way through a truncation that deleted the segments after it).</param>
     /// <param name="path">The segment file.</param>
     /// <param name="file">The open segment file; owned by the returned segment, left open for a scan otherwise.</param>
     /// <param name="present">Whether the index file exists.</param>
     /// <param name="why">When null is returned: why the index was not trusted, for the log line.</param>
     /// <returns>The compacted, sealed segment, or null when the segment must be scanned.</returns>
-    private Segment? TryLoadSealedSegment(ulong start, ulong nextStart, string path, IDeviceFile file, bool present, out string? why)
+    private Segment? TryLoadSealedSegment(ulong start, ulong? nextStart, string path, IDeviceFile file, bool present, out string? why)
     {
         var indexPath = PathOf(SegmentNames.Index(start));
         if (!present)
@@ -64,14 +65,14 @@ public sealed partial class LogStore
     }
 
     /// <summary>The cheap consistency checks of <see cref="TryLoadSealedSegment"/>; null when all pass, else the first failure.</summary>
-    private string? CheckAgainstSegment(SegmentIndex index, ulong start, ulong nextStart, IDeviceFile file)
+    private string? CheckAgainstSegment(SegmentIndex index, ulong start, ulong? nextStart, IDeviceFile file)
     {
         if (index.FirstIndex != start)
         {
             return $"inconsistent with its segment (it starts at index {index.FirstIndex}, the segment at {start})";
         }
 
-        if (index.LastIndex + 1 != nextStart)
+        if (nextStart is not null && index.LastIndex + 1 != nextStart)
         {
             return $"inconsistent with its segment (it ends at index {index.LastIndex}, the next segment starts at {nextStart})";
         }

@@ -22,7 +22,7 @@ public sealed partial class LogStore
         while (record < batch.Count)
         {
             var segment = _segments.Count > 0 ? _segments[^1] : null;
-            var room = segment is null ? 0 : _options.MaxSegmentBytes - segment.End;
+            var room = segment is null || segment.Sealed ? 0 : _options.MaxSegmentBytes - segment.End;
             var end = record;
             while (end < batch.Count && batch.StartOf(end + 1) - batch.StartOf(record) <= room)
             {
@@ -79,6 +79,11 @@ public sealed partial class LogStore
     /// <summary>Seals the open segment (fdatasync, then its index file) and starts a preallocated one at <paramref name="firstIndex"/>.</summary>
     private void Roll(Segment? current, ulong firstIndex)
     {
+        if (current is { Sealed: true })
+        {
+            current = null; // recovered sealed (see Recover): nothing to seal
+        }
+
         if (current is not null)
         {
             // The sealed segment must be durable before records land in the next one (recovery trusts sealed segments).

@@ -12,6 +12,8 @@ public sealed partial class LogStore
     /// <param name="fromIndex">In [<see cref="FirstIndex"/>, <see cref="LastIndex"/> + 1]; <see cref="LastIndex"/> + 1 is a no-op.</param>
     /// <exception cref="LogIndexOutOfRangeException"><paramref name="fromIndex"/> is below <see cref="FirstIndex"/> or beyond <see cref="LastIndex"/> + 1.</exception>
     /// <exception cref="StorageFailedException">An earlier write failed.</exception>
+    /// <exception cref="InvalidOperationException">The segment the cut would reopen holds damaged records before
+    /// <paramref name="fromIndex"/> (see <see cref="DamagedRanges"/>); nothing is changed.</exception>
     public void TruncateSuffix(ulong fromIndex)
     {
         Exclusive(() =>
@@ -24,6 +26,15 @@ public sealed partial class LogStore
             if (fromIndex == _lastIndex + 1)
             {
                 return;
+            }
+
+            var keptLast = _segments.FindLast(s => s.FirstIndex < fromIndex);
+            if (keptLast is { Sealed: true } && DamageOf(keptLast) is { } damage && damage.FirstIndex < fromIndex)
+            {
+                // Reopening would forget damage that the cut keeps (the open segment is never scrubbed). Raft never
+                // asks for this (a damaged follower defers such a cut until repaired: RaftLog.WouldTruncateAbove).
+                throw new InvalidOperationException(
+                    $"cannot truncate from {fromIndex}: damaged indexes {damage.FirstIndex}..{damage.LastIndex} of {keptLast.Path} lie before the cut; repair them first");
             }
 
             var deleted = false;
@@ -47,7 +58,7 @@ public sealed partial class LogStore
             if (_segments.Count > 0 && (_segments[^1].LastIndex >= fromIndex || _segments[^1].Sealed))
             {
                 var segment = _segments[^1];
-                segment.Expand(_options.MaxEntryBytes + RecordHeader.Size);
+                segment.Expand(_options.MaxEntryBytes + RecordHeader.Size, fromIndex);
                 if (segment.LastIndex >= fromIndex)
                 {
                     var cut = segment.OffsetOf(fromIndex);

@@ -159,4 +159,82 @@ public class DamageRepairTests
         storage.Log.RepairDamaged(range, Enumerable.Range(0, (int)range.Count).Select(i => Original(31 + (ulong)i)).ToList());
         Assert.Empty(storage.Log.Scrub());
     }
+
+    [Fact]
+    public async Task A_suffix_truncation_that_would_reopen_a_segment_with_damage_before_the_cut_is_refused_and_changes_nothing()
+    {
+        using var dir = new TempDir();
+        await Fill(dir.Path);
+        Flip(dir.Path, 10, RecordHeader.Size + 3);
+        using var storage = TestStores.Open(dir.Path, IoEngine.Psync);
+        var log = storage.Log;
+        Assert.Single(log.Scrub());
+        var segments = log.SegmentCount;
+
+        // The cut falls on the first segment's end: the segments after it go, and the first would be reopened.
+        var e = Assert.Throws<InvalidOperationException>(() => log.TruncateSuffix(FirstSegmentLastIndex + 1));
+        Assert.Contains("repair them first", e.Message, StringComparison.Ordinal);
+        Assert.Equal(Count, log.LastIndex);
+        Assert.Equal(segments, log.SegmentCount);
+        Assert.Equal(11UL, log.FirstDamagedIndex);
+        AssertSame(Original(Count), log.Read(Count));
+    }
+
+    [Fact]
+    public async Task A_suffix_truncation_at_or_before_the_damage_removes_it_without_reading_the_damaged_headers()
+    {
+        using var dir = new TempDir();
+        await Fill(dir.Path);
+        Flip(dir.Path, 40, 2); // the length field of index 41: the headers after it no longer chain
+        using (var storage = TestStores.Open(dir.Path, IoEngine.Psync))
+        {
+            var log = storage.Log;
+            Assert.Equal(41UL, Assert.Single(log.Scrub()).FirstIndex);
+            log.TruncateSuffix(30);
+            Assert.Empty(log.DamagedRanges);
+            Assert.Equal(29UL, log.LastIndex);
+            Assert.Equal(30UL, await log.AppendAsync(TestStores.PayloadFor(30, PayloadBytes), term: 99));
+        }
+
+        Assert.True(StoreVerifier.Verify(dir.Path).Intact);
+        using var reopened = TestStores.Open(dir.Path, IoEngine.Psync);
+        Assert.Equal(30UL, reopened.Log.LastIndex);
+        Assert.Equal(99UL, reopened.Log.Read(30).Term);
+        AssertSame(Original(29), reopened.Log.Read(29));
+    }
+
+    [Fact]
+    public async Task A_sealed_segment_left_last_by_an_interrupted_truncation_opens_sealed_and_its_damage_is_found_by_scrub()
+    {
+        using var dir = new TempDir();
+        await Fill(dir.Path);
+        Flip(dir.Path, 10, RecordHeader.Size + 3);
+        // A crash part-way through a truncation that deletes segments from the end: only the first is left, sealed.
+        foreach (var segment in TestStores.SegmentFiles(dir.Path).Skip(1))
+        {
+            File.Delete(segment);
+            File.Delete(Path.ChangeExtension(segment, ".idx"));
+        }
+
+        using (var storage = TestStores.Open(dir.Path, IoEngine.Psync))
+        {
+            var log = storage.Log;
+            Assert.Equal(FirstSegmentLastIndex, log.LastIndex);
+            Assert.Equal(1, log.SegmentsTrusted);
+            var range = Assert.Single(log.Scrub());
+            Assert.Equal(11UL, range.FirstIndex);
+
+            // The next append starts a new segment instead of writing into the sealed one.
+            Assert.Equal(FirstSegmentLastIndex + 1, await log.AppendAsync(TestStores.PayloadFor(FirstSegmentLastIndex + 1, PayloadBytes), term: 50));
+            Assert.Equal(2, log.SegmentCount);
+            log.RepairDamaged(range, [Original(11)]);
+        }
+
+        Assert.True(StoreVerifier.Verify(dir.Path).Intact);
+        using var reopened = TestStores.Open(dir.Path, IoEngine.Psync);
+        Assert.Equal(FirstSegmentLastIndex + 1, reopened.Log.LastIndex);
+        Assert.Empty(reopened.Log.Scrub());
+        AssertSame(Original(11), reopened.Log.Read(11));
+        Assert.Equal(50UL, reopened.Log.Read(FirstSegmentLastIndex + 1).Term);
+    }
 }

@@ -138,8 +138,10 @@ internal sealed class Segment : IDisposable
     /// or recovered, and every read verifies them again.
     /// </summary>
     /// <param name="maxRecordBytes">Largest record (header included) the store accepts.</param>
+    /// <param name="cutIndex">When inside the segment, only the records before it are walked (a damaged record at or
+    /// after the cut, which the truncation removes, is never read); the caller then calls <see cref="ForgetFrom"/> with it.</param>
     /// <exception cref="LogCorruptionException">The headers no longer chain to the anchors (the file changed under the store).</exception>
-    public void Expand(int maxRecordBytes)
+    public void Expand(int maxRecordBytes, ulong cutIndex = ulong.MaxValue)
     {
         if (_anchors is null)
         {
@@ -149,7 +151,8 @@ internal sealed class Segment : IDisposable
         var offsets = new int[Math.Max(16, Count)];
         var reader = new ChunkReader(File, maxRecordBytes);
         long offset = 0;
-        for (var slot = 0; slot < Count; slot++)
+        var walk = cutIndex <= FirstIndex ? 0 : (int)Math.Min((ulong)Count, cutIndex - FirstIndex);
+        for (var slot = 0; slot < walk; slot++)
         {
             var index = FirstIndex + (ulong)slot;
             var bytes = reader.Get(offset, RecordHeader.Size);
@@ -168,7 +171,11 @@ internal sealed class Segment : IDisposable
             offset += header.RecordLength;
         }
 
-        if (offset != End)
+        if (walk < Count)
+        {
+            offsets[walk] = checked((int)offset); // where the cut falls; the records after it are not walked (they may be damaged)
+        }
+        else if (offset != End)
         {
             throw new LogCorruptionException(Path, offset, LastIndex + 1, "record headers no longer match the in-memory index");
         }
