@@ -184,10 +184,10 @@ public sealed partial class RaftNode
     private void HandleVoteRequest(RaftMessage m)
     {
         var responseType = m.Type == RaftMessageType.Vote ? RaftMessageType.VoteResponse : RaftMessageType.PreVoteResponse;
-        var canVote = !_abstaining && (_vote == m.From
+        var canVote = (_vote == m.From
             || (_vote == 0 && _lead == 0)
             || (m.Type == RaftMessageType.PreVote && m.Term > _term)
-            || _options.InjectedBugs.Contains("double-vote"));
+            || _options.InjectedBugs.Contains("double-vote")); // an abstaining node votes too: see SetAbstaining
         if (canVote && _log.IsUpToDate(m.Index, m.LogTerm))
         {
             Send(new RaftMessage { Type = responseType, From = Id, To = m.From, Term = m.Term });

@@ -250,9 +250,13 @@ public sealed partial class RaftNode
     /// <summary>
     /// Holds this node out of elections while part of its log is damaged and being repaired (protocol-aware recovery,
     /// Alagappan et al., "Protocol-Aware Recovery for Consensus-Based Storage", FAST 2018): it does not campaign (nor
-    /// act on TimeoutNow), it refuses Vote and PreVote requests, and a leader or candidate steps down to follower in
-    /// its current term, since it must not serve or be elected on a log it cannot read. Term, vote and commit index
-    /// are left as they are: a node never forgets its hard state to repair itself. Replication to it goes on.
+    /// act on TimeoutNow), and a leader or candidate steps down to follower in its current term, since it must not
+    /// serve or be elected on a log it cannot read. It still answers Vote and PreVote requests by the usual rules: the
+    /// up-to-date comparison (paper §5.4.1) needs only its last index and term, which the store keeps whole (the term
+    /// of every damaged index stays known), so it never votes for a candidate lacking an entry it acknowledged; and a
+    /// cluster whose other voters are split would otherwise stay leaderless until the repair, which may itself need a
+    /// leader's snapshot (walrus-sim seed 147). Term, vote and commit index are left as they are: a node never forgets
+    /// its hard state to repair itself. Replication to it goes on.
     /// </summary>
     /// <param name="abstain">True to abstain; false to take part again once the log is whole.</param>
     public void SetAbstaining(bool abstain)

@@ -4,7 +4,7 @@ namespace WalrusGossip.Raft.Tests;
 
 /// <summary>
 /// A node repairing a damaged log range abstains (protocol-aware recovery, PAR, FAST 2018): it steps down if leading,
-/// never campaigns, refuses votes, keeps its hard state, and applies committed entries only up to its apply limit.
+/// never campaigns, still votes by the usual rules, keeps its hard state, and applies committed entries only up to its apply limit.
 /// </summary>
 public sealed class AbstainTests
 {
@@ -29,18 +29,21 @@ public sealed class AbstainTests
     }
 
     [Fact]
-    public void Abstaining_voters_refuse_votes_so_no_leader_is_elected_without_a_quorum_of_whole_logs()
+    public void Abstaining_voters_never_lead_but_still_vote_for_an_up_to_date_candidate()
     {
         var cluster = new TestCluster(3);
+        cluster[1].Raft.SetAbstaining(true);
         cluster[2].Raft.SetAbstaining(true);
         cluster[3].Raft.SetAbstaining(true);
         cluster.TickAll(100);
-        Assert.Empty(cluster.Leaders());
+        Assert.Empty(cluster.Leaders()); // nobody campaigns
 
+        // Node 3 is whole again: the two abstaining nodes grant it their votes (its log is as up to date as theirs).
         cluster[3].Raft.SetAbstaining(false);
         cluster.TickAll(100);
-        Assert.Single(cluster.Leaders());
-        Assert.False(cluster[2].IsLeader);
+        Assert.Equal(3ul, Assert.Single(cluster.Leaders()).Id);
+        Assert.True(cluster[1].Raft.IsAbstaining);
+        Assert.True(cluster[2].Raft.IsAbstaining);
     }
 
     [Fact]

@@ -6,7 +6,7 @@ namespace WalrusGossip.Simulation.Tests;
 public sealed class BugDetectionTests
 {
     [Theory]
-    [InlineData("commit-previous-term", 2, 3, 85, "leader-commit-rule")]
+    [InlineData("commit-previous-term", 41, 3, 80, "leader-commit-rule")]
     [InlineData("ack-before-fsync", 1, 5, 20, "recovery")]
     [InlineData("double-vote", 1, 5, 5, "election-safety")]
     [InlineData("skip-truncate-on-conflict", 2, 5, 25, "log-matching")]

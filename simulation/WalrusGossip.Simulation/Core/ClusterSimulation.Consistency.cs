@@ -104,6 +104,19 @@ internal sealed partial class ClusterSimulation
                 return;
             }
 
+            if (line is { Outcome: ConsistencyOutcome.Match } && (index < line.FirstIndex || index > line.LastIndex))
+            {
+                // The leader (perhaps a new one) no longer retains the entry: retention compacted it after its
+                // checkpoint, so no check can compare it any more (3-node seed 39). Not a miss of the check.
+                if (CurrentLeader() is { } now && _nodes[now - 1].Process is { } current && current.LocalLog.FirstIndex > index)
+                {
+                    Trace(string.Create(CultureInfo.InvariantCulture, $"epilogue: the leader compacted entry {index} before the round: nothing left to compare it with"));
+                    return;
+                }
+
+                continue;
+            }
+
             if (line is { Outcome: ConsistencyOutcome.Match })
             {
                 Fail("consistency-detect", string.Create(CultureInfo.InvariantCulture,

@@ -57,6 +57,20 @@ internal sealed partial class ClusterSimulation
             var keepDown = _options.Faults.HasFlag(FaultKinds.Process) && _faults.Next(3) == 0
                 ? _nodes[_faults.Next(_nodes.Count)]
                 : null;
+            if (keepDown is not null && !LeavesVoterMajority(keepDown))
+            {
+                // A voter of a 2-voter configuration (an operator demoted one just before): keeping it down is an outage
+                // the configuration cannot survive by design, not a liveness failure to report (walrus-sim seeds 115, 142).
+                Trace($"fault: n{keepDown.Id} not kept down: the voters left would not be a majority");
+                keepDown = null;
+            }
+            else if (keepDown is not null && _nodes.FirstOrDefault(n => n != keepDown && (n.PendingFlip is not null || n.Process is { IsRepairing: true })) is { } damaged)
+            {
+                // A node with damaged records may need this one's copy to repair, and two damaged of three leave nobody
+                // to lead: a second fault on top of the one kept down, beyond what the cluster tolerates (3-node seed 15).
+                Trace($"fault: n{keepDown.Id} not kept down: n{damaged.Id} has damaged records to repair");
+                keepDown = null;
+            }
             foreach (var node in _nodes)
             {
                 node.LongOutage = false;
@@ -111,6 +125,29 @@ internal sealed partial class ClusterSimulation
         {
             After(initial ? InitialCalm : HealWindow, "chaos begins", BeginChaos);
         }
+    }
+
+    /// <summary>
+    /// True when, with only <paramref name="candidate"/> down after the heal, a majority of the voters is up in every
+    /// configuration the other nodes hold (each node's latest, committed or not: the cluster may be in either).
+    /// </summary>
+    private bool LeavesVoterMajority(SimNode candidate)
+    {
+        foreach (var node in _nodes)
+        {
+            if (node == candidate)
+            {
+                continue;
+            }
+
+            var voters = VotersOf(node.Process) ?? node.LastVoters; // a node down now starts at the heal with the configuration it had
+            if (voters.Contains((ulong)candidate.Id) && voters.Count - 1 < (voters.Count / 2) + 1) // every other node starts at the heal
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Called when a client's append completes: satisfies the liveness clock if it was sent after the heal.</summary>

@@ -171,6 +171,43 @@ internal sealed partial class ClusterSimulation : INodeClock
         {
             _violation = new Violation(property, _step, Now, detail);
             Trace($"VIOLATION {property}: {detail}");
+            foreach (var node in _nodes)
+            {
+                Trace($"  n{node.Id}: {DescribeNode(node)}");
+            }
+        }
+    }
+
+    /// <summary>The voters of the latest configuration <paramref name="process"/> holds; null when it has none yet (not started).</summary>
+    private static IReadOnlyList<ulong>? VotersOf(WalrusNode? process)
+    {
+        try
+        {
+            return process?.Status.Voters;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>One node's state for the trace after a violation: role, term, leader, indexes, configuration, repair.</summary>
+    private static string DescribeNode(SimNode node)
+    {
+        if (node.Process is not { } p)
+        {
+            return "down";
+        }
+
+        try
+        {
+            var s = p.Status;
+            return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{s.Role} term={s.Term} leader={s.LeaderId} commit={s.CommitIndex} applied={s.AppliedIndex} log={s.FirstIndex}..{s.LastIndex} voters=[{string.Join(',', s.Voters)}] learners=[{string.Join(',', s.Learners)}] repairing={p.IsRepairing} damaged={p.DamagedRangesFound} removed={p.IsRemoved}{(node.Paused ? " paused" : "")}");
+        }
+        catch (InvalidOperationException e)
+        {
+            return "not started: " + e.Message;
         }
     }
 
@@ -452,6 +489,7 @@ internal sealed partial class ClusterSimulation : INodeClock
     private void MarkDown(SimNode node)
     {
         CountProcess(node);
+        node.LastVoters = VotersOf(node.Process) ?? node.LastVoters;
         node.Process = null;
         node.Loop = null;
         node.Paused = false;

@@ -27,6 +27,9 @@ internal sealed class SimNode(int id, SimulatedDisk disk)
     /// <summary>True while the process runs (it may still be paused).</summary>
     public bool Up => Process is not null;
 
+    /// <summary>The voters of the last configuration this node held before it went down (empty before its first run).</summary>
+    public IReadOnlyList<ulong> LastVoters { get; set; } = [];
+
     /// <summary>True while paused: messages and requests wait in the loop's inbox, and the loop does not run.</summary>
     public bool Paused { get; set; }
 
