@@ -91,6 +91,8 @@ internal static class ProtoMapping
                 throw new WalrusCompactedException(text);
             case ResponseStatus.SessionExpired:
                 throw new WalrusSessionExpiredException(text);
+            case ResponseStatus.PermissionDenied:
+                throw new WalrusPermissionDeniedException(text);
             default:
                 throw new WalrusException($"{endpoint}: answered with status {info.Status}, which this client does not know");
         }

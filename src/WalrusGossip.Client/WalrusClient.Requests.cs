@@ -342,6 +342,7 @@ public sealed partial class WalrusClient
         MessageType.MemberChangeRequest => MessageType.MemberChangeResponse,
         MessageType.ConsistencyCheckRequest => MessageType.ConsistencyCheckResponse,
         MessageType.KeyringRequest => MessageType.KeyringResponse,
+        MessageType.AuthRequest => MessageType.AuthResponse,
         _ => throw new ArgumentOutOfRangeException(nameof(request), request, "not a unary client request"),
     };
 

@@ -95,6 +95,12 @@ public sealed class WalrusClientOptions
     /// </summary>
     public int MaxCoalescedAppends { get; set; } = 256;
 
+    /// <summary>
+    /// Bearer token (<c>walrusctl auth token create</c>) sent in the Hello frame, inside TLS, for agents that require
+    /// client authentication when this client holds no client certificate; its roles decide what it may do. Default null.
+    /// </summary>
+    public string? Token { get; set; }
+
     /// <summary>Name sent in the Hello frame, for the agents' logs. Default <c>walrus-client</c>.</summary>
     public string ClientName { get; set; } = "walrus-client";
 

@@ -174,8 +174,9 @@ public sealed class NodeOptions
     /// <summary>
     /// Deliberate bugs, for the simulator to prove its checkers catch them: the Raft ones (<c>RaftOptions.KnownBugs</c>),
     /// <c>ack-before-fsync</c> (durability none) and <c>truncate-past-checkpoint</c> (retention deletes entries no
-    /// checkpoint covers) and <c>blind-consistency-hash</c> (the consistency check hashes indexes and terms but not
-    /// payloads). Empty in production.
+    /// checkpoint covers), <c>blind-consistency-hash</c> (the consistency check hashes indexes and terms but not
+    /// payloads) and <c>checkpoint-drops-security</c> (state-machine snapshots leave out the security policy). Empty in
+    /// production.
     /// </summary>
     public IReadOnlySet<string> InjectedBugs { get; set; } = new HashSet<string>();
 }

@@ -248,6 +248,11 @@ public sealed partial class WalrusNode
             CompleteMemberChanges();
         }
 
+        if (_pendingSecurityChanges.Count > 0)
+        {
+            CompleteSecurityChanges();
+        }
+
         AbandonReadsOfOlderTerms();
         CheckpointIfDue();
     }

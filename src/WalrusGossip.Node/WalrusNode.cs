@@ -70,6 +70,7 @@ public sealed partial class WalrusNode : IDisposable
         }
 
         _options = options;
+        _stateMachine.BugDropSecurityFromSnapshots = options.InjectedBugs.Contains("checkpoint-drops-security");
         _device = device;
         _transport = transport;
         _clock = clock;

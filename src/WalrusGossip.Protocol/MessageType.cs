@@ -84,6 +84,12 @@ public enum MessageType : ushort
     /// <summary><see cref="Messages.KeyringResponse"/>.</summary>
     KeyringResponse = 34,
 
+    /// <summary><see cref="Messages.AuthRequest"/>.</summary>
+    AuthRequest = 35,
+
+    /// <summary><see cref="Messages.AuthResponse"/>.</summary>
+    AuthResponse = 36,
+
     /// <summary><see cref="Messages.RaftEnvelope"/>.</summary>
     RaftEnvelope = 40,
 

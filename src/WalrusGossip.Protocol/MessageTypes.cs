@@ -34,6 +34,8 @@ public static class MessageTypes
         [MessageType.ConsistencyCheckResponse] = ConsistencyCheckResponse.Parser,
         [MessageType.KeyringRequest] = KeyringRequest.Parser,
         [MessageType.KeyringResponse] = KeyringResponse.Parser,
+        [MessageType.AuthRequest] = AuthRequest.Parser,
+        [MessageType.AuthResponse] = AuthResponse.Parser,
         [MessageType.RaftEnvelope] = RaftEnvelope.Parser,
         [MessageType.GossipStream] = GossipStream.Parser,
     }.ToFrozenDictionary();
@@ -65,6 +67,8 @@ public static class MessageTypes
         [typeof(ConsistencyCheckResponse)] = MessageType.ConsistencyCheckResponse,
         [typeof(KeyringRequest)] = MessageType.KeyringRequest,
         [typeof(KeyringResponse)] = MessageType.KeyringResponse,
+        [typeof(AuthRequest)] = MessageType.AuthRequest,
+        [typeof(AuthResponse)] = MessageType.AuthResponse,
         [typeof(RaftEnvelope)] = MessageType.RaftEnvelope,
         [typeof(GossipStream)] = MessageType.GossipStream,
     }.ToFrozenDictionary();

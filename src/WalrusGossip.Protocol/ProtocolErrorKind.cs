@@ -23,4 +23,7 @@ public enum ProtocolErrorKind
 
     /// <summary>The Hello was refused for a reason other than the version: wrong role for this port, or another cluster.</summary>
     HandshakeRejected = 6,
+
+    /// <summary>A client Hello was refused for missing or invalid credentials (no certificate or token where the agent requires one, an unknown or revoked token).</summary>
+    Unauthenticated = 7,
 }

@@ -238,6 +238,7 @@ public static class RaftMessageMapper
         EntryType.ConfigChange => RaftEntryType.ConfigChange,
         EntryType.NoOp => RaftEntryType.NoOp,
         EntryType.CheckpointMarker => RaftEntryType.CheckpointMarker,
+        EntryType.Security => RaftEntryType.Security,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown entry type"),
     };
 
@@ -247,6 +248,7 @@ public static class RaftMessageMapper
         RaftEntryType.ConfigChange => EntryType.ConfigChange,
         RaftEntryType.NoOp => EntryType.NoOp,
         RaftEntryType.CheckpointMarker => EntryType.CheckpointMarker,
+        RaftEntryType.Security => EntryType.Security,
         _ => throw Malformed($"unknown Raft entry type {(int)type}"),
     };
 

@@ -22,4 +22,10 @@ public enum EntryType : byte
 
     /// <summary>An application marker recording that a state-machine checkpoint was taken; opaque to Raft.</summary>
     CheckpointMarker = 4,
+
+    /// <summary>
+    /// A change of the replicated authorization state (roles, tokens, grants), applied by every replica's state machine
+    /// in log order; opaque to Raft. Readers of the log skip it like the other internal entries.
+    /// </summary>
+    Security = 5,
 }

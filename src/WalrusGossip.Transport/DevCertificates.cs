@@ -105,6 +105,49 @@ public static class DevCertificates
     }
 
     /// <summary>
+    /// Issues a client certificate (ECDSA P-256, client-auth usage only) naming the client identity
+    /// <paramref name="identity"/> in its common name and its SAN URI <c>walrus://client/IDENTITY</c>: the identity the
+    /// agents authorize (Security:AdminIdentities, <c>walrusctl auth grant</c>).
+    /// </summary>
+    /// <param name="ca">The CA, with its private key.</param>
+    /// <param name="identity">Client identity, for example <c>admin</c>.</param>
+    /// <param name="validity">Lifetime; default the node default, never past the CA's.</param>
+    /// <returns>The certificate with its private key.</returns>
+    /// <exception cref="ArgumentException">The CA has no private key, or the identity is empty.</exception>
+    public static X509Certificate2 CreateClientCertificate(X509Certificate2 ca, string identity, TimeSpan? validity = null)
+    {
+        ArgumentNullException.ThrowIfNull(ca);
+        ArgumentException.ThrowIfNullOrWhiteSpace(identity);
+        if (!ca.HasPrivateKey)
+        {
+            throw new ArgumentException($"CA {ca.Subject} has no private key.", nameof(ca));
+        }
+
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(new X500DistinguishedName($"CN={Escape(identity)}"), key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(ClientAuthOid)], critical: false));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddUri(new Uri(NodeIdentity.ClientUriPrefix + Uri.EscapeDataString(identity)));
+        request.CertificateExtensions.Add(san.Build());
+
+        var now = DateTimeOffset.UtcNow;
+        var notAfter = now + (validity ?? DefaultNodeValidity);
+        if (notAfter > ca.NotAfter)
+        {
+            notAfter = ca.NotAfter;
+        }
+
+        var serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] &= 0x7F;
+        using var signed = request.Create(ca, now.AddMinutes(-5), notAfter, serial);
+        return Persist(signed.CopyWithPrivateKey(key));
+    }
+
+    /// <summary>
     /// Writes a certificate as PEM and, when <paramref name="privateKeyPath"/> is given, its private key as unencrypted
     /// PKCS#8 PEM readable only by the owner (mode 0600 on Unix).
     /// </summary>

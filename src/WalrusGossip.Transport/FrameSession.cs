@@ -25,6 +25,9 @@ public sealed class FrameSession
         Closed = closed;
     }
 
+    /// <summary>What the message handler keeps about this session (for example the client's authenticated principal); null until it sets it.</summary>
+    public object? State { get; set; }
+
     /// <summary>Server-unique session number, for logs and for keying per-session state (tails, forwarded requests).</summary>
     public long Id { get; }
 

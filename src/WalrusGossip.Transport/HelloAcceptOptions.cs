@@ -20,4 +20,11 @@ public sealed class HelloAcceptOptions
     /// node ids were embedded keep working; turn it on once every node certificate carries its id.
     /// </summary>
     public bool RequirePeerNodeIdInCertificate { get; init; }
+
+    /// <summary>
+    /// Checks a client's credentials after the other checks passed: given its Hello and TLS client certificate (null
+    /// when it sent none), returns null to accept or the reason to refuse it as
+    /// <see cref="Protocol.ProtocolErrorKind.Unauthenticated"/>. Null (the default): every client is accepted.
+    /// </summary>
+    public Func<Hello, System.Security.Cryptography.X509Certificates.X509Certificate2?, string?>? AuthenticateClient { get; init; }
 }

@@ -16,7 +16,8 @@ public static class HelloHandshake
     /// <param name="cancellationToken">Cancels the exchange (apply a timeout through it).</param>
     /// <returns>The accepting side's acknowledgement.</returns>
     /// <exception cref="ProtocolException"><see cref="ProtocolErrorKind.VersionMismatch"/> when the other side speaks another
-    /// version; <see cref="ProtocolErrorKind.HandshakeRejected"/> when it refused the hello for another reason or closed
+    /// version; <see cref="ProtocolErrorKind.Unauthenticated"/> when it refused the client's credentials;
+    /// <see cref="ProtocolErrorKind.HandshakeRejected"/> when it refused the hello for another reason or closed
     /// without answering; <see cref="ProtocolErrorKind.UnexpectedMessage"/> when it answered something else.</exception>
     public static async ValueTask<HelloAck> ConnectAsync(IFrameConnection connection, Hello hello, CancellationToken cancellationToken)
     {
@@ -37,7 +38,8 @@ public static class HelloHandshake
 
         if (!ack.Accepted)
         {
-            var kind = ack.ProtocolVersion != hello.ProtocolVersion ? ProtocolErrorKind.VersionMismatch : ProtocolErrorKind.HandshakeRejected;
+            var kind = ack.ProtocolVersion != hello.ProtocolVersion ? ProtocolErrorKind.VersionMismatch
+                : ack.Unauthenticated ? ProtocolErrorKind.Unauthenticated : ProtocolErrorKind.HandshakeRejected;
             throw new ProtocolException(kind, $"{connection.RemoteEndPoint} refused Hello: {ack.Reason}");
         }
 
@@ -87,7 +89,9 @@ public static class HelloHandshake
         counters?.RecordProtocolError(kind);
         try
         {
-            await connection.SendAsync(MessageType.HelloAck, Ack(options, accepted: false, reason), cancellationToken).ConfigureAwait(false);
+            var refusal = Ack(options, accepted: false, reason);
+            refusal.Unauthenticated = kind == ProtocolErrorKind.Unauthenticated;
+            await connection.SendAsync(MessageType.HelloAck, refusal, cancellationToken).ConfigureAwait(false);
         }
         catch (IOException)
         {
@@ -137,6 +141,11 @@ public static class HelloHandshake
         if (hello.Role == ConnectionRole.Peer && options.ClusterId.Length > 0 && hello.ClusterId.Length == 0)
         {
             return (ProtocolErrorKind.HandshakeRejected, "a peer must send the cluster id");
+        }
+
+        if (hello.Role == ConnectionRole.Client && options.AuthenticateClient?.Invoke(hello, certificate) is { } refusal)
+        {
+            return (ProtocolErrorKind.Unauthenticated, refusal);
         }
 
         return (ProtocolErrorKind.Malformed, null);

@@ -79,4 +79,46 @@ public static class NodeIdentity
 
         return nodeId != 0;
     }
+
+    /// <summary>Prefix of the SAN URI naming a client identity in a client certificate (<c>walrus://client/NAME</c>).</summary>
+    public const string ClientUriPrefix = "walrus://client/";
+
+    /// <summary>Every URI in the certificate's subject alternative names (none when the extension is missing or malformed).</summary>
+    /// <param name="certificate">Any certificate.</param>
+    /// <returns>The URIs, in certificate order.</returns>
+    public static IReadOnlyList<string> SanUris(X509Certificate2 certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        var uris = new List<string>();
+        var uriTag = new Asn1Tag(TagClass.ContextSpecific, 6);
+        foreach (var extension in certificate.Extensions)
+        {
+            if (extension.Oid?.Value != SubjectAltNameOid)
+            {
+                continue;
+            }
+
+            try
+            {
+                var names = new AsnReader(extension.RawData, AsnEncodingRules.DER).ReadSequence();
+                while (names.HasData)
+                {
+                    if (names.PeekTag().HasSameClassAndValue(uriTag))
+                    {
+                        uris.Add(names.ReadCharacterString(UniversalTagNumber.IA5String, uriTag));
+                    }
+                    else
+                    {
+                        names.ReadEncodedValue();
+                    }
+                }
+            }
+            catch (AsnContentException)
+            {
+                return [];
+            }
+        }
+
+        return uris;
+    }
 }

@@ -39,7 +39,7 @@ internal sealed partial class TlsSettings
             ?? throw new InvalidOperationException("Listening needs Transport:Certificate (a certificate with its private key)."),
         EnabledSslProtocols = SslProtocols.Tls13,
         ApplicationProtocols = Protocols,
-        ClientCertificateRequired = _options.RequireClientCertificate,
+        ClientCertificateRequired = _options.RequireClientCertificate || _options.RequestClientCertificate,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         CertificateChainPolicy = ChainPolicy(ClientAuthOid),
         AllowRenegotiation = false,

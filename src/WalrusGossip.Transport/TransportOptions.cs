@@ -36,6 +36,13 @@ public sealed class TransportOptions
     public bool RequireClientCertificate { get; set; }
 
     /// <summary>
+    /// When true a listener asks connecting sides for a certificate but also accepts those that send none (clients
+    /// that authenticate with a token instead); a certificate that is sent must chain to <see cref="TrustedRoots"/>.
+    /// Default false.
+    /// </summary>
+    public bool RequestClientCertificate { get; set; }
+
+    /// <summary>
     /// When true (default) a connecting side checks that the server certificate names the host it dialled
     /// (DNS or IP subject alternative name). Turn off only when peers are dialled by addresses their
     /// certificates do not list and <see cref="TrustedRoots"/> is the cluster CA.

@@ -62,7 +62,10 @@ internal sealed partial class AgentProcesses : IAsyncDisposable
                      "--client-listen", $"127.0.0.1:{p.Client}", "--peer-listen", $"127.0.0.1:{p.Peer}",
                      "--gossip-listen", $"127.0.0.1:{p.Gossip}", "--http-listen", $"127.0.0.1:{p.Http}",
                      "--ca", Path.Combine(Certs, "ca.pem"), "--cert", Path.Combine(Certs, $"node-{id}.pem"), "--key", Path.Combine(Certs, $"node-{id}.key"),
-                 }.Concat(extra))
+                 }.Concat(extra.Any(a => a.StartsWith("--Security:RequireClientAuth", StringComparison.Ordinal))
+                     ? []
+                     : ["--Security:RequireClientAuth=false"]) // these tests' clients hold no credentials; AuthTests turn it on
+                 .Concat(extra))
         {
             start.ArgumentList.Add(arg);
         }

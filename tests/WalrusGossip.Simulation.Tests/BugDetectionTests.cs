@@ -13,6 +13,7 @@ public sealed class BugDetectionTests
     [InlineData("truncate-past-checkpoint", 6, 5, 15, "node-invariant")]
     [InlineData("two-config-changes", 5, 5, 62, "one-config-change")]
     [InlineData("blind-consistency-hash", 1, 5, 15, "consistency-detect")]
+    [InlineData("checkpoint-drops-security", 3, 5, 35, "security-policy")]
     public void An_injected_bug_is_reported_as_a_violation(string bug, long seed, int nodes, double simSeconds, string property)
     {
         var options = new SimOptions

@@ -40,6 +40,7 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
     private readonly List<(int Node, ulong Client, ulong Sequence, ulong Index)> _acks = [];
     private readonly List<(int Node, ulong Applied, List<CommittedEntry> Entries)> _staleReads = [];
     private readonly LogStateMachine _model = new();
+    private readonly List<(ulong Index, string Digest)> _policyHistory = [(0, SecurityPolicy.Empty.Digest())];
     private TimeSpan _nextFullCheck = FullCheckInterval;
 
     /// <summary>Called after each event; <paramref name="nodeId"/> is the node it touched (0 for simulator actions).</summary>
@@ -97,7 +98,32 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
             {
                 NodeStarted(node);
                 CheckNode(node);
+                CheckSecurityPolicy(node);
             }
+        }
+    }
+
+    /// <summary>
+    /// Every node enforces the authorization state of the committed log up to its applied index: its policy equals the
+    /// reference state machine's after the last Security entry at or below that index (checkpoints and snapshot
+    /// installs included).
+    /// </summary>
+    private void CheckSecurityPolicy(SimNode node)
+    {
+        var process = node.Process!;
+        var applied = process.AppliedIndex;
+        if (applied > _model.AppliedIndex)
+        {
+            return; // the reference has not seen that far yet (it follows the commit points it observed)
+        }
+
+        var at = _policyHistory.FindLastIndex(p => p.Index <= applied);
+        var (index, expected) = _policyHistory[at];
+        var actual = process.SecurityPolicy.Digest();
+        if (actual != expected)
+        {
+            sim.Fail("security-policy", string.Create(CultureInfo.InvariantCulture,
+                $"n{node.Id} applied through {applied} enforces policy {actual}, but the committed log's Security entries through {index} give {expected}"));
         }
     }
 
@@ -345,6 +371,11 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
     private void ApplyToModel(SimNode node, ulong index, ulong term, Known entry)
     {
         var outcome = _model.Apply(new LogEntry(index, term, entry.Type, entry.Payload));
+        if (entry.Type == EntryType.Security)
+        {
+            _policyHistory.Add((index, _model.Security.Digest()));
+        }
+
         switch (outcome.Kind)
         {
             case AppliedKind.Application when outcome.ClientId != 0:

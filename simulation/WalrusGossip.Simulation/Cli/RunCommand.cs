@@ -26,7 +26,7 @@ internal static class RunCommand
             $"elections {s.Elections}, partitions {s.Partitions}, crashes {s.Crashes}, pauses {s.Pauses}, appends acknowledged {s.AppendsAcknowledged}, " +
             $"reads {s.LinearizableReads} linearizable / {s.StaleReads} stale, committed {s.CommittedEntries}, torn tails {s.TornTailsRecovered}, " +
             $"checkpoints {s.Checkpoints} ({s.RestartsFromCheckpoint} restarts from one), snapshots installed {s.SnapshotsInstalled} ({s.SnapshotChunksSent} chunks, {s.SnapshotTransfersResumed} resumed), age-retention passes {s.AgeRetentionPasses}, disk-full windows {s.DiskFullWindows}, " +
-            $"member changes {s.OperatorMemberChanges} by the operator ({s.OperatorMemberChangesRefused} refused, {s.RemovedNodesWiped} removed nodes wiped), autopilot {s.AutopilotRemovals} removals / {s.AutopilotPromotions} promotions, " +
+            $"member changes {s.OperatorMemberChanges} by the operator ({s.OperatorMemberChangesRefused} refused, {s.RemovedNodesWiped} removed nodes wiped), security changes {s.SecurityChanges}, autopilot {s.AutopilotRemovals} removals / {s.AutopilotPromotions} promotions, " +
             $"bit flips {s.BitFlipsDetected}/{s.BitFlips} detected ({s.BitFlipsLeftForRepair} left on disk, {s.EntriesRepaired} entries repaired from peers), consistency rounds {s.ConsistencyRounds} ({s.ConsistencyRangesCompared} ranges compared, silent corruption {s.SilentCorruptionsFound}/{s.SilentCorruptions} found), worst failover {s.WorstFailoverMs:0} ms")).ConfigureAwait(false);
         if (result.TraceHash is not null && traceHash)
         {

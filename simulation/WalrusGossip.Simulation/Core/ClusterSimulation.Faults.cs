@@ -186,6 +186,7 @@ internal sealed partial class ClusterSimulation
         var length = TimeSpan.FromMilliseconds(10_000 + _faults.Next(10_000));
         MaybeFillDisk();
         MaybeChangeMembership();
+        MaybeChangeSecurity();
         ScheduleFault(phase);
         After(length, "heal", () => BeginHeal(initial: false));
     }

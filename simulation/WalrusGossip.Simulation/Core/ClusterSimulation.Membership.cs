@@ -30,6 +30,67 @@ internal sealed partial class ClusterSimulation
         After(delay, "operator membership change", () => OperatorChange(roll, second));
     }
 
+    /// <summary>Security changes come from their own generator as well, so the operator's membership stream is unchanged.</summary>
+    private Random? _securityOperator;
+
+    /// <summary>
+    /// In about half of the chaos windows an administrator changes the replicated authorization state at the leader:
+    /// a role, a token, or a grant, from small name sets so that later changes replace and delete earlier ones. The
+    /// checker then holds every node to the policy of the committed log (<c>security-policy</c>).
+    /// </summary>
+    private void MaybeChangeSecurity()
+    {
+        var random = _securityOperator ??= new Random(unchecked((int)((_options.Seed * 0x27BB2EE7L) ^ 0x5EC0_A17E)));
+        if (random.Next(2) != 0)
+        {
+            return;
+        }
+
+        var roll = random.Next(6);
+        var name = "n" + random.Next(3).ToString(CultureInfo.InvariantCulture);
+        var role = "r" + random.Next(3).ToString(CultureInfo.InvariantCulture);
+        var change = roll switch
+        {
+            0 => new SecurityChange(SecurityChangeKind.PutRole, role, (Permission)(1 + random.Next(15)), random.Next(2) == 0 ? "" : "s"),
+            1 => new SecurityChange(SecurityChangeKind.DeleteRole, role),
+            2 => new SecurityChange(SecurityChangeKind.PutToken, name, SecretHash: SecurityPolicy.HashSecret(name + random.Next()), Roles: [role]),
+            3 => new SecurityChange(SecurityChangeKind.DeleteToken, name),
+            4 => new SecurityChange(SecurityChangeKind.Grant, name, Roles: [role]),
+            _ => new SecurityChange(SecurityChangeKind.Revoke, name, Roles: [role]),
+        };
+        After(TimeSpan.FromMilliseconds(500 + random.Next(8_000)), "operator security change", () => ProposeSecurity(change, attempts: 20));
+    }
+
+    /// <summary>Proposes <paramref name="change"/> at the leader, or tries again in 500 ms while there is none (at most <paramref name="attempts"/> times).</summary>
+    private void ProposeSecurity(SecurityChange change, int attempts)
+    {
+        if (_epilogue)
+        {
+            return;
+        }
+
+        if (CurrentLeader() is not { } id || _nodes[id - 1] is not { Up: true, Paused: false, Process: { } leader } node || leader.Status.Role != RaftRole.Leader)
+        {
+            if (attempts > 1)
+            {
+                After(TimeSpan.FromMilliseconds(500), "operator security change (retry)", () => ProposeSecurity(change, attempts - 1));
+            }
+
+            return;
+        }
+
+        Trace(string.Create(CultureInfo.InvariantCulture, $"operator: security {change.Kind} {change.Name} at leader n{node.Id}"));
+        leader.ChangeSecurity(change, r =>
+        {
+            Trace(string.Create(CultureInfo.InvariantCulture, $"operator: security {change.Kind} {change.Name}: {r.Status} {r.Message}"));
+            if (r.Status == RequestStatus.Ok)
+            {
+                Stats.SecurityChanges++;
+            }
+        });
+        ScheduleRun(node, Now);
+    }
+
     private void OperatorChange(int roll, bool second)
     {
         if (_epilogue)

@@ -88,6 +88,9 @@ public sealed class RunStats
     /// <summary>Operator membership changes refused (another in flight, not applicable, leader lost).</summary>
     public int OperatorMemberChangesRefused { get; set; }
 
+    /// <summary>Security changes (roles, tokens, grants) the operator's leader applied.</summary>
+    public int SecurityChanges { get; set; }
+
     /// <summary>Members an operator removed that were wiped and started again as new members.</summary>
     public int RemovedNodesWiped { get; set; }
 

@@ -121,13 +121,14 @@ public static class AgentConfiguration
             "Transport", "Transport:Mode", "Transport:CaFile", "Transport:CertFile", "Transport:KeyFile", "Transport:RequireClientCertificates", "Transport:RequirePeerNodeId", "Transport:MaxFrameBytes",
             "Storage", "Storage:Fsync", "Storage:IoEngine", "Storage:MaxSegmentBytes", "Storage:MaxEntryBytes",
             "Storage:CheckpointEveryEntries", "Storage:CheckpointEveryBytes", "Storage:ReserveBytes", "Storage:Retention", "Storage:Retention:MaxBytes", "Storage:Retention:MaxEntries", "Storage:Retention:MaxAge",
+            "Security", "Security:RequireClientAuth", "Security:AdminIdentities", "Security:HttpRequireToken",
             "Raft", "Raft:TickMs", "Raft:ElectionTicks", "Raft:HeartbeatTicks", "Raft:SnapshotChunkBytes",
         };
         foreach (var pair in configuration.AsEnumerable())
         {
             var key = pair.Key;
             if (key.StartsWith("Serilog", StringComparison.OrdinalIgnoreCase) || key.StartsWith("Logging", StringComparison.OrdinalIgnoreCase) ||
-                key.StartsWith("Cluster:Join:", StringComparison.OrdinalIgnoreCase))
+                key.StartsWith("Cluster:Join:", StringComparison.OrdinalIgnoreCase) || key.StartsWith("Security:AdminIdentities:", StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }
@@ -143,7 +144,7 @@ public static class AgentConfiguration
     private static bool IsOurs(string key)
     {
         var section = key.Split(':')[0];
-        return section is "Node" or "Network" or "Cluster" or "Transport" or "Storage" or "Raft";
+        return section is "Node" or "Network" or "Cluster" or "Transport" or "Storage" or "Raft" or "Security";
     }
 }
 

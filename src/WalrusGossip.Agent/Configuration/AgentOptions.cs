@@ -31,6 +31,9 @@ public sealed class AgentOptions
     /// <summary>Raft timing.</summary>
     public RaftSection Raft { get; set; } = new();
 
+    /// <summary>Client authentication and authorization.</summary>
+    public SecuritySection Security { get; set; } = new();
+
     /// <summary>Checks every value; returns one message per problem, each naming the setting (empty when valid).</summary>
     /// <returns>Problems found.</returns>
     public IReadOnlyList<string> Validate()
@@ -281,6 +284,33 @@ public sealed class GossipSection
     /// changes it and the agent keeps it in <c>raft/gossip.keyring</c>. Empty (the default): gossip is plaintext.
     /// </summary>
     public IList<string> Keys { get; set; } = [];
+}
+
+/// <summary>Client authentication (certificates and tokens) and authorization (roles in the replicated state).</summary>
+public sealed class SecuritySection
+{
+    /// <summary>
+    /// Refuse clients that present neither a client certificate from the cluster CA nor a valid token, and give each
+    /// caller only its roles' permissions. Default true; <c>dev-cluster</c> keeps it on and hands walrusctl an
+    /// <c>admin</c> client certificate. When false, callers without a token may do everything (tokens keep their roles).
+    /// </summary>
+    public bool RequireClientAuth { get; set; } = true;
+
+    /// <summary>
+    /// Client-certificate identities (SAN URI <c>walrus://client/NAME</c>, else the common name) that always hold the
+    /// admin role, so the first administrator needs no replicated grant. Default <c>admin</c>.
+    /// </summary>
+    public IList<string> AdminIdentities { get; set; } = [];
+
+    /// <summary>
+    /// Require <c>Authorization: Bearer TOKEN</c> (a token whose roles allow read or admin) on the HTTP port's
+    /// <c>/metrics</c> and <c>/v1/status</c>; <c>/health</c> and <c>/ready</c> stay open for probes. No HTTP endpoint
+    /// changes state. Default false.
+    /// </summary>
+    public bool HttpRequireToken { get; set; }
+
+    /// <summary>The admin identities in force: <see cref="AdminIdentities"/>, or <c>admin</c> when none is configured.</summary>
+    public IReadOnlyList<string> EffectiveAdminIdentities => AdminIdentities.Count > 0 ? [.. AdminIdentities] : ["admin"];
 }
 
 /// <summary>Transport and certificates.</summary>

@@ -125,6 +125,15 @@ public static partial class DevClusterCommand
                 DevCertificates.ExportPem(cert, pem, Path.Combine(certs, $"node-{i}.key"));
             }
         }
+
+        // The administrator's client certificate (identity "admin", which Security:AdminIdentities names by default):
+        // the agents require client authentication, and walrusctl presents this one through walrusctl.json.
+        var adminPem = Path.Combine(certs, "admin.pem");
+        if (!File.Exists(adminPem))
+        {
+            using var admin = DevCertificates.CreateClientCertificate(ca, "admin");
+            DevCertificates.ExportPem(admin, adminPem, Path.Combine(certs, "admin.key"));
+        }
     }
 
     private static void WriteContext(string root, int nodes)
@@ -133,6 +142,8 @@ public static partial class DevClusterCommand
         {
             endpoints = Enumerable.Range(1, nodes).Select(i => $"127.0.0.1:{7100 + i}").ToArray(),
             ca = "certs/ca.pem",
+            clientCert = "certs/admin.pem",
+            clientKey = "certs/admin.key",
         };
         File.WriteAllText(Path.Combine(root, "walrusctl.json"), JsonSerializer.Serialize(context, new JsonSerializerOptions { WriteIndented = true }));
     }

@@ -78,6 +78,31 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
     /// <summary>This agent's advertised addresses (client, peer, gossip, http).</summary>
     public IReadOnlyDictionary<string, string> Addresses { get; private set; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Whether an HTTP request may read <c>/metrics</c> and <c>/v1/status</c>: always when
+    /// <c>Security:HttpRequireToken</c> is off; else only with <c>Authorization: Bearer TOKEN</c> naming a token whose
+    /// roles allow read (or admin).
+    /// </summary>
+    /// <param name="authorization">The request's Authorization header, or null.</param>
+    /// <returns>True when allowed.</returns>
+    public bool AllowsHttpRead(string? authorization)
+    {
+        if (!_options.Security.HttpRequireToken)
+        {
+            return true;
+        }
+
+        const string bearer = "Bearer ";
+        if (authorization is null || !authorization.StartsWith(bearer, StringComparison.OrdinalIgnoreCase) || Loop is not { } loop)
+        {
+            return false;
+        }
+
+        var policy = loop.SecurityPolicy;
+        return policy.FindToken(SecurityPolicy.HashSecret(authorization[bearer.Length..].Trim())) is { } token &&
+            (policy.Allows(token.Roles, Permission.Read, null) || policy.Allows(token.Roles, Permission.Admin, null));
+    }
+
     /// <summary>Transport mode in use ("tcp" or "quic").</summary>
     public string TransportMode { get; private set; } = "?";
 
@@ -102,6 +127,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
             Certificate = certificate,
             TrustedRoots = roots,
             RequireClientCertificate = o.Transport.RequireClientCertificates,
+            RequestClientCertificate = true, // a client certificate, when sent, is the caller's identity (Security)
             MaxFrameBytes = o.Transport.MaxFrameBytes,
         }, _loggerFactory.CreateLogger("walrus.transport"), out _);
         TransportMode = peerTransport.Mode;
@@ -174,6 +200,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         _peers.Start(_supervisor.Current!, _peerListener, _gossipListener);
         _clients = new ClientService(() => _supervisor?.Current, o.Node.Id, ClientAddressOf, n => AgentStatus.Capture(n, _clock.Now, Addresses), Metrics, _loggerFactory.CreateLogger("walrus.clients"))
         {
+            Authorizer = new ClientAuthorizer(o.Security.RequireClientAuth, o.Security.EffectiveAdminIdentities, () => _supervisor?.Current?.SecurityPolicy ?? SecurityPolicy.Empty),
             TransportMode = clientTransport.Mode,
             Forwarder = _forwarder = new LeaderForwarder(
                 TransportFactory.Create(new TransportOptions { Mode = mode, TrustedRoots = roots, Certificate = certificate, MaxFrameBytes = o.Transport.MaxFrameBytes }, _loggerFactory.CreateLogger("walrus.transport"), out _),

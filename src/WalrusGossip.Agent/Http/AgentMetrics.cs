@@ -16,6 +16,8 @@ public sealed class AgentMetrics
     private Func<long> _clientConnections = () => 0;
     private Func<long> _protocolErrors = () => 0;
     private long _overloaded;
+    private long _deniedPermission;
+    private long _refusedUnauthenticated;
 
     /// <summary>Records one client append's latency, from request receipt to commit.</summary>
     /// <param name="elapsed">The latency.</param>
@@ -23,6 +25,18 @@ public sealed class AgentMetrics
 
     /// <summary>Counts one append refused OVERLOADED because too many bytes of appends were waiting (back-pressure).</summary>
     public void CountOverloaded() => Interlocked.Increment(ref _overloaded);
+
+    /// <summary>Counts one request answered PERMISSION_DENIED.</summary>
+    public void CountPermissionDenied() => Interlocked.Increment(ref _deniedPermission);
+
+    /// <summary>Counts one client Hello refused for missing or invalid credentials.</summary>
+    public void CountUnauthenticated() => Interlocked.Increment(ref _refusedUnauthenticated);
+
+    /// <summary>Requests answered PERMISSION_DENIED so far.</summary>
+    public long PermissionDenied => Interlocked.Read(ref _deniedPermission);
+
+    /// <summary>Client connections refused for missing or invalid credentials so far.</summary>
+    public long Unauthenticated => Interlocked.Read(ref _refusedUnauthenticated);
 
     /// <summary>Appends refused OVERLOADED so far.</summary>
     public long Overloaded => Interlocked.Read(ref _overloaded);
@@ -86,6 +100,9 @@ public sealed class AgentMetrics
         RenderGroupCommits(sb, status.GroupCommitLatency);
         _appendLatency.Render(sb, "walrus_append_latency_seconds", "Client append latency from receipt to commit.");
         Counter("walrus_client_overloaded_total", "Appends refused OVERLOADED by back-pressure.", Overloaded);
+        sb.Append("# HELP walrus_auth_denied_total Client requests and connections refused by authentication or authorization, by reason.\n# TYPE walrus_auth_denied_total counter\n");
+        sb.Append(inv, $"walrus_auth_denied_total{{reason=\"permission_denied\"}} {PermissionDenied}\n");
+        sb.Append(inv, $"walrus_auth_denied_total{{reason=\"unauthenticated\"}} {Unauthenticated}\n");
         sb.Append("# HELP walrus_autopilot_changes_total Membership changes autopilot proposed as leader, by action.\n# TYPE walrus_autopilot_changes_total counter\n");
         sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"remove_dead_voter\"}} {status.Autopilot.VoterRemovals}\n");
         sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"remove_dead_learner\"}} {status.Autopilot.LearnerRemovals}\n");

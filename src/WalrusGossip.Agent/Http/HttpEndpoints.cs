@@ -8,6 +8,9 @@ namespace WalrusGossip.Agent.Http;
 /// <summary>The HTTP port: <c>/health</c>, <c>/ready</c>, <c>/metrics</c> (Prometheus text) and <c>/v1/status</c> (JSON).</summary>
 public static class HttpEndpoints
 {
+    private static IResult Unauthorized() =>
+        Results.Text("a token with the read permission is required (Authorization: Bearer TOKEN; Security:HttpRequireToken)\n", statusCode: 401);
+
     /// <summary>Maps the endpoints.</summary>
     /// <param name="app">The web application.</param>
     /// <param name="agent">The running agent.</param>
@@ -25,15 +28,25 @@ public static class HttpEndpoints
                 ? Results.Text("ready\n")
                 : Results.Text(status is null ? (agent.StorageFailure is { } failure ? $"not ready: storage failure: {failure.Message}\n" : "starting\n") : $"not ready: leader {status.Node.LeaderId}, applied {status.Node.AppliedIndex} of {status.Node.CommitIndex}\n", statusCode: 503);
         });
-        app.MapGet("/metrics", async () =>
+        app.MapGet("/metrics", async (HttpRequest request) =>
         {
+            if (!agent.AllowsHttpRead(request.Headers.Authorization))
+            {
+                return Unauthorized();
+            }
+
             var status = await CaptureAsync(agent).ConfigureAwait(false);
             return status is null
                 ? Results.Text("# agent starting\n", statusCode: 503)
                 : Results.Text(agent.Metrics.Render(status), "text/plain; version=0.0.4");
         });
-        app.MapGet("/v1/status", async () =>
+        app.MapGet("/v1/status", async (HttpRequest request) =>
         {
+            if (!agent.AllowsHttpRead(request.Headers.Authorization))
+            {
+                return Unauthorized();
+            }
+
             var status = await CaptureAsync(agent).ConfigureAwait(false);
             if (status is null)
             {

@@ -44,6 +44,9 @@ public sealed partial class ClientService : IAsyncDisposable
         _logger = logger;
     }
 
+    /// <summary>Client authentication and authorization; null (tests): every client may do everything.</summary>
+    public ClientAuthorizer? Authorizer { get; init; }
+
     /// <summary>Transport mode reported in status responses ("tcp" or "quic").</summary>
     public string TransportMode { get; init; } = "tcp";
 
@@ -57,10 +60,41 @@ public sealed partial class ClientService : IAsyncDisposable
     {
         _server = new FrameServer(
             listener,
-            new FrameServerOptions { Hello = new HelloAcceptOptions { LocalNodeId = _nodeId, AllowedRoles = [ConnectionRole.Client] } },
+            new FrameServerOptions
+            {
+                Hello = new HelloAcceptOptions
+                {
+                    LocalNodeId = _nodeId,
+                    AllowedRoles = [ConnectionRole.Client],
+                    AuthenticateClient = Authorizer is null ? null : (hello, certificate) =>
+                    {
+                        var refusal = Authorizer.Authenticate(hello, certificate);
+                        if (refusal is not null)
+                        {
+                            _metrics.CountUnauthenticated();
+                        }
+
+                        return refusal;
+                    },
+                },
+            },
             (session, _, message, cancellationToken) =>
             {
-                Dispatch(session.Connection, message, cancellationToken);
+                var principal = session.State as ClientPrincipal;
+                if (principal is null && Authorizer is not null)
+                {
+                    session.State = principal = Authorizer.Identify(session.Hello, session.Connection.RemoteCertificate);
+                }
+
+                if (principal is not null && Denied(principal, message) is { } denied)
+                {
+                    _metrics.CountPermissionDenied();
+                    LogPermissionDenied(_logger, principal.ToString(), message.Descriptor.Name, denied);
+                    Reply(session.Connection, MessageTypes.TypeOf(DeniedResponse(message, denied)), DeniedResponse(message, denied));
+                    return ValueTask.CompletedTask;
+                }
+
+                Dispatch(session.Connection, message, cancellationToken, principal);
                 return ValueTask.CompletedTask;
             },
             counters,
@@ -89,7 +123,7 @@ public sealed partial class ClientService : IAsyncDisposable
 
     /// <summary>Hands one decoded request to its handler; handlers answer on their own (often from the node loop).</summary>
     /// <exception cref="ProtocolException">The message is not a client request (the connection is closed).</exception>
-    private void Dispatch(IFrameConnection connection, IMessage message, CancellationToken cancellationToken)
+    private void Dispatch(IFrameConnection connection, IMessage message, CancellationToken cancellationToken, ClientPrincipal? principal)
     {
         switch (message)
         {
@@ -128,6 +162,9 @@ public sealed partial class ClientService : IAsyncDisposable
                 break;
             case KeyringRequest keyring:
                 _ = KeyringAsync(connection, keyring);
+                break;
+            case AuthRequest auth:
+                _ = AuthAsync(connection, auth, principal);
                 break;
             default:
                 throw new ProtocolException(ProtocolErrorKind.UnknownMessageType, $"{message.Descriptor.Name} is not a client request");

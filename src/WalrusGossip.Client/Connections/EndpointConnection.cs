@@ -71,6 +71,7 @@ internal sealed partial class EndpointConnection : IAsyncDisposable
     /// <returns>The open connection.</returns>
     /// <exception cref="TimeoutException">Connecting and handshaking took longer than <see cref="WalrusClientOptions.ConnectTimeout"/>.</exception>
     /// <exception cref="ProtocolException">The agent refused the Hello or answered out of protocol.</exception>
+    /// <exception cref="WalrusAuthenticationException">The agent refused the client's credentials.</exception>
     /// <exception cref="IOException">The connection was refused or lost.</exception>
     public static async Task<EndpointConnection> OpenAsync(
         ITransport transport, EndpointAddress address, WalrusClientOptions options, ILogger logger, CancellationToken cancellationToken)
@@ -86,8 +87,18 @@ internal sealed partial class EndpointConnection : IAsyncDisposable
                 ProtocolVersion = ProtocolVersion.Current,
                 Role = ConnectionRole.Client,
                 Name = options.ClientName,
+                Token = options.Token ?? "",
             };
-            var ack = await HelloHandshake.ConnectAsync(connection, hello, timeout.Token).ConfigureAwait(false);
+            HelloAck ack;
+            try
+            {
+                ack = await HelloHandshake.ConnectAsync(connection, hello, timeout.Token).ConfigureAwait(false);
+            }
+            catch (ProtocolException e) when (e.Kind == ProtocolErrorKind.Unauthenticated)
+            {
+                throw new WalrusAuthenticationException(e.Message, e); // not a connection failure: every agent would refuse alike
+            }
+
             var result = Start(connection, address.ToString(), ack.NodeId, options.RequestTimeout, logger);
             connection = null;
             return result;

@@ -29,6 +29,7 @@ internal readonly record struct ResponseInfo(ulong RequestId, ResponseStatus Sta
         MessageType.MemberChangeResponse when message is MemberChangeResponse r => new(r.RequestId, r.Status, r.LeaderId, string.Empty, r.Message),
         MessageType.ConsistencyCheckResponse when message is ConsistencyCheckResponse r => new(r.RequestId, r.Status, r.LeaderId, string.Empty, r.Message),
         MessageType.KeyringResponse when message is KeyringResponse r => new(r.RequestId, r.Status, 0, string.Empty, r.Message),
+        MessageType.AuthResponse when message is AuthResponse r => new(r.RequestId, r.Status, r.LeaderId, string.Empty, r.Message),
         _ => null,
     };
 
@@ -52,6 +53,7 @@ internal readonly record struct ResponseInfo(ulong RequestId, ResponseStatus Sta
             case MemberChangeRequest r: r.RequestId = requestId; break;
             case ConsistencyCheckRequest r: r.RequestId = requestId; break;
             case KeyringRequest r: r.RequestId = requestId; break;
+            case AuthRequest r: r.RequestId = requestId; break;
             default: throw new ArgumentException($"{request.GetType().Name} is not a client request", nameof(request));
         }
     }

@@ -89,6 +89,9 @@ public sealed partial class NodeLoop : IDisposable
     /// <summary>The node's committed log view (immutable; safe on any thread): reads are served from it, off the loop.</summary>
     public CommittedLog Committed => _node.Committed;
 
+    /// <summary>The node's applied authorization state (<see cref="WalrusNode.SecurityPolicy"/>); safe from any thread.</summary>
+    public SecurityPolicy SecurityPolicy => _node.SecurityPolicy;
+
     /// <summary>
     /// Completes once the applied index has reached <paramref name="index"/> (tails wait here instead of polling): the
     /// loop wakes waiters after each iteration that advanced it.

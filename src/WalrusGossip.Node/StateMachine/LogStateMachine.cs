@@ -63,7 +63,7 @@ public sealed class LogStateMachine
     public const int DefaultMaxDuplicates = 65_536;
 
     private const uint SnapshotMagic = 0x314D5357; // "WSM1" little-endian
-    private const uint SnapshotVersion = 1;
+    private const uint SnapshotVersion = 2; // 2 adds the security policy; 1 is still read (no policy)
 
     private readonly ClientSessionTable _sessions;
     private readonly int _maxDuplicates;
@@ -95,6 +95,18 @@ public sealed class LogStateMachine
     /// </summary>
     public ClusterConfig Configuration { get; private set; } = ClusterConfig.Empty;
 
+    /// <summary>The authorization state as of <see cref="AppliedIndex"/> (immutable; safe to read from any thread).</summary>
+    public SecurityPolicy Security
+    {
+        get => Volatile.Read(ref _security);
+        private set => Volatile.Write(ref _security, value);
+    }
+
+    private SecurityPolicy _security = SecurityPolicy.Empty;
+
+    /// <summary>Injected bug <c>checkpoint-drops-security</c> (simulator only): snapshots carry an empty policy.</summary>
+    internal bool BugDropSecurityFromSnapshots { get; set; }
+
     /// <summary>Client sessions currently remembered.</summary>
     public int SessionCount => _sessions.Count;
 
@@ -123,6 +135,11 @@ public sealed class LogStateMachine
         if (entry.Type == EntryType.ConfigChange && ClusterConfig.TryDecode(entry.Payload.Span, out var config))
         {
             Configuration = config!;
+        }
+
+        if (entry.Type == EntryType.Security && SecurityChange.TryDecode(entry.Payload.Span, out var change))
+        {
+            Security = Security.With(change!); // malformed changes are ignored by every replica alike
         }
 
         if (entry.Type != EntryType.Normal || !AppendCommand.TryDecode(entry.Payload.Span, out var clientId, out var sequence, out var acknowledged, out _))
@@ -195,8 +212,9 @@ public sealed class LogStateMachine
     }
 
     /// <summary>
-    /// Encodes the whole state as of <see cref="AppliedIndex"/> (little-endian): magic "WSM1", version 1, applied index
-    /// and term, the session table, the duplicate indexes, then a CRC-32C of everything before it.
+    /// Encodes the whole state as of <see cref="AppliedIndex"/> (little-endian): magic "WSM1", version 2, applied index
+    /// and term, the session table, the duplicate indexes, the security policy (version 2; version 1 snapshots are read
+    /// with an empty one), then a CRC-32C of everything before it.
     /// </summary>
     /// <returns>The snapshot bytes, for a checkpoint or an InstallSnapshot.</returns>
     public byte[] EncodeSnapshot()
@@ -212,6 +230,8 @@ public sealed class LogStateMachine
         {
             writer.WriteUInt64(index);
         }
+
+        (BugDropSecurityFromSnapshots ? SecurityPolicy.Empty : Security).WriteTo(writer);
 
         var body = writer.Written;
         var bytes = new byte[body.Length + 4];
@@ -245,7 +265,7 @@ public sealed class LogStateMachine
         }
 
         var version = reader.ReadUInt32();
-        if (version != SnapshotVersion)
+        if (version is not (1 or SnapshotVersion))
         {
             throw new StateMachineSnapshotException($"state-machine snapshot version {version} is not supported (this build reads {SnapshotVersion})");
         }
@@ -267,10 +287,13 @@ public sealed class LogStateMachine
             duplicates.Add(index);
         }
 
+        var security = version >= 2 ? SecurityPolicy.ReadFrom(ref reader) : SecurityPolicy.Empty;
         if (reader.Remaining != 0)
         {
             throw new StateMachineSnapshotException($"{reader.Remaining} unexpected bytes after the state");
         }
+
+        Security = security;
 
         _sessions.CopyFrom(sessions);
         _duplicates.Clear();

@@ -24,6 +24,17 @@ internal sealed class StateWriter
     }
 
     public void WriteInt32(int value) => WriteUInt32((uint)value);
+
+    /// <summary>A u32 length, then the bytes.</summary>
+    public void WriteBytes(ReadOnlySpan<byte> value)
+    {
+        WriteInt32(value.Length);
+        value.CopyTo(_buffer.GetSpan(value.Length));
+        _buffer.Advance(value.Length);
+    }
+
+    /// <summary>A u32 length, then the UTF-8 bytes.</summary>
+    public void WriteString(string value) => WriteBytes(System.Text.Encoding.UTF8.GetBytes(value));
 }
 
 /// <summary>Reads what <see cref="StateWriter"/> wrote; every read past the end throws <see cref="StateMachineSnapshotException"/>.</summary>
@@ -39,6 +50,32 @@ internal ref struct StateReader(ReadOnlySpan<byte> bytes)
     public ulong ReadUInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
 
     public uint ReadUInt32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
+
+    /// <summary>What <see cref="StateWriter.WriteBytes"/> wrote, at most <paramref name="maxLength"/> bytes.</summary>
+    public byte[] ReadBytes(int maxLength)
+    {
+        var length = ReadUInt32();
+        if (length > (uint)maxLength)
+        {
+            throw new StateMachineSnapshotException($"a field of {length} bytes is longer than the {maxLength} allowed");
+        }
+
+        return Take((int)length).ToArray();
+    }
+
+    /// <summary>What <see cref="StateWriter.WriteString"/> wrote, at most <paramref name="maxLength"/> UTF-8 bytes.</summary>
+    public string ReadString(int maxLength)
+    {
+        var bytes = ReadBytes(maxLength);
+        try
+        {
+            return new System.Text.UTF8Encoding(false, true).GetString(bytes);
+        }
+        catch (ArgumentException e)
+        {
+            throw new StateMachineSnapshotException("a string field is not valid UTF-8", e);
+        }
+    }
 
     /// <summary>Reads an element count and checks that that many elements of at least <paramref name="minBytesEach"/> bytes can follow.</summary>
     /// <param name="minBytesEach">Smallest encoding of one element.</param>

@@ -6,7 +6,7 @@ using WalrusGossip.Transport;
 
 namespace WalrusGossip.Cli.Cluster;
 
-/// <summary><c>walrusctl certs init</c>: a cluster CA and node certificates as PEM files (same layout as <c>walrus-agent dev-cluster</c>).</summary>
+/// <summary><c>walrusctl certs init</c>: a cluster CA, node certificates and the <c>admin</c> client certificate as PEM files (same layout as <c>walrus-agent dev-cluster</c>).</summary>
 internal static class CertsCommands
 {
     public static Command Create(CliConsole console)
@@ -48,9 +48,9 @@ internal static class CertsCommands
 
         foreach (var name in names)
         {
-            if (name is "ca" || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_'))
+            if (name is "ca" or "admin" || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_'))
             {
-                throw new ArgumentException($"node name '{name}' must use letters, digits, '.', '-', '_' and not be 'ca'");
+                throw new ArgumentException($"node name '{name}' must use letters, digits, '.', '-', '_' and not be 'ca' or 'admin'");
             }
         }
 
@@ -94,6 +94,14 @@ internal static class CertsCommands
                 using var certificate = DevCertificates.CreateNodeCertificate(ca, name, [name, .. dns], ips, nodeId: nodeId);
                 DevCertificates.ExportPem(certificate, pem, key);
                 await console.Out.WriteLineAsync($"created node    {pem} (key {key}, node id {(nodeId == 0 ? "none" : nodeId.ToString(System.Globalization.CultureInfo.InvariantCulture))})").ConfigureAwait(false);
+            }
+
+            var adminPem = Path.Combine(directory, "admin.pem");
+            if (!File.Exists(adminPem))
+            {
+                using var admin = DevCertificates.CreateClientCertificate(ca, "admin");
+                DevCertificates.ExportPem(admin, adminPem, Path.Combine(directory, "admin.key"));
+                await console.Out.WriteLineAsync($"created client  {adminPem} (identity admin: walrusctl --cert {adminPem} --key {Path.Combine(directory, "admin.key")})").ConfigureAwait(false);
             }
         }
 

@@ -19,6 +19,7 @@ internal static class ClusterCommands
         root.Subcommands.Add(MemberCommands.Create(console, connection));
         root.Subcommands.Add(CheckCommands.Create(console, connection));
         root.Subcommands.Add(KeyringCommands.Create(console, connection));
+        root.Subcommands.Add(AuthCommands.Create(console, connection));
         root.Subcommands.Add(CompactCommand.Create(console, connection));
         root.Subcommands.Add(SnapshotCommands.Create(console, connection));
         root.Subcommands.Add(CertsCommands.Create(console));

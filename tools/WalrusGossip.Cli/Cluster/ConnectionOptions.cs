@@ -4,7 +4,8 @@ using WalrusGossip.Client;
 namespace WalrusGossip.Cli.Cluster;
 
 /// <summary>
-/// The global options saying which cluster to talk to: <c>--endpoints</c>, <c>--ca</c>, <c>--context</c>. Without
+/// The global options saying which cluster to talk to and as whom: <c>--endpoints</c>, <c>--ca</c>, <c>--context</c>,
+/// <c>--cert</c>/<c>--key</c>, <c>--token</c> (or <c>WALRUS_TOKEN</c>). Without
 /// any, <c>.walrus-dev/walrusctl.json</c> in the current directory is used when present (written by
 /// <c>walrus-agent dev-cluster</c>).
 /// </summary>
@@ -28,11 +29,32 @@ internal sealed class ConnectionOptions
         Recursive = true,
     };
 
+    public Option<string?> Cert { get; } = new("--cert")
+    {
+        Description = "PEM file of the client certificate (default: from the context file; dev-cluster's is the admin certificate)",
+        Recursive = true,
+    };
+
+    public Option<string?> Key { get; } = new("--key")
+    {
+        Description = "PEM file of the client certificate's private key (default: from the context file)",
+        Recursive = true,
+    };
+
+    public Option<string?> Token { get; } = new("--token")
+    {
+        Description = "Bearer token (walrusctl auth token create) for agents requiring client authentication (default: $WALRUS_TOKEN)",
+        Recursive = true,
+    };
+
     public void AddTo(Command root)
     {
         root.Options.Add(Endpoints);
         root.Options.Add(Ca);
         root.Options.Add(Context);
+        root.Options.Add(Cert);
+        root.Options.Add(Key);
+        root.Options.Add(Token);
     }
 
     /// <summary>Builds client options: the named or default context first, then <c>--endpoints</c> and <c>--ca</c> over it.</summary>
@@ -55,6 +77,27 @@ internal sealed class ConnectionOptions
         if (parse.GetValue(Ca) is { } ca)
         {
             options.CaFile = Path.GetFullPath(ca);
+        }
+
+        if (parse.GetValue(Cert) is { } cert)
+        {
+            options.ClientCertificateFile = Path.GetFullPath(cert);
+            options.ClientKeyFile = parse.GetValue(Key) is { } key ? Path.GetFullPath(key) : null;
+        }
+        else if (parse.GetValue(Key) is not null)
+        {
+            throw new ArgumentException("--key needs --cert");
+        }
+
+        var token = parse.GetValue(Token) ?? Environment.GetEnvironmentVariable("WALRUS_TOKEN");
+        if (!string.IsNullOrEmpty(token))
+        {
+            options.Token = token;
+            if (parse.GetValue(Cert) is null)
+            {
+                options.ClientCertificateFile = null; // the token is the identity; the context's certificate would be ignored anyway
+                options.ClientKeyFile = null;
+            }
         }
 
         if (options.Endpoints.Count == 0)
