@@ -31,4 +31,15 @@ public interface ITransport
     /// <exception cref="System.Security.Authentication.AuthenticationException">The TLS handshake failed (for example an untrusted certificate).</exception>
     /// <exception cref="System.IO.IOException">The connection was refused or lost.</exception>
     ValueTask<IFrameConnection> ConnectAsync(string host, int port, CancellationToken cancellationToken);
+
+    /// <summary>The certificate this transport presents in new handshakes, or null when it has none.</summary>
+    System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; }
+
+    /// <summary>
+    /// Presents <paramref name="certificate"/> (with its private key) from the next handshake on, listening and dialling;
+    /// open connections keep the one they authenticated with. For certificate rotation without a restart.
+    /// </summary>
+    /// <param name="certificate">The new certificate.</param>
+    /// <exception cref="ArgumentException">It has no private key.</exception>
+    void ReloadCertificate(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate);
 }

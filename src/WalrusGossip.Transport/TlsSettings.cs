@@ -19,7 +19,7 @@ internal sealed partial class TlsSettings
 
     private readonly TransportOptions _options;
     private readonly ILogger _logger;
-    private readonly SslStreamCertificateContext? _certificateContext;
+    private volatile SslStreamCertificateContext? _certificateContext;
 
     public TlsSettings(TransportOptions options, ILogger logger)
     {
@@ -32,6 +32,22 @@ internal sealed partial class TlsSettings
     }
 
     public static SslApplicationProtocol Alpn { get; } = new(ProtocolVersion.Alpn);
+
+    /// <summary>The certificate new handshakes present (replaced by <see cref="Reload"/>); null when none.</summary>
+    public X509Certificate2? Certificate => _certificateContext?.TargetCertificate;
+
+    /// <summary>Presents <paramref name="certificate"/> from the next handshake on; open connections keep theirs.</summary>
+    /// <exception cref="ArgumentException">The certificate has no private key.</exception>
+    public void Reload(X509Certificate2 certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        if (!certificate.HasPrivateKey)
+        {
+            throw new ArgumentException($"certificate {certificate.Subject} has no private key", nameof(certificate));
+        }
+
+        _certificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
+    }
 
     public SslServerAuthenticationOptions ServerOptions() => new()
     {

@@ -160,6 +160,9 @@ internal sealed partial class AgentProcesses : IAsyncDisposable
         _running.Remove(id);
     }
 
+    /// <summary>Sends SIGHUP to agent <paramref name="id"/> (certificate reload).</summary>
+    public void Hangup(int id) => _ = SendSignal(_running[id].Id, 1);
+
     public async Task StopAsync(int id)
     {
         var process = _running[id];

@@ -208,6 +208,8 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
                 _loggerFactory.CreateLogger("walrus.forward")),
         };
         _clients.Start(_clientListener, clientTransport.Counters);
+        TrackCertificate(roots, peerTransport, clientTransport, _forwarder.Transport);
+        Metrics.BindCertificate(() => PresentedCertificate, () => CertificateReloads);
         Metrics.Bind(() => _clients?.ActiveConnections ?? 0, () => peerTransport.Counters.ConnectionsClosedForProtocolError + clientTransport.Counters.ConnectionsClosedForProtocolError);
         _maintenance = Task.Run(() => MaintainAsync(_stop.Token), CancellationToken.None);
         LogStarted(_logger, o.Node.Id, Addresses[MetadataKeys.ClientAddress], Addresses[MetadataKeys.PeerAddress], Addresses[MetadataKeys.GossipAddress], o.Network.HttpListen);
@@ -260,6 +262,8 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         {
             await _maintenance.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+
+        _sighup?.Dispose();
 
         if (_supervisor is not null)
         {

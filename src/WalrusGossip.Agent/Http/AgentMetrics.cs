@@ -16,6 +16,8 @@ public sealed class AgentMetrics
     private Func<long> _clientConnections = () => 0;
     private Func<long> _protocolErrors = () => 0;
     private long _overloaded;
+    private Func<System.Security.Cryptography.X509Certificates.X509Certificate2?> _certificate = () => null;
+    private Func<(long Reloaded, long Refused)> _certificateReloads = () => (0, 0);
     private long _deniedPermission;
     private long _refusedUnauthenticated;
 
@@ -48,6 +50,15 @@ public sealed class AgentMetrics
     {
         _clientConnections = clientConnections;
         _protocolErrors = protocolErrors;
+    }
+
+    /// <summary>Connects the certificate gauges: the certificate presented now and the reload counts.</summary>
+    /// <param name="certificate">Reads the presented certificate.</param>
+    /// <param name="reloads">Reads the reload counts.</param>
+    public void BindCertificate(Func<System.Security.Cryptography.X509Certificates.X509Certificate2?> certificate, Func<(long Reloaded, long Refused)> reloads)
+    {
+        _certificate = certificate;
+        _certificateReloads = reloads;
     }
 
     /// <summary>Renders every metric.</summary>
@@ -100,6 +111,15 @@ public sealed class AgentMetrics
         RenderGroupCommits(sb, status.GroupCommitLatency);
         _appendLatency.Render(sb, "walrus_append_latency_seconds", "Client append latency from receipt to commit.");
         Counter("walrus_client_overloaded_total", "Appends refused OVERLOADED by back-pressure.", Overloaded);
+        if (_certificate() is { } presented)
+        {
+            Gauge("walrus_tls_certificate_expiry_seconds", "Seconds until the TLS certificate this agent presents expires (negative: expired).", Math.Round((presented.NotAfter.ToUniversalTime() - DateTime.UtcNow).TotalSeconds));
+        }
+
+        var (reloaded, refused) = _certificateReloads();
+        sb.Append("# HELP walrus_tls_certificate_reloads_total Certificate reloads (SIGHUP), by result.\n# TYPE walrus_tls_certificate_reloads_total counter\n");
+        sb.Append(inv, $"walrus_tls_certificate_reloads_total{{result=\"ok\"}} {reloaded}\n");
+        sb.Append(inv, $"walrus_tls_certificate_reloads_total{{result=\"refused\"}} {refused}\n");
         sb.Append("# HELP walrus_auth_denied_total Client requests and connections refused by authentication or authorization, by reason.\n# TYPE walrus_auth_denied_total counter\n");
         sb.Append(inv, $"walrus_auth_denied_total{{reason=\"permission_denied\"}} {PermissionDenied}\n");
         sb.Append(inv, $"walrus_auth_denied_total{{reason=\"unauthenticated\"}} {Unauthenticated}\n");

@@ -13,6 +13,9 @@ public sealed partial class LeaderForwarder : IAsyncDisposable
 {
     private static readonly TimeSpan ForwardTimeout = TimeSpan.FromSeconds(5);
     private readonly ITransport _transport;
+
+    /// <summary>The transport forwarded appends travel on (its certificate is reloaded with the agent's).</summary>
+    public ITransport Transport => _transport;
     private readonly ulong _nodeId;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _connectGate = new(1, 1);

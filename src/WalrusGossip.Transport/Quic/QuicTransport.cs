@@ -37,15 +37,19 @@ internal sealed class QuicTransport : ITransport
 
     public TransportCounters Counters { get; } = new();
 
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate => _tls.Certificate;
+
+    public void ReloadCertificate(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate) => _tls.Reload(certificate);
+
     public async ValueTask<IFrameListener> ListenAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
-        var serverOptions = _tls.ServerOptions();
-        var connectionOptions = new QuicServerConnectionOptions
+        _ = _tls.ServerOptions(); // fails now when there is no certificate
+        QuicServerConnectionOptions ConnectionOptions() => new()
         {
             DefaultStreamErrorCode = StreamErrorCode,
             DefaultCloseErrorCode = CloseErrorCode,
-            ServerAuthenticationOptions = serverOptions,
+            ServerAuthenticationOptions = _tls.ServerOptions(), // per connection: a reloaded certificate applies at once
             MaxInboundBidirectionalStreams = 1,
             MaxInboundUnidirectionalStreams = 0,
             HandshakeTimeout = _options.HandshakeTimeout,
@@ -56,7 +60,7 @@ internal sealed class QuicTransport : ITransport
                 ListenEndPoint = endPoint,
                 ApplicationProtocols = [TlsSettings.Alpn],
                 ListenBacklog = _options.MaxPendingConnections,
-                ConnectionOptionsCallback = (_, _, _) => ValueTask.FromResult(connectionOptions),
+                ConnectionOptionsCallback = (_, _, _) => ValueTask.FromResult(ConnectionOptions()),
             },
             cancellationToken).ConfigureAwait(false);
         return new QuicFrameListener(listener, _options, Counters, _logger);

@@ -14,12 +14,12 @@ namespace WalrusGossip.Transport.Tcp;
 internal sealed partial class TcpFrameListener : FrameListenerBase
 {
     private readonly Socket _socket;
-    private readonly SslServerAuthenticationOptions _serverOptions;
+    private readonly Func<SslServerAuthenticationOptions> _serverOptions;
     private readonly TransportOptions _options;
     private readonly TransportCounters _counters;
     private readonly ILogger _logger;
 
-    public TcpFrameListener(Socket socket, SslServerAuthenticationOptions serverOptions, TransportOptions options, TransportCounters counters, ILogger logger)
+    public TcpFrameListener(Socket socket, Func<SslServerAuthenticationOptions> serverOptions, TransportOptions options, TransportCounters counters, ILogger logger)
         : base(options.MaxPendingConnections, (IPEndPoint)socket.LocalEndPoint!)
     {
         _socket = socket;
@@ -72,7 +72,7 @@ internal sealed partial class TcpFrameListener : FrameListenerBase
             using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping))
             {
                 timeout.CancelAfter(_options.HandshakeTimeout);
-                await ssl.AuthenticateAsServerAsync(_serverOptions, timeout.Token).ConfigureAwait(false);
+                await ssl.AuthenticateAsServerAsync(_serverOptions(), timeout.Token).ConfigureAwait(false);
             }
 
             if (ssl.NegotiatedApplicationProtocol != TlsSettings.Alpn)

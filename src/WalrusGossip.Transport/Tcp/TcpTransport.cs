@@ -24,10 +24,14 @@ internal sealed class TcpTransport : ITransport
 
     public TransportCounters Counters { get; } = new();
 
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate => _tls.Certificate;
+
+    public void ReloadCertificate(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate) => _tls.Reload(certificate);
+
     public ValueTask<IFrameListener> ListenAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
-        var serverOptions = _tls.ServerOptions();
+        _ = _tls.ServerOptions(); // fails now, not at the first client, when there is no certificate
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -46,7 +50,7 @@ internal sealed class TcpTransport : ITransport
             throw;
         }
 
-        IFrameListener listener = new TcpFrameListener(socket, serverOptions, _options, Counters, _logger);
+        IFrameListener listener = new TcpFrameListener(socket, _tls.ServerOptions, _options, Counters, _logger);
         return ValueTask.FromResult(listener);
     }
 
