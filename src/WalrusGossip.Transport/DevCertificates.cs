@@ -62,12 +62,7 @@ public static class DevCertificates
         }
 
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest(new X500DistinguishedName($"CN={Escape(nodeName)}"), key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(ServerAuthOid), new Oid(ClientAuthOid)], critical: false));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        var request = LeafRequest(ca, nodeName, key, [new Oid(ServerAuthOid), new Oid(ClientAuthOid)]);
 
         var san = new SubjectAlternativeNameBuilder();
         var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "localhost" };
@@ -91,17 +86,7 @@ public static class DevCertificates
 
         request.CertificateExtensions.Add(san.Build());
 
-        var now = DateTimeOffset.UtcNow;
-        var notAfter = now + (validity ?? DefaultNodeValidity);
-        if (notAfter > ca.NotAfter)
-        {
-            notAfter = ca.NotAfter;
-        }
-
-        var serial = RandomNumberGenerator.GetBytes(16);
-        serial[0] &= 0x7F;
-        using var signed = request.Create(ca, now.AddMinutes(-5), notAfter, serial);
-        return Persist(signed.CopyWithPrivateKey(key));
+        return Sign(ca, request, key, validity);
     }
 
     /// <summary>
@@ -124,16 +109,29 @@ public static class DevCertificates
         }
 
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest(new X500DistinguishedName($"CN={Escape(identity)}"), key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(ClientAuthOid)], critical: false));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        var request = LeafRequest(ca, identity, key, [new Oid(ClientAuthOid)]);
         var san = new SubjectAlternativeNameBuilder();
         san.AddUri(new Uri(NodeIdentity.ClientUriPrefix + Uri.EscapeDataString(identity)));
         request.CertificateExtensions.Add(san.Build());
 
+        return Sign(ca, request, key, validity);
+    }
+
+    /// <summary>A leaf certificate request named CN=<paramref name="commonName"/> with the usages given, issued under <paramref name="ca"/>.</summary>
+    private static CertificateRequest LeafRequest(X509Certificate2 ca, string commonName, ECDsa key, Oid[] usages)
+    {
+        var request = new CertificateRequest(new X500DistinguishedName($"CN={Escape(commonName)}"), key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([.. usages], critical: false));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        return request;
+    }
+
+    /// <summary>Signs <paramref name="request"/> with the CA (valid from 5 minutes ago for <paramref name="validity"/>, never past the CA) and attaches the key.</summary>
+    private static X509Certificate2 Sign(X509Certificate2 ca, CertificateRequest request, ECDsa key, TimeSpan? validity)
+    {
         var now = DateTimeOffset.UtcNow;
         var notAfter = now + (validity ?? DefaultNodeValidity);
         if (notAfter > ca.NotAfter)

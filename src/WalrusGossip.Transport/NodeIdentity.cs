@@ -37,43 +37,18 @@ public static class NodeIdentity
     {
         ArgumentNullException.ThrowIfNull(certificate);
         nodeId = 0;
-        var uriTag = new Asn1Tag(TagClass.ContextSpecific, 6);
-        foreach (var extension in certificate.Extensions)
+        foreach (var uri in SanUris(certificate))
         {
-            if (extension.Oid?.Value != SubjectAltNameOid)
+            if (uri.StartsWith(UriPrefix, StringComparison.OrdinalIgnoreCase) &&
+                ulong.TryParse(uri.AsSpan(UriPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id != 0)
             {
-                continue;
-            }
-
-            try
-            {
-                var names = new AsnReader(extension.RawData, AsnEncodingRules.DER).ReadSequence();
-                while (names.HasData)
+                if (nodeId != 0 && nodeId != id)
                 {
-                    if (!names.PeekTag().HasSameClassAndValue(uriTag))
-                    {
-                        names.ReadEncodedValue();
-                        continue;
-                    }
-
-                    var uri = names.ReadCharacterString(UniversalTagNumber.IA5String, uriTag);
-                    if (uri.StartsWith(UriPrefix, StringComparison.OrdinalIgnoreCase) &&
-                        ulong.TryParse(uri.AsSpan(UriPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id != 0)
-                    {
-                        if (nodeId != 0 && nodeId != id)
-                        {
-                            nodeId = 0;
-                            return false; // two identities: trust neither
-                        }
-
-                        nodeId = id;
-                    }
+                    nodeId = 0;
+                    return false; // two identities: trust neither
                 }
-            }
-            catch (AsnContentException)
-            {
-                nodeId = 0;
-                return false;
+
+                nodeId = id;
             }
         }
 

@@ -84,24 +84,14 @@ public sealed partial class ClientService
             return;
         }
 
-        var answer = new TaskCompletionSource<SecurityChangeResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var (invoked, _) = await TryInvokeAsync(n =>
-        {
-            n.ChangeSecurity(change, r => answer.TrySetResult(r));
-            return true;
-        }).ConfigureAwait(false);
+        var (invoked, result) = await AwaitAnswerAsync<SecurityChangeResult>((n, done) => n.ChangeSecurity(change, done), AuthChangeTimeout).ConfigureAwait(false);
         if (!invoked)
         {
             Reply(connection, MessageType.AuthResponse, new AuthResponse { RequestId = request.RequestId, Status = ResponseStatus.Unavailable, Message = NodeDownMessage });
             return;
         }
 
-        SecurityChangeResult result;
-        try
-        {
-            result = await answer.Task.WaitAsync(AuthChangeTimeout).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
+        if (result is null)
         {
             Reply(connection, MessageType.AuthResponse, new AuthResponse
             {

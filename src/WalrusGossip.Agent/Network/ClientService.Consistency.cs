@@ -10,25 +10,15 @@ public sealed partial class ClientService
 {
     private async Task CheckConsistencyAsync(IFrameConnection connection, ConsistencyCheckRequest request)
     {
-        var answer = new TaskCompletionSource<ConsistencyCheckResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var (ran, _) = await TryInvokeAsync(n =>
-        {
-            n.CheckConsistency(request.FirstIndex, request.LastIndex, r => answer.TrySetResult(r));
-            return true;
-        }).ConfigureAwait(false);
+        // The round itself ends after WalrusNode.ConsistencyCheckTimeout; the margin covers a busy node loop.
+        var (ran, result) = await AwaitAnswerAsync<ConsistencyCheckResult>((n, done) => n.CheckConsistency(request.FirstIndex, request.LastIndex, done), WalrusNode.ConsistencyCheckTimeout * 2).ConfigureAwait(false);
         if (!ran)
         {
             Reply(connection, MessageType.ConsistencyCheckResponse, new ConsistencyCheckResponse { RequestId = request.RequestId, Status = ResponseStatus.Unavailable, Message = NodeDownMessage });
             return;
         }
 
-        ConsistencyCheckResult result;
-        try
-        {
-            // The round itself ends after WalrusNode.ConsistencyCheckTimeout; the margin covers a busy node loop.
-            result = await answer.Task.WaitAsync(WalrusNode.ConsistencyCheckTimeout * 2).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
+        if (result is null)
         {
             Reply(connection, MessageType.ConsistencyCheckResponse, new ConsistencyCheckResponse { RequestId = request.RequestId, Status = ResponseStatus.Timeout, Message = "the check did not finish in time" });
             return;

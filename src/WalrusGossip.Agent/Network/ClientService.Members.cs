@@ -32,24 +32,14 @@ public sealed partial class ClientService
             return;
         }
 
-        var answer = new TaskCompletionSource<MemberChangeResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var (ran, _) = await TryInvokeAsync(n =>
-        {
-            n.ChangeMembership(new ConfigChange(type.Value, request.NodeId), r => answer.TrySetResult(r));
-            return true;
-        }).ConfigureAwait(false);
+        var (ran, result) = await AwaitAnswerAsync<MemberChangeResult>((n, done) => n.ChangeMembership(new ConfigChange(type.Value, request.NodeId), done), MemberChangeTimeout).ConfigureAwait(false);
         if (!ran)
         {
             Reply(connection, MessageType.MemberChangeResponse, new MemberChangeResponse { RequestId = request.RequestId, Status = ResponseStatus.Unavailable, Message = NodeDownMessage });
             return;
         }
 
-        MemberChangeResult result;
-        try
-        {
-            result = await answer.Task.WaitAsync(MemberChangeTimeout).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
+        if (result is null)
         {
             Reply(connection, MessageType.MemberChangeResponse, new MemberChangeResponse
             {

@@ -250,6 +250,34 @@ public sealed partial class ClientService : IAsyncDisposable
     private const string NodeDownMessage = "this agent's node is down after a storage failure (disk full or I/O error) and is being reopened; retry, or ask another agent";
 
     /// <summary>Runs <paramref name="work"/> on the node loop in service; Ran is false when the node is down or its loop stopped before running it.</summary>
+    /// <summary>
+    /// Starts a node operation that answers through a callback (on the loop) and waits for the answer: Ran false when
+    /// the node is down, Answer null when it did not come within <paramref name="timeout"/>.
+    /// </summary>
+    private async Task<(bool Ran, T? Answer)> AwaitAnswerAsync<T>(Action<WalrusNode, Action<T>> start, TimeSpan timeout)
+        where T : class
+    {
+        var answer = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (ran, _) = await TryInvokeAsync(n =>
+        {
+            start(n, r => answer.TrySetResult(r));
+            return true;
+        }).ConfigureAwait(false);
+        if (!ran)
+        {
+            return (false, null);
+        }
+
+        try
+        {
+            return (true, await answer.Task.WaitAsync(timeout).ConfigureAwait(false));
+        }
+        catch (TimeoutException)
+        {
+            return (true, null);
+        }
+    }
+
     private async Task<(bool Ran, T Value)> TryInvokeAsync<T>(Func<WalrusNode, T> work)
     {
         if (_currentLoop() is not { } loop)
