@@ -33,6 +33,9 @@ public sealed record NodeStatus(
 {
     /// <summary>Replica consistency checks the agent ran as leader since it started (all zero on an agent that never led).</summary>
     public ConsistencySummary Consistency { get; init; } = new(0, 0, 0, 0, 0);
+
+    /// <summary>When the TLS certificate the agent presents expires (it reloads a renewed one on SIGHUP); null when the agent did not say.</summary>
+    public DateTimeOffset? CertificateNotAfter { get; init; }
 }
 
 /// <summary>An agent's replica consistency checks since it started (see <see cref="WalrusClient.CheckConsistencyAsync"/>).</summary>

@@ -48,6 +48,7 @@ internal static class ProtoMapping
         Consistency = r.Consistency is { } c
             ? new ConsistencySummary(c.Checks, c.Mismatches, c.LastMismatchNode, c.LastMismatchFirstIndex, c.LastMismatchLastIndex)
             : new ConsistencySummary(0, 0, 0, 0, 0),
+        CertificateNotAfter = r.CertificateNotAfterUnix > 0 ? DateTimeOffset.FromUnixTimeSeconds(r.CertificateNotAfterUnix) : null,
     };
 
     public static ClusterMember ToMember(MemberInfo m) => new(

@@ -7,7 +7,7 @@ namespace WalrusGossip.Agent.Tests;
 
 /// <summary>
 /// Certificate rotation on a real agent (issue 18 item 6): SIGHUP re-reads the certificate files; a valid certificate
-/// of the same node takes effect for new connections (the expiry gauge moves, clients keep working), one naming
+/// of the same node takes effect for new connections (the expiry gauge and the status' expiry move, clients keep working), one naming
 /// another node is refused and the old one stays.
 /// </summary>
 [Collection(AgentCollection.Name)]
@@ -47,6 +47,9 @@ public sealed partial class CertificateReloadTests(ITestOutputHelper output)
             await using (var client = agents.NewClient(agents.ClientEndpoints([1])))
             {
                 Assert.True((await client.AppendAsync("after reload"u8.ToArray(), cancellationToken: ct)).Index > 0);
+                var notAfter = (await client.GetStatusAsync(ct)).CertificateNotAfter; // what walrusctl status shows ("cert expires")
+                Assert.NotNull(notAfter);
+                Assert.InRange((notAfter.Value - DateTimeOffset.UtcNow).TotalDays, 29, 30);
             }
 
             using (var other = DevCertificates.CreateNodeCertificate(agents.Ca, "node-1", ["localhost"], [IPAddress.Loopback], nodeId: 2))

@@ -202,6 +202,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         {
             Authorizer = new ClientAuthorizer(o.Security.RequireClientAuth, o.Security.EffectiveAdminIdentities, () => _supervisor?.Current?.SecurityPolicy ?? SecurityPolicy.Empty),
             TransportMode = clientTransport.Mode,
+            Certificate = () => PresentedCertificate,
             Forwarder = _forwarder = new LeaderForwarder(
                 TransportFactory.Create(new TransportOptions { Mode = mode, TrustedRoots = roots, Certificate = certificate, MaxFrameBytes = o.Transport.MaxFrameBytes }, _loggerFactory.CreateLogger("walrus.transport"), out _),
                 o.Node.Id,

@@ -47,6 +47,9 @@ public sealed partial class ClientService : IAsyncDisposable
     /// <summary>Client authentication and authorization; null (tests): every client may do everything.</summary>
     public ClientAuthorizer? Authorizer { get; init; }
 
+    /// <summary>The certificate the agent presents, whose expiry status responses report; null for none.</summary>
+    public Func<System.Security.Cryptography.X509Certificates.X509Certificate2?>? Certificate { get; init; }
+
     /// <summary>Transport mode reported in status responses ("tcp" or "quic").</summary>
     public string TransportMode { get; init; } = "tcp";
 
@@ -181,7 +184,13 @@ public sealed partial class ClientService : IAsyncDisposable
             return;
         }
 
-        Reply(connection, MessageType.StatusResponse, StatusMapper.ToProto(status, request.RequestId, _clientAddressOf, TransportMode));
+        var response = StatusMapper.ToProto(status, request.RequestId, _clientAddressOf, TransportMode);
+        if (Certificate?.Invoke() is { } presented)
+        {
+            response.CertificateNotAfterUnix = new DateTimeOffset(presented.NotAfter.ToUniversalTime()).ToUnixTimeSeconds();
+        }
+
+        Reply(connection, MessageType.StatusResponse, response);
     }
 
     /// <summary>Answers a members request with the membership captured on the node loop.</summary>

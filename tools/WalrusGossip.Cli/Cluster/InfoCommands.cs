@@ -135,6 +135,11 @@ internal static class InfoCommands
                     json.WriteEndObject();
                     json.WriteString("transport", s.TransportMode);
                     json.WriteString("version", s.AgentVersion);
+                    if (s.CertificateNotAfter is { } notAfter)
+                    {
+                        json.WriteString("certificateNotAfter", notAfter.ToString("O", CultureInfo.InvariantCulture));
+                    }
+
                     json.WriteStartObject("consistency");
                     json.WriteNumber("checks", s.Consistency.Checks);
                     json.WriteNumber("mismatches", s.Consistency.Mismatches);
@@ -158,7 +163,7 @@ internal static class InfoCommands
     private static Table StatusTable(IReadOnlyList<EndpointStatus> nodes)
     {
         var inv = CultureInfo.InvariantCulture;
-        var table = new Table().AddColumns("node", "name", "role", "term", "commit", "last", "leader", "replica checks", "endpoint");
+        var table = new Table().AddColumns("node", "name", "role", "term", "commit", "last", "leader", "replica checks", "cert expires", "endpoint");
         foreach (var node in nodes)
         {
             if (node.Status is { } s)
@@ -173,15 +178,29 @@ internal static class InfoCommands
                     s.LastIndex.ToString(inv),
                     s.LeaderId == 0 ? "-" : s.LeaderId.ToString(inv),
                     ReplicaChecks(s.Consistency),
+                    CertificateExpiry(s.CertificateNotAfter),
                     Markup.Escape(node.Endpoint));
             }
             else
             {
-                table.AddRow("?", "-", "[red]unreachable[/]", "-", "-", "-", "-", "-", Markup.Escape(node.Endpoint));
+                table.AddRow("?", "-", "[red]unreachable[/]", "-", "-", "-", "-", "-", "-", Markup.Escape(node.Endpoint));
             }
         }
 
         return table;
+    }
+
+    /// <summary>Days until the agent's certificate expires: "-" unknown, yellow under 30 days, red when expired.</summary>
+    private static string CertificateExpiry(DateTimeOffset? notAfter)
+    {
+        if (notAfter is not { } at)
+        {
+            return "-";
+        }
+
+        var days = (at - DateTimeOffset.UtcNow).TotalDays;
+        var text = string.Create(CultureInfo.InvariantCulture, $"{days:0} d");
+        return days <= 0 ? "[red]expired[/]" : days < 30 ? $"[yellow]{text}[/]" : text;
     }
 
     /// <summary>The replica consistency checks an agent ran as leader: "-", "12 ok", or the mismatches in red with the last one.</summary>
