@@ -80,14 +80,16 @@ internal sealed partial class ClusterSimulation
         }
 
         Trace(string.Create(CultureInfo.InvariantCulture, $"operator: security {change.Kind} {change.Name} at leader n{node.Id}"));
-        leader.ChangeSecurity(change, r =>
+        // Through the loop, as the agent's ClientService does: the proposal's write may hit a simulated crash, which only
+        // a loop iteration handles (a direct call let it escape the run).
+        node.Loop!.Post(n => n.ChangeSecurity(change, r =>
         {
             Trace(string.Create(CultureInfo.InvariantCulture, $"operator: security {change.Kind} {change.Name}: {r.Status} {r.Message}"));
             if (r.Status == RequestStatus.Ok)
             {
                 Stats.SecurityChanges++;
             }
-        });
+        }));
         ScheduleRun(node, Now);
     }
 
