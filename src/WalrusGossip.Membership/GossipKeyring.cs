@@ -43,7 +43,7 @@ public sealed class GossipKeyring : IDisposable
 
     /// <summary>Builds a keyring; the first key is the primary.</summary>
     /// <param name="keys">AES keys of 16, 24 or 32 bytes; at least one; duplicates are kept once.</param>
-    /// <param name="nonceSource">Draws nonce prefixes (the node's seeded random: deterministic under the simulator).</param>
+    /// <param name="nonceSource">Draws nonce prefixes: <see cref="CryptographicRandom"/> in production, a seeded generator under the simulator.</param>
     /// <exception cref="ArgumentException">No key, or a key of another length.</exception>
     public GossipKeyring(IEnumerable<byte[]> keys, Random nonceSource)
     {

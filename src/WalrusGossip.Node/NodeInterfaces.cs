@@ -17,6 +17,18 @@ public interface INodeTransport
     /// <param name="reliable">True for stream messages (push-pull), false for datagrams (probes, acks, piggybacked updates).</param>
     /// <param name="payload">Encoded bytes, owned by the transport from now on.</param>
     void SendGossip(string address, bool reliable, byte[] payload);
+
+    /// <summary>
+    /// True when the node with id <paramref name="nodeId"/> has proven it holds a node certificate of this cluster that
+    /// names it (the agent: a mutual-TLS handshake on a Raft link dialled to it, whose certificate carries
+    /// <c>walrus://node/ID</c>). Autopilot adds a gossip member to Raft as a learner only when this holds, so a host that
+    /// knows the gossip key but holds no certificate joins the membership view, never the configuration (issue 18).
+    /// Called on the node loop; must not block. The default (transports without certificates, such as in-process tests)
+    /// certifies every id.
+    /// </summary>
+    /// <param name="nodeId">A Raft node id, at least 1.</param>
+    /// <returns>Whether the id is certified now.</returns>
+    bool IsPeerCertified(ulong nodeId) => true;
 }
 
 /// <summary>A monotonic clock. The agent uses the system's; the simulator its virtual time.</summary>

@@ -119,6 +119,14 @@ public sealed class NodeOptions
     public IReadOnlyList<byte[]> GossipKeys { get; set; } = [];
 
     /// <summary>
+    /// Where the gossip keyring draws its AES-GCM nonce prefixes (<see cref="GossipKeyring"/>). Null (the default, and
+    /// what the agent uses): the operating system's cryptographic generator, so two processes sealing under one key never
+    /// pick the same prefix by a shared seed. The simulator passes a seeded generator of its own, keeping runs
+    /// reproducible without drawing from the node's random.
+    /// </summary>
+    public Random? GossipNonceSource { get; set; }
+
+    /// <summary>
     /// Most entry bytes the leader puts in one AppendEntries message (Raft's <c>MaxAppendBytes</c>); a lagging
     /// follower catches up in several messages. Default 1 MiB.
     /// </summary>
@@ -175,8 +183,9 @@ public sealed class NodeOptions
     /// Deliberate bugs, for the simulator to prove its checkers catch them: the Raft ones (<c>RaftOptions.KnownBugs</c>),
     /// <c>ack-before-fsync</c> (durability none) and <c>truncate-past-checkpoint</c> (retention deletes entries no
     /// checkpoint covers), <c>blind-consistency-hash</c> (the consistency check hashes indexes and terms but not
-    /// payloads) and <c>checkpoint-drops-security</c> (state-machine snapshots leave out the security policy). Empty in
-    /// production.
+    /// payloads), <c>checkpoint-drops-security</c> (state-machine snapshots leave out the security policy) and
+    /// <c>uncertified-learner</c> (autopilot adds gossip members as learners without <see cref="INodeTransport.IsPeerCertified"/>).
+    /// Empty in production.
     /// </summary>
     public IReadOnlySet<string> InjectedBugs { get; set; } = new HashSet<string>();
 }

@@ -74,7 +74,7 @@ public sealed partial class WalrusNode
             switch (change)
             {
                 case GossipKeyringChange.Install when _keyring is null:
-                    _keyring = new GossipKeyring([key], new Random(_random.Next()));
+                    _keyring = new GossipKeyring([key], NonceSource());
                     break;
                 case GossipKeyringChange.Install:
                     _keyring.Install(key);
@@ -104,12 +104,14 @@ public sealed partial class WalrusNode
     {
         var persisted = Storage.ReadGossipKeys();
         var keys = persisted ?? (_options.GossipKeys.Count > 0 ? _options.GossipKeys : null);
-        _keyring = keys is null ? null : new GossipKeyring(keys, new Random(_random.Next()));
+        _keyring = keys is null ? null : new GossipKeyring(keys, NonceSource());
         if (_keyring is not null && persisted is null)
         {
             Storage.SaveGossipKeys(_keyring.Keys);
         }
     }
+
+    private Random NonceSource() => _options.GossipNonceSource ?? new CryptographicRandom();
 
     /// <summary>The membership options with the datagram budget left after sealing.</summary>
     private MembershipOptions MembershipOptionsForKeyring()

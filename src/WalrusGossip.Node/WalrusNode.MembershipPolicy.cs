@@ -19,6 +19,8 @@ public sealed partial class WalrusNode
     private readonly Dictionary<ulong, TimeSpan> _deadSince = [];
     private readonly Dictionary<ulong, TimeSpan> _demotedAt = [];
     private readonly HashSet<ulong> _operatorRemoved = [];
+    private readonly HashSet<ulong> _uncertifiedSeen = [];
+    private bool _bugUncertifiedLearner;
     private readonly List<PendingMemberChange> _pendingMemberChanges = [];
 
     /// <summary>
@@ -39,6 +41,12 @@ public sealed partial class WalrusNode
 
     /// <summary>Agents autopilot added as learners.</summary>
     public long AutopilotLearnersAdded { get; private set; }
+
+    /// <summary>
+    /// Gossip members autopilot did not add as learners because they have not proven a node certificate naming their id
+    /// (<see cref="INodeTransport.IsPeerCertified"/>): counted once per member and leadership.
+    /// </summary>
+    public long AutopilotUncertifiedSkipped { get; private set; }
 
     /// <summary>Operator membership changes (<see cref="ChangeMembership"/>) that committed.</summary>
     public long OperatorMemberChanges { get; private set; }
@@ -196,6 +204,7 @@ public sealed partial class WalrusNode
         if (status.Role != RaftRole.Leader)
         {
             _deadSince.Clear();
+            _uncertifiedSeen.Clear();
             return;
         }
 
@@ -218,9 +227,24 @@ public sealed partial class WalrusNode
 
         foreach (var (id, member) in states)
         {
-            if (member.State == MemberState.Alive && !config.Contains(id) && !_operatorRemoved.Contains(id) &&
-                !member.Metadata.ContainsKey(MetadataKeys.RaftRemoved) &&
-                raft.ProposeConfigChange(new ConfigChange(ConfigChangeType.AddLearner, id)).Status == ProposalStatus.Accepted)
+            if (member.State != MemberState.Alive || config.Contains(id) || _operatorRemoved.Contains(id) ||
+                member.Metadata.ContainsKey(MetadataKeys.RaftRemoved))
+            {
+                continue;
+            }
+
+            if (!_bugUncertifiedLearner && !_transport.IsPeerCertified(id))
+            {
+                if (_uncertifiedSeen.Add(id))
+                {
+                    AutopilotUncertifiedSkipped++;
+                    LogAutopilot(_logger, "did not add learner", id, "gossip found it alive but it has not proven a node certificate naming it");
+                }
+
+                continue;
+            }
+
+            if (raft.ProposeConfigChange(new ConfigChange(ConfigChangeType.AddLearner, id)).Status == ProposalStatus.Accepted)
             {
                 AutopilotLearnersAdded++;
                 LogAutopilot(_logger, "added learner", id, "gossip found it alive");

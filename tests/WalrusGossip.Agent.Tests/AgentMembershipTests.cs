@@ -224,6 +224,19 @@ public sealed class AgentMembershipTests(ITestOutputHelper output)
         var status = (await agents.StatusAsync(1))!.Value;
         Assert.DoesNotContain(status.GetProperty("members").EnumerateArray(), m => m.GetProperty("name").GetString() is "98" or "99");
         Assert.Equal(3, Ids((await agents.StatusAsync(leader))!.Value, "voters").Count + Ids((await agents.StatusAsync(leader))!.Value, "learners").Count);
+
+        // The same datagram sealed with the current key (a host that learned the key but holds no node certificate):
+        // gossip admits the strangers to the membership view, but the leader never adds them to Raft, and counts it.
+        using var currentKey = new WalrusGossip.Membership.GossipKeyring([k2], new Random(3));
+        await udp.SendAsync(currentKey.Seal(datagram), new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, agents.PortsOf(leader).Gossip));
+        var leaderMetrics = await AgentProcesses.EventuallyAsync(async () =>
+        {
+            var text = await new HttpClient().GetStringAsync(new Uri($"http://127.0.0.1:{agents.PortsOf(leader).Http}/metrics"));
+            return text.Split('\n').Any(l => l.StartsWith("walrus_autopilot_uncertified_total ", StringComparison.Ordinal) && !l.EndsWith(" 0", StringComparison.Ordinal)) ? text : null;
+        }, TimeSpan.FromSeconds(20), "the leader to refuse the uncertified gossip member");
+        output.WriteLine(leaderMetrics.Split('\n').Single(l => l.StartsWith("walrus_autopilot_uncertified_total ", StringComparison.Ordinal)));
+        var after = (await agents.StatusAsync(leader))!.Value;
+        Assert.Equal(3, Ids(after, "voters").Count + Ids(after, "learners").Count);
     }
 
     /// <summary>A genuine plaintext gossip datagram: two in-process strangers (nodes 98 and 99) join each other and probe.</summary>

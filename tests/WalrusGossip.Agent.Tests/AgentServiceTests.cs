@@ -180,6 +180,23 @@ public sealed class AgentServiceTests(ThreeAgentCluster cluster) : IClassFixture
         Assert.NotNull(await Agents.StatusAsync(1));
     }
 
+    [Theory]
+    [InlineData("client")] // the cluster CA's client certificate (walrus://client/admin): never a node
+    [InlineData("no-id")] // a node certificate of the cluster CA naming no node id: refused by default (Transport:RequirePeerNodeId)
+    public async Task A_certificate_of_the_cluster_CA_that_names_no_node_cannot_speak_as_a_peer(string kind)
+    {
+        using var certificate = kind == "client"
+            ? DevCertificates.CreateClientCertificate(Agents.Ca, "admin")
+            : DevCertificates.CreateNodeCertificate(Agents.Ca, "tool", ["localhost"], [IPAddress.Loopback]);
+        var transport = TransportFactory.Create(new TransportOptions { Mode = TransportMode.Tcp, Certificate = certificate, TrustedRoots = [Agents.Ca] }, NullLogger.Instance, out _);
+        await using var connection = await transport.ConnectAsync("127.0.0.1", Agents.PortsOf(1).Peer, TestContext.Current.CancellationToken);
+        var refused = await Assert.ThrowsAsync<ProtocolException>(async () =>
+            await HelloHandshake.ConnectAsync(connection, new Hello { Role = ConnectionRole.Peer, NodeId = 3, Name = "impostor" }, TestContext.Current.CancellationToken));
+        Assert.Equal(ProtocolErrorKind.HandshakeRejected, refused.Kind);
+        Assert.Contains(kind == "client" ? "is a client certificate" : "names no node id", refused.Message, StringComparison.Ordinal);
+        Assert.NotNull(await Agents.StatusAsync(1));
+    }
+
     [Fact]
     public async Task Garbage_oversized_and_random_frames_close_only_that_connection()
     {

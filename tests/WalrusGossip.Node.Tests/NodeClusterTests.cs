@@ -21,6 +21,9 @@ public sealed class NodeClusterTests : IDisposable
     private TimeSpan _deadServerGrace = new NodeOptions().DeadServerGrace;
     private IReadOnlyList<byte[]> _gossipKeys = [];
     private readonly List<(string To, bool Reliable, byte[] Payload)> _gossipSent = [];
+
+    /// <summary>Node ids the transports report as holding no node certificate (<see cref="INodeTransport.IsPeerCertified"/>).</summary>
+    private readonly HashSet<ulong> _uncertified = [];
     private readonly FileSystemDevice _disk = FileSystemDevice.Create(IoEngine.Psync);
     private readonly Dictionary<ulong, SpaceReportingDevice> _devices = [];
 
@@ -99,6 +102,25 @@ public sealed class NodeClusterTests : IDisposable
         Assert.Equal(1, leader.AutopilotVoterRemovals);
         Assert.Equal(1, leader.AutopilotPromotions);
         Assert.Equal(RequestStatus.Ok, Committed(leader, 6, 1).Status);
+    }
+
+    [Fact]
+    public void A_gossip_member_without_a_node_certificate_is_never_added_as_a_learner_until_it_proves_one()
+    {
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        _uncertified.Add(4);
+        AddNode(4, []);
+        RunUntil(() => leader.GetMembers().Any(m => m.Name == "4" && m.State == WalrusGossip.Membership.MemberState.Alive) ? this : null, TimeSpan.FromSeconds(10));
+        RunFor(TimeSpan.FromSeconds(10));
+        Assert.DoesNotContain(4ul, leader.Status.Learners);
+        Assert.DoesNotContain(4ul, leader.Status.Voters);
+        Assert.Equal(0, leader.AutopilotLearnersAdded);
+        Assert.Equal(1, leader.AutopilotUncertifiedSkipped); // counted once, not at every autopilot round
+
+        // Once the member proves a certificate (the agent: a Raft link's mutual-TLS handshake), autopilot adds it.
+        _uncertified.Remove(4);
+        RunUntil(() => leader.Status.Learners.Contains(4ul) ? this : null, TimeSpan.FromSeconds(10));
+        Assert.Equal(1, leader.AutopilotLearnersAdded);
     }
 
     [Fact]
@@ -830,6 +852,8 @@ public sealed class NodeClusterTests : IDisposable
                     to.ReceiveRaft(message);
                 }
             });
+
+        public bool IsPeerCertified(ulong nodeId) => !cluster._uncertified.Contains(nodeId);
 
         public void SendGossip(string address, bool reliable, byte[] payload) =>
             cluster._network.Enqueue(() =>

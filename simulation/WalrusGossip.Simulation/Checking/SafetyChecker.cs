@@ -152,10 +152,28 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
 
         CheckOwnTermCommit(node, status);
         CheckCommit(node, status.CommitIndex);
+        CheckCertifiedMembers(node, status);
         if (process.LastConsistencyMismatch is { } m)
         {
             sim.Fail("consistency-check", string.Create(CultureInfo.InvariantCulture,
                 $"leader n{node.Id} found its committed entries {m.FirstIndex}..{m.LastIndex} differ from n{m.PeerId}'s (hashes {m.LeaderHash:x16}/{m.PeerHash:x16}), but every log agrees with the committed one"));
+        }
+    }
+
+    /// <summary>
+    /// Issue 18: only nodes holding a node certificate join the Raft configuration. The simulated impostor speaks gossip
+    /// (sometimes with the current key) but has no certificate, so no configuration a node holds may name it.
+    /// </summary>
+    private void CheckCertifiedMembers(SimNode node, NodeStatus status)
+    {
+        foreach (var id in status.Voters.Concat(status.Learners))
+        {
+            if (id == 0 || id > (ulong)sim.Nodes.Count)
+            {
+                sim.Fail("certified-members", string.Create(CultureInfo.InvariantCulture,
+                    $"n{node.Id}'s configuration (voters {string.Join(',', status.Voters)}, learners {string.Join(',', status.Learners)}) names node {id}, which holds no node certificate"));
+                return;
+            }
         }
     }
 

@@ -187,6 +187,7 @@ internal sealed partial class ClusterSimulation
         MaybeFillDisk();
         MaybeChangeMembership();
         MaybeChangeSecurity();
+        MaybeGossipSecurityEvents();
         ScheduleFault(phase);
         After(length, "heal", () => BeginHeal(initial: false));
     }

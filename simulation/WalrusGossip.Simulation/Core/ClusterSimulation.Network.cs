@@ -126,6 +126,9 @@ internal sealed partial class ClusterSimulation
             sim.Send(node, to, inc => new SimEvent { Kind = EventKind.Gossip, Node = to, Incarnation = inc, From = node.Address, Reliable = reliable, Payload = payload });
         }
 
+        /// <summary>Every simulated node holds a node certificate naming it; the impostor (99) holds none.</summary>
+        public bool IsPeerCertified(ulong nodeId) => nodeId >= 1 && nodeId <= (ulong)sim._nodes.Count;
+
         private bool Alive => node.Incarnation == incarnation && node.Up;
     }
 }

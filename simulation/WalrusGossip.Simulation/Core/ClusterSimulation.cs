@@ -401,6 +401,7 @@ internal sealed partial class ClusterSimulation : INodeClock
 
                 Trace($"n{node.Id} started incarnation {node.Incarnation} last={process.LocalLog.LastIndex}");
                 _checker.NodeStarted(node);
+                ReconcileKeyring(node);
                 ScheduleRun(node, process.NextTickDue);
                 return;
             }
@@ -481,6 +482,8 @@ internal sealed partial class ClusterSimulation : INodeClock
         Stats.AgeRetentionPasses += p.AgeRetentionPasses;
         Stats.AutopilotRemovals += p.AutopilotVoterRemovals + p.AutopilotLearnerRemovals;
         Stats.AutopilotPromotions += p.AutopilotPromotions;
+        Stats.UncertifiedMembersRefused += p.AutopilotUncertifiedSkipped;
+        Stats.GossipDropped += p.GossipDroppedPlaintext + p.GossipDroppedUnauthenticated;
         Stats.EntriesRepaired += p.EntriesRepaired;
         Stats.ConsistencyRounds += p.ConsistencyChecks;
         Stats.ConsistencyRangesCompared += p.ConsistencyRangesCompared;
@@ -517,6 +520,8 @@ internal sealed partial class ClusterSimulation : INodeClock
             GossipSeeds = _nodes.Where(n => n != node).Select(n => n.Address).ToArray(),
             BootstrapExpect = node.Id <= Founders ? Founders : 0,
             InjectedBugs = _options.InjectedBugs,
+            GossipKeys = Keyring.ToList(), // used by a node whose data directory holds no keyring yet (first start, wiped)
+            GossipNonceSource = NonceSource(node),
         };
         options.TickInterval *= _options.TickScale;
         options.Storage.MaxSegmentBytes = StorageOptions.MinSegmentBytes;

@@ -91,6 +91,18 @@ public sealed class RunStats
     /// <summary>Security changes (roles, tokens, grants) the operator's leader applied.</summary>
     public int SecurityChanges { get; set; }
 
+    /// <summary>Gossip key rotations (install, use, remove) the operator completed.</summary>
+    public int KeyRotations { get; set; }
+
+    /// <summary>Gossip datagrams the impostor (node 99, no node certificate) sent.</summary>
+    public int ImpostorDatagrams { get; set; }
+
+    /// <summary>Gossip messages nodes dropped as plaintext or unauthenticated (summed over every incarnation).</summary>
+    public long GossipDropped { get; set; }
+
+    /// <summary>Times a leader's autopilot refused to add a gossip member that proved no node certificate.</summary>
+    public long UncertifiedMembersRefused { get; set; }
+
     /// <summary>Members an operator removed that were wiped and started again as new members.</summary>
     public int RemovedNodesWiped { get; set; }
 

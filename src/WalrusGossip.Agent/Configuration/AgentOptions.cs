@@ -334,9 +334,10 @@ public sealed class TransportSection
     /// <summary>
     /// Refuse peers whose certificate names no node id (SAN URI <c>walrus://node/ID</c>, which <c>walrusctl certs init</c>
     /// and <c>dev-cluster</c> embed). A peer whose certificate names another node than its Hello is refused either way.
-    /// Default false (certificates made before node ids were embedded keep working).
+    /// Default true; set false only for certificates issued without node ids (then any certificate of the cluster CA
+    /// that is not a client's may speak as any node).
     /// </summary>
-    public bool RequirePeerNodeId { get; set; }
+    public bool RequirePeerNodeId { get; set; } = true;
 
     /// <summary>Largest frame accepted, in bytes. Default 16 MiB.</summary>
     public int MaxFrameBytes { get; set; } = 16 * 1024 * 1024;

@@ -128,6 +128,7 @@ public sealed class AgentMetrics
         sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"remove_dead_learner\"}} {status.Autopilot.LearnerRemovals}\n");
         sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"promote\"}} {status.Autopilot.Promotions}\n");
         sb.Append(inv, $"walrus_autopilot_changes_total{{action=\"add_learner\"}} {status.Autopilot.LearnersAdded}\n");
+        Counter("walrus_autopilot_uncertified_total", "Gossip members autopilot did not add to Raft because they proved no node certificate naming them (once per member and leadership).", status.Autopilot.UncertifiedSkipped);
         Counter("walrus_member_changes_total", "Operator membership changes committed with this node as leader.", status.Autopilot.OperatorChanges);
         Gauge("walrus_raft_removed", "1 when an operator removed this node from the cluster (it no longer votes).", status.Autopilot.Removed ? 1 : 0);
         Gauge("walrus_gossip_keys", "Keys in this agent's gossip keyring (0: gossip is plaintext).", status.Gossip.Keys);

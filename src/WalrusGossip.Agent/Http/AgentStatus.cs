@@ -35,7 +35,7 @@ public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> 
         {
             Progress = node.GetReplicationProgress(),
             Repair = new RepairCounters(node.IsRepairing, node.DamagedRangesFound, node.EntriesRepaired, node.RepairRequestsSent, node.RepairResponsesRejected),
-            Autopilot = new AutopilotCounters(node.AutopilotVoterRemovals, node.AutopilotLearnerRemovals, node.AutopilotPromotions, node.AutopilotLearnersAdded, node.OperatorMemberChanges, node.IsRemoved),
+            Autopilot = new AutopilotCounters(node.AutopilotVoterRemovals, node.AutopilotLearnerRemovals, node.AutopilotPromotions, node.AutopilotLearnersAdded, node.OperatorMemberChanges, node.IsRemoved) { UncertifiedSkipped = node.AutopilotUncertifiedSkipped },
             Consistency = new ConsistencyCounters(node.ConsistencyChecks, node.ConsistencyRangesCompared, node.ConsistencyMismatches, node.LastConsistencyMismatch),
             Gossip = new GossipCounters(node.GossipKeyIds.Count, node.GossipDroppedPlaintext, node.GossipDroppedUnauthenticated, node.GossipDroppedSealedWithoutKeyring),
         };
@@ -80,6 +80,8 @@ public sealed record ConsistencyCounters(long Checks, long RangesCompared, long 
 /// <param name="Removed">True when an operator removed this node from the cluster.</param>
 public sealed record AutopilotCounters(long VoterRemovals, long LearnerRemovals, long Promotions, long LearnersAdded, long OperatorChanges, bool Removed)
 {
+    /// <summary>Gossip members not added as learners because they proved no node certificate naming them (once per member and leadership).</summary>
+    public long UncertifiedSkipped { get; init; }
 }
 
 /// <summary>Protocol-aware repair counters of one node (see <c>WalrusNode.Repair</c>).</summary>

@@ -28,6 +28,7 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<ulong, string> _peerAddresses = new();
     private readonly ConcurrentDictionary<ulong, PeerLink> _links = new();
+    private readonly ConcurrentDictionary<ulong, string> _certified = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _background = [];
     private NodeLoop? _loop;
@@ -104,6 +105,7 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
         }
 
         _peerAddresses[nodeId] = peerAddress;
+        _certified.TryRemove(nodeId, out _); // proven again at the new address
         if (_links.TryRemove(nodeId, out var stale))
         {
             stale.Close();
@@ -118,6 +120,17 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
     /// <param name="nodeId">Peer id.</param>
     /// <returns>host:port or null.</returns>
     public string? PeerAddressOf(ulong nodeId) => _peerAddresses.TryGetValue(nodeId, out var a) ? a : null;
+
+    /// <summary>
+    /// True once a Raft link dialled to <paramref name="nodeId"/>'s advertised peer address completed mutual TLS with a
+    /// certificate of the cluster CA naming that node (<c>walrus://node/ID</c>; with <see cref="RequirePeerNodeId"/> off,
+    /// any certificate of the CA that is not a client's). Links are dialled as soon as gossip shows a member's address,
+    /// so a genuine agent is certified within a handshake of joining; a host that only speaks gossip never is.
+    /// </summary>
+    /// <param name="nodeId">A Raft node id.</param>
+    /// <returns>Whether the id is certified at its current address.</returns>
+    public bool IsPeerCertified(ulong nodeId) =>
+        _certified.TryGetValue(nodeId, out var at) && _peerAddresses.TryGetValue(nodeId, out var current) && at == current;
 
     /// <inheritdoc />
     public void SendRaft(RaftMessage message)
@@ -195,6 +208,12 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
             throw new ProtocolException(ProtocolErrorKind.HandshakeRejected, $"{connection.RemoteEndPoint}'s certificate names node {certified}, not node {expectedPeer}");
         }
     }
+
+    /// <summary>Whether <paramref name="certificate"/> (already validated against the cluster CA by TLS) is node <paramref name="peerId"/>'s.</summary>
+    private bool Certifies(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, ulong peerId) =>
+        NodeIdentity.TryGetNodeId(certificate, out var named)
+            ? named == peerId
+            : !RequirePeerNodeId && !NodeIdentity.SanUris(certificate).Any(u => u.StartsWith(NodeIdentity.ClientUriPrefix, StringComparison.OrdinalIgnoreCase));
 
     private async Task SendGossipStreamAsync(string address, byte[] payload, CancellationToken cancellationToken)
     {
@@ -287,6 +306,11 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
 
                     await using var connection = await _owner._transport.ConnectAsync(host, port, token).ConfigureAwait(false);
                     await Handshake(connection, _owner._nodeId, _owner._gossipAddress, token, expectedPeer: _peerId).ConfigureAwait(false);
+                    if (connection.RemoteCertificate is { } certificate && _owner.Certifies(certificate, _peerId))
+                    {
+                        _owner._certified[_peerId] = _address;
+                    }
+
                     LogPeerState(_owner._logger, _peerId, _address, "connected");
                     logged = false;
                     backoff = TimeSpan.FromMilliseconds(50);
