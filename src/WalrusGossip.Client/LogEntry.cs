@@ -5,4 +5,5 @@ namespace WalrusGossip.Client;
 /// <param name="Term">Raft term of the leader that created it.</param>
 /// <param name="Stream">Stream name the entry was appended with, or null when none.</param>
 /// <param name="Payload">The application's bytes.</param>
-public sealed record LogEntry(ulong Index, ulong Term, string? Stream, ReadOnlyMemory<byte> Payload);
+/// <param name="StreamSequence">Its sequence within <paramref name="Stream"/> (from 1, without gaps); 0 when it names no stream.</param>
+public sealed record LogEntry(ulong Index, ulong Term, string? Stream, ReadOnlyMemory<byte> Payload, ulong StreamSequence = 0);

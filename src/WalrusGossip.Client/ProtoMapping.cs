@@ -8,7 +8,7 @@ namespace WalrusGossip.Client;
 internal static class ProtoMapping
 {
     public static LogEntry ToEntry(Entry entry) =>
-        new(entry.Index, entry.Term, entry.Stream.Length == 0 ? null : entry.Stream, entry.Payload.Memory);
+        new(entry.Index, entry.Term, entry.Stream.Length == 0 ? null : entry.Stream, entry.Payload.Memory, entry.StreamSequence);
 
     public static NodeRole ToRole(ReplicaRole role) => role switch
     {

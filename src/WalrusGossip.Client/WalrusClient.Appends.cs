@@ -172,7 +172,7 @@ public sealed partial class WalrusClient
             };
             var (response, _) = await ExecuteAsync(MessageType.AppendRequest, request, CancellationToken.None).ConfigureAwait(false);
             var single = (AppendResponse)response;
-            return [new AppendResult(single.Index, single.Term)];
+            return [new AppendResult(single.Index, single.Term, single.StreamSequence)];
         }
 
         var batch = new AppendBatchRequest { ClientId = clientId, Sequence = firstSequence, AcknowledgedBelow = acknowledgedBelow };
@@ -193,7 +193,7 @@ public sealed partial class WalrusClient
         {
             for (var i = 0; i < total; i++)
             {
-                results[i] = new AppendResult(append.Indexes[i], append.Term);
+                results[i] = new AppendResult(append.Indexes[i], append.Term, i < append.StreamSequences.Count ? append.StreamSequences[i] : 0);
             }
         }
         else if (append.Indexes.Count == 0 && append.Index != 0)

@@ -343,6 +343,7 @@ public sealed partial class WalrusClient
         MessageType.ConsistencyCheckRequest => MessageType.ConsistencyCheckResponse,
         MessageType.KeyringRequest => MessageType.KeyringResponse,
         MessageType.AuthRequest => MessageType.AuthResponse,
+        MessageType.StreamInfoRequest => MessageType.StreamInfoResponse,
         _ => throw new ArgumentOutOfRangeException(nameof(request), request, "not a unary client request"),
     };
 

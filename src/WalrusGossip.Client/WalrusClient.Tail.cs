@@ -35,12 +35,35 @@ public sealed partial class WalrusClient
     {
         ArgumentOutOfRangeException.ThrowIfZero(fromIndex);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        return TailCoreAsync(fromIndex, stream, cancellationToken);
+        return TailCoreAsync(fromIndex, stream, bySequence: false, cancellationToken);
     }
 
-    private async IAsyncEnumerable<LogEntry> TailCoreAsync(ulong fromIndex, string? stream, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams the entries of one stream from stream sequence <paramref name="fromSequence"/> on, each with its
+    /// <see cref="LogEntry.StreamSequence"/>, as they commit; the agent serves it through its stream index, so a tail of a
+    /// small stream in a busy log costs only that stream's entries. Reconnects and resumes after the last sequence
+    /// delivered, as <see cref="TailAsync(ulong, CancellationToken)"/> does.
+    /// </summary>
+    /// <param name="stream">Stream name (1-255 UTF-8 bytes).</param>
+    /// <param name="fromSequence">First stream sequence to deliver, from 1.</param>
+    /// <param name="cancellationToken">Ends the enumeration.</param>
+    /// <returns>The stream's entries in sequence order.</returns>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> is empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fromSequence"/> is 0.</exception>
+    /// <exception cref="WalrusCompactedException">The sequence is no longer retained (retention compacted it).</exception>
+    /// <exception cref="WalrusPermissionDeniedException">The caller lacks the tail permission on the stream.</exception>
+    /// <exception cref="WalrusUnavailableException">No agent could be reached for more than <see cref="WalrusClientOptions.MaxRetries"/> consecutive tries.</exception>
+    public IAsyncEnumerable<LogEntry> TailStreamAsync(string stream, ulong fromSequence = 1, CancellationToken cancellationToken = default)
     {
-        var next = fromIndex;
+        ArgumentException.ThrowIfNullOrEmpty(stream);
+        ArgumentOutOfRangeException.ThrowIfZero(fromSequence);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return TailCoreAsync(fromSequence, stream, bySequence: true, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<LogEntry> TailCoreAsync(ulong from, string? stream, bool bySequence, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var next = from;
         var failures = 0;
         while (true)
         {
@@ -51,7 +74,8 @@ public sealed partial class WalrusClient
                 SingleWriter = true,
                 FullMode = BoundedChannelFullMode.Wait,
             });
-            var (connection, failure) = await StartTailAsync(endpoint, next, stream, channel.Writer, cancellationToken).ConfigureAwait(false);
+            var request = bySequence ? new TailRequest { FromSequence = next, Stream = stream } : new TailRequest { FromIndex = next, Stream = stream ?? string.Empty };
+            var (connection, failure) = await StartTailAsync(endpoint, request, channel.Writer, cancellationToken).ConfigureAwait(false);
             if (connection is not null)
             {
                 _tails[connection] = 0;
@@ -71,12 +95,13 @@ public sealed partial class WalrusClient
                             failures = 0;
                             foreach (var entry in frame!.Entries)
                             {
-                                if (entry.Index < next)
+                                var position = bySequence ? entry.StreamSequence : entry.Index;
+                                if (position < next)
                                 {
                                     continue;
                                 }
 
-                                next = entry.Index + 1;
+                                next = position + 1;
                                 yield return ProtoMapping.ToEntry(entry);
                             }
                         }
@@ -99,7 +124,7 @@ public sealed partial class WalrusClient
     }
 
     private async ValueTask<(EndpointConnection? Connection, WalrusException? Failure)> StartTailAsync(
-        EndpointState endpoint, ulong fromIndex, string? stream, ChannelWriter<TailEntries> sink, CancellationToken cancellationToken)
+        EndpointState endpoint, TailRequest request, ChannelWriter<TailEntries> sink, CancellationToken cancellationToken)
     {
         try
         {
@@ -107,7 +132,7 @@ public sealed partial class WalrusClient
                 static async (e, token) => await e.OpenDedicatedAsync(token).ConfigureAwait(false), endpoint, cancellationToken).ConfigureAwait(false);
             try
             {
-                await connection.StartTailAsync(new TailRequest { FromIndex = fromIndex, Stream = stream ?? string.Empty }, sink, cancellationToken).ConfigureAwait(false);
+                await connection.StartTailAsync(request, sink, cancellationToken).ConfigureAwait(false);
                 return (connection, null);
             }
             catch

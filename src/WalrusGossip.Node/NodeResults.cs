@@ -35,7 +35,8 @@ public enum RequestStatus
 /// <param name="Index">Committed index when <see cref="RequestStatus.Ok"/>; for a retried append, the original index.</param>
 /// <param name="Term">Term of the committed entry, when known.</param>
 /// <param name="LeaderId">Known leader for <see cref="RequestStatus.NotLeader"/>; 0 when unknown.</param>
-public readonly record struct AppendResult(RequestStatus Status, ulong Index, ulong Term, ulong LeaderId);
+/// <param name="StreamSequence">The entry's per-stream sequence when it names a stream (<see cref="StreamIndex"/>), else 0.</param>
+public readonly record struct AppendResult(RequestStatus Status, ulong Index, ulong Term, ulong LeaderId, ulong StreamSequence = 0);
 
 /// <summary>Outcome of <see cref="WalrusNode.ReadBarrier"/>.</summary>
 /// <param name="Status">How it ended.</param>

@@ -24,7 +24,8 @@ public sealed partial class WalrusNode
             switch (_stateMachine.CheckSession(clientId, sequence, out var original))
             {
                 case SessionCheck.Duplicate:
-                    done(new AppendResult(RequestStatus.Ok, original, 0, 0));
+                    var stream = AppendCommand.StreamOf(payload.Span);
+                    done(new AppendResult(RequestStatus.Ok, original, 0, 0, stream is null ? 0 : _stateMachine.Streams.SequenceOf(stream, original)));
                     return;
                 case SessionCheck.Expired:
                     done(new AppendResult(RequestStatus.SessionExpired, 0, 0, 0));
@@ -296,7 +297,7 @@ public sealed partial class WalrusNode
 
             var result = pending.Term != entry.Term ? new AppendResult(RequestStatus.Retry, 0, 0, Raft.Status.Leader)
                 : outcome.Kind == AppliedKind.Expired ? new AppendResult(RequestStatus.SessionExpired, 0, 0, Id)
-                : new AppendResult(RequestStatus.Ok, outcome.OriginalIndex, entry.Term, Id);
+                : new AppendResult(RequestStatus.Ok, outcome.OriginalIndex, entry.Term, Id, outcome.StreamSequence);
             foreach (var done in pending.Callbacks)
             {
                 done(result);
@@ -309,6 +310,7 @@ public sealed partial class WalrusNode
         SnapshotsInstalled++;
         _applied = Math.Max(_applied, snapshot.Metadata.Index);
         _stateMachine.Restore(snapshot.Data.Span, snapshot.Metadata.Config);
+        _prunedBelow = 0; // the restored stream index holds entries the log no longer has: prune at the next publish
         var stale = new List<ulong>();
         foreach (var (index, _) in _pendingByIndex)
         {

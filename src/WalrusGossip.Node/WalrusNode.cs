@@ -431,14 +431,23 @@ public sealed partial class WalrusNode : IDisposable
         Volatile.Write(ref _committed, CommittedLog.Empty);
     }
 
+    private ulong _prunedBelow;
+
     /// <summary>Publishes a new <see cref="Committed"/> view when the applied index, first index or duplicates changed.</summary>
     private void PublishCommitted()
     {
         var log = Storage.Log;
+        if (log.FirstIndex != _prunedBelow)
+        {
+            // The log's prefix was compacted (retention, a snapshot install): its stream entries and duplicates go too.
+            _stateMachine.PruneBelow(log.FirstIndex);
+            _prunedBelow = log.FirstIndex;
+        }
+
         var current = _committed;
         if (current.AppliedIndex != _applied || current.FirstIndex != log.FirstIndex || !ReferenceEquals(current.Duplicates, _stateMachine.Duplicates))
         {
-            Volatile.Write(ref _committed, new CommittedLog(log, _applied, log.FirstIndex, _stateMachine.Duplicates));
+            Volatile.Write(ref _committed, new CommittedLog(log, _applied, log.FirstIndex, _stateMachine.Duplicates, _stateMachine.Streams));
         }
     }
 

@@ -90,6 +90,12 @@ public enum MessageType : ushort
     /// <summary><see cref="Messages.AuthResponse"/>.</summary>
     AuthResponse = 36,
 
+    /// <summary><see cref="Messages.StreamInfoRequest"/>.</summary>
+    StreamInfoRequest = 37,
+
+    /// <summary><see cref="Messages.StreamInfoResponse"/>.</summary>
+    StreamInfoResponse = 38,
+
     /// <summary><see cref="Messages.RaftEnvelope"/>.</summary>
     RaftEnvelope = 40,
 

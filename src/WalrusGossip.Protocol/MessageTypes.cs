@@ -36,6 +36,8 @@ public static class MessageTypes
         [MessageType.KeyringResponse] = KeyringResponse.Parser,
         [MessageType.AuthRequest] = AuthRequest.Parser,
         [MessageType.AuthResponse] = AuthResponse.Parser,
+        [MessageType.StreamInfoRequest] = StreamInfoRequest.Parser,
+        [MessageType.StreamInfoResponse] = StreamInfoResponse.Parser,
         [MessageType.RaftEnvelope] = RaftEnvelope.Parser,
         [MessageType.GossipStream] = GossipStream.Parser,
     }.ToFrozenDictionary();
@@ -69,6 +71,8 @@ public static class MessageTypes
         [typeof(KeyringResponse)] = MessageType.KeyringResponse,
         [typeof(AuthRequest)] = MessageType.AuthRequest,
         [typeof(AuthResponse)] = MessageType.AuthResponse,
+        [typeof(StreamInfoRequest)] = MessageType.StreamInfoRequest,
+        [typeof(StreamInfoResponse)] = MessageType.StreamInfoResponse,
         [typeof(RaftEnvelope)] = MessageType.RaftEnvelope,
         [typeof(GossipStream)] = MessageType.GossipStream,
     }.ToFrozenDictionary();

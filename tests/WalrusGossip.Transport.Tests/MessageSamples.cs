@@ -103,6 +103,8 @@ internal static class MessageSamples
             [MessageType.KeyringResponse] = new KeyringResponse { RequestId = 13, Status = ResponseStatus.Ok, Message = "ok", KeyIds = { "3f9a0c1d", "00aa11bb" }, DroppedPlaintext = 2, DroppedUnauthenticated = 5 },
             [MessageType.AuthRequest] = new AuthRequest { RequestId = 14, Change = AuthChange.PutRole, Name = "reader", Permissions = { "read", "tail" }, StreamPrefix = "orders.", Roles = { "x" } },
             [MessageType.AuthResponse] = new AuthResponse { RequestId = 14, Status = ResponseStatus.PermissionDenied, Message = "denied", Index = 7, Token = "wt_x", Caller = "token:dash", CallerRoles = { "reader" }, Roles = { new AuthRole { Name = "reader", Permissions = { "read" } } }, Tokens = { new AuthPrincipal { Name = "dash", Roles = { "reader" } } } },
+            [MessageType.StreamInfoRequest] = new StreamInfoRequest { RequestId = 15, Stream = "orders", Consistency = ReadConsistency.Stale },
+            [MessageType.StreamInfoResponse] = new StreamInfoResponse { RequestId = 15, Status = ResponseStatus.Ok, AppliedIndex = 90, Streams = { new StreamDescription { Name = "orders", FirstSequence = 3, LastSequence = 40, Entries = 38, Bytes = 4096, FirstIndex = 12, LastIndex = 88 } } },
             [MessageType.RaftEnvelope] = raft,
             [MessageType.GossipStream] = new GossipStream { FromAddress = "127.0.0.1:7301", Payload = ByteString.CopyFrom(1, 2, 3, 4, 5) },
         };

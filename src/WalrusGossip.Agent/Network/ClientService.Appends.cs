@@ -63,7 +63,7 @@ public sealed partial class ClientService
                 return;
             }
 
-            var response = new AppendResponse { RequestId = request.RequestId, Index = result.Index, Term = result.Term };
+            var response = new AppendResponse { RequestId = request.RequestId, Index = result.Index, Term = result.Term, StreamSequence = result.StreamSequence };
             Fill(response, result.Status, result.LeaderId);
             Reply(connection, MessageType.AppendResponse, response);
         }), () =>
@@ -152,9 +152,11 @@ public sealed partial class ClientService
                         response.Status = ResponseStatus.Ok;
                         response.Index = results[^1].Index;
                         response.Term = results[^1].Term;
+                        response.StreamSequence = results[^1].StreamSequence;
                         foreach (var r in results)
                         {
                             response.Indexes.Add(r.Index);
+                            response.StreamSequences.Add(r.StreamSequence);
                         }
                     }
 

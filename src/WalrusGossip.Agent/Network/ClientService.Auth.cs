@@ -32,6 +32,7 @@ public sealed partial class ClientService
             AppendBatchRequest b => b.Items.Select(i => Need(Permission.Append, StreamOf(i.Stream))).FirstOrDefault(d => d is not null),
             ReadRequest r => Need(Permission.Read, StreamOf(r.Stream)),
             TailRequest t => Need(Permission.Tail, StreamOf(t.Stream)),
+            StreamInfoRequest i => i.Stream.Length == 0 ? null : Need(Permission.Read, i.Stream), // a listing shows only readable streams
             StatusRequest or MembersRequest => null, // cluster health: any authenticated client
             AuthRequest { Change: AuthChange.List } => null, // shows the caller its own identity; the listing needs admin (below)
             _ => Need(Permission.Admin, null),
@@ -48,6 +49,7 @@ public sealed partial class ClientService
             AppendBatchRequest r => new AppendResponse { RequestId = r.RequestId, Status = denied, Message = reason },
             ReadRequest r => new ReadResponse { RequestId = r.RequestId, Status = denied, Message = reason },
             TailRequest r => new TailEntries { RequestId = r.RequestId, Status = denied, Message = reason },
+            StreamInfoRequest r => new StreamInfoResponse { RequestId = r.RequestId, Status = denied, Message = reason },
             TransferLeaderRequest r => new TransferLeaderResponse { RequestId = r.RequestId, Status = denied, Message = reason },
             CompactRequest r => new CompactResponse { RequestId = r.RequestId, Status = denied, Message = reason },
             BackupRequest r => new BackupResponse { RequestId = r.RequestId, Status = denied, Message = reason },

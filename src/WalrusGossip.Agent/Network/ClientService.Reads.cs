@@ -42,6 +42,13 @@ public sealed partial class ClientService
         response.CommitIndex = point.Bound;
         response.FirstIndex = view.FirstIndex;
         response.LastIndex = view.AppliedIndex;
+        if (request.Stream.Length > 0 && request.FromSequence > 0)
+        {
+            ReadStream(response, view, request, point.Bound);
+            Reply(connection, MessageType.ReadResponse, response);
+            return;
+        }
+
         var from = Math.Max(request.FromIndex, 1);
         if (from < view.FirstIndex)
         {
@@ -83,6 +90,40 @@ public sealed partial class ClientService
         Reply(connection, MessageType.ReadResponse, response);
     }
 
+    /// <summary>
+    /// A read of one stream by sequence, through the stream index (O(entries returned)): COMPACTED below the stream's first
+    /// retained sequence, OK with no entries past its last (a consumer polls from there), the usual failures otherwise.
+    /// </summary>
+    private static void ReadStream(ReadResponse response, CommittedLog view, ReadRequest request, ulong bound)
+    {
+        var maxCount = (int)Math.Clamp(request.MaxCount == 0 ? 1000u : request.MaxCount, 1u, MaxReadEntries);
+        var maxBytes = (long)Math.Min(request.MaxBytes == 0 ? 4UL << 20 : request.MaxBytes, MaxReadBytes);
+        var entries = new List<CommittedEntry>();
+        try
+        {
+            view.ReadStream(request.Stream, request.FromSequence, maxCount, maxBytes, entries, upTo: bound);
+            response.Status = ResponseStatus.Ok;
+            AddEntries(response.Entries, entries);
+        }
+        catch (StreamCompactedException e)
+        {
+            response.Status = ResponseStatus.Compacted;
+            response.Message = e.Message;
+        }
+        catch (WalrusGossip.Storage.LogIndexOutOfRangeException e) when (e.IsCompacted)
+        {
+            response.Status = ResponseStatus.Compacted;
+            response.FirstIndex = e.FirstIndex;
+            response.Message = $"index {e.Index} is compacted; the log starts at {e.FirstIndex}";
+        }
+        catch (Exception e) when (e is WalrusGossip.Storage.DamagedEntryException or WalrusGossip.Storage.LogCorruptionException)
+        {
+            response.Entries.Clear();
+            response.Status = ResponseStatus.Unavailable;
+            response.Message = DamagedMessage(e);
+        }
+    }
+
     /// <summary>The client-facing text for a read that reached a damaged record (the SDK then tries another agent).</summary>
     private static string DamagedMessage(Exception e) =>
         $"entry {(e as WalrusGossip.Storage.DamagedEntryException)?.Index ?? (e as WalrusGossip.Storage.LogCorruptionException)?.Index} is damaged on this agent and is being repaired from its peers; read it from another agent";
@@ -116,7 +157,7 @@ public sealed partial class ClientService
     {
         foreach (var e in entries)
         {
-            into.Add(new Entry { Index = e.Index, Term = e.Term, Stream = e.Stream ?? string.Empty, Payload = ByteString.CopyFrom(e.Data.Span) });
+            into.Add(new Entry { Index = e.Index, Term = e.Term, Stream = e.Stream ?? string.Empty, Payload = ByteString.CopyFrom(e.Data.Span), StreamSequence = e.StreamSequence });
         }
     }
 

@@ -15,6 +15,12 @@ public sealed partial class ClientService
         var entries = new List<CommittedEntry>();
         try
         {
+            if (filter is not null)
+            {
+                await TailStreamAsync(connection, request, filter, entries, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
             while (!cancellationToken.IsCancellationRequested)
             {
                 if (_currentLoop() is not { } loop)
@@ -50,6 +56,10 @@ public sealed partial class ClientService
                 }
             }
         }
+        catch (StreamCompactedException e)
+        {
+            await connection.SendAsync(MessageType.TailEntries, new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Compacted, CommitIndex = _currentLoop()?.Committed.AppliedIndex ?? 0, Message = e.Message }, cancellationToken).ConfigureAwait(false);
+        }
         catch (WalrusGossip.Storage.LogIndexOutOfRangeException e) when (e.IsCompacted)
         {
             // Retention deleted what the tail had not sent yet (a reader slower than retention): say so, typed.
@@ -61,6 +71,57 @@ public sealed partial class ClientService
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
         {
+        }
+    }
+
+    /// <summary>
+    /// A tail of one stream, through the stream index: from <c>from_sequence</c> (or the first entry of the stream at or
+    /// after <c>from_index</c>), each wake-up reads only that stream's new entries, whatever else the log holds.
+    /// </summary>
+    private async Task TailStreamAsync(IFrameConnection connection, TailRequest request, string stream, List<CommittedEntry> entries, CancellationToken cancellationToken)
+    {
+        var nextSequence = request.FromSequence;
+        ulong seen = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            if (_currentLoop() is not { } loop)
+            {
+                await connection.SendAsync(MessageType.TailEntries, new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Unavailable, Message = NodeDownMessage }, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            if (seen > 0)
+            {
+                try
+                {
+                    await loop.WaitForAppliedAsync(seen + 1, cancellationToken).WaitAsync(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    continue;
+                }
+            }
+
+            var view = loop.Committed;
+            seen = Math.Max(view.AppliedIndex, 1);
+            if (nextSequence == 0)
+            {
+                nextSequence = view.Streams.SequenceAtOrAfter(stream, Math.Max(request.FromIndex, 1));
+            }
+
+            while (true)
+            {
+                entries.Clear();
+                nextSequence = view.ReadStream(stream, nextSequence, 1000, 1 << 20, entries);
+                if (entries.Count == 0)
+                {
+                    break;
+                }
+
+                var batch = new TailEntries { RequestId = request.RequestId, Status = ResponseStatus.Ok, CommitIndex = view.AppliedIndex };
+                AddEntries(batch.Entries, entries);
+                await connection.SendAsync(MessageType.TailEntries, batch, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 }

@@ -142,6 +142,9 @@ public sealed partial class ClientService : IAsyncDisposable
             case TailRequest tail:
                 _ = TailAsync(connection, tail, cancellationToken);
                 break;
+            case StreamInfoRequest info:
+                _ = StreamInfoAsync(connection, info, principal, cancellationToken);
+                break;
             case StatusRequest status:
                 _ = StatusAsync(connection, status, cancellationToken);
                 break;

@@ -30,6 +30,7 @@ internal readonly record struct ResponseInfo(ulong RequestId, ResponseStatus Sta
         MessageType.ConsistencyCheckResponse when message is ConsistencyCheckResponse r => new(r.RequestId, r.Status, r.LeaderId, string.Empty, r.Message),
         MessageType.KeyringResponse when message is KeyringResponse r => new(r.RequestId, r.Status, 0, string.Empty, r.Message),
         MessageType.AuthResponse when message is AuthResponse r => new(r.RequestId, r.Status, r.LeaderId, string.Empty, r.Message),
+        MessageType.StreamInfoResponse when message is StreamInfoResponse r => new(r.RequestId, r.Status, r.LeaderId, r.LeaderClientAddress, r.Message),
         _ => null,
     };
 
@@ -54,6 +55,7 @@ internal readonly record struct ResponseInfo(ulong RequestId, ResponseStatus Sta
             case ConsistencyCheckRequest r: r.RequestId = requestId; break;
             case KeyringRequest r: r.RequestId = requestId; break;
             case AuthRequest r: r.RequestId = requestId; break;
+            case StreamInfoRequest r: r.RequestId = requestId; break;
             default: throw new ArgumentException($"{request.GetType().Name} is not a client request", nameof(request));
         }
     }

@@ -5,4 +5,5 @@ namespace WalrusGossip.Node;
 /// <param name="Term">Term it was written in.</param>
 /// <param name="Stream">Stream tag, or null when the append named none.</param>
 /// <param name="Data">The application bytes (the append command's payload, without its header).</param>
-public readonly record struct CommittedEntry(ulong Index, ulong Term, string? Stream, ReadOnlyMemory<byte> Data);
+/// <param name="StreamSequence">Its per-stream sequence (<see cref="StreamIndex"/>); 0 when it names no stream.</param>
+public readonly record struct CommittedEntry(ulong Index, ulong Term, string? Stream, ReadOnlyMemory<byte> Data, ulong StreamSequence = 0);

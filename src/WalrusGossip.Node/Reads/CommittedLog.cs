@@ -13,9 +13,10 @@ public sealed class CommittedLog
 {
     private readonly LogStore? _log;
 
-    internal CommittedLog(LogStore? log, ulong appliedIndex, ulong firstIndex, DuplicateSet duplicates)
+    internal CommittedLog(LogStore? log, ulong appliedIndex, ulong firstIndex, DuplicateSet duplicates, StreamIndex? streams = null)
     {
         _log = log;
+        Streams = streams ?? new StreamIndex();
         AppliedIndex = appliedIndex;
         FirstIndex = firstIndex;
         Duplicates = duplicates;
@@ -32,6 +33,76 @@ public sealed class CommittedLog
 
     /// <summary>Duplicate copies of retried appends that readers skip (Raft dissertation §6.3).</summary>
     public DuplicateSet Duplicates { get; }
+
+    /// <summary>
+    /// The node's per-stream index (shared, kept current by the node loop). Pass <see cref="AppliedIndex"/> as the bound
+    /// of its lookups (as <see cref="ReadStream"/> and <see cref="StreamInfo"/> do) so the answer matches this view.
+    /// </summary>
+    public StreamIndex Streams { get; }
+
+    /// <summary>What <paramref name="stream"/> holds as of <see cref="AppliedIndex"/>, or null when it never had an entry.</summary>
+    /// <param name="stream">Stream name.</param>
+    /// <returns>First and last sequence, entries, bytes, first and last log index.</returns>
+    public StreamInfo? StreamInfo(string stream) => Streams.Info(stream, AppliedIndex);
+
+    /// <summary>
+    /// Reads entries of <paramref name="stream"/> from sequence <paramref name="fromSequence"/> through the stream index:
+    /// O(entries returned), whatever the length of the log or the number of other streams' entries (issue 19). Stops
+    /// after <paramref name="maxCount"/> entries, after <paramref name="maxBytes"/> application bytes (at least one entry
+    /// is returned when one exists) or at <paramref name="upTo"/>.
+    /// </summary>
+    /// <param name="stream">Stream name.</param>
+    /// <param name="fromSequence">First stream sequence wanted, at least 1.</param>
+    /// <param name="maxCount">Most entries, at least 1.</param>
+    /// <param name="maxBytes">Application-byte budget, at least 1.</param>
+    /// <param name="into">Receives the entries in sequence order, each with its <see cref="CommittedEntry.StreamSequence"/>.</param>
+    /// <param name="upTo">Last log index to serve (a linearizable read point); at most <see cref="AppliedIndex"/>.</param>
+    /// <returns>The sequence after the last one returned: where the next read continues (<paramref name="fromSequence"/> when nothing was returned).</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A bound is below 1.</exception>
+    /// <exception cref="StreamCompactedException">The sequences from <paramref name="fromSequence"/> are compacted; it carries the first retained sequence.</exception>
+    /// <exception cref="LogCorruptionException">A stored record no longer verifies.</exception>
+    public ulong ReadStream(string stream, ulong fromSequence, int maxCount, long maxBytes, List<CommittedEntry> into, ulong upTo = ulong.MaxValue)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(into);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        fromSequence = Math.Max(fromSequence, 1);
+        if (_log is null)
+        {
+            return fromSequence;
+        }
+
+        var positions = new List<StreamPosition>(Math.Min(maxCount, 1024));
+        var first = Streams.Locate(stream, fromSequence, maxCount, Math.Min(upTo, AppliedIndex), positions);
+        if (first > fromSequence)
+        {
+            throw new StreamCompactedException(stream, fromSequence, first);
+        }
+
+        var next = fromSequence;
+        long bytes = 0;
+        var buffer = new List<LogEntry>(1);
+        foreach (var (sequence, index) in positions)
+        {
+            buffer.Clear();
+            _log.ReadRange(index, 1, long.MaxValue, buffer);
+            if (buffer.Count == 0 || !LogStateMachine.TryDecodeAppend(buffer[0].Payload, out var entryStream, out var data))
+            {
+                break;
+            }
+
+            into.Add(new CommittedEntry(index, buffer[0].Term, entryStream, data, sequence));
+            next = sequence + 1;
+            bytes += data.Length;
+            if (bytes >= maxBytes)
+            {
+                break;
+            }
+        }
+
+        return next;
+    }
 
     /// <summary>
     /// Reads committed application entries from <paramref name="fromIndex"/> up to <see cref="AppliedIndex"/>, skipping
@@ -85,7 +156,7 @@ public sealed class CommittedLog
                     LogStateMachine.TryDecodeAppend(e.Payload, out var entryStream, out var data) &&
                     (stream is null || entryStream == stream))
                 {
-                    into.Add(new CommittedEntry(e.Index, e.Term, entryStream, data));
+                    into.Add(new CommittedEntry(e.Index, e.Term, entryStream, data, entryStream is null ? 0 : Streams.SequenceOf(entryStream, e.Index)));
                     returned++;
                     bytes += data.Length;
                 }

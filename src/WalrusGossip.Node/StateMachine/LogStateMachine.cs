@@ -29,7 +29,8 @@ public enum AppliedKind
 /// <param name="OriginalIndex">The index a client is told its append is at: the entry's own index, or for a duplicate the first copy's.</param>
 /// <param name="ClientId">The append's session id (0 for none, and for internal entries).</param>
 /// <param name="Sequence">The append's sequence number within its session.</param>
-public readonly record struct ApplyOutcome(AppliedKind Kind, ulong OriginalIndex, ulong ClientId = 0, ulong Sequence = 0);
+/// <param name="StreamSequence">The append's per-stream sequence (<see cref="StreamIndex"/>; for a duplicate the first copy's); 0 when it names no stream or is not applied.</param>
+public readonly record struct ApplyOutcome(AppliedKind Kind, ulong OriginalIndex, ulong ClientId = 0, ulong Sequence = 0, ulong StreamSequence = 0);
 
 /// <summary>
 /// The replicated state machine of a WalrusGossip node: everything that is derived from the committed log, applied
@@ -63,7 +64,7 @@ public sealed class LogStateMachine
     public const int DefaultMaxDuplicates = 65_536;
 
     private const uint SnapshotMagic = 0x314D5357; // "WSM1" little-endian
-    private const uint SnapshotVersion = 2; // 2 adds the security policy; 1 is still read (no policy)
+    private const uint SnapshotVersion = 3; // 3 adds the stream index, 2 the security policy; 1 and 2 are still read
 
     private readonly ClientSessionTable _sessions;
     private readonly int _maxDuplicates;
@@ -142,30 +143,35 @@ public sealed class LogStateMachine
             Security = Security.With(change!); // malformed changes are ignored by every replica alike
         }
 
-        if (entry.Type != EntryType.Normal || !AppendCommand.TryDecode(entry.Payload.Span, out var clientId, out var sequence, out var acknowledged, out _))
+        var payload = entry.Payload.Span;
+        if (entry.Type != EntryType.Normal || !AppendCommand.TryDecode(payload, out var clientId, out var sequence, out var acknowledged, out var dataOffset))
         {
             return new ApplyOutcome(AppliedKind.Internal, entry.Index);
         }
 
-        if (clientId == 0)
+        var stream = AppendCommand.StreamOf(payload);
+        if (clientId != 0)
         {
-            return new ApplyOutcome(AppliedKind.Application, entry.Index);
+            _sessions.ForgetBelow(clientId, Math.Min(acknowledged, sequence));
+            switch (_sessions.Check(clientId, sequence, out var first))
+            {
+                case SessionCheck.Duplicate:
+                    AddDuplicate(entry.Index);
+                    return new ApplyOutcome(AppliedKind.Duplicate, first, clientId, sequence, stream is null ? 0 : Streams.SequenceOf(stream, first));
+                case SessionCheck.Expired:
+                    AddDuplicate(entry.Index);
+                    return new ApplyOutcome(AppliedKind.Expired, entry.Index, clientId, sequence);
+            }
+
+            _sessions.Record(clientId, sequence, entry.Index);
         }
 
-        _sessions.ForgetBelow(clientId, Math.Min(acknowledged, sequence));
-        switch (_sessions.Check(clientId, sequence, out var first))
-        {
-            case SessionCheck.Duplicate:
-                AddDuplicate(entry.Index);
-                return new ApplyOutcome(AppliedKind.Duplicate, first, clientId, sequence);
-            case SessionCheck.Expired:
-                AddDuplicate(entry.Index);
-                return new ApplyOutcome(AppliedKind.Expired, entry.Index, clientId, sequence);
-        }
-
-        _sessions.Record(clientId, sequence, entry.Index);
-        return new ApplyOutcome(AppliedKind.Application, entry.Index, clientId, sequence);
+        var streamSequence = stream is null ? 0 : Streams.Append(stream, entry.Index, payload.Length - dataOffset);
+        return new ApplyOutcome(AppliedKind.Application, entry.Index, clientId, sequence, streamSequence);
     }
+
+    /// <summary>The per-stream index as of <see cref="AppliedIndex"/> (issue 19); readers on any thread may use it.</summary>
+    public StreamIndex Streams { get; } = new();
 
     /// <summary>
     /// Decodes the application part of a Normal entry's payload: its stream tag and application bytes (the append
@@ -198,6 +204,7 @@ public sealed class LogStateMachine
     /// <param name="firstRetainedIndex">The log's first retained index after compaction.</param>
     public void PruneBelow(ulong firstRetainedIndex)
     {
+        Streams.TrimBelow(firstRetainedIndex);
         var drop = 0;
         while (drop < _duplicates.Count && _duplicates[drop] < firstRetainedIndex)
         {
@@ -212,9 +219,10 @@ public sealed class LogStateMachine
     }
 
     /// <summary>
-    /// Encodes the whole state as of <see cref="AppliedIndex"/> (little-endian): magic "WSM1", version 2, applied index
-    /// and term, the session table, the duplicate indexes, the security policy (version 2; version 1 snapshots are read
-    /// with an empty one), then a CRC-32C of everything before it.
+    /// Encodes the whole state as of <see cref="AppliedIndex"/> (little-endian): magic "WSM1", version 3, applied index
+    /// and term, the session table, the duplicate indexes, the security policy (from version 2), the stream index (from
+    /// version 3; <see cref="StreamIndex.WriteTo"/>), then a CRC-32C of everything before it. Older versions are read with
+    /// an empty policy or stream index.
     /// </summary>
     /// <returns>The snapshot bytes, for a checkpoint or an InstallSnapshot.</returns>
     public byte[] EncodeSnapshot()
@@ -232,6 +240,7 @@ public sealed class LogStateMachine
         }
 
         (BugDropSecurityFromSnapshots ? SecurityPolicy.Empty : Security).WriteTo(writer);
+        Streams.WriteTo(writer);
 
         var body = writer.Written;
         var bytes = new byte[body.Length + 4];
@@ -265,7 +274,7 @@ public sealed class LogStateMachine
         }
 
         var version = reader.ReadUInt32();
-        if (version is not (1 or SnapshotVersion))
+        if (version is not (1 or 2 or SnapshotVersion))
         {
             throw new StateMachineSnapshotException($"state-machine snapshot version {version} is not supported (this build reads {SnapshotVersion})");
         }
@@ -288,12 +297,14 @@ public sealed class LogStateMachine
         }
 
         var security = version >= 2 ? SecurityPolicy.ReadFrom(ref reader) : SecurityPolicy.Empty;
+        var streams = version >= 3 ? StreamIndex.ReadFrom(ref reader, applied) : new StreamIndex();
         if (reader.Remaining != 0)
         {
             throw new StateMachineSnapshotException($"{reader.Remaining} unexpected bytes after the state");
         }
 
         Security = security;
+        Streams.ReplaceWith(streams);
 
         _sessions.CopyFrom(sessions);
         _duplicates.Clear();

@@ -35,6 +35,21 @@ internal sealed class StateWriter
 
     /// <summary>A u32 length, then the UTF-8 bytes.</summary>
     public void WriteString(string value) => WriteBytes(System.Text.Encoding.UTF8.GetBytes(value));
+
+    /// <summary>An unsigned LEB128 varint: 7 bits per byte, low groups first, high bit set on all but the last (1-10 bytes).</summary>
+    public void WriteVarUInt64(ulong value)
+    {
+        var span = _buffer.GetSpan(10);
+        var n = 0;
+        while (value >= 0x80)
+        {
+            span[n++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+
+        span[n++] = (byte)value;
+        _buffer.Advance(n);
+    }
 }
 
 /// <summary>Reads what <see cref="StateWriter"/> wrote; every read past the end throws <see cref="StateMachineSnapshotException"/>.</summary>
@@ -50,6 +65,28 @@ internal ref struct StateReader(ReadOnlySpan<byte> bytes)
     public ulong ReadUInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
 
     public uint ReadUInt32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
+
+    /// <summary>What <see cref="StateWriter.WriteVarUInt64"/> wrote; a varint longer than 10 bytes or overflowing 64 bits is refused.</summary>
+    public ulong ReadVarUInt64()
+    {
+        ulong value = 0;
+        for (var shift = 0; shift < 64; shift += 7)
+        {
+            var b = Take(1)[0];
+            if (shift == 63 && b > 1)
+            {
+                break;
+            }
+
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return value;
+            }
+        }
+
+        throw new StateMachineSnapshotException("a varint is longer than 64 bits");
+    }
 
     /// <summary>What <see cref="StateWriter.WriteBytes"/> wrote, at most <paramref name="maxLength"/> bytes.</summary>
     public byte[] ReadBytes(int maxLength)

@@ -16,7 +16,7 @@ public sealed class LogStateMachineTests
         Assert.Equal(AppliedKind.Application, sm.Apply(Append(5, client: 7, sequence: 1)).Kind);
         var copy = sm.Apply(Append(9, client: 7, sequence: 1));
 
-        Assert.Equal(new ApplyOutcome(AppliedKind.Duplicate, 5, 7, 1), copy);
+        Assert.Equal(new ApplyOutcome(AppliedKind.Duplicate, 5, 7, 1, StreamSequence: 1), copy); // stream "s": the first copy is its first entry
         Assert.True(sm.IsDuplicate(9));
         Assert.False(sm.IsDuplicate(5));
         Assert.Equal(SessionCheck.Duplicate, sm.CheckSession(7, 1, out var original));

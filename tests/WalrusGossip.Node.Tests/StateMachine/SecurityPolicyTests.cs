@@ -63,19 +63,23 @@ public sealed class SecurityPolicyTests
         Assert.Equal(machine.Security.Digest(), restored.Security.Digest());
         Assert.Equal("dash", Assert.Single(restored.Security.Tokens).Name);
 
-        // Version 1 (before the policy existed): the same layout without the policy section.
+        // Versions 1 (before the policy existed) and 2 (before the stream index): the same layout without those sections.
         var empty = new LogStateMachine();
         empty.Apply(new LogEntry(1, 1, EntryType.NoOp, ReadOnlyMemory<byte>.Empty));
-        var v2 = empty.EncodeSnapshot();
-        var v1 = v2[..^8].ToArray(); // drop the policy's count (4 bytes) and the CRC
-        BinaryPrimitives.WriteUInt32LittleEndian(v1.AsSpan(4), 1);
-        var withCrc = new byte[v1.Length + 4];
-        v1.CopyTo(withCrc, 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(withCrc.AsSpan(v1.Length), WalrusGossip.Storage.Records.Crc32C.Compute(v1));
-        var old = Applied(new SecurityChange(SecurityChangeKind.PutRole, "x", Permission.Read));
-        old.Restore(withCrc);
-        Assert.Empty(old.Security.Roles);
-        Assert.Equal(1UL, old.AppliedIndex);
+        var v3 = empty.EncodeSnapshot();
+        foreach (var (version, drop) in new[] { (1u, 12), (2u, 8) }) // the policy's count (4 bytes), the stream count (4), the CRC (4)
+        {
+            var body = v3[..^drop].ToArray();
+            BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(4), version);
+            var withCrc = new byte[body.Length + 4];
+            body.CopyTo(withCrc, 0);
+            BinaryPrimitives.WriteUInt32LittleEndian(withCrc.AsSpan(body.Length), WalrusGossip.Storage.Records.Crc32C.Compute(body));
+            var old = Applied(new SecurityChange(SecurityChangeKind.PutRole, "x", Permission.Read));
+            old.Restore(withCrc);
+            Assert.Empty(old.Security.Roles);
+            Assert.Equal(0, old.Streams.Count);
+            Assert.Equal(1UL, old.AppliedIndex);
+        }
     }
 
     [Fact]
