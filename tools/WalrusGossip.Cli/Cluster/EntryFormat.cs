@@ -34,6 +34,11 @@ internal static class EntryFormat
             json.WriteString("stream", entry.Stream);
         }
 
+        if (entry.StreamSequence != 0)
+        {
+            json.WriteNumber("streamSequence", entry.StreamSequence);
+        }
+
         json.WriteBase64String("payload", entry.Payload.Span);
         if (TryText(entry.Payload.Span) is { } text)
         {
