@@ -184,7 +184,8 @@ public sealed class NodeOptions
     /// <c>ack-before-fsync</c> (durability none) and <c>truncate-past-checkpoint</c> (retention deletes entries no
     /// checkpoint covers), <c>blind-consistency-hash</c> (the consistency check hashes indexes and terms but not
     /// payloads), <c>checkpoint-drops-security</c> (state-machine snapshots leave out the security policy) and
-    /// <c>uncertified-learner</c> (autopilot adds gossip members as learners without <see cref="INodeTransport.IsPeerCertified"/>).
+    /// <c>uncertified-learner</c> (autopilot adds gossip members as learners without <see cref="INodeTransport.IsPeerCertified"/>)
+    /// and <c>duplicate-takes-stream-sequence</c> (a duplicate copy of a retried append is numbered in its stream).
     /// Empty in production.
     /// </summary>
     public IReadOnlySet<string> InjectedBugs { get; set; } = new HashSet<string>();

@@ -72,6 +72,7 @@ public sealed partial class WalrusNode : IDisposable
         _options = options;
         _stateMachine.BugDropSecurityFromSnapshots = options.InjectedBugs.Contains("checkpoint-drops-security");
         _bugUncertifiedLearner = options.InjectedBugs.Contains("uncertified-learner");
+        _stateMachine.BugDuplicateTakesStreamSequence = options.InjectedBugs.Contains("duplicate-takes-stream-sequence");
         _device = device;
         _transport = transport;
         _clock = clock;

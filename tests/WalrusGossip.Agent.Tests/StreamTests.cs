@@ -86,6 +86,27 @@ public sealed class StreamTests(ITestOutputHelper output)
         }
 
         output.WriteLine(string.Join("; ", before));
+
+        // walrusctl shows the same: stream list --json, stream info, stream read by sequence.
+        string[] connect = ["--endpoints", string.Join(',', all), "--ca", Path.Combine(agents.Certs, "ca.pem")];
+        var list = await AgentProcesses.RunWalrusctlAsync(null, ["stream", "list", "--json", .. connect]);
+        Assert.True(list.ExitCode == 0, list.Output + list.Error);
+        using (var json = System.Text.Json.JsonDocument.Parse(list.Output))
+        {
+            Assert.Equal(before.Select(b => (b.Name, b.LastSequence)), json.RootElement.EnumerateArray().Select(e => (e.GetProperty("name").GetString()!, e.GetProperty("lastSequence").GetUInt64())));
+        }
+
+        var read = await AgentProcesses.RunWalrusctlAsync(null, ["stream", "read", "s2", "--from", "1003", "--count", "2", "--json", .. connect]);
+        Assert.True(read.ExitCode == 0, read.Output + read.Error);
+        using (var json = System.Text.Json.JsonDocument.Parse(read.Output))
+        {
+            Assert.Equal([1003ul, 1004], json.RootElement.EnumerateArray().Select(e => e.GetProperty("streamSequence").GetUInt64()));
+            Assert.Equal(["tail 2", "tail 3"], json.RootElement.EnumerateArray().Select(e => e.GetProperty("payloadText").GetString()));
+        }
+
+        var missing = await AgentProcesses.RunWalrusctlAsync(null, ["stream", "info", "never", .. connect]);
+        Assert.NotEqual(0, missing.ExitCode);
+        Assert.Contains("no entries", missing.Output + missing.Error, StringComparison.Ordinal);
         for (var id = 1; id <= 3; id++)
         {
             await agents.StopAsync(id);

@@ -15,6 +15,7 @@ public sealed class BugDetectionTests
     [InlineData("blind-consistency-hash", 1, 5, 15, "consistency-detect")]
     [InlineData("checkpoint-drops-security", 3, 5, 35, "security-policy")]
     [InlineData("uncertified-learner", 4, 5, 65, "certified-members")]
+    [InlineData("duplicate-takes-stream-sequence", 8, 5, 25, "stream-sequence")]
     public void An_injected_bug_is_reported_as_a_violation(string bug, long seed, int nodes, double simSeconds, string property)
     {
         var options = new SimOptions

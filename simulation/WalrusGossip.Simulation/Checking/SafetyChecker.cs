@@ -37,9 +37,11 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
     private readonly Dictionary<int, ulong> _verifiedCommit = [];
     private readonly Dictionary<int, long> _installs = [];
     private readonly Dictionary<int, (ulong Term, ulong Commit)> _leaderCommit = [];
-    private readonly List<(int Node, ulong Client, ulong Sequence, ulong Index)> _acks = [];
+    private readonly List<(int Node, ulong Client, ulong Sequence, ulong Index, ulong StreamSequence)> _acks = [];
+    private readonly List<(ulong Index, string Heads)> _streamHistory = [(0, string.Empty)];
     private readonly List<(int Node, ulong Applied, List<CommittedEntry> Entries)> _staleReads = [];
     private readonly LogStateMachine _model = new();
+    private readonly Dictionary<ulong, ulong> _modelStreamSequence = [];
     private readonly List<(ulong Index, string Digest)> _policyHistory = [(0, SecurityPolicy.Empty.Digest())];
     private TimeSpan _nextFullCheck = FullCheckInterval;
 
@@ -82,7 +84,8 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
     /// <param name="client">Client id.</param>
     /// <param name="sequence">Sequence.</param>
     /// <param name="index">Acknowledged index.</param>
-    public void Acknowledged(int nodeId, ulong client, ulong sequence, ulong index) => _acks.Add((nodeId, client, sequence, index));
+    /// <param name="streamSequence">The stream sequence the node told the client.</param>
+    public void Acknowledged(int nodeId, ulong client, ulong sequence, ulong index, ulong streamSequence) => _acks.Add((nodeId, client, sequence, index, streamSequence));
 
     /// <summary>A node served a local read of committed entries from its committed view.</summary>
     /// <param name="nodeId">Node.</param>
@@ -99,6 +102,7 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
                 NodeStarted(node);
                 CheckNode(node);
                 CheckSecurityPolicy(node);
+                CheckStreams(node);
             }
         }
     }
@@ -159,6 +163,34 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
                 $"leader n{node.Id} found its committed entries {m.FirstIndex}..{m.LastIndex} differ from n{m.PeerId}'s (hashes {m.LeaderHash:x16}/{m.PeerHash:x16}), but every log agrees with the committed one"));
         }
     }
+
+    /// <summary>
+    /// Issue 19: every node numbers the entries of each stream as the committed log does, from 1 without gaps: its
+    /// streams' last sequences at its applied index equal the reference state machine's at that index (trimming by
+    /// retention and snapshot installs keep sequences, so they are compared whatever each node has compacted).
+    /// </summary>
+    private void CheckStreams(SimNode node)
+    {
+        var process = node.Process!;
+        var applied = process.AppliedIndex;
+        if (applied > _model.AppliedIndex)
+        {
+            return;
+        }
+
+        var at = _streamHistory.FindLastIndex(p => p.Index <= applied);
+        var (index, expected) = _streamHistory[at];
+        var actual = StreamHeads(process.Committed.Streams, applied);
+        if (actual != expected)
+        {
+            sim.Fail("stream-sequence", string.Create(CultureInfo.InvariantCulture,
+                $"n{node.Id} applied through {applied} holds streams [{actual}], but the committed log through {index} gives [{expected}]"));
+        }
+    }
+
+    /// <summary>Each stream's name and last sequence at <paramref name="upTo"/>, by name (streams without an entry by then left out).</summary>
+    private static string StreamHeads(StreamIndex streams, ulong upTo) =>
+        string.Join(' ', streams.List(upTo).Where(s => s.LastSequence > 0).Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Name}:{s.LastSequence}")));
 
     /// <summary>
     /// Issue 18: only nodes holding a node certificate join the Raft configuration. The simulated impostor speaks gossip
@@ -394,6 +426,12 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
             _policyHistory.Add((index, _model.Security.Digest()));
         }
 
+        if (outcome.Kind == AppliedKind.Application && outcome.StreamSequence != 0)
+        {
+            _modelStreamSequence[index] = outcome.StreamSequence;
+            _streamHistory.Add((index, StreamHeads(_model.Streams, index)));
+        }
+
         switch (outcome.Kind)
         {
             case AppliedKind.Application when outcome.ClientId != 0:
@@ -427,7 +465,7 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
         for (var i = 0; i < _acks.Count; i++)
         {
             var ack = _acks[i];
-            var (nodeId, client, sequence, index) = ack;
+            var (nodeId, client, sequence, index, streamSequence) = ack;
             if (index != 0 && index > (ulong)_committed.Count && !final)
             {
                 _acks[waiting++] = ack;
@@ -447,6 +485,13 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
                     $"n{nodeId} acknowledged append ({client}, {sequence}) at index {index}, but the committed log holds its first copy at {(first == 0 ? "no index" : first.ToString(CultureInfo.InvariantCulture))}"));
                 return;
             }
+
+            if (_modelStreamSequence.GetValueOrDefault(index) != streamSequence)
+            {
+                sim.Fail("stream-sequence", string.Create(CultureInfo.InvariantCulture,
+                    $"n{nodeId} told the client of ({client}, {sequence}) at index {index} stream sequence {streamSequence}, but the committed log numbers it {_modelStreamSequence.GetValueOrDefault(index)}"));
+                return;
+            }
         }
 
         _acks.RemoveRange(waiting, _acks.Count - waiting);
@@ -457,10 +502,10 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
                 if (entry.Index > applied || entry.Index > (ulong)_committed.Count || _committed[(int)entry.Index - 1].Term != entry.Term ||
                     _model.IsDuplicate(entry.Index) ||
                     !LogStateMachine.TryDecodeAppend(_entries[(entry.Index, entry.Term)].Payload, out var stream, out var data) ||
-                    stream != entry.Stream || !data.Span.SequenceEqual(entry.Data.Span))
+                    stream != entry.Stream || !data.Span.SequenceEqual(entry.Data.Span) || _modelStreamSequence.GetValueOrDefault(entry.Index) != entry.StreamSequence)
                 {
                     sim.Fail("stale-read", string.Create(CultureInfo.InvariantCulture,
-                        $"n{nodeId} served entry {entry.Index} (term {entry.Term}) as a committed append, but it is not the committed entry, or a duplicate copy, or above its applied index {applied}"));
+                        $"n{nodeId} served entry {entry.Index} (term {entry.Term}, stream sequence {entry.StreamSequence}) as a committed append, but it is not the committed entry, or a duplicate copy, or above its applied index {applied}, or the committed log numbers it {_modelStreamSequence.GetValueOrDefault(entry.Index)} in its stream"));
                     return;
                 }
             }

@@ -101,14 +101,15 @@ internal sealed partial class ClusterSimulation
         switch (op.Kind)
         {
             case OpKind.Append:
-                var payload = AppendCommand.Encode(client.Id, op.Sequence, "sim", op.Data, client.AcknowledgedBelow);
+                // Three streams, picked from the sequence (no random draw), names as long as the single stream before them.
+                var payload = AppendCommand.Encode(client.Id, op.Sequence, StreamOf(op.Sequence), op.Data, client.AcknowledgedBelow);
                 var clientId = client.Id;
                 var sequence = op.Sequence;
                 process.Append(client.Id, op.Sequence, payload, r =>
                 {
                     if (r.Status == RequestStatus.Ok)
                     {
-                        _checker.Acknowledged(node.Id, clientId, sequence, r.Index);
+                        _checker.Acknowledged(node.Id, clientId, sequence, r.Index, r.StreamSequence);
                     }
 
                     Respond(client, op, attempt, r.Status, r.Index, r.LeaderId);
@@ -121,6 +122,10 @@ internal sealed partial class ClusterSimulation
                 throw new InvalidOperationException("stale reads are served off the loop");
         }
     }
+
+    private static readonly string[] Streams = ["sm0", "sm1", "sm2"];
+
+    private static string StreamOf(ulong sequence) => Streams[(int)(sequence % 3)];
 
     /// <summary>A stale read, served as the agent serves it: from the node's committed view, without visiting its loop.</summary>
     private void StaleRead(Client client, Op op, int attempt, SimNode node)
@@ -136,10 +141,24 @@ internal sealed partial class ClusterSimulation
                 view.Read(from, 4, 64 * 1024, null, entries);
                 _checker.StaleRead(node.Id, view.AppliedIndex, entries);
                 Stats.StaleReads++;
+
+                // And the newest few entries of one stream, through the stream index, as a stream read or tail is served.
+                var stream = StreamOf(op.Sequence);
+                if (view.StreamInfo(stream) is { Entries: > 0 } info)
+                {
+                    var byStream = new List<CommittedEntry>();
+                    view.ReadStream(stream, Math.Max(info.FirstSequence, info.LastSequence > 3 ? info.LastSequence - 3 : 1), 4, 64 * 1024, byStream);
+                    _checker.StaleRead(node.Id, view.AppliedIndex, byStream);
+                    Stats.StreamReads++;
+                }
             }
             catch (LogIndexOutOfRangeException e) when (e.IsCompacted)
             {
                 // Deleted by retention after the view was taken: the agent answers Compacted.
+            }
+            catch (StreamCompactedException)
+            {
+                // The stream's oldest entries went with the log's prefix meanwhile: the agent answers Compacted.
             }
             catch (DamagedEntryException)
             {

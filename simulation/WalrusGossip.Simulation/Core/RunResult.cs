@@ -91,6 +91,9 @@ public sealed class RunStats
     /// <summary>Security changes (roles, tokens, grants) the operator's leader applied.</summary>
     public int SecurityChanges { get; set; }
 
+    /// <summary>Stale reads of one stream through the stream index.</summary>
+    public long StreamReads { get; set; }
+
     /// <summary>Gossip key rotations (install, use, remove) the operator completed.</summary>
     public int KeyRotations { get; set; }
 

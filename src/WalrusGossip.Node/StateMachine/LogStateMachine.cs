@@ -108,6 +108,9 @@ public sealed class LogStateMachine
     /// <summary>Injected bug <c>checkpoint-drops-security</c> (simulator only): snapshots carry an empty policy.</summary>
     internal bool BugDropSecurityFromSnapshots { get; set; }
 
+    /// <summary>Injected bug <c>duplicate-takes-stream-sequence</c> (simulator only): a duplicate copy is numbered in its stream too, leaving a gap readers never see filled.</summary>
+    internal bool BugDuplicateTakesStreamSequence { get; set; }
+
     /// <summary>Client sessions currently remembered.</summary>
     public int SessionCount => _sessions.Count;
 
@@ -157,6 +160,11 @@ public sealed class LogStateMachine
             {
                 case SessionCheck.Duplicate:
                     AddDuplicate(entry.Index);
+                    if (BugDuplicateTakesStreamSequence && stream is not null)
+                    {
+                        Streams.Append(stream, entry.Index, payload.Length - dataOffset);
+                    }
+
                     return new ApplyOutcome(AppliedKind.Duplicate, first, clientId, sequence, stream is null ? 0 : Streams.SequenceOf(stream, first));
                 case SessionCheck.Expired:
                     AddDuplicate(entry.Index);
