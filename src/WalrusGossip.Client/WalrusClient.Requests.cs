@@ -344,6 +344,9 @@ public sealed partial class WalrusClient
         MessageType.KeyringRequest => MessageType.KeyringResponse,
         MessageType.AuthRequest => MessageType.AuthResponse,
         MessageType.StreamInfoRequest => MessageType.StreamInfoResponse,
+        MessageType.ConsumerRequest => MessageType.ConsumerResponse,
+        MessageType.FetchRequest => MessageType.FetchResponse,
+        MessageType.AckRequest => MessageType.AckResponse,
         _ => throw new ArgumentOutOfRangeException(nameof(request), request, "not a unary client request"),
     };
 

@@ -185,7 +185,8 @@ public sealed class NodeOptions
     /// checkpoint covers), <c>blind-consistency-hash</c> (the consistency check hashes indexes and terms but not
     /// payloads), <c>checkpoint-drops-security</c> (state-machine snapshots leave out the security policy) and
     /// <c>uncertified-learner</c> (autopilot adds gossip members as learners without <see cref="INodeTransport.IsPeerCertified"/>)
-    /// and <c>duplicate-takes-stream-sequence</c> (a duplicate copy of a retried append is numbered in its stream).
+    /// <c>duplicate-takes-stream-sequence</c> (a duplicate copy of a retried append is numbered in its stream) and
+    /// <c>floor-skips-unacked</c> (a consumer's floor jumps to the highest acknowledged sequence, over entries still unacknowledged).
     /// Empty in production.
     /// </summary>
     public IReadOnlySet<string> InjectedBugs { get; set; } = new HashSet<string>();

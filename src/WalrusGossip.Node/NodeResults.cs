@@ -28,6 +28,9 @@ public enum RequestStatus
 
     /// <summary>No answer came in time (for example a read barrier whose request was lost on the way to the leader); retry.</summary>
     Timeout,
+
+    /// <summary>The named object (a durable consumer) does not exist.</summary>
+    NotFound,
 }
 
 /// <summary>Outcome of <see cref="WalrusNode.Append"/>.</summary>
@@ -35,7 +38,7 @@ public enum RequestStatus
 /// <param name="Index">Committed index when <see cref="RequestStatus.Ok"/>; for a retried append, the original index.</param>
 /// <param name="Term">Term of the committed entry, when known.</param>
 /// <param name="LeaderId">Known leader for <see cref="RequestStatus.NotLeader"/>; 0 when unknown.</param>
-/// <param name="StreamSequence">The entry's per-stream sequence when it names a stream (<see cref="StreamIndex"/>), else 0.</param>
+/// <param name="StreamSequence">The entry's per-stream sequence when it names a stream (<see cref="StreamIndex"/>), else 0; also 0 for a retried append whose first copy retention has already removed.</param>
 public readonly record struct AppendResult(RequestStatus Status, ulong Index, ulong Term, ulong LeaderId, ulong StreamSequence = 0);
 
 /// <summary>Outcome of <see cref="WalrusNode.ReadBarrier"/>.</summary>

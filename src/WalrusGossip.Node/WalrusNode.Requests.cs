@@ -254,6 +254,11 @@ public sealed partial class WalrusNode
             CompleteSecurityChanges();
         }
 
+        if (_pendingConsumerChanges.Count > 0 || _cursors.Count > 0)
+        {
+            CompleteConsumerChanges();
+        }
+
         AbandonReadsOfOlderTerms();
         CheckpointIfDue();
     }

@@ -73,6 +73,7 @@ public sealed partial class WalrusNode : IDisposable
         _stateMachine.BugDropSecurityFromSnapshots = options.InjectedBugs.Contains("checkpoint-drops-security");
         _bugUncertifiedLearner = options.InjectedBugs.Contains("uncertified-learner");
         _stateMachine.BugDuplicateTakesStreamSequence = options.InjectedBugs.Contains("duplicate-takes-stream-sequence");
+        _bugFloorSkipsUnacked = options.InjectedBugs.Contains("floor-skips-unacked");
         _device = device;
         _transport = transport;
         _clock = clock;

@@ -96,6 +96,24 @@ public enum MessageType : ushort
     /// <summary><see cref="Messages.StreamInfoResponse"/>.</summary>
     StreamInfoResponse = 38,
 
+    /// <summary><see cref="Messages.ConsumerRequest"/>.</summary>
+    ConsumerRequest = 50,
+
+    /// <summary><see cref="Messages.ConsumerResponse"/>.</summary>
+    ConsumerResponse = 51,
+
+    /// <summary><see cref="Messages.FetchRequest"/>.</summary>
+    FetchRequest = 52,
+
+    /// <summary><see cref="Messages.FetchResponse"/>.</summary>
+    FetchResponse = 53,
+
+    /// <summary><see cref="Messages.AckRequest"/>.</summary>
+    AckRequest = 54,
+
+    /// <summary><see cref="Messages.AckResponse"/>.</summary>
+    AckResponse = 55,
+
     /// <summary><see cref="Messages.RaftEnvelope"/>.</summary>
     RaftEnvelope = 40,
 

@@ -239,6 +239,7 @@ public static class RaftMessageMapper
         EntryType.NoOp => RaftEntryType.NoOp,
         EntryType.CheckpointMarker => RaftEntryType.CheckpointMarker,
         EntryType.Security => RaftEntryType.Security,
+        EntryType.Consumer => RaftEntryType.Consumer,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown entry type"),
     };
 
@@ -249,6 +250,7 @@ public static class RaftMessageMapper
         RaftEntryType.NoOp => EntryType.NoOp,
         RaftEntryType.CheckpointMarker => EntryType.CheckpointMarker,
         RaftEntryType.Security => EntryType.Security,
+        RaftEntryType.Consumer => EntryType.Consumer,
         _ => throw Malformed($"unknown Raft entry type {(int)type}"),
     };
 

@@ -28,4 +28,10 @@ public enum EntryType : byte
     /// in log order; opaque to Raft. Readers of the log skip it like the other internal entries.
     /// </summary>
     Security = 5,
+
+    /// <summary>
+    /// A change of a durable stream consumer (created, deleted, or its acknowledged position moved), applied by every
+    /// replica's state machine in log order; opaque to Raft and skipped by readers.
+    /// </summary>
+    Consumer = 6,
 }

@@ -93,14 +93,14 @@ public sealed partial class RaftNode
 
     /// <summary>Proposes one application entry (paper §5.3). Entries proposed between two <see cref="GetReady"/> calls are sent to followers as one batch.</summary>
     /// <param name="payload">The entry bytes; at most <see cref="RaftOptions.MaxEntryPayloadBytes"/>. Not copied: do not mutate after proposing.</param>
-    /// <param name="type"><see cref="EntryType.Normal"/>, <see cref="EntryType.CheckpointMarker"/> or <see cref="EntryType.Security"/>.</param>
+    /// <param name="type"><see cref="EntryType.Normal"/>, <see cref="EntryType.CheckpointMarker"/>, <see cref="EntryType.Security"/> or <see cref="EntryType.Consumer"/>.</param>
     /// <returns>Accepted with the entry's index and term, or why it was refused.</returns>
     /// <exception cref="ArgumentException"><paramref name="type"/> is ConfigChange or NoOp (use <see cref="ProposeConfigChange"/>).</exception>
     public ProposalResult Propose(ReadOnlyMemory<byte> payload, EntryType type = EntryType.Normal)
     {
-        if (type is not (EntryType.Normal or EntryType.CheckpointMarker or EntryType.Security))
+        if (type is not (EntryType.Normal or EntryType.CheckpointMarker or EntryType.Security or EntryType.Consumer))
         {
-            throw new ArgumentException("Only Normal, CheckpointMarker and Security entries can be proposed directly.", nameof(type));
+            throw new ArgumentException("Only Normal, CheckpointMarker, Security and Consumer entries can be proposed directly.", nameof(type));
         }
 
         var refusal = CheckProposal((ulong)payload.Length, payload.Length);

@@ -105,6 +105,12 @@ internal static class MessageSamples
             [MessageType.AuthResponse] = new AuthResponse { RequestId = 14, Status = ResponseStatus.PermissionDenied, Message = "denied", Index = 7, Token = "wt_x", Caller = "token:dash", CallerRoles = { "reader" }, Roles = { new AuthRole { Name = "reader", Permissions = { "read" } } }, Tokens = { new AuthPrincipal { Name = "dash", Roles = { "reader" } } } },
             [MessageType.StreamInfoRequest] = new StreamInfoRequest { RequestId = 15, Stream = "orders", Consistency = ReadConsistency.Stale },
             [MessageType.StreamInfoResponse] = new StreamInfoResponse { RequestId = 15, Status = ResponseStatus.Ok, AppliedIndex = 90, Streams = { new StreamDescription { Name = "orders", FirstSequence = 3, LastSequence = 40, Entries = 38, Bytes = 4096, FirstIndex = 12, LastIndex = 88 } } },
+            [MessageType.ConsumerRequest] = new ConsumerRequest { RequestId = 16, Action = ConsumerAction.Create, Stream = "orders", Name = "billing", AckTimeoutMs = 5000, StartSequence = 3 },
+            [MessageType.ConsumerResponse] = new ConsumerResponse { RequestId = 16, Status = ResponseStatus.Ok, LeaderId = 2, Consumers = { new ConsumerDescription { Stream = "orders", Name = "billing", AckFloor = 9, AckTimeoutMs = 5000, Pending = 2, Redeliveries = 1, LastSequence = 40 } } },
+            [MessageType.FetchRequest] = new FetchRequest { RequestId = 17, Stream = "orders", Consumer = "billing", Instance = 7, MaxCount = 10, MaxWaitMs = 500 },
+            [MessageType.FetchResponse] = new FetchResponse { RequestId = 17, Status = ResponseStatus.Ok, Term = 4, Entries = { new Entry { Index = 12, Term = 3, Stream = "orders", StreamSequence = 10, Payload = ByteString.CopyFrom(1, 2) } }, DeliveryCounts = { 1 } },
+            [MessageType.AckRequest] = new AckRequest { RequestId = 18, Stream = "orders", Consumer = "billing", Instance = 7, UpToSequence = 10 },
+            [MessageType.AckResponse] = new AckResponse { RequestId = 18, Status = ResponseStatus.Ok, AckFloor = 10 },
             [MessageType.RaftEnvelope] = raft,
             [MessageType.GossipStream] = new GossipStream { FromAddress = "127.0.0.1:7301", Payload = ByteString.CopyFrom(1, 2, 3, 4, 5) },
         };

@@ -38,7 +38,12 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
     private readonly Dictionary<int, long> _installs = [];
     private readonly Dictionary<int, (ulong Term, ulong Commit)> _leaderCommit = [];
     private readonly List<(int Node, ulong Client, ulong Sequence, ulong Index, ulong StreamSequence)> _acks = [];
-    private readonly List<(ulong Index, string Heads)> _streamHistory = [(0, string.Empty)];
+    private readonly List<(ulong Index, string Heads, string Consumers)> _streamHistory = [(0, string.Empty, string.Empty)];
+    private readonly HashSet<ulong> _consumerProcessed = [];
+    private readonly Dictionary<ulong, SortedSet<ulong>> _consumerHeld = [];
+    private readonly Dictionary<ulong, ulong> _lastFirstDelivery = [];
+    private ulong _consumerLostBefore;
+    private ulong _consumerCheckedTo;
     private readonly List<(int Node, ulong Applied, List<CommittedEntry> Entries)> _staleReads = [];
     private readonly LogStateMachine _model = new();
     private readonly Dictionary<ulong, ulong> _modelStreamSequence = [];
@@ -68,6 +73,7 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
     {
         FullCheck();
         CheckAcks(final: true);
+        CheckConsumerFinal();
     }
 
     /// <summary>A node (re)started: its mirror restarts from an empty log.</summary>
@@ -84,7 +90,7 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
     /// <param name="client">Client id.</param>
     /// <param name="sequence">Sequence.</param>
     /// <param name="index">Acknowledged index.</param>
-    /// <param name="streamSequence">The stream sequence the node told the client.</param>
+    /// <param name="streamSequence">The stream sequence the node told the client; <see cref="ulong.MaxValue"/> for "unknown, the first copy was compacted" (not checked).</param>
     public void Acknowledged(int nodeId, ulong client, ulong sequence, ulong index, ulong streamSequence) => _acks.Add((nodeId, client, sequence, index, streamSequence));
 
     /// <summary>A node served a local read of committed entries from its committed view.</summary>
@@ -105,6 +111,8 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
                 CheckStreams(node);
             }
         }
+
+        CheckConsumerFinal(); // also every full check: the floor only ever covers acknowledged deliveries
     }
 
     /// <summary>
@@ -179,13 +187,102 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
         }
 
         var at = _streamHistory.FindLastIndex(p => p.Index <= applied);
-        var (index, expected) = _streamHistory[at];
+        var (index, expected, expectedConsumers) = _streamHistory[at];
         var actual = StreamHeads(process.Committed.Streams, applied);
         if (actual != expected)
         {
             sim.Fail("stream-sequence", string.Create(CultureInfo.InvariantCulture,
                 $"n{node.Id} applied through {applied} holds streams [{actual}], but the committed log through {index} gives [{expected}]"));
+            return;
         }
+
+        var consumers = process.Consumers.Describe();
+        if (consumers != expectedConsumers)
+        {
+            sim.Fail("consumer-position", string.Create(CultureInfo.InvariantCulture,
+                $"n{node.Id} applied through {applied} holds consumer positions [{consumers}], but the committed log through {index} gives [{expectedConsumers}]"));
+        }
+    }
+
+    /// <summary>
+    /// A consumer instance was handed <paramref name="result"/> by leader n<paramref name="nodeId"/>: every delivery is
+    /// the committed entry of that stream sequence, and within one leadership first deliveries go up in sequence order.
+    /// </summary>
+    /// <param name="nodeId">The leader.</param>
+    /// <param name="instance">The instance.</param>
+    /// <param name="result">What it was given.</param>
+    public void ConsumerDelivered(int nodeId, ulong instance, ConsumerFetchResult result)
+    {
+        _consumerLostBefore = Math.Max(_consumerLostBefore, result.CompactedBefore);
+        foreach (var d in result.Deliveries)
+        {
+            if (d.Index == 0 || d.Index > (ulong)_committed.Count || _modelStreamSequence.GetValueOrDefault(d.Index) != d.Sequence ||
+                !LogStateMachine.TryDecodeAppend(_entries[(d.Index, _committed[(int)d.Index - 1].Term)].Payload, out var stream, out _) || stream != "sm0")
+            {
+                sim.Fail("consumer-delivery", string.Create(CultureInfo.InvariantCulture,
+                    $"leader n{nodeId} gave instance {instance} sequence {d.Sequence} at index {d.Index}, which is not that committed entry of stream sm0"));
+                return;
+            }
+
+            if (d.DeliveryCount == 1)
+            {
+                if (_lastFirstDelivery.TryGetValue(result.Term, out var last) && d.Sequence <= last)
+                {
+                    sim.Fail("consumer-order", string.Create(CultureInfo.InvariantCulture,
+                        $"leader n{nodeId} of term {result.Term} first delivered sequence {d.Sequence} after sequence {last}"));
+                    return;
+                }
+
+                _lastFirstDelivery[result.Term] = d.Sequence;
+            }
+
+            if (!_consumerHeld.TryGetValue(instance, out var held))
+            {
+                _consumerHeld[instance] = held = [];
+            }
+
+            held.Add(d.Sequence);
+        }
+    }
+
+    /// <summary>A leader took instance <paramref name="instance"/>'s cumulative ack: what it was given up to <paramref name="upTo"/> is processed.</summary>
+    /// <param name="instance">The instance (incarnation) that acknowledged.</param>
+    /// <param name="upTo">Highest sequence acknowledged.</param>
+    public void ConsumerAcked(ulong instance, ulong upTo)
+    {
+        if (_consumerHeld.TryGetValue(instance, out var held))
+        {
+            while (held.Count > 0 && held.Min <= upTo)
+            {
+                _consumerProcessed.Add(held.Min);
+                held.Remove(held.Min);
+            }
+        }
+    }
+
+    /// <summary>
+    /// End of run: every sequence at or below the consumer's replicated ack floor was delivered to an instance that then
+    /// acknowledged it (at-least-once processing), unless retention removed it before any delivery.
+    /// </summary>
+    private void CheckConsumerFinal()
+    {
+        if (_model.Consumers.Find("sm0", "c1") is not { } consumer)
+        {
+            return;
+        }
+
+        sim.Stats.ConsumerAckFloor = consumer.AckFloor;
+        for (var s = Math.Max(_consumerCheckedTo + 1, _consumerLostBefore); s <= consumer.AckFloor; s++)
+        {
+            if (!_consumerProcessed.Contains(s))
+            {
+                sim.Fail("consumer-at-least-once", string.Create(CultureInfo.InvariantCulture,
+                    $"the consumer's replicated ack floor is {consumer.AckFloor}, but sequence {s} of sm0 was never acknowledged by an instance it was delivered to"));
+                return;
+            }
+        }
+
+        _consumerCheckedTo = Math.Max(_consumerCheckedTo, consumer.AckFloor);
     }
 
     /// <summary>Each stream's name and last sequence at <paramref name="upTo"/>, by name (streams without an entry by then left out).</summary>
@@ -429,7 +526,13 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
         if (outcome.Kind == AppliedKind.Application && outcome.StreamSequence != 0)
         {
             _modelStreamSequence[index] = outcome.StreamSequence;
-            _streamHistory.Add((index, StreamHeads(_model.Streams, index)));
+            _streamHistory.Add((index, StreamHeads(_model.Streams, index), _streamHistory[^1].Consumers));
+        }
+
+        if (entry.Type == EntryType.Consumer)
+        {
+            var consumers = _model.Consumers.Describe();
+            _streamHistory.Add((index, _streamHistory[^1].Heads, consumers));
         }
 
         switch (outcome.Kind)
@@ -486,7 +589,7 @@ internal sealed class SafetyChecker(ClusterSimulation sim)
                 return;
             }
 
-            if (_modelStreamSequence.GetValueOrDefault(index) != streamSequence)
+            if (streamSequence != ulong.MaxValue && _modelStreamSequence.GetValueOrDefault(index) != streamSequence)
             {
                 sim.Fail("stream-sequence", string.Create(CultureInfo.InvariantCulture,
                     $"n{nodeId} told the client of ({client}, {sequence}) at index {index} stream sequence {streamSequence}, but the committed log numbers it {_modelStreamSequence.GetValueOrDefault(index)}"));

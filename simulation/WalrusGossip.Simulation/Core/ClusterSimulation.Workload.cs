@@ -109,7 +109,9 @@ internal sealed partial class ClusterSimulation
                 {
                     if (r.Status == RequestStatus.Ok)
                     {
-                        _checker.Acknowledged(node.Id, clientId, sequence, r.Index, r.StreamSequence);
+                        // A retried append whose first copy retention already removed is told stream sequence 0 (unknown).
+                        var compacted = node.Process is { } p && p.LocalLog.FirstIndex > r.Index;
+                        _checker.Acknowledged(node.Id, clientId, sequence, r.Index, compacted && r.StreamSequence == 0 ? ulong.MaxValue : r.StreamSequence);
                     }
 
                     Respond(client, op, attempt, r.Status, r.Index, r.LeaderId);

@@ -87,6 +87,7 @@ internal sealed partial class ClusterSimulation : INodeClock
         }
 
         StartWorkload();
+        StartConsumers();
         StartFaultSchedule();
         var end = TimeSpan.FromSeconds(_options.SimSeconds);
         while (_violation is null && _queue.TryDequeue(out var e, out _))

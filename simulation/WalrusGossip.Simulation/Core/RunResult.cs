@@ -91,6 +91,15 @@ public sealed class RunStats
     /// <summary>Security changes (roles, tokens, grants) the operator's leader applied.</summary>
     public int SecurityChanges { get; set; }
 
+    /// <summary>Entries the durable consumer's instances were handed (first deliveries and redeliveries).</summary>
+    public long ConsumerDeliveries { get; set; }
+
+    /// <summary>Of those, deliveries after an ack timeout (or to a new leader's instances again).</summary>
+    public long ConsumerRedeliveries { get; set; }
+
+    /// <summary>Highest replicated ack floor of the consumer at the end.</summary>
+    public ulong ConsumerAckFloor { get; set; }
+
     /// <summary>Stale reads of one stream through the stream index.</summary>
     public long StreamReads { get; set; }
 

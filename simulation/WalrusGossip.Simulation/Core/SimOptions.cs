@@ -57,7 +57,7 @@ public sealed record SimOptions
     public IReadOnlySet<string> InjectedBugs { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
     /// <summary>Bug names <c>--inject-bug</c> accepts.</summary>
-    public static IReadOnlyList<string> KnownBugs { get; } = ["commit-previous-term", "ack-before-fsync", "double-vote", "skip-truncate-on-conflict", "truncate-past-checkpoint", "two-config-changes", "blind-consistency-hash", "checkpoint-drops-security", "uncertified-learner", "duplicate-takes-stream-sequence"];
+    public static IReadOnlyList<string> KnownBugs { get; } = ["commit-previous-term", "ack-before-fsync", "double-vote", "skip-truncate-on-conflict", "truncate-past-checkpoint", "two-config-changes", "blind-consistency-hash", "checkpoint-drops-security", "uncertified-learner", "duplicate-takes-stream-sequence", "floor-skips-unacked"];
 
     /// <summary>The <c>--faults</c> spelling of <paramref name="faults"/>.</summary>
     /// <param name="faults">Fault families.</param>

@@ -33,6 +33,10 @@ public sealed partial class ClientService
             ReadRequest r => Need(Permission.Read, StreamOf(r.Stream)),
             TailRequest t => Need(Permission.Tail, StreamOf(t.Stream)),
             StreamInfoRequest i => i.Stream.Length == 0 ? null : Need(Permission.Read, i.Stream), // a listing shows only readable streams
+            ConsumerRequest { Action: ConsumerAction.Create or ConsumerAction.Delete } => Need(Permission.Admin, null),
+            ConsumerRequest c => c.Stream.Length == 0 ? null : Need(Permission.Read, c.Stream), // a listing shows only readable streams' consumers
+            FetchRequest f => Need(Permission.Read, f.Stream),
+            AckRequest a => Need(Permission.Read, a.Stream),
             StatusRequest or MembersRequest => null, // cluster health: any authenticated client
             AuthRequest { Change: AuthChange.List } => null, // shows the caller its own identity; the listing needs admin (below)
             _ => Need(Permission.Admin, null),
@@ -50,6 +54,9 @@ public sealed partial class ClientService
             ReadRequest r => new ReadResponse { RequestId = r.RequestId, Status = denied, Message = reason },
             TailRequest r => new TailEntries { RequestId = r.RequestId, Status = denied, Message = reason },
             StreamInfoRequest r => new StreamInfoResponse { RequestId = r.RequestId, Status = denied, Message = reason },
+            ConsumerRequest r => new ConsumerResponse { RequestId = r.RequestId, Status = denied, Message = reason },
+            FetchRequest r => new FetchResponse { RequestId = r.RequestId, Status = denied, Message = reason },
+            AckRequest r => new AckResponse { RequestId = r.RequestId, Status = denied, Message = reason },
             TransferLeaderRequest r => new TransferLeaderResponse { RequestId = r.RequestId, Status = denied, Message = reason },
             CompactRequest r => new CompactResponse { RequestId = r.RequestId, Status = denied, Message = reason },
             BackupRequest r => new BackupResponse { RequestId = r.RequestId, Status = denied, Message = reason },

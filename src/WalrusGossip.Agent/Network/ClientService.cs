@@ -145,6 +145,15 @@ public sealed partial class ClientService : IAsyncDisposable
             case StreamInfoRequest info:
                 _ = StreamInfoAsync(connection, info, principal, cancellationToken);
                 break;
+            case ConsumerRequest consumer:
+                _ = ConsumerAsync(connection, consumer, principal);
+                break;
+            case FetchRequest fetch:
+                _ = FetchAsync(connection, fetch, cancellationToken);
+                break;
+            case AckRequest ack:
+                _ = AckAsync(connection, ack);
+                break;
             case StatusRequest status:
                 _ = StatusAsync(connection, status, cancellationToken);
                 break;

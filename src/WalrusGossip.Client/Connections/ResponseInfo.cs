@@ -31,6 +31,9 @@ internal readonly record struct ResponseInfo(ulong RequestId, ResponseStatus Sta
         MessageType.KeyringResponse when message is KeyringResponse r => new(r.RequestId, r.Status, 0, string.Empty, r.Message),
         MessageType.AuthResponse when message is AuthResponse r => new(r.RequestId, r.Status, r.LeaderId, string.Empty, r.Message),
         MessageType.StreamInfoResponse when message is StreamInfoResponse r => new(r.RequestId, r.Status, r.LeaderId, r.LeaderClientAddress, r.Message),
+        MessageType.ConsumerResponse when message is ConsumerResponse r => new(r.RequestId, r.Status, r.LeaderId, r.LeaderClientAddress, r.Message),
+        MessageType.FetchResponse when message is FetchResponse r => new(r.RequestId, r.Status, r.LeaderId, r.LeaderClientAddress, r.Message),
+        MessageType.AckResponse when message is AckResponse r => new(r.RequestId, r.Status, r.LeaderId, r.LeaderClientAddress, r.Message),
         _ => null,
     };
 
@@ -56,6 +59,9 @@ internal readonly record struct ResponseInfo(ulong RequestId, ResponseStatus Sta
             case KeyringRequest r: r.RequestId = requestId; break;
             case AuthRequest r: r.RequestId = requestId; break;
             case StreamInfoRequest r: r.RequestId = requestId; break;
+            case ConsumerRequest r: r.RequestId = requestId; break;
+            case FetchRequest r: r.RequestId = requestId; break;
+            case AckRequest r: r.RequestId = requestId; break;
             default: throw new ArgumentException($"{request.GetType().Name} is not a client request", nameof(request));
         }
     }

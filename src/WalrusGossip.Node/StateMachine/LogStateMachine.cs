@@ -64,7 +64,7 @@ public sealed class LogStateMachine
     public const int DefaultMaxDuplicates = 65_536;
 
     private const uint SnapshotMagic = 0x314D5357; // "WSM1" little-endian
-    private const uint SnapshotVersion = 3; // 3 adds the stream index, 2 the security policy; 1 and 2 are still read
+    private const uint SnapshotVersion = 4; // 4 adds the consumers, 3 the stream index, 2 the security policy; 1-3 are still read
 
     private readonly ClientSessionTable _sessions;
     private readonly int _maxDuplicates;
@@ -105,6 +105,15 @@ public sealed class LogStateMachine
 
     private SecurityPolicy _security = SecurityPolicy.Empty;
 
+    /// <summary>The durable consumers and their acknowledged positions as of <see cref="AppliedIndex"/> (immutable; safe to read from any thread).</summary>
+    public ConsumerTable Consumers
+    {
+        get => Volatile.Read(ref _consumers);
+        private set => Volatile.Write(ref _consumers, value);
+    }
+
+    private ConsumerTable _consumers = ConsumerTable.Empty;
+
     /// <summary>Injected bug <c>checkpoint-drops-security</c> (simulator only): snapshots carry an empty policy.</summary>
     internal bool BugDropSecurityFromSnapshots { get; set; }
 
@@ -144,6 +153,11 @@ public sealed class LogStateMachine
         if (entry.Type == EntryType.Security && SecurityChange.TryDecode(entry.Payload.Span, out var change))
         {
             Security = Security.With(change!); // malformed changes are ignored by every replica alike
+        }
+
+        if (entry.Type == EntryType.Consumer && ConsumerChange.TryDecode(entry.Payload.Span, out var consumerChange))
+        {
+            Consumers = Consumers.With(consumerChange!, entry.Index);
         }
 
         var payload = entry.Payload.Span;
@@ -227,10 +241,10 @@ public sealed class LogStateMachine
     }
 
     /// <summary>
-    /// Encodes the whole state as of <see cref="AppliedIndex"/> (little-endian): magic "WSM1", version 3, applied index
+    /// Encodes the whole state as of <see cref="AppliedIndex"/> (little-endian): magic "WSM1", version 4, applied index
     /// and term, the session table, the duplicate indexes, the security policy (from version 2), the stream index (from
-    /// version 3; <see cref="StreamIndex.WriteTo"/>), then a CRC-32C of everything before it. Older versions are read with
-    /// an empty policy or stream index.
+    /// version 3; <see cref="StreamIndex.WriteTo"/>), the consumers (from version 4), then a CRC-32C of everything before
+    /// it. Older versions are read with an empty policy, stream index or consumer table.
     /// </summary>
     /// <returns>The snapshot bytes, for a checkpoint or an InstallSnapshot.</returns>
     public byte[] EncodeSnapshot()
@@ -249,6 +263,7 @@ public sealed class LogStateMachine
 
         (BugDropSecurityFromSnapshots ? SecurityPolicy.Empty : Security).WriteTo(writer);
         Streams.WriteTo(writer);
+        Consumers.WriteTo(writer);
 
         var body = writer.Written;
         var bytes = new byte[body.Length + 4];
@@ -282,7 +297,7 @@ public sealed class LogStateMachine
         }
 
         var version = reader.ReadUInt32();
-        if (version is not (1 or 2 or SnapshotVersion))
+        if (version is not (1 or 2 or 3 or SnapshotVersion))
         {
             throw new StateMachineSnapshotException($"state-machine snapshot version {version} is not supported (this build reads {SnapshotVersion})");
         }
@@ -306,6 +321,7 @@ public sealed class LogStateMachine
 
         var security = version >= 2 ? SecurityPolicy.ReadFrom(ref reader) : SecurityPolicy.Empty;
         var streams = version >= 3 ? StreamIndex.ReadFrom(ref reader, applied) : new StreamIndex();
+        var consumers = version >= 4 ? ConsumerTable.ReadFrom(ref reader) : ConsumerTable.Empty;
         if (reader.Remaining != 0)
         {
             throw new StateMachineSnapshotException($"{reader.Remaining} unexpected bytes after the state");
@@ -313,6 +329,7 @@ public sealed class LogStateMachine
 
         Security = security;
         Streams.ReplaceWith(streams);
+        Consumers = consumers;
 
         _sessions.CopyFrom(sessions);
         _duplicates.Clear();

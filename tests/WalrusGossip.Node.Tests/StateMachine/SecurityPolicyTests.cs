@@ -63,13 +63,13 @@ public sealed class SecurityPolicyTests
         Assert.Equal(machine.Security.Digest(), restored.Security.Digest());
         Assert.Equal("dash", Assert.Single(restored.Security.Tokens).Name);
 
-        // Versions 1 (before the policy existed) and 2 (before the stream index): the same layout without those sections.
+        // Versions 1 (before the policy existed), 2 (before the stream index) and 3 (before consumers): the same layout without those sections.
         var empty = new LogStateMachine();
         empty.Apply(new LogEntry(1, 1, EntryType.NoOp, ReadOnlyMemory<byte>.Empty));
-        var v3 = empty.EncodeSnapshot();
-        foreach (var (version, drop) in new[] { (1u, 12), (2u, 8) }) // the policy's count (4 bytes), the stream count (4), the CRC (4)
+        var v4 = empty.EncodeSnapshot();
+        foreach (var (version, drop) in new[] { (1u, 16), (2u, 12), (3u, 8) }) // the policy's count (4 bytes), the stream count (4), the consumer count (4), the CRC (4)
         {
-            var body = v3[..^drop].ToArray();
+            var body = v4[..^drop].ToArray();
             BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(4), version);
             var withCrc = new byte[body.Length + 4];
             body.CopyTo(withCrc, 0);

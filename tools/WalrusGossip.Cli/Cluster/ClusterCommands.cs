@@ -14,6 +14,7 @@ internal static class ClusterCommands
         root.Subcommands.Add(ReadCommands.CreateRead(console, connection));
         root.Subcommands.Add(ReadCommands.CreateTail(console, connection));
         root.Subcommands.Add(StreamCommands.Create(console, connection));
+        root.Subcommands.Add(ConsumerCommands.Create(console, connection));
         root.Subcommands.Add(InfoCommands.CreateStatus(console, connection));
         root.Subcommands.Add(InfoCommands.CreateMembers(console, connection));
         root.Subcommands.Add(InfoCommands.CreateTransferLeader(console, connection));
