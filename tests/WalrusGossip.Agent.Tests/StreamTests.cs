@@ -7,7 +7,7 @@ namespace WalrusGossip.Agent.Tests;
 public sealed class StreamTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task Streams_number_their_entries_read_and_tail_by_sequence_and_show_the_same_info_on_every_agent_after_a_whole_cluster_restart()
+    public async Task Streams_number_their_entries_read_and_tail_by_sequence_and_show_the_same_info_and_consumer_positions_on_every_agent_after_a_whole_cluster_restart()
     {
         await using var agents = new AgentProcesses();
         agents.Reserve(3);
@@ -79,10 +79,28 @@ public sealed class StreamTests(ITestOutputHelper output)
             Assert.Equal(Enumerable.Range(0, 5).Select(i => $"tail {i}"), tailed.Select(e => Encoding.UTF8.GetString(e.Payload.Span)));
         }
 
+        // A durable consumer of s1 that processed (and acknowledged) its first 700 entries.
         IReadOnlyList<StreamInfo> before;
         await using (var client = agents.NewClient(all))
         {
             before = await client.ListStreamsAsync(cancellationToken: TestContext.Current.CancellationToken);
+            await client.CreateConsumerAsync("s1", "audit", TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
+            var taken = 0;
+            await foreach (var consumed in client.ConsumeAsync("s1", "audit", batch: 100, TestContext.Current.CancellationToken))
+            {
+                Assert.Equal((ulong)++taken, consumed.Entry.StreamSequence);
+                if (taken == 700)
+                {
+                    Assert.Equal(700ul, await client.AckAsync("s1", "audit", 700, TestContext.Current.CancellationToken));
+                    break;
+                }
+            }
+
+            await AgentProcesses.EventuallyAsync(async () => (await client.GetConsumerInfoAsync("s1", "audit", TestContext.Current.CancellationToken)).AckFloor == 700 ? this : null,
+                TimeSpan.FromSeconds(10), "the consumer's floor to replicate");
+            var consumers = await AgentProcesses.RunWalrusctlAsync(null, ["consumer", "list", "--json", "--endpoints", string.Join(',', all), "--ca", Path.Combine(agents.Certs, "ca.pem")]);
+            Assert.True(consumers.ExitCode == 0, consumers.Output + consumers.Error);
+            Assert.Contains("\"ackFloor\": 700", consumers.Output, StringComparison.Ordinal);
         }
 
         output.WriteLine(string.Join("; ", before));
@@ -127,6 +145,25 @@ public sealed class StreamTests(ITestOutputHelper output)
                 return streams.SequenceEqual(before) ? streams : null;
             }, TimeSpan.FromSeconds(30), $"agent {id} to show the streams it showed before the restart");
             Assert.Equal(before, after);
+            var consumer = await AgentProcesses.EventuallyAsync(async () =>
+            {
+                var c = await one.GetConsumerInfoAsync("s1", "audit", TestContext.Current.CancellationToken);
+                return c.AckFloor == 700 ? c : null;
+            }, TimeSpan.FromSeconds(30), $"agent {id} to hold the consumer's position");
+            Assert.Equal((1001ul, TimeSpan.FromSeconds(30)), (consumer.LastSequence, consumer.AckTimeout));
+        }
+
+        // The consumer resumes after its position on the new leader.
+        await using (var client = agents.NewClient(all))
+        {
+            await foreach (var consumed in client.ConsumeAsync("s1", "audit", batch: 10, TestContext.Current.CancellationToken))
+            {
+                Assert.Equal(701ul, consumed.Entry.StreamSequence);
+                break;
+            }
+
+            await Assert.ThrowsAsync<WalrusNotFoundException>(() => client.GetConsumerInfoAsync("s1", "nobody", TestContext.Current.CancellationToken));
+            await Assert.ThrowsAsync<WalrusInvalidArgumentException>(() => client.CreateConsumerAsync("s1", "bad name!", cancellationToken: TestContext.Current.CancellationToken));
         }
     }
 }
