@@ -241,6 +241,7 @@ public sealed partial class WalrusNode
                 continue;
             }
 
+            cursor.Replicated = state.AckFloor;
             if (cursor.ProposedIndex != 0 && cursor.ProposedIndex <= _applied)
             {
                 cursor.ProposedIndex = 0;

@@ -124,6 +124,46 @@ public sealed class NodeClusterTests : IDisposable
     }
 
     [Fact]
+    public void Two_instances_share_a_consumers_entries_an_unacknowledged_batch_goes_to_the_other_after_the_ack_timeout_and_the_floor_replicates()
+    {
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        var created = new List<ConsumerResult>();
+        leader.ChangeConsumer(new ConsumerChange(ConsumerChangeKind.Create, "q", "work", 1_000), created.Add);
+        RunUntil(() => created.Count == 1 ? created : null, TimeSpan.FromSeconds(5));
+        Assert.Equal(RequestStatus.Ok, created[0].Status);
+        var results = new List<AppendResult>();
+        for (ulong seq = 1; seq <= 10; seq++)
+        {
+            leader.Append(9, seq, AppendCommand.Encode(9, seq, "q", [(byte)seq]), results.Add);
+        }
+
+        RunUntil(() => results.Count == 10 ? results : null, TimeSpan.FromSeconds(5));
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => (ulong)i), results.Select(r => r.StreamSequence));
+
+        var first = leader.ConsumerFetch("q", "work", instance: 1, maxCount: 4);
+        var second = leader.ConsumerFetch("q", "work", instance: 2, maxCount: 4);
+        Assert.Equal([1ul, 2, 3, 4], first.Deliveries.Select(d => d.Sequence)); // each entry to one instance
+        Assert.Equal([5ul, 6, 7, 8], second.Deliveries.Select(d => d.Sequence));
+        Assert.Equal(0ul, leader.ConsumerAck("q", "work", instance: 2, upToSequence: 8).AckFloor); // 1-4 are still out
+        Assert.DoesNotContain(leader.ConsumerFetch("q", "work", instance: 2, maxCount: 2).Deliveries, d => d.Sequence < 5);
+
+        // Instance 1 dies: once the ack timeout passes, its entries go to instance 2, counted as redeliveries.
+        // (Instance 2's 9 and 10 from the fetch above are overdue as well by then.)
+        RunFor(TimeSpan.FromSeconds(1.5));
+        var again = leader.ConsumerFetch("q", "work", instance: 2, maxCount: 10);
+        Assert.Equal([1ul, 2, 3, 4, 9, 10], again.Deliveries.Where(d => d.DeliveryCount == 2).Select(d => d.Sequence)); // 9 and 10 had also timed out
+        Assert.Equal(8ul, leader.ConsumerAck("q", "work", instance: 2, upToSequence: 4).AckFloor);
+        Assert.Equal(8ul, leader.ConsumerAck("q", "work", instance: 1, upToSequence: 4).AckFloor); // a late ack of the dead instance moves nothing
+        RunUntil(() => _nodes.Values.All(n => n.Consumers.Find("q", "work")?.AckFloor == 8) ? this : null, TimeSpan.FromSeconds(5));
+        Assert.Equal(6, leader.ConsumerPending("q", "work")!.Value.Redeliveries);
+
+        var missing = leader.ConsumerFetch("q", "nobody", 1, 1);
+        Assert.Equal(RequestStatus.NotFound, missing.Status);
+        var follower = _nodes.Values.First(n => n != leader);
+        Assert.Equal(RequestStatus.NotLeader, follower.ConsumerFetch("q", "work", 1, 1).Status);
+    }
+
+    [Fact]
     public void An_operator_removes_a_live_voter_which_is_told_stops_voting_and_stays_removed_after_a_restart()
     {
         var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));

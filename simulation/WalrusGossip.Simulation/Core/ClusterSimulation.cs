@@ -484,6 +484,7 @@ internal sealed partial class ClusterSimulation : INodeClock
         Stats.AutopilotRemovals += p.AutopilotVoterRemovals + p.AutopilotLearnerRemovals;
         Stats.AutopilotPromotions += p.AutopilotPromotions;
         Stats.UncertifiedMembersRefused += p.AutopilotUncertifiedSkipped;
+        Stats.ConsumerEntries += p.ConsumerEntriesProposed;
         Stats.GossipDropped += p.GossipDroppedPlaintext + p.GossipDroppedUnauthenticated;
         Stats.EntriesRepaired += p.EntriesRepaired;
         Stats.ConsistencyRounds += p.ConsistencyChecks;

@@ -97,6 +97,9 @@ public sealed class RunStats
     /// <summary>Of those, deliveries after an ack timeout (or to a new leader's instances again).</summary>
     public long ConsumerRedeliveries { get; set; }
 
+    /// <summary>Consumer entries (create, ack floor) leaders proposed.</summary>
+    public long ConsumerEntries { get; set; }
+
     /// <summary>Highest replicated ack floor of the consumer at the end.</summary>
     public ulong ConsumerAckFloor { get; set; }
 

@@ -11,6 +11,9 @@ namespace WalrusGossip.Node;
 /// </summary>
 public sealed class CommittedLog
 {
+    /// <summary>Largest index gap between two stream entries that <see cref="ReadStream"/> reads in one pass.</summary>
+    private const ulong RunGap = 64;
+
     private readonly LogStore? _log;
 
     internal CommittedLog(LogStore? log, ulong appliedIndex, ulong firstIndex, DuplicateSet duplicates, StreamIndex? streams = null)
@@ -20,6 +23,20 @@ public sealed class CommittedLog
         AppliedIndex = appliedIndex;
         FirstIndex = firstIndex;
         Duplicates = duplicates;
+    }
+
+    /// <summary>
+    /// A view over a store and the state machine that applied it up to <see cref="LogStateMachine.AppliedIndex"/>, for
+    /// tools and benchmarks that build a log without a node (a node publishes its own through <see cref="WalrusNode.Committed"/>).
+    /// </summary>
+    /// <param name="log">The store; entries up to the state machine's applied index must be in it.</param>
+    /// <param name="stateMachine">The state machine that applied them.</param>
+    /// <returns>The view.</returns>
+    public static CommittedLog Over(LogStore log, LogStateMachine stateMachine)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        ArgumentNullException.ThrowIfNull(stateMachine);
+        return new CommittedLog(log, stateMachine.AppliedIndex, log.FirstIndex, stateMachine.Duplicates, stateMachine.Streams);
     }
 
     /// <summary>A view of nothing (before the node started).</summary>
@@ -82,23 +99,44 @@ public sealed class CommittedLog
 
         var next = fromSequence;
         long bytes = 0;
-        var buffer = new List<LogEntry>(1);
-        foreach (var (sequence, index) in positions)
+        var buffer = new List<LogEntry>();
+        for (var start = 0; start < positions.Count;)
         {
-            buffer.Clear();
-            _log.ReadRange(index, 1, long.MaxValue, buffer);
-            if (buffer.Count == 0 || !LogStateMachine.TryDecodeAppend(buffer[0].Payload, out var entryStream, out var data))
+            // One storage read per run of positions at most RunGap apart: a stream interleaved with others costs one
+            // sequential pass over its range, a sparse one a read per entry (each single read costs a read chunk).
+            var end = start;
+            while (end + 1 < positions.Count && positions[end + 1].Index - positions[end].Index <= RunGap)
             {
-                break;
+                end++;
             }
 
-            into.Add(new CommittedEntry(index, buffer[0].Term, entryStream, data, sequence));
-            next = sequence + 1;
-            bytes += data.Length;
-            if (bytes >= maxBytes)
+            buffer.Clear();
+            var runFirst = positions[start].Index;
+            _log.ReadRange(runFirst, (int)(positions[end].Index - runFirst + 1), long.MaxValue, buffer);
+            var b = 0;
+            for (var p = start; p <= end; p++)
             {
-                break;
+                var (sequence, index) = positions[p];
+                while (b < buffer.Count && buffer[b].Index < index)
+                {
+                    b++;
+                }
+
+                if (b == buffer.Count || !LogStateMachine.TryDecodeAppend(buffer[b].Payload, out var entryStream, out var data))
+                {
+                    return next;
+                }
+
+                into.Add(new CommittedEntry(index, buffer[b].Term, entryStream, data, sequence));
+                next = sequence + 1;
+                bytes += data.Length;
+                if (bytes >= maxBytes)
+                {
+                    return next;
+                }
             }
+
+            start = end + 1;
         }
 
         return next;
