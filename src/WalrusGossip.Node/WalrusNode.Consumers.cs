@@ -175,6 +175,7 @@ public sealed partial class WalrusNode
             return new ConsumerResult(refusal, 0, Raft.Status.Leader, refusal == RequestStatus.NotFound ? $"no consumer '{name}' on stream '{stream}'" : "send the request to the leader");
         }
 
+        var done = new List<ulong>();
         foreach (var (sequence, d) in cursor.Pending)
         {
             if (sequence > upToSequence)
@@ -184,13 +185,14 @@ public sealed partial class WalrusNode
 
             if (d.Instance == instance)
             {
-                cursor.Acked.Add(sequence);
+                done.Add(sequence);
             }
         }
 
-        foreach (var sequence in cursor.Acked)
+        foreach (var sequence in done)
         {
-            cursor.Pending.Remove(sequence);
+            cursor.Pending.Remove(sequence); // only this ack's entries: the older acked set may be large behind a dead instance
+            cursor.Acked.Add(sequence);
         }
 
         if (_bugFloorSkipsUnacked && cursor.Acked.Count > 0)

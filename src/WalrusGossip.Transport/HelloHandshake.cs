@@ -120,7 +120,7 @@ public static class HelloHandshake
 
         if (hello.Role == ConnectionRole.Peer && certificate is not null)
         {
-            if (NodeIdentity.SanUris(certificate).Any(u => u.StartsWith(NodeIdentity.ClientUriPrefix, StringComparison.OrdinalIgnoreCase)))
+            if (NodeIdentity.IsClientCertificate(certificate))
             {
                 return (ProtocolErrorKind.HandshakeRejected, $"the peer's certificate ({certificate.Subject}) is a client certificate ({NodeIdentity.ClientUriPrefix}NAME), which never speaks as a node");
             }

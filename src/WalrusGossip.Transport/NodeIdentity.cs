@@ -58,6 +58,12 @@ public static class NodeIdentity
     /// <summary>Prefix of the SAN URI naming a client identity in a client certificate (<c>walrus://client/NAME</c>).</summary>
     public const string ClientUriPrefix = "walrus://client/";
 
+    /// <summary>True when the certificate names a client identity (<c>walrus://client/NAME</c>): such a certificate never speaks as a node.</summary>
+    /// <param name="certificate">Any certificate.</param>
+    /// <returns>Whether one of its SAN URIs is a client identity.</returns>
+    public static bool IsClientCertificate(X509Certificate2 certificate) =>
+        SanUris(certificate).Any(u => u.StartsWith(ClientUriPrefix, StringComparison.OrdinalIgnoreCase));
+
     /// <summary>Every URI in the certificate's subject alternative names (none when the extension is missing or malformed).</summary>
     /// <param name="certificate">Any certificate.</param>
     /// <returns>The URIs, in certificate order.</returns>

@@ -213,7 +213,7 @@ public sealed partial class PeerNetwork : INodeTransport, IAsyncDisposable
     private bool Certifies(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, ulong peerId) =>
         NodeIdentity.TryGetNodeId(certificate, out var named)
             ? named == peerId
-            : !RequirePeerNodeId && !NodeIdentity.SanUris(certificate).Any(u => u.StartsWith(NodeIdentity.ClientUriPrefix, StringComparison.OrdinalIgnoreCase));
+            : !RequirePeerNodeId && !NodeIdentity.IsClientCertificate(certificate);
 
     private async Task SendGossipStreamAsync(string address, byte[] payload, CancellationToken cancellationToken)
     {
