@@ -32,7 +32,7 @@ public sealed partial class ClientService
                     var done = new TaskCompletionSource<ConsumerResult>(TaskCreationOptions.RunContinuationsAsynchronously);
                     loop.Post(n => n.ChangeConsumer(change, r => done.TrySetResult(r)), () => done.TrySetResult(new ConsumerResult(RequestStatus.NotLeader, 0, 0, NodeDownMessage)));
                     var result = await done.Task.WaitAsync(AuthChangeTimeout).ConfigureAwait(false);
-                    FillConsumerStatus(response, result.Status, result.LeaderId, result.Message, (s, m, l, a) => (response.Status, response.Message, response.LeaderId, response.LeaderClientAddress) = (s, m, l, a));
+                    (response.Status, response.Message, response.LeaderId, response.LeaderClientAddress) = ConsumerStatus(result.Status, result.LeaderId, result.Message);
                     if (result.Status == RequestStatus.Ok)
                     {
                         await AddConsumersAsync(loop, response, request.Stream, request.Name, principal).ConfigureAwait(false);
@@ -111,8 +111,7 @@ public sealed partial class ClientService
                 var (result, applied) = await loop.InvokeAsync(n => (n.ConsumerFetch(request.Stream, request.Consumer, request.Instance, maxCount), n.AppliedIndex)).ConfigureAwait(false);
                 if (result.Status != RequestStatus.Ok)
                 {
-                    FillConsumerStatus(response, result.Status, result.LeaderId, result.Status == RequestStatus.NotFound ? $"no consumer '{request.Consumer}' on stream '{request.Stream}'" : "send the fetch to the leader",
-                        (s, m, l, a) => (response.Status, response.Message, response.LeaderId, response.LeaderClientAddress) = (s, m, l, a));
+                    (response.Status, response.Message, response.LeaderId, response.LeaderClientAddress) = ConsumerStatus(result.Status, result.LeaderId, result.Status == RequestStatus.NotFound ? $"no consumer '{request.Consumer}' on stream '{request.Stream}'" : "send the fetch to the leader");
                     break;
                 }
 
@@ -175,7 +174,7 @@ public sealed partial class ClientService
             try
             {
                 var result = await loop.InvokeAsync(n => n.ConsumerAck(request.Stream, request.Consumer, request.Instance, request.UpToSequence)).ConfigureAwait(false);
-                FillConsumerStatus(response, result.Status, result.LeaderId, result.Message, (s, m, l, a) => (response.Status, response.Message, response.LeaderId, response.LeaderClientAddress) = (s, m, l, a));
+                (response.Status, response.Message, response.LeaderId, response.LeaderClientAddress) = ConsumerStatus(result.Status, result.LeaderId, result.Message);
                 response.AckFloor = result.AckFloor;
             }
             catch (OperationCanceledException)
@@ -187,9 +186,9 @@ public sealed partial class ClientService
         Reply(connection, MessageType.AckResponse, response);
     }
 
-    private void FillConsumerStatus<T>(T response, RequestStatus status, ulong leaderId, string message, Action<ResponseStatus, string, ulong, string> set)
+    /// <summary>The wire status, message, leader id and leader client address for a consumer answer.</summary>
+    private (ResponseStatus Status, string Message, ulong LeaderId, string LeaderAddress) ConsumerStatus(RequestStatus status, ulong leaderId, string message)
     {
-        _ = response;
         var wire = status switch
         {
             RequestStatus.Ok => ResponseStatus.Ok,
@@ -199,6 +198,6 @@ public sealed partial class ClientService
             RequestStatus.Timeout => ResponseStatus.Timeout,
             _ => ResponseStatus.InvalidArgument,
         };
-        set(wire, status == RequestStatus.NotLeader && leaderId == 0 ? "no leader is known (no quorum?)" : message, leaderId, leaderId != 0 ? _clientAddressOf(leaderId) ?? string.Empty : string.Empty);
+        return (wire, status == RequestStatus.NotLeader && leaderId == 0 ? "no leader is known (no quorum?)" : message, leaderId, leaderId != 0 ? _clientAddressOf(leaderId) ?? string.Empty : string.Empty);
     }
 }
