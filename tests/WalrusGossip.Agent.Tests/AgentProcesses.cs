@@ -50,7 +50,7 @@ internal sealed partial class AgentProcesses : IAsyncDisposable
         }
     }
 
-    public void Start(int id, string[] extra)
+    public void Start(int id, string[] extra, IReadOnlyDictionary<string, string>? environment = null)
     {
         Reserve(id);
         var p = _ports[id];
@@ -68,6 +68,11 @@ internal sealed partial class AgentProcesses : IAsyncDisposable
                  .Concat(extra))
         {
             start.ArgumentList.Add(arg);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
         }
 
         var process = Process.Start(start)!;

@@ -71,6 +71,36 @@ public sealed class ConfigurationTests
         Assert.Contains(expected, error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Help_and_version_exit_zero_and_list_every_flag()
+    {
+        var (code, output) = await RunAgentAsync("--help");
+        Assert.Equal(0, code);
+        foreach (var flag in AgentConfiguration.SwitchMappings.Keys)
+        {
+            Assert.Contains(flag, output, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("dev-cluster", output, StringComparison.Ordinal);
+        (code, output) = await RunAgentAsync("--version");
+        Assert.Equal(0, code);
+        Assert.StartsWith(typeof(AgentConfiguration).Assembly.GetName().Version!.ToString(3), output.Trim(), StringComparison.Ordinal);
+        (code, output) = await RunAgentAsync("dev-cluster", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--data-root", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("dev-cluster", "--nodes", "many")]
+    [InlineData("stray-word", "--node-id", "1")]
+    public async Task A_malformed_command_line_exits_2_with_the_problem_named(params string[] args)
+    {
+        var (code, error) = await RunAgentAsync(args);
+        Assert.Equal(2, code);
+        Assert.Contains("invalid configuration", error, StringComparison.Ordinal);
+        Assert.Contains(args[0] == "dev-cluster" ? "--nodes" : "stray-word", error, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("auto", WalrusGossip.Storage.IO.IoEngine.Psync)]
     [InlineData("AUTO", WalrusGossip.Storage.IO.IoEngine.Psync)]

@@ -156,7 +156,7 @@ public static partial class DevClusterCommand
         var start = new ProcessStartInfo(self) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")
         {
-            start.ArgumentList.Add(typeof(DevClusterCommand).Assembly.Location);
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "walrus-agent.dll")); // run as `dotnet walrus-agent.dll`, not a published executable
         }
 
         foreach (var arg in new[]

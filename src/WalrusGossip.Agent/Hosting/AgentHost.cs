@@ -4,14 +4,14 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Hosting.Systemd;
 using Serilog;
-using Serilog.Events;
 using WalrusGossip.Agent.Configuration;
 using WalrusGossip.Agent.Http;
 
 namespace WalrusGossip.Agent.Hosting;
 
-/// <summary>Builds and runs the agent process on the generic host (Kestrel for HTTP, Serilog for logs).</summary>
+/// <summary>Builds and runs the agent process on the generic host (Kestrel for HTTP, Serilog for logs, systemd notify when run by systemd).</summary>
 public static class AgentHost
 {
     /// <summary>Runs until SIGTERM/SIGINT or a fatal node error.</summary>
@@ -43,21 +43,20 @@ public static class AgentHost
         }
 
         var raftState = new RaftStateEnricher();
-        var serilog = new LoggerConfiguration()
-            .MinimumLevel.Information()
-            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
-            .Enrich.WithProperty("node", options.Node.Id)
-            .Enrich.With(raftState)
-            .WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} [{Level:u3}] node={node} term={term} role={role} {SourceContext}: {Message:lj}{NewLine}{Exception}", formatProvider: System.Globalization.CultureInfo.InvariantCulture)
-            .WriteTo.File(Path.Combine(options.Node.DataDir, "logs", "agent-.log"), rollingInterval: RollingInterval.Day, retainedFileCountLimit: 7,
-                outputTemplate: "{Timestamp:o} [{Level:u3}] node={node} term={term} role={role} {SourceContext}: {Message:lj}{NewLine}{Exception}", formatProvider: System.Globalization.CultureInfo.InvariantCulture)
-            .CreateLogger();
         try
         {
             var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
             builder.Configuration.AddConfiguration(configuration);
             builder.Logging.ClearProviders();
-            builder.Logging.AddSerilog(serilog, dispose: false);
+            builder.Services.AddSerilog((_, logging) => AgentLogging.Configure(logging, configuration, options, raftState));
+            var notifier = new SystemdNotifier();
+            if (notifier.IsEnabled)
+            {
+                // Type=notify: READY=1 once the ports are bound and the node has joined (SystemdReadiness), STOPPING=1 on SIGTERM.
+                builder.Services.AddSingleton<ISystemdNotifier>(notifier);
+                builder.Services.AddSingleton<IHostLifetime, SystemdLifetime>();
+            }
+
             AgentOptions.TryParseEndPoint(options.Network.HttpListen, out var httpEndPoint);
             builder.WebHost.UseKestrel(k => k.Listen(httpEndPoint));
             builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
@@ -66,7 +65,12 @@ public static class AgentHost
             builder.Services.AddSingleton<AgentMetrics>();
             builder.Services.AddSingleton<AgentService>();
             builder.Services.AddHostedService(sp => sp.GetRequiredService<AgentService>());
-            var app = builder.Build();
+            if (notifier.IsEnabled)
+            {
+                builder.Services.AddHostedService<SystemdReadiness>();
+            }
+
+            await using var app = builder.Build();
             var agent = app.Services.GetRequiredService<AgentService>();
             HttpEndpoints.Map(app, agent);
             await app.RunAsync().ConfigureAwait(false);
@@ -86,10 +90,6 @@ public static class AgentHost
         {
             await Console.Error.WriteLineAsync($"walrus-agent: invalid configuration:\n  Transport:CertFile/KeyFile/CaFile: cannot load the certificate: {e.Message}").ConfigureAwait(false);
             return 2;
-        }
-        finally
-        {
-            await serilog.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

@@ -53,7 +53,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         _options = options;
         Metrics = metrics;
         _loggerFactory = loggerFactory;
-        _logger = loggerFactory.CreateLogger("walrus.agent");
+        _logger = loggerFactory.CreateLogger<AgentService>();
         Lifetime = lifetime;
     }
 
@@ -120,7 +120,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
             TrustedRoots = roots,
             RequireClientCertificate = true,
             MaxFrameBytes = o.Transport.MaxFrameBytes,
-        }, _loggerFactory.CreateLogger("walrus.transport"), out var reason);
+        }, _loggerFactory.CreateLogger(typeof(TransportFactory)), out var reason);
         var clientTransport = TransportFactory.Create(new TransportOptions
         {
             Mode = mode,
@@ -129,7 +129,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
             RequireClientCertificate = o.Transport.RequireClientCertificates,
             RequestClientCertificate = true, // a client certificate, when sent, is the caller's identity (Security)
             MaxFrameBytes = o.Transport.MaxFrameBytes,
-        }, _loggerFactory.CreateLogger("walrus.transport"), out _);
+        }, _loggerFactory.CreateLogger(typeof(TransportFactory)), out _);
         TransportMode = peerTransport.Mode;
         LogTransport(_logger, peerTransport.Mode, reason);
 
@@ -146,13 +146,13 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
             [MetadataKeys.HttpAddress] = o.Network.HttpListen,
         };
 
-        _udp = Bind("Network:GossipListen (UDP)", () => UdpGossipSocket.Bind(gossipEndPoint, peerTransport.Counters, _loggerFactory.CreateLogger("walrus.gossip")));
+        _udp = Bind("Network:GossipListen (UDP)", () => UdpGossipSocket.Bind(gossipEndPoint, peerTransport.Counters, _loggerFactory.CreateLogger<UdpGossipSocket>()));
         _peerListener = await BindAsync("Network:PeerListen", () => peerTransport.ListenAsync(peerEndPoint, cancellationToken)).ConfigureAwait(false);
         _gossipListener = await BindAsync("Network:GossipListen (TCP)", () => peerTransport.ListenAsync(gossipEndPoint, cancellationToken)).ConfigureAwait(false);
         _clientListener = await BindAsync("Network:ClientListen", () => clientTransport.ListenAsync(clientEndPoint, cancellationToken)).ConfigureAwait(false);
 
-        _device = FileSystemDevice.Create(AgentIoEngine(o.Storage.IoEngine), _loggerFactory.CreateLogger("walrus.storage"));
-        _peers = new PeerNetwork(peerTransport, _udp, o.Node.Id, Addresses[MetadataKeys.GossipAddress], _loggerFactory.CreateLogger("walrus.peers"))
+        _device = FileSystemDevice.Create(AgentIoEngine(o.Storage.IoEngine), _loggerFactory.CreateLogger<FileSystemDevice>());
+        _peers = new PeerNetwork(peerTransport, _udp, o.Node.Id, Addresses[MetadataKeys.GossipAddress], _loggerFactory.CreateLogger<PeerNetwork>())
         {
             RequirePeerNodeId = o.Transport.RequirePeerNodeId,
         };
@@ -190,23 +190,23 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         _supervisor = new NodeSupervisor(
             () =>
             {
-                var node = new WalrusNode(nodeOptions, _device, _peers, _clock, new Random(), _loggerFactory.CreateLogger("walrus.node"));
-                return (node, new NodeLoop(node, _clock, _loggerFactory.CreateLogger("walrus.loop")));
+                var node = new WalrusNode(nodeOptions, _device, _peers, _clock, new Random(), _loggerFactory.CreateLogger<WalrusNode>());
+                return (node, new NodeLoop(node, _clock, _loggerFactory.CreateLogger<NodeLoop>()));
             },
             loop => _peers?.Rebind(loop),
             _ => Lifetime.StopApplication(),
-            _loggerFactory.CreateLogger("walrus.supervisor"));
+            _loggerFactory.CreateLogger<NodeSupervisor>());
         await _supervisor.StartAsync().ConfigureAwait(false);
         _peers.Start(_supervisor.Current!, _peerListener, _gossipListener);
-        _clients = new ClientService(() => _supervisor?.Current, o.Node.Id, ClientAddressOf, n => AgentStatus.Capture(n, _clock.Now, Addresses), Metrics, _loggerFactory.CreateLogger("walrus.clients"))
+        _clients = new ClientService(() => _supervisor?.Current, o.Node.Id, ClientAddressOf, n => AgentStatus.Capture(n, _clock.Now, Addresses), Metrics, _loggerFactory.CreateLogger<ClientService>())
         {
             Authorizer = new ClientAuthorizer(o.Security.RequireClientAuth, o.Security.EffectiveAdminIdentities, () => _supervisor?.Current?.SecurityPolicy ?? SecurityPolicy.Empty),
             TransportMode = clientTransport.Mode,
             Certificate = () => PresentedCertificate,
             Forwarder = _forwarder = new LeaderForwarder(
-                TransportFactory.Create(new TransportOptions { Mode = mode, TrustedRoots = roots, Certificate = certificate, MaxFrameBytes = o.Transport.MaxFrameBytes }, _loggerFactory.CreateLogger("walrus.transport"), out _),
+                TransportFactory.Create(new TransportOptions { Mode = mode, TrustedRoots = roots, Certificate = certificate, MaxFrameBytes = o.Transport.MaxFrameBytes }, _loggerFactory.CreateLogger(typeof(TransportFactory)), out _),
                 o.Node.Id,
-                _loggerFactory.CreateLogger("walrus.forward")),
+                _loggerFactory.CreateLogger<LeaderForwarder>()),
         };
         _clients.Start(_clientListener, clientTransport.Counters);
         TrackCertificate(roots, peerTransport, clientTransport, _forwarder.Transport);

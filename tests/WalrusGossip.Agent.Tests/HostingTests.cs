@@ -1,0 +1,83 @@
+using System.Net.Sockets;
+using System.Text;
+
+namespace WalrusGossip.Agent.Tests;
+
+/// <summary>systemd <c>Type=notify</c> (sd_notify(3)), journald-friendly console lines and Serilog sinks from the <c>Serilog</c> section, on real agents.</summary>
+[Collection(AgentCollection.Name)]
+public sealed class HostingTests
+{
+    [Fact]
+    public async Task Agents_notify_systemd_ready_once_they_know_a_leader_and_stopping_on_SIGTERM()
+    {
+        await using var agents = new AgentProcesses();
+        agents.Reserve(3);
+        var sockets = new Dictionary<int, Socket>();
+        var customLog = Path.Combine(agents.Root, "serilog-from-config.log");
+        try
+        {
+            for (var id = 1; id <= 3; id++)
+            {
+                var path = Path.Combine(agents.Root, $"notify-{id}.sock");
+                var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+                socket.Bind(new UnixDomainSocketEndPoint(path));
+                sockets[id] = socket;
+                var environment = new Dictionary<string, string> { ["NOTIFY_SOCKET"] = path };
+                string[] extra = ["--join", agents.JoinList(3), "--bootstrap-expect", "3"];
+                if (id == 1)
+                {
+                    environment["JOURNAL_STREAM"] = "8:12345"; // as systemd sets it for a unit whose stdout is the journal
+                }
+                else if (id == 2)
+                {
+                    extra = [.. extra, "--Serilog:WriteTo:0:Name=File", $"--Serilog:WriteTo:0:Args:path={customLog}"];
+                }
+
+                agents.Start(id, extra, environment);
+            }
+
+            foreach (var (id, socket) in sockets)
+            {
+                Assert.Contains("READY=1", await ReceiveAsync(socket, "READY=1"), StringComparison.Ordinal);
+                var status = await agents.StatusAsync(id);
+                Assert.True(status!.Value.GetProperty("leaderId").GetUInt64() > 0, $"agent {id} reported ready without a leader");
+            }
+
+            await agents.StopAsync(3);
+            Assert.Contains("STOPPING=1", await ReceiveAsync(sockets[3], "STOPPING=1"), StringComparison.Ordinal);
+
+            // Agent 1 writes journald lines: a syslog priority prefix and no timestamp of its own.
+            var journal = await File.ReadAllLinesAsync(Path.Combine(agents.Root, "node-1.out"), TestContext.Current.CancellationToken);
+            Assert.Contains(journal, l => l.StartsWith("<6>node=1 ", StringComparison.Ordinal));
+            Assert.DoesNotContain(journal, l => l.Contains("[INF]", StringComparison.Ordinal));
+
+            // Agent 2's Serilog:WriteTo replaced the default sinks: its lines go to the configured file, none to the console.
+            Assert.Contains("joined: leader", await File.ReadAllTextAsync(customLog, TestContext.Current.CancellationToken), StringComparison.Ordinal);
+            Assert.DoesNotContain(await File.ReadAllLinesAsync(Path.Combine(agents.Root, "node-2.out"), TestContext.Current.CancellationToken), l => l.Contains("[INF]", StringComparison.Ordinal));
+        }
+        finally
+        {
+            foreach (var socket in sockets.Values)
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Datagrams from the notify socket until one contains <paramref name="wanted"/>, within 60 s.</summary>
+    private static async Task<string> ReceiveAsync(Socket socket, string wanted)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(60));
+        var buffer = new byte[4096];
+        while (true)
+        {
+            var n = await socket.ReceiveAsync(buffer, SocketFlags.None, deadline.Token);
+            var message = Encoding.UTF8.GetString(buffer, 0, n);
+            if (message.Contains(wanted, StringComparison.Ordinal))
+            {
+                return message;
+            }
+        }
+    }
+}
