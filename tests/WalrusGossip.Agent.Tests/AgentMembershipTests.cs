@@ -43,7 +43,7 @@ public sealed class AgentMembershipTests(ITestOutputHelper output)
         output.WriteLine($"{acknowledged.Count} appends acknowledged; longest gap between acknowledgements {stall.TotalMilliseconds:F0} ms, ending {Stopwatch.GetElapsedTime(killedAt, load.LongestGapEnded).TotalMilliseconds:F0} ms after the kill");
         Assert.True(stall < TimeSpan.FromSeconds(3), $"appends stalled for {stall.TotalMilliseconds:F0} ms: quorum was lost during the change");
         await AssertAllCommittedAsync(client, acknowledged);
-        var metrics = await new HttpClient().GetStringAsync(new Uri($"http://127.0.0.1:{agents.PortsOf(leader).Http}/metrics"));
+        var metrics = await AgentProcesses.MetricsAsync(agents.PortsOf(leader).Http);
         Assert.Contains("walrus_autopilot_changes_total{action=\"remove_dead_voter\"} 1", metrics, StringComparison.Ordinal);
         Assert.Contains("walrus_autopilot_changes_total{action=\"promote\"} 1", metrics, StringComparison.Ordinal);
     }
@@ -79,7 +79,7 @@ public sealed class AgentMembershipTests(ITestOutputHelper output)
         Assert.DoesNotContain((ulong)victim, Ids(status, "voters"));
         Assert.DoesNotContain((ulong)victim, Ids(status, "learners"));
         await AssertAllCommittedAsync(client, acknowledged);
-        var metrics = await new HttpClient().GetStringAsync(new Uri($"http://127.0.0.1:{agents.PortsOf(victim).Http}/metrics"));
+        var metrics = await AgentProcesses.MetricsAsync(agents.PortsOf(victim).Http);
         Assert.Contains("walrus_raft_removed 1", metrics, StringComparison.Ordinal);
         var term = status.GetProperty("term").GetUInt64();
         await Task.Delay(TimeSpan.FromSeconds(3)); // a removed agent that still campaigned would raise the term by now
@@ -214,7 +214,7 @@ public sealed class AgentMembershipTests(ITestOutputHelper output)
         output.WriteLine($"{acknowledged.Count} appends acknowledged during the rotation, none failed; longest gap {gap.TotalMilliseconds:F0} ms");
         var metrics = await AgentProcesses.EventuallyAsync(async () =>
         {
-            var text = await new HttpClient().GetStringAsync(new Uri($"http://127.0.0.1:{agents.PortsOf(1).Http}/metrics"));
+            var text = await AgentProcesses.MetricsAsync(agents.PortsOf(1).Http);
             return text.Contains("walrus_gossip_dropped_total{reason=\"plaintext\"} 1", StringComparison.Ordinal) ? text : null;
         }, TimeSpan.FromSeconds(10), "agent 1 to count the plaintext datagram");
         var unauthenticated = metrics.Split('\n').Single(l => l.StartsWith("walrus_gossip_dropped_total{reason=\"unauthenticated\"}", StringComparison.Ordinal));
@@ -231,7 +231,7 @@ public sealed class AgentMembershipTests(ITestOutputHelper output)
         await udp.SendAsync(currentKey.Seal(datagram), new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, agents.PortsOf(leader).Gossip));
         var leaderMetrics = await AgentProcesses.EventuallyAsync(async () =>
         {
-            var text = await new HttpClient().GetStringAsync(new Uri($"http://127.0.0.1:{agents.PortsOf(leader).Http}/metrics"));
+            var text = await AgentProcesses.MetricsAsync(agents.PortsOf(leader).Http);
             return text.Split('\n').Any(l => l.StartsWith("walrus_autopilot_uncertified_total ", StringComparison.Ordinal) && !l.EndsWith(" 0", StringComparison.Ordinal)) ? text : null;
         }, TimeSpan.FromSeconds(20), "the leader to refuse the uncertified gossip member");
         output.WriteLine(leaderMetrics.Split('\n').Single(l => l.StartsWith("walrus_autopilot_uncertified_total ", StringComparison.Ordinal)));

@@ -191,6 +191,17 @@ internal sealed partial class AgentProcesses : IAsyncDisposable
         }
     }
 
+    /// <summary>The agent's <c>/metrics</c> text on HTTP port <paramref name="httpPort"/>, without the exporter's <c>otel_scope_name</c> label (see <see cref="WithoutScope"/>).</summary>
+    public static async Task<string> MetricsAsync(int httpPort)
+    {
+        using var http = new HttpClient();
+        return WithoutScope(await http.GetStringAsync(new Uri($"http://127.0.0.1:{httpPort}/metrics")));
+    }
+
+    /// <summary>Prometheus text with the OpenTelemetry exporter's <c>otel_scope_name</c> label removed, so series read as <c>name{labels} value</c>.</summary>
+    public static string WithoutScope(string metrics) =>
+        System.Text.RegularExpressions.Regex.Replace(metrics, @"\{otel_scope_name=""[^""]*""\}|otel_scope_name=""[^""]*"",?", "");
+
     /// <summary>Polls until <paramref name="condition"/> holds or the deadline passes.</summary>
     public static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe, TimeSpan limit, string what)
         where T : class

@@ -116,7 +116,7 @@ public sealed class AuthTests(ITestOutputHelper output)
                 }, TimeSpan.FromSeconds(20), $"revoked token refused at {endpoint}");
             }
 
-            var metrics = await new HttpClient().GetStringAsync(new Uri($"http://127.0.0.1:{agents.PortsOf(1).Http}/metrics"), ct);
+            var metrics = await AgentProcesses.MetricsAsync(agents.PortsOf(1).Http);
             Assert.Matches(@"walrus_auth_denied_total\{reason=""permission_denied""\} [1-9]", metrics);
             Assert.Matches(@"walrus_auth_denied_total\{reason=""unauthenticated""\} [1-9]", metrics);
         }

@@ -25,7 +25,7 @@ public sealed partial class CertificateReloadTests(ITestOutputHelper output)
             await agents.LeaderAsync(TimeSpan.FromSeconds(60));
             using var http = new HttpClient();
             var metricsUri = new Uri($"http://127.0.0.1:{agents.PortsOf(1).Http}/metrics");
-            var before = Expiry(await http.GetStringAsync(metricsUri, ct));
+            var before = Expiry(AgentProcesses.WithoutScope(await http.GetStringAsync(metricsUri, ct)));
             Assert.InRange(before, TimeSpan.FromDays(700).TotalSeconds, TimeSpan.FromDays(731).TotalSeconds); // the 2-year default
 
             var pem = Path.Combine(agents.Certs, "node-1.pem");
@@ -38,7 +38,7 @@ public sealed partial class CertificateReloadTests(ITestOutputHelper output)
             agents.Hangup(1);
             var text = await AgentProcesses.EventuallyAsync(async () =>
             {
-                var m = await http.GetStringAsync(metricsUri, ct);
+                var m = AgentProcesses.WithoutScope(await http.GetStringAsync(metricsUri, ct));
                 return m.Contains("walrus_tls_certificate_reloads_total{result=\"ok\"} 1", StringComparison.Ordinal) ? m : null;
             }, TimeSpan.FromSeconds(20), "the reload to take effect");
             Assert.InRange(Expiry(text), TimeSpan.FromDays(29).TotalSeconds, TimeSpan.FromDays(30).TotalSeconds);
@@ -60,7 +60,7 @@ public sealed partial class CertificateReloadTests(ITestOutputHelper output)
             agents.Hangup(1);
             text = await AgentProcesses.EventuallyAsync(async () =>
             {
-                var m = await http.GetStringAsync(metricsUri, ct);
+                var m = AgentProcesses.WithoutScope(await http.GetStringAsync(metricsUri, ct));
                 return m.Contains("walrus_tls_certificate_reloads_total{result=\"refused\"} 1", StringComparison.Ordinal) ? m : null;
             }, TimeSpan.FromSeconds(20), "the refusal");
             Assert.InRange(Expiry(text), TimeSpan.FromDays(29).TotalSeconds, TimeSpan.FromDays(30).TotalSeconds); // still the 30-day one

@@ -3,7 +3,7 @@ using System.Text;
 
 namespace WalrusGossip.Agent.Tests;
 
-/// <summary>systemd <c>Type=notify</c> (sd_notify(3)), journald-friendly console lines and Serilog sinks from the <c>Serilog</c> section, on real agents.</summary>
+/// <summary>systemd <c>Type=notify</c> (sd_notify(3)), journald-friendly console lines, Serilog sinks from the <c>Serilog</c> section and the OpenTelemetry <c>/metrics</c>, on real agents.</summary>
 [Collection(AgentCollection.Name)]
 public sealed class HostingTests
 {
@@ -43,6 +43,19 @@ public sealed class HostingTests
                 Assert.True(status!.Value.GetProperty("leaderId").GetUInt64() > 0, $"agent {id} reported ready without a leader");
             }
 
+            // Every metric name of the hand-written exporter is still served by the OpenTelemetry one, with the runtime's and the transport's.
+            await using (var client = agents.NewClient(agents.ClientEndpoints([1, 2])))
+            {
+                await client.AppendAsync(Encoding.UTF8.GetBytes("metrics"));
+            }
+
+            var leader = await agents.LeaderAsync(TimeSpan.FromSeconds(30));
+            var metrics = await AgentProcesses.MetricsAsync(agents.PortsOf((int)leader).Http);
+            foreach (var name in MetricNames)
+            {
+                Assert.Matches($"(?m)^{name}[ {{]", metrics);
+            }
+
             await agents.StopAsync(3);
             Assert.Contains("STOPPING=1", await ReceiveAsync(sockets[3], "STOPPING=1"), StringComparison.Ordinal);
 
@@ -63,6 +76,19 @@ public sealed class HostingTests
             }
         }
     }
+
+    private static readonly string[] MetricNames =
+    [
+        "walrus_raft_role", "walrus_raft_term", "walrus_raft_commit_index", "walrus_raft_applied_index", "walrus_log_last_index", "walrus_log_segments",
+        "walrus_log_bytes", "walrus_client_connections", "walrus_protocol_errors_total", "walrus_swim_members", "walrus_log_fsync_seconds_bucket",
+        "walrus_log_fsync_seconds_count", "walrus_append_latency_seconds_bucket", "walrus_append_latency_seconds_sum", "walrus_client_overloaded_total",
+        "walrus_tls_certificate_expiry_seconds", "walrus_tls_certificate_reloads_total", "walrus_auth_denied_total", "walrus_autopilot_changes_total",
+        "walrus_autopilot_uncertified_total", "walrus_member_changes_total", "walrus_raft_removed", "walrus_gossip_keys", "walrus_gossip_dropped_total",
+        "walrus_consistency_checks_total", "walrus_consistency_compared_total", "walrus_consistency_mismatches_total", "walrus_repair_in_progress",
+        "walrus_repair_damaged_ranges_total", "walrus_repair_entries_total", "walrus_repair_rejected_total", "walrus_raft_voters", "walrus_raft_learners",
+        "walrus_dotnet_gc_heap_bytes", "walrus_dotnet_gc_committed_bytes", "walrus_dotnet_threadpool_threads",
+        "walrus_transport_frames_sent_total", "walrus_transport_tls_handshake_failures_total", "dotnet_gc_collections", "dotnet_process_cpu_time_seconds",
+    ];
 
     /// <summary>Datagrams from the notify socket until one contains <paramref name="wanted"/>, within 60 s.</summary>
     private static async Task<string> ReceiveAsync(Socket socket, string wanted)

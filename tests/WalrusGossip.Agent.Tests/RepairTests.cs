@@ -167,7 +167,7 @@ public sealed class RepairTests(ITestOutputHelper output)
         Assert.All(report.RootElement.GetProperty("peers").EnumerateArray().Where(p => p.GetProperty("nodeId").GetInt32() != victim),
             p => Assert.Equal("match", p.GetProperty("verdict").GetString()));
 
-        var metrics = await new HttpClient().GetStringAsync(new Uri($"http://127.0.0.1:{agents.PortsOf(checker).Http}/metrics"));
+        var metrics = await AgentProcesses.MetricsAsync(agents.PortsOf(checker).Http);
         Assert.Contains("walrus_consistency_mismatches_total 1", metrics, StringComparison.Ordinal);
         var status = await AgentProcesses.RunWalrusctlAsync(null, ["status", "--json", .. connect]);
         using var nodes = System.Text.Json.JsonDocument.Parse(status.Output);

@@ -122,6 +122,7 @@ public static class AgentConfiguration
             "Storage", "Storage:Fsync", "Storage:IoEngine", "Storage:MaxSegmentBytes", "Storage:MaxEntryBytes",
             "Storage:CheckpointEveryEntries", "Storage:CheckpointEveryBytes", "Storage:ReserveBytes", "Storage:Retention", "Storage:Retention:MaxBytes", "Storage:Retention:MaxEntries", "Storage:Retention:MaxAge",
             "Security", "Security:RequireClientAuth", "Security:AdminIdentities", "Security:HttpRequireToken",
+            "Telemetry", "Telemetry:OtlpEndpoint", "Telemetry:OtlpProtocol", "Telemetry:OtlpExportIntervalMs",
             "Raft", "Raft:TickMs", "Raft:ElectionTicks", "Raft:HeartbeatTicks", "Raft:SnapshotChunkBytes",
         };
         foreach (var pair in configuration.AsEnumerable())
@@ -144,7 +145,7 @@ public static class AgentConfiguration
     private static bool IsOurs(string key)
     {
         var section = key.Split(':')[0];
-        return section is "Node" or "Network" or "Cluster" or "Transport" or "Storage" or "Raft" or "Security";
+        return section is "Node" or "Network" or "Cluster" or "Transport" or "Storage" or "Raft" or "Security" or "Telemetry";
     }
 }
 

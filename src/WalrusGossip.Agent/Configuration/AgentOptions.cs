@@ -34,11 +34,24 @@ public sealed class AgentOptions
     /// <summary>Client authentication and authorization.</summary>
     public SecuritySection Security { get; set; } = new();
 
+    /// <summary>Metrics export beyond <c>/metrics</c>.</summary>
+    public TelemetrySection Telemetry { get; set; } = new();
+
     /// <summary>Checks every value; returns one message per problem, each naming the setting (empty when valid).</summary>
     /// <returns>Problems found.</returns>
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
+        if (!string.IsNullOrEmpty(Telemetry.OtlpEndpoint) && !Uri.TryCreate(Telemetry.OtlpEndpoint, UriKind.Absolute, out _))
+        {
+            problems.Add($"Telemetry:OtlpEndpoint must be an absolute URI such as http://collector:4317, got '{Telemetry.OtlpEndpoint}'");
+        }
+
+        if (Telemetry.OtlpProtocol is not ("grpc" or "http"))
+        {
+            problems.Add($"Telemetry:OtlpProtocol must be grpc or http (HTTP/protobuf), got '{Telemetry.OtlpProtocol}'");
+        }
+
         if (Node.Id == 0)
         {
             problems.Add("Node:Id (--node-id) is required and must be a positive integer");
@@ -405,4 +418,17 @@ public sealed class RaftSection
     /// 1 MiB (capped at half the frame limit). Smaller chunks suit slow links; the transfer window is four chunks.
     /// </summary>
     public int SnapshotChunkBytes { get; set; } = new Node.NodeOptions().SnapshotChunkBytes;
+}
+
+/// <summary>Section <c>Telemetry</c>: OTLP export of the agent's metrics (the OpenTelemetry protocol, to a collector).</summary>
+public sealed class TelemetrySection
+{
+    /// <summary>Collector endpoint, for example <c>http://collector:4317</c> (gRPC) or <c>http://collector:4318/v1/metrics</c> (HTTP); empty (default) exports nothing over OTLP.</summary>
+    public string OtlpEndpoint { get; set; } = "";
+
+    /// <summary><c>grpc</c> (default) or <c>http</c> (HTTP/protobuf).</summary>
+    public string OtlpProtocol { get; set; } = "grpc";
+
+    /// <summary>Milliseconds between OTLP exports (default 10,000).</summary>
+    public int OtlpExportIntervalMs { get; set; } = 10_000;
 }

@@ -63,6 +63,7 @@ public static class AgentHost
             builder.Services.AddSingleton(options);
             builder.Services.AddSingleton(raftState);
             builder.Services.AddSingleton<AgentMetrics>();
+            builder.Services.AddAgentTelemetry(options);
             builder.Services.AddSingleton<AgentService>();
             builder.Services.AddHostedService(sp => sp.GetRequiredService<AgentService>());
             if (notifier.IsEnabled)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using WalrusGossip.Agent.Http;
 using WalrusGossip.Membership;
 
 namespace WalrusGossip.Agent.Hosting;
@@ -21,7 +22,7 @@ public sealed partial class AgentService
         }
     }
 
-    /// <summary>Every 200 ms: refresh peer and client addresses from gossip; return memory once a load has stopped.</summary>
+    /// <summary>Every 200 ms: refresh peer and client addresses from gossip and the status the metrics report; return memory once a load has stopped.</summary>
     /// <param name="cancellationToken">Ends the loop (on stop).</param>
     /// <returns>A task that completes when the loop ends: on cancellation or once the node loop is gone.</returns>
     private async Task MaintainAsync(CancellationToken cancellationToken)
@@ -37,7 +38,9 @@ public sealed partial class AgentService
                     continue;
                 }
 
-                var (members, status) = await loop.InvokeAsync(n => (n.GetMembers(), n.Status)).ConfigureAwait(false);
+                var captured = await loop.InvokeAsync(n => AgentStatus.Capture(n, _clock.Now, Addresses)).ConfigureAwait(false);
+                Metrics.Update(captured); // what dotnet-counters and OTLP read between scrapes
+                var (members, status) = (captured.Members, captured.Node);
                 _raftState.Update(status.Term, status.IsLearner ? "learner" : status.Role.ToString().ToLowerInvariant());
                 foreach (var m in members)
                 {

@@ -211,7 +211,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         _clients.Start(_clientListener, clientTransport.Counters);
         TrackCertificate(roots, peerTransport, clientTransport, _forwarder.Transport);
         Metrics.BindCertificate(() => PresentedCertificate, () => CertificateReloads);
-        Metrics.Bind(() => _clients?.ActiveConnections ?? 0, () => peerTransport.Counters.ConnectionsClosedForProtocolError + clientTransport.Counters.ConnectionsClosedForProtocolError);
+        Metrics.Bind(() => _clients?.ActiveConnections ?? 0, peerTransport.Counters, clientTransport.Counters);
         _maintenance = Task.Run(() => MaintainAsync(_stop.Token), CancellationToken.None);
         LogStarted(_logger, o.Node.Id, Addresses[MetadataKeys.ClientAddress], Addresses[MetadataKeys.PeerAddress], Addresses[MetadataKeys.GossipAddress], o.Network.HttpListen);
     }

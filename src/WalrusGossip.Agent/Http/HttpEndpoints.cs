@@ -28,18 +28,27 @@ public static class HttpEndpoints
                 ? Results.Text("ready\n")
                 : Results.Text(status is null ? (agent.StorageFailure is { } failure ? $"not ready: storage failure: {failure.Message}\n" : "starting\n") : $"not ready: leader {status.Node.LeaderId}, applied {status.Node.AppliedIndex} of {status.Node.CommitIndex}\n", statusCode: 503);
         });
-        app.MapGet("/metrics", async (HttpRequest request) =>
+        // /metrics is the OpenTelemetry Prometheus exporter (AgentTelemetry); in front of it, the read-token check and a
+        // fresh status for the node gauges.
+        app.Use(async (context, next) =>
         {
-            if (!agent.AllowsHttpRead(request.Headers.Authorization))
+            if (context.Request.Path == "/metrics")
             {
-                return Unauthorized();
+                if (!agent.AllowsHttpRead(context.Request.Headers.Authorization))
+                {
+                    await Unauthorized().ExecuteAsync(context).ConfigureAwait(false);
+                    return;
+                }
+
+                if (await CaptureAsync(agent).ConfigureAwait(false) is { } fresh)
+                {
+                    agent.Metrics.Update(fresh);
+                }
             }
 
-            var status = await CaptureAsync(agent).ConfigureAwait(false);
-            return status is null
-                ? Results.Text("# agent starting\n", statusCode: 503)
-                : Results.Text(agent.Metrics.Render(status), "text/plain; version=0.0.4");
+            await next(context).ConfigureAwait(false);
         });
+        app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapGet("/v1/status", async (HttpRequest request) =>
         {
             if (!agent.AllowsHttpRead(request.Headers.Authorization))
