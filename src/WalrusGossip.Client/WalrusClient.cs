@@ -288,26 +288,12 @@ public sealed partial class WalrusClient : IAsyncDisposable
     /// <exception cref="WalrusInvalidArgumentException">The range is not within what the agent has applied (another agent, or a restarted one).</exception>
     /// <exception cref="WalrusUnavailableException">The endpoint cannot be reached or its node is down.</exception>
     /// <exception cref="WalrusTimeoutException">It did not answer within <see cref="WalrusClientOptions.RequestTimeout"/>.</exception>
-    /// <exception cref="WalrusUnavailableException">Also when an entry or the checkpoint in the answer is malformed.</exception>
     public async Task<BackupPiece> ReadBackupAsync(string endpoint, ulong fromIndex, ulong upToIndex, ulong maxBytes = 0, CancellationToken cancellationToken = default)
     {
         var request = new BackupRequest { FromIndex = fromIndex, UpToIndex = upToIndex, MaxBytes = maxBytes };
         var (key, message) = await AskOneAsync(endpoint, MessageType.BackupRequest, request, cancellationToken).ConfigureAwait(false);
         var r = (BackupResponse)message;
-        try
-        {
-            var entries = new Raft.LogEntry[r.Entries.Count];
-            for (var i = 0; i < entries.Length; i++)
-            {
-                entries[i] = RaftMessageMapper.FromProto(r.Entries[i]);
-            }
-
-            return new BackupPiece(key, r.Snapshot is null ? null : RaftMessageMapper.FromProto(r.Snapshot), r.FirstIndex, r.UpToIndex, entries);
-        }
-        catch (ProtocolException e)
-        {
-            throw new WalrusUnavailableException($"{key}: malformed backup answer: {e.Message}", e);
-        }
+        return new BackupPiece(key, r.Snapshot, r.FirstIndex, r.UpToIndex, [.. r.Entries]);
     }
 
     /// <summary>Asks the SWIM view of one agent (the leader when known, else any): every member with state and metadata.</summary>

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Reflection;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -396,6 +397,9 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
 /// <summary>The agent's version string.</summary>
 public static class AgentVersion
 {
-    /// <summary>Informational version of this build.</summary>
-    public static string Current { get; } = typeof(AgentVersion).Assembly.GetName().Version?.ToString() ?? "0.0.0";
+    /// <summary>Informational version of this build: <c>VersionPrefix</c> of Directory.Build.props, <c>+commit</c> when built from git.</summary>
+    public static string Current { get; } =
+        typeof(AgentVersion).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(AgentVersion).Assembly.GetName().Version?.ToString()
+        ?? "0.0.0";
 }

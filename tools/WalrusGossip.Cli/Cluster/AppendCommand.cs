@@ -22,13 +22,15 @@ internal static class AppendCommand
             Description = "Lines per request with --stdin (1 to 10000; above 1024 a retried batch may be refused as an expired session)",
             DefaultValueFactory = _ => 256,
         };
-        var command = new Command("append", "Append entries; prints the committed index of each, one per line") { texts, stdin, stream, batchSize };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object per entry and line: index, term, streamSequence (0 without a stream)" };
+        var command = new Command("append", "Append entries; prints the committed index of each, one per line") { texts, stdin, stream, batchSize, json };
         command.SetAction((parse, ct) =>
         {
             var args = parse.GetValue(texts) ?? [];
             var fromStdin = parse.GetValue(stdin);
             var streamName = parse.GetValue(stream);
             var batch = parse.GetValue(batchSize);
+            var asJson = parse.GetValue(json);
             return ClusterCommand.RunAsync(
                 console,
                 () =>
@@ -46,26 +48,26 @@ internal static class AppendCommand
                     return connection.Resolve(parse);
                 },
                 (client, token) => fromStdin
-                    ? AppendLinesAsync(client, console, streamName, batch, token)
-                    : AppendArgumentsAsync(client, console, args, streamName, token),
+                    ? AppendLinesAsync(client, console, streamName, batch, asJson, token)
+                    : AppendArgumentsAsync(client, console, args, streamName, asJson, token),
                 ct);
         });
         return command;
     }
 
-    private static async Task<int> AppendArgumentsAsync(WalrusClient client, CliConsole console, string[] texts, string? stream, CancellationToken cancellationToken)
+    private static async Task<int> AppendArgumentsAsync(WalrusClient client, CliConsole console, string[] texts, string? stream, bool json, CancellationToken cancellationToken)
     {
         foreach (var text in texts)
         {
             var result = await client.AppendAsync(Encoding.UTF8.GetBytes(text), stream, cancellationToken).ConfigureAwait(false);
-            await console.Out.WriteLineAsync(result.Index.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+            await console.Out.WriteLineAsync(Format(result, json)).ConfigureAwait(false);
         }
 
         return CliRunner.Ok;
     }
 
     /// <summary>Reads lines and appends them in order, in batches, printing each index as its batch commits.</summary>
-    private static async Task<int> AppendLinesAsync(WalrusClient client, CliConsole console, string? stream, int batchSize, CancellationToken cancellationToken)
+    private static async Task<int> AppendLinesAsync(WalrusClient client, CliConsole console, string? stream, int batchSize, bool json, CancellationToken cancellationToken)
     {
         var reader = new LineReader(console.OpenStdin());
         var batch = new List<(string? Stream, ReadOnlyMemory<byte> Payload)>(batchSize);
@@ -88,7 +90,7 @@ internal static class AppendCommand
                 var output = new StringBuilder();
                 foreach (var result in results)
                 {
-                    output.Append(result.Index.ToString(CultureInfo.InvariantCulture)).Append('\n');
+                    output.Append(Format(result, json)).Append('\n');
                 }
 
                 await console.Out.WriteAsync(output.ToString()).ConfigureAwait(false);
@@ -102,4 +104,9 @@ internal static class AppendCommand
             }
         }
     }
+
+    /// <summary>The index alone, or <c>{"index":I,"term":T,"streamSequence":S}</c>.</summary>
+    private static string Format(AppendResult result, bool json) => json
+        ? string.Create(CultureInfo.InvariantCulture, $"{{\"index\":{result.Index},\"term\":{result.Term},\"streamSequence\":{result.StreamSequence}}}")
+        : result.Index.ToString(CultureInfo.InvariantCulture);
 }

@@ -21,11 +21,11 @@ internal static class AuthCommands
         var roleName = new Argument<string>("name") { Description = "Role name" };
         var permissions = new Option<string>("--permissions") { Description = "Comma-separated: append, read, tail, admin", Required = true };
         var prefix = new Option<string?>("--stream-prefix") { Description = "Limit the role to streams whose name starts with this" };
-        var put = new Command("put", "Create or replace a role") { roleName, permissions, prefix };
+        var put = new Command("put", "Create or replace a role") { roleName, permissions, prefix, ChangeJson() };
         put.SetAction((parse, ct) => Change(console, connection, parse, ct, (c, t) =>
             c.PutRoleAsync(parse.GetValue(roleName)!, Split(parse.GetValue(permissions)), parse.GetValue(prefix), t)));
         var deleteName = new Argument<string>("name") { Description = "Role name" };
-        var delete = new Command("delete", "Delete a role") { deleteName };
+        var delete = new Command("delete", "Delete a role") { deleteName, ChangeJson() };
         delete.SetAction((parse, ct) => Change(console, connection, parse, ct, (c, t) => c.DeleteRoleAsync(parse.GetValue(deleteName)!, t)));
         role.Subcommands.Add(put);
         role.Subcommands.Add(delete);
@@ -34,10 +34,10 @@ internal static class AuthCommands
         var token = new Command("token", "Bearer tokens, for clients that cannot hold a certificate");
         var tokenName = new Argument<string>("name") { Description = "Token name" };
         var roles = new Option<string>("--roles") { Description = "Comma-separated role names", Required = true };
-        var create = new Command("create", "Create a token holding --roles and print its secret (shown only this once)") { tokenName, roles };
+        var create = new Command("create", "Create a token holding --roles and print its secret (shown only this once)") { tokenName, roles, ChangeJson() };
         create.SetAction((parse, ct) => Change(console, connection, parse, ct, (c, t) => c.CreateTokenAsync(parse.GetValue(tokenName)!, Split(parse.GetValue(roles)), t)));
         var revokeName = new Argument<string>("name") { Description = "Token name" };
-        var revokeToken = new Command("revoke", "Revoke a token") { revokeName };
+        var revokeToken = new Command("revoke", "Revoke a token") { revokeName, ChangeJson() };
         revokeToken.SetAction((parse, ct) => Change(console, connection, parse, ct, (c, t) => c.RevokeTokenAsync(parse.GetValue(revokeName)!, t)));
         token.Subcommands.Add(create);
         token.Subcommands.Add(revokeToken);
@@ -52,7 +52,7 @@ internal static class AuthCommands
     {
         var identity = new Argument<string>("identity") { Description = "Certificate identity (SAN URI walrus://client/NAME, else the common name)" };
         var role = new Argument<string>("role") { Description = "Role name" };
-        var command = new Command(name, description) { identity, role };
+        var command = new Command(name, description) { identity, role, ChangeJson() };
         command.SetAction((parse, ct) => Change(console, connection, parse, ct, (c, t) => c.GrantAsync(parse.GetValue(identity)!, parse.GetValue(role)!, grant, t)));
         return command;
     }
@@ -70,11 +70,22 @@ internal static class AuthCommands
         return command;
     }
 
+    /// <summary>The <c>--json</c> of a change: print <c>{"index": I, "token": T|null}</c>.</summary>
+    private static Option<bool> ChangeJson() => new("--json") { Description = "Print one JSON object: index (where the change was applied), token (token create only, else null)" };
+
     private static Task<int> Change(CliConsole console, ConnectionOptions connection, ParseResult parse, CancellationToken ct, Func<WalrusClient, CancellationToken, Task<AuthState>> change) =>
         ClusterCommand.RunAsync(console, () => connection.Resolve(parse), async (client, token) =>
         {
             var state = await change(client, token).ConfigureAwait(false);
-            if (state.Token is { } secret)
+            if (parse.GetValue<bool>("--json"))
+            {
+                await console.Out.WriteLineAsync(JsonSerializer.Serialize(new Dictionary<string, object?> { ["index"] = state.Index, ["token"] = state.Token })).ConfigureAwait(false);
+                if (state.Token is not null)
+                {
+                    await console.Error.WriteLineAsync("walrusctl: the token is shown only once; agents keep only its SHA-256").ConfigureAwait(false);
+                }
+            }
+            else if (state.Token is { } secret)
             {
                 await console.Out.WriteLineAsync(secret).ConfigureAwait(false);
                 await console.Error.WriteLineAsync("walrusctl: the token above is shown only once; agents keep only its SHA-256").ConfigureAwait(false);

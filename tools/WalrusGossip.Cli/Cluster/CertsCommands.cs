@@ -22,12 +22,13 @@ internal static class CertsCommands
         var nodes = new Option<string>("--nodes") { Description = "Comma-separated node names, e.g. node-1,node-2,node-3 (letters, digits, '.', '-', '_')", Required = true };
         var hosts = new Option<string?>("--hosts") { Description = "Extra comma-separated DNS names and IP addresses every node certificate carries (localhost, 127.0.0.1 and ::1 always)" };
         var ids = new Option<string?>("--ids") { Description = "Comma-separated Raft node ids, one per --nodes name, embedded as SAN URI walrus://node/ID (default: the trailing number of each name, node-3 -> 3)" };
-        var command = new Command("init", "Create a cluster CA (or reuse the one in --out) and a certificate per node carrying its node id; existing node files are kept") { output, nodes, hosts, ids };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object: ca, created and kept files" };
+        var command = new Command("init", "Create a cluster CA (or reuse the one in --out) and a certificate per node carrying its node id; existing node files are kept") { output, nodes, hosts, ids, json };
         command.SetAction(async (parse, _) =>
         {
             try
             {
-                return await InitAsync(console, parse.GetValue(output)!, parse.GetValue(nodes)!, parse.GetValue(hosts), parse.GetValue(ids)).ConfigureAwait(false);
+                return await InitAsync(console, parse.GetValue(output)!, parse.GetValue(nodes)!, parse.GetValue(hosts), parse.GetValue(ids), parse.GetValue(json)).ConfigureAwait(false);
             }
             catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or CryptographicException)
             {
@@ -38,8 +39,11 @@ internal static class CertsCommands
         return command;
     }
 
-    internal static async Task<int> InitAsync(CliConsole console, string directory, string nodeList, string? hostList, string? idList = null)
+    internal static async Task<int> InitAsync(CliConsole console, string directory, string nodeList, string? hostList, string? idList = null, bool json = false)
     {
+        var created = new List<string>();
+        var kept = new List<string>();
+        var text = json ? TextWriter.Null : console.Out;
         var names = nodeList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (names.Length == 0)
         {
@@ -66,7 +70,8 @@ internal static class CertsCommands
         if (File.Exists(caPem) && File.Exists(caKey))
         {
             ca = DevCertificates.LoadPem(caPem, caKey);
-            await console.Out.WriteLineAsync($"reusing CA      {caPem}").ConfigureAwait(false);
+            kept.Add(caPem);
+            await text.WriteLineAsync($"reusing CA      {caPem}").ConfigureAwait(false);
         }
         else if (File.Exists(caPem) || File.Exists(caKey))
         {
@@ -76,7 +81,8 @@ internal static class CertsCommands
         {
             ca = DevCertificates.CreateCa("walrus-cluster-ca");
             DevCertificates.ExportPem(ca, caPem, caKey);
-            await console.Out.WriteLineAsync($"created CA      {caPem} (key {caKey}: keep it private)").ConfigureAwait(false);
+            created.AddRange([caPem, caKey]);
+            await text.WriteLineAsync($"created CA      {caPem} (key {caKey}: keep it private)").ConfigureAwait(false);
         }
 
         using (ca)
@@ -87,13 +93,15 @@ internal static class CertsCommands
                 var key = Path.Combine(directory, name + ".key");
                 if (File.Exists(pem) && File.Exists(key))
                 {
-                    await console.Out.WriteLineAsync($"kept            {pem}").ConfigureAwait(false);
+                    kept.AddRange([pem, key]);
+                    await text.WriteLineAsync($"kept            {pem}").ConfigureAwait(false);
                     continue;
                 }
 
                 using var certificate = DevCertificates.CreateNodeCertificate(ca, name, [name, .. dns], ips, nodeId: nodeId);
                 DevCertificates.ExportPem(certificate, pem, key);
-                await console.Out.WriteLineAsync($"created node    {pem} (key {key}, node id {(nodeId == 0 ? "none" : nodeId.ToString(System.Globalization.CultureInfo.InvariantCulture))})").ConfigureAwait(false);
+                created.AddRange([pem, key]);
+                await text.WriteLineAsync($"created node    {pem} (key {key}, node id {(nodeId == 0 ? "none" : nodeId.ToString(System.Globalization.CultureInfo.InvariantCulture))})").ConfigureAwait(false);
             }
 
             var adminPem = Path.Combine(directory, "admin.pem");
@@ -101,8 +109,14 @@ internal static class CertsCommands
             {
                 using var admin = DevCertificates.CreateClientCertificate(ca, "admin");
                 DevCertificates.ExportPem(admin, adminPem, Path.Combine(directory, "admin.key"));
-                await console.Out.WriteLineAsync($"created client  {adminPem} (identity admin: walrusctl --cert {adminPem} --key {Path.Combine(directory, "admin.key")})").ConfigureAwait(false);
+                created.AddRange([adminPem, Path.Combine(directory, "admin.key")]);
+                await text.WriteLineAsync($"created client  {adminPem} (identity admin: walrusctl --cert {adminPem} --key {Path.Combine(directory, "admin.key")})").ConfigureAwait(false);
             }
+        }
+
+        if (json)
+        {
+            await console.Out.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(new { ca = caPem, created, kept })).ConfigureAwait(false);
         }
 
         return CliRunner.Ok;

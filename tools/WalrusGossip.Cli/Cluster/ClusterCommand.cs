@@ -7,7 +7,8 @@ internal static class ClusterCommand
 {
     /// <summary>
     /// Exit 0 on success; 1 when the cluster refused or could not serve the operation (<see cref="WalrusException"/>);
-    /// 2 for usage errors (bad options, unreadable context, CA or input files).
+    /// 2 for usage errors (bad options, unreadable context, CA or input files); 3 when the <c>--timeout</c> deadline
+    /// expired first.
     /// </summary>
     public static async Task<int> RunAsync(
         CliConsole console,
@@ -15,11 +16,24 @@ internal static class ClusterCommand
         Func<WalrusClient, CancellationToken, Task<int>> body,
         CancellationToken cancellationToken)
     {
+        var deadline = CommandDeadline.Current;
         try
         {
             var options = resolveOptions();
             await using var client = new WalrusClient(options);
-            return await body(client, cancellationToken).ConfigureAwait(false);
+            var exitCode = await body(client, cancellationToken).ConfigureAwait(false);
+            if (exitCode != CliRunner.Ok && deadline is { Expired: true })
+            {
+                await console.Error.WriteLineAsync($"walrusctl: {deadline.Message}").ConfigureAwait(false);
+                return CliRunner.TimedOut;
+            }
+
+            return exitCode;
+        }
+        catch (Exception e) when (deadline is { Expired: true } && e is WalrusException or OperationCanceledException)
+        {
+            await console.Error.WriteLineAsync($"walrusctl: {deadline.Message}").ConfigureAwait(false);
+            return CliRunner.TimedOut;
         }
         catch (WalrusException e)
         {

@@ -5,10 +5,10 @@ namespace WalrusGossip.Cli.Cluster;
 /// <summary>The commands that talk to a running cluster, plus <c>certs</c>, and the global connection options.</summary>
 internal static class ClusterCommands
 {
-    /// <summary>Adds append, read, tail, status, members, transfer-leader, member, compact and certs, and the global options, to <paramref name="root"/>.</summary>
+    /// <summary>Adds append, read, tail, status, members, transfer-leader, member, compact, certs, endpoint health and version, and the global options, to <paramref name="root"/>.</summary>
     public static void AddTo(RootCommand root, CliConsole console)
     {
-        var connection = new ConnectionOptions();
+        var connection = new ConnectionOptions(console.Environment);
         connection.AddTo(root);
         root.Subcommands.Add(AppendCommand.Create(console, connection));
         root.Subcommands.Add(ReadCommands.CreateRead(console, connection));
@@ -25,6 +25,8 @@ internal static class ClusterCommands
         root.Subcommands.Add(CompactCommand.Create(console, connection));
         root.Subcommands.Add(SnapshotCommands.Create(console, connection));
         root.Subcommands.Add(CertsCommands.Create(console));
+        root.Subcommands.Add(HealthCommands.CreateEndpoint(console, connection));
+        root.Subcommands.Add(HealthCommands.CreateVersion(console, connection));
     }
 
     /// <summary>The full walrusctl command tree writing to <paramref name="console"/>.</summary>

@@ -67,7 +67,8 @@ internal static class InfoCommands
     public static Command CreateTransferLeader(CliConsole console, ConnectionOptions connection)
     {
         var to = new Option<ulong>("--to") { Description = "Node id of the voter to become leader", Required = true };
-        var command = new Command("transfer-leader", "Ask the leader to hand leadership to another voter") { to };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object: target, leaderId (0 when not known yet), message" };
+        var command = new Command("transfer-leader", "Ask the leader to hand leadership to another voter") { to, json };
         command.SetAction((parse, ct) =>
         {
             var target = parse.GetValue(to);
@@ -77,6 +78,12 @@ internal static class InfoCommands
                 async (client, token) =>
                 {
                     var result = await client.TransferLeaderAsync(target, token).ConfigureAwait(false);
+                    if (parse.GetValue(json))
+                    {
+                        await console.Out.WriteLineAsync(JsonSerializer.Serialize(new { target, leaderId = result.LeaderId, message = result.Message })).ConfigureAwait(false);
+                        return CliRunner.Ok;
+                    }
+
                     var text = string.Create(CultureInfo.InvariantCulture, $"leadership transfer to node {target} started");
                     if (result.LeaderId != 0)
                     {

@@ -99,7 +99,8 @@ internal static class MemberCommands
     private static Command CreateChange(CliConsole console, ConnectionOptions connection, string name, MemberChange change, string description)
     {
         var id = new Argument<ulong>("node-id") { Description = "The member's node id" };
-        var command = new Command(name, description) { id };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object: change, nodeId, index, leaderId, voters, learners, message" };
+        var command = new Command(name, description) { id, json };
         command.SetAction((parse, ct) =>
         {
             var nodeId = parse.GetValue(id);
@@ -109,6 +110,12 @@ internal static class MemberCommands
                 async (client, token) =>
                 {
                     var result = await client.ChangeMemberAsync(change, nodeId, token).ConfigureAwait(false);
+                    if (parse.GetValue(json))
+                    {
+                        await console.Out.WriteLineAsync(System.Text.Json.JsonSerializer.Serialize(new { change = name, nodeId, index = result.Index, leaderId = result.LeaderId, voters = result.Voters, learners = result.Learners, message = result.Message })).ConfigureAwait(false);
+                        return CliRunner.Ok;
+                    }
+
                     await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                         $"{name} {nodeId}: committed at index {result.Index} by leader {result.LeaderId}; voters [{string.Join(',', result.Voters)}] learners [{string.Join(',', result.Learners)}]")).ConfigureAwait(false);
                     return CliRunner.Ok;

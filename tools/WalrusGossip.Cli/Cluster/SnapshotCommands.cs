@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using WalrusGossip.Client;
 using WalrusGossip.Node.Backup;
+using WalrusGossip.Protocol;
 using WalrusGossip.Raft;
 using WalrusGossip.Storage;
 
@@ -63,8 +64,8 @@ internal static class SnapshotCommands
     private static async Task<(BackupHeader Header, long Bytes)> SaveAsync(WalrusClient client, string endpoint, string path, CancellationToken token)
     {
         var first = await client.ReadBackupAsync(endpoint, 0, 0, 0, token).ConfigureAwait(false);
-        var header = new BackupHeader(first.Checkpoint ?? RaftSnapshot.Empty, first.FirstIndex, first.UpToIndex);
-        var pending = first.Entries;
+        var header = new BackupHeader(Checkpoint(first), first.FirstIndex, first.UpToIndex);
+        IReadOnlyList<Raft.LogEntry> pending = Entries(first);
         var temp = path + ".tmp";
         long bytes;
         await using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, FileOptions.Asynchronous))
@@ -78,13 +79,47 @@ internal static class SnapshotCommands
                     return batch;
                 }
 
-                return (await client.ReadBackupAsync(endpoint, next, header.LastIndex, 0, ct).ConfigureAwait(false)).Entries;
+                return Entries(await client.ReadBackupAsync(endpoint, next, header.LastIndex, 0, ct).ConfigureAwait(false));
             }, token).ConfigureAwait(false);
             stream.Flush(flushToDisk: true);
         }
 
         File.Move(temp, path, overwrite: true);
         return (header, bytes);
+    }
+
+    /// <summary>The piece's checkpoint as Raft's type (the SDK hands out the wire form); empty when it has none.</summary>
+    /// <exception cref="WalrusUnavailableException">The checkpoint is malformed.</exception>
+    private static RaftSnapshot Checkpoint(BackupPiece piece)
+    {
+        try
+        {
+            return piece.Checkpoint is null ? RaftSnapshot.Empty : RaftMessageMapper.FromProto(piece.Checkpoint);
+        }
+        catch (ProtocolException e)
+        {
+            throw new WalrusUnavailableException($"{piece.Endpoint}: malformed backup answer: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The piece's entries as Raft's type (payloads shared, not copied).</summary>
+    /// <exception cref="WalrusUnavailableException">An entry is malformed.</exception>
+    private static Raft.LogEntry[] Entries(BackupPiece piece)
+    {
+        try
+        {
+            var entries = new Raft.LogEntry[piece.Entries.Count];
+            for (var i = 0; i < entries.Length; i++)
+            {
+                entries[i] = RaftMessageMapper.FromProto(piece.Entries[i]);
+            }
+
+            return entries;
+        }
+        catch (ProtocolException e)
+        {
+            throw new WalrusUnavailableException($"{piece.Endpoint}: malformed backup answer: {e.Message}", e);
+        }
     }
 
     private static async Task<string> LeaderEndpointAsync(WalrusClient client, CancellationToken token)
