@@ -398,4 +398,10 @@ public static class AgentVersion
 {
     /// <summary>Informational version of this build.</summary>
     public static string Current { get; } = typeof(AgentVersion).Assembly.GetName().Version?.ToString() ?? "0.0.0";
+
+    /// <summary>The assembly's informational version (the package version, with the source revision when the build recorded one), as <c>/v1/status</c> and the web view show it.</summary>
+    public static string Informational { get; } =
+        typeof(AgentVersion).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false) is [System.Reflection.AssemblyInformationalVersionAttribute a, ..]
+            ? a.InformationalVersion
+            : Current;
 }

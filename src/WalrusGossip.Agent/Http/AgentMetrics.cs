@@ -25,6 +25,13 @@ public sealed class AgentMetrics
     /// <param name="elapsed">The latency.</param>
     public void ObserveAppend(TimeSpan elapsed) => _appendLatency.Observe(elapsed.TotalSeconds);
 
+    /// <summary>Upper bounds, in seconds, of the append latency histogram's buckets (the last bucket, beyond them, is unbounded).</summary>
+    public static IReadOnlyList<double> AppendLatencyBoundsSeconds => LatencyBucketsSeconds;
+
+    /// <summary>The append latency histogram since start: per-bucket (not cumulative) counts, one per bound of <see cref="AppendLatencyBoundsSeconds"/> and then the unbounded bucket.</summary>
+    /// <returns>A copy of the counts.</returns>
+    public long[] AppendLatencyCounts() => _appendLatency.CopyCounts();
+
     /// <summary>Counts one append refused OVERLOADED because too many bytes of appends were waiting (back-pressure).</summary>
     public void CountOverloaded() => Interlocked.Increment(ref _overloaded);
 
@@ -192,6 +199,17 @@ public sealed class AgentMetrics
 
             Interlocked.Increment(ref _counts[i]);
             Interlocked.Add(ref _sumMicros, (long)(seconds * 1e6));
+        }
+
+        public long[] CopyCounts()
+        {
+            var counts = new long[_counts.Length];
+            for (var i = 0; i < _counts.Length; i++)
+            {
+                counts[i] = Interlocked.Read(ref _counts[i]);
+            }
+
+            return counts;
         }
 
         public void Render(StringBuilder sb, string name, string help)
