@@ -35,6 +35,14 @@ public sealed class WebViewTests(ITestOutputHelper output)
             agents.Start(id, ["--join", agents.JoinList(3), "--bootstrap-expect", "3"]);
         }
 
+        // The browser starts while the agents elect a leader.
+        using var playwright = await Playwright.CreateAsync();
+        var launch = playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        });
         await agents.LeaderAsync(Deadline);
         output.WriteLine($"leader elected after {clock.Elapsed.TotalSeconds:F1} s");
 
@@ -65,18 +73,14 @@ public sealed class WebViewTests(ITestOutputHelper output)
         });
 
         var url = $"http://127.0.0.1:{agents.PortsOf(1).Http}/ui";
-        using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-        });
+        await using var browser = await launch;
+        output.WriteLine($"browser ready after {clock.Elapsed.TotalSeconds:F1} s");
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 560 } });
         var console = new List<string>();
         page.Console += (_, m) => { lock (console) { console.Add($"{m.Type}: {m.Text}"); } };
         page.PageError += (_, e) => { lock (console) { console.Add("page error: " + e); } };
         await page.GotoAsync(url);
+        output.WriteLine($"page loaded after {clock.Elapsed.TotalSeconds:F1} s");
 
         var alive = await UntilAsync(page, states => states == "1=alive,2=alive,3=alive", "all three members alive on the page", console);
         output.WriteLine($"page shows {alive} after {clock.Elapsed.TotalSeconds:F1} s");
