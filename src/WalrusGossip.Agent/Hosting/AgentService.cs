@@ -402,4 +402,7 @@ public static class AgentVersion
         typeof(AgentVersion).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
         ?? typeof(AgentVersion).Assembly.GetName().Version?.ToString()
         ?? "0.0.0";
+
+    /// <summary>The same as <see cref="Current"/> (kept for the web view and <c>/v1/status</c>).</summary>
+    public static string Informational => Current;
 }

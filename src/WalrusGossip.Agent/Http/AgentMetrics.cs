@@ -27,6 +27,7 @@ public sealed class AgentMetrics : IDisposable
 
     private readonly Meter _meter;
     private readonly Histogram<double> _appendLatency;
+    private readonly long[] _appendCounts = new long[LatencyBucketsSeconds.Count + 1];
     private AgentStatus? _status;
     private Func<long> _clientConnections = () => 0;
     private Func<long> _protocolErrors = () => 0;
@@ -58,7 +59,34 @@ public sealed class AgentMetrics : IDisposable
 
     /// <summary>Records one client append's latency, from request receipt to commit.</summary>
     /// <param name="elapsed">The latency.</param>
-    public void ObserveAppend(TimeSpan elapsed) => _appendLatency.Record(elapsed.TotalSeconds);
+    public void ObserveAppend(TimeSpan elapsed)
+    {
+        var seconds = elapsed.TotalSeconds;
+        _appendLatency.Record(seconds);
+        var i = 0;
+        while (i < LatencyBucketsSeconds.Count && seconds > LatencyBucketsSeconds[i])
+        {
+            i++;
+        }
+
+        Interlocked.Increment(ref _appendCounts[i]); // the web view's percentiles (/v1/status appendLatency)
+    }
+
+    /// <summary>Upper bounds, in seconds, of the append latency histogram's buckets (the last bucket, beyond them, is unbounded).</summary>
+    public static IReadOnlyList<double> AppendLatencyBoundsSeconds => LatencyBucketsSeconds;
+
+    /// <summary>The append latency histogram since start: per-bucket (not cumulative) counts, one per bound of <see cref="AppendLatencyBoundsSeconds"/> and then the unbounded bucket.</summary>
+    /// <returns>A copy of the counts.</returns>
+    public long[] AppendLatencyCounts()
+    {
+        var counts = new long[_appendCounts.Length];
+        for (var i = 0; i < counts.Length; i++)
+        {
+            counts[i] = Interlocked.Read(ref _appendCounts[i]);
+        }
+
+        return counts;
+    }
 
     /// <summary>Counts one append refused OVERLOADED because too many bytes of appends were waiting (back-pressure).</summary>
     public void CountOverloaded() => Interlocked.Increment(ref _overloaded);
