@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using WalrusGossip.Client.Tests.Fakes;
 
@@ -77,6 +78,47 @@ public sealed class WalrusContextTests : IDisposable
         Assert.Same(client, provider.GetRequiredService<WalrusClient>());
         Assert.Equal(42ul, client.ClientId);
         Assert.Equal(1ul, result.Index);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task AddWalrusClient_binds_a_configuration_section_and_refuses_a_bad_one_naming_the_key()
+    {
+        await using var agent = await FakeAgent.StartAsync();
+        var ca = Write("ca.pem", TestClients.Options(agent.Endpoint).CaCertificates![0].ExportCertificatePem());
+        var section = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Walrus:Endpoints:0"] = agent.Endpoint,
+                ["Walrus:CaFile"] = ca,
+                ["Walrus:TransportMode"] = TestClients.Options(agent.Endpoint).TransportMode.ToString(),
+                ["Walrus:ClientId"] = "43",
+                ["Walrus:RequestTimeout"] = "00:00:05",
+            })
+            .Build()
+            .GetSection("Walrus");
+        var services = new ServiceCollection();
+        services.AddWalrusClient(section);
+        await using (var provider = services.BuildServiceProvider())
+        {
+            var client = provider.GetRequiredService<WalrusClient>();
+            Assert.Equal(43ul, client.ClientId);
+            Assert.Equal(1ul, (await client.AppendAsync("bound"u8.ToArray(), cancellationToken: TestContext.Current.CancellationToken)).Index);
+        }
+
+        var empty = new ServiceCollection().AddWalrusClient(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
+        await using (var provider = empty.BuildServiceProvider())
+        {
+            var thrown = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => provider.GetRequiredService<WalrusClient>());
+            Assert.Contains("Endpoints", thrown.Message, StringComparison.Ordinal);
+        }
+
+        var unknown = new ServiceCollection().AddWalrusClient(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Endpoints:0"] = agent.Endpoint, ["Colour"] = "blue" }).Build());
+        await using (var provider = unknown.BuildServiceProvider())
+        {
+            var thrown = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<WalrusClient>());
+            Assert.Contains("Colour", thrown.Message, StringComparison.Ordinal);
+        }
     }
 
     private string Write(string relative, string content)
