@@ -43,6 +43,18 @@ public sealed class HostingTests
                 Assert.True(status!.Value.GetProperty("leaderId").GetUInt64() > 0, $"agent {id} reported ready without a leader");
             }
 
+            // /health (live) and /ready (has a leader, applied what it knows committed), through the framework's health checks.
+            using (var http = new HttpClient())
+            {
+                Assert.Equal("ok\n", await http.GetStringAsync(new Uri($"http://127.0.0.1:{agents.PortsOf(1).Http}/health"), TestContext.Current.CancellationToken));
+                var ready = await AgentProcesses.EventuallyAsync(async () =>
+                {
+                    using var answer = await http.GetAsync(new Uri($"http://127.0.0.1:{agents.PortsOf(1).Http}/ready"), TestContext.Current.CancellationToken);
+                    return answer.IsSuccessStatusCode ? await answer.Content.ReadAsStringAsync(TestContext.Current.CancellationToken) : null;
+                }, TimeSpan.FromSeconds(30), "agent 1 to be ready");
+                Assert.Equal("ready\n", ready);
+            }
+
             // Every metric name of the hand-written exporter is still served by the OpenTelemetry one, with the runtime's and the transport's.
             await using (var client = agents.NewClient(agents.ClientEndpoints([1, 2])))
             {

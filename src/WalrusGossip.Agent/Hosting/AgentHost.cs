@@ -64,6 +64,7 @@ public static class AgentHost
             builder.Services.AddSingleton(raftState);
             builder.Services.AddSingleton<AgentMetrics>();
             builder.Services.AddAgentTelemetry(options);
+            builder.Services.AddAgentHealthChecks();
             builder.Services.AddSingleton<AgentService>();
             builder.Services.AddHostedService(sp => sp.GetRequiredService<AgentService>());
             if (notifier.IsEnabled)

@@ -50,16 +50,7 @@ public static class HttpEndpoints
                 ? Results.Text(json, "application/json; charset=utf-8")
                 : Results.Json(new { error = "starting" }, statusCode: 503);
         });
-        app.MapGet("/health", () => agent.Loop is { Completion.IsCompleted: false } ? Results.Text("ok\n")
-            : agent.StorageFailure is { } failure ? Results.Text($"storage failure, reopening the data directory (attempts {agent.StorageRecoveries.ReopenAttempts}): {failure.Message}\n", statusCode: 503)
-            : Results.Text("node loop stopped\n", statusCode: 503));
-        app.MapGet("/ready", async () =>
-        {
-            var status = await CaptureAsync(agent).ConfigureAwait(false);
-            return status is { IsReady: true }
-                ? Results.Text("ready\n")
-                : Results.Text(status is null ? (agent.StorageFailure is { } failure ? $"not ready: storage failure: {failure.Message}\n" : "starting\n") : $"not ready: leader {status.Node.LeaderId}, applied {status.Node.AppliedIndex} of {status.Node.CommitIndex}\n", statusCode: 503);
-        });
+        app.MapAgentHealthChecks();
         // /metrics is the OpenTelemetry Prometheus exporter (AgentTelemetry); in front of it, the read-token check and a
         // fresh status for the node gauges.
         app.Use(async (context, next) =>
