@@ -62,6 +62,9 @@ public sealed class ConfigurationTests
     [InlineData("--ca=/nonexistent/ca.pem", "Transport:CaFile")]
     [InlineData("--Gossip:Keys:0=not-base64!", "Gossip:Keys: a gossip key must be base64")]
     [InlineData("--Gossip:Keys:0=AAAA", "Gossip:Keys: a gossip key must be 16, 24 or 32 bytes")]
+    [InlineData("--Gossip:Colour=blue", "unknown configuration key 'Gossip:Colour'")]
+    [InlineData("--Storage:Retention:MaxDays=3", "unknown configuration key 'Storage:Retention:MaxDays'")]
+    [InlineData("--Telemetry:OtlpEndpoint=not a uri", "Telemetry:OtlpEndpoint must be an absolute URI")]
     [InlineData("--Cluster:ConsistencyCheckEntries=0", "Cluster:ConsistencyCheckEntries must be between 1 and 65536")]
     [InlineData("--Cluster:ConsistencyCheckInterval=-00:00:01", "Cluster:ConsistencyCheckInterval must not be negative")]
     public async Task Bad_settings_are_refused_naming_the_setting(string arg, string expected)

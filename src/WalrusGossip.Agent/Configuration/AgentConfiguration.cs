@@ -108,28 +108,46 @@ public static class AgentConfiguration
         return (options, configuration);
     }
 
+    /// <summary>Every configuration key <see cref="AgentOptions"/> binds (sections, nested sections and list keys), derived from its properties, plus the command-line-only keys.</summary>
+    private static readonly Lazy<(HashSet<string> Keys, List<string> ListPrefixes)> KnownKeys = new(() =>
+    {
+        var keys = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "ConfigFile", "Cluster:JoinList" };
+        var lists = new List<string>();
+        void Walk(Type type, string prefix)
+        {
+            foreach (var property in type.GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
+            {
+                if (!property.CanWrite)
+                {
+                    continue; // computed values (EffectiveAdminIdentities) are not configuration
+                }
+
+                var key = prefix.Length == 0 ? property.Name : prefix + ":" + property.Name;
+                keys.Add(key);
+                var t = property.PropertyType;
+                if (t != typeof(string) && typeof(System.Collections.IEnumerable).IsAssignableFrom(t))
+                {
+                    lists.Add(key + ":");
+                }
+                else if (t.IsClass && t != typeof(string))
+                {
+                    Walk(t, key);
+                }
+            }
+        }
+
+        Walk(typeof(AgentOptions), "");
+        return (keys, lists);
+    });
+
     private static IEnumerable<string> UnknownKeys(IConfiguration configuration)
     {
-        var known = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
-        {
-            "ConfigFile", "Serilog", "Logging",
-            "Node", "Node:Id", "Node:DataDir",
-            "Network", "Network:ClientListen", "Network:PeerListen", "Network:GossipListen", "Network:HttpListen", "Network:AdvertiseHost",
-            "Cluster", "Cluster:Join", "Cluster:JoinList", "Cluster:BootstrapExpect", "Cluster:Voters", "Cluster:DeadServerGrace",
-            "Cluster:ConsistencyCheckInterval", "Cluster:ConsistencyCheckEntries",
-            "Gossip", "Gossip:Keys",
-            "Transport", "Transport:Mode", "Transport:CaFile", "Transport:CertFile", "Transport:KeyFile", "Transport:RequireClientCertificates", "Transport:RequirePeerNodeId", "Transport:MaxFrameBytes",
-            "Storage", "Storage:Fsync", "Storage:IoEngine", "Storage:MaxSegmentBytes", "Storage:MaxEntryBytes",
-            "Storage:CheckpointEveryEntries", "Storage:CheckpointEveryBytes", "Storage:ReserveBytes", "Storage:Retention", "Storage:Retention:MaxBytes", "Storage:Retention:MaxEntries", "Storage:Retention:MaxAge",
-            "Security", "Security:RequireClientAuth", "Security:AdminIdentities", "Security:HttpRequireToken",
-            "Telemetry", "Telemetry:OtlpEndpoint", "Telemetry:OtlpProtocol", "Telemetry:OtlpExportIntervalMs",
-            "Raft", "Raft:TickMs", "Raft:ElectionTicks", "Raft:HeartbeatTicks", "Raft:SnapshotChunkBytes",
-        };
+        var (known, lists) = KnownKeys.Value;
         foreach (var pair in configuration.AsEnumerable())
         {
             var key = pair.Key;
             if (key.StartsWith("Serilog", StringComparison.OrdinalIgnoreCase) || key.StartsWith("Logging", StringComparison.OrdinalIgnoreCase) ||
-                key.StartsWith("Cluster:Join:", StringComparison.OrdinalIgnoreCase) || key.StartsWith("Security:AdminIdentities:", StringComparison.OrdinalIgnoreCase))
+                lists.Any(l => key.StartsWith(l, StringComparison.OrdinalIgnoreCase)))
             {
                 continue;
             }
@@ -145,7 +163,7 @@ public static class AgentConfiguration
     private static bool IsOurs(string key)
     {
         var section = key.Split(':')[0];
-        return section is "Node" or "Network" or "Cluster" or "Transport" or "Storage" or "Raft" or "Security" or "Telemetry";
+        return typeof(AgentOptions).GetProperty(section, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase) is not null; // Node, Network, Cluster, Gossip, Transport, Storage, Raft, Security, Telemetry
     }
 }
 
