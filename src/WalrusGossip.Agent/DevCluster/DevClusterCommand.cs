@@ -269,12 +269,23 @@ public static partial class DevClusterCommand
         }
 
         Console.WriteLine();
-        Console.WriteLine($"walrusctl reads {Path.Combine(root, "walrusctl.json")} automatically. Try, from {Path.GetDirectoryName(root)}:");
+        var context = Path.Combine(root, "walrusctl.json");
+        if (Path.GetFileName(root) == ".walrus-dev")
+        {
+            Console.WriteLine($"walrusctl reads {context} automatically when run from {Path.GetDirectoryName(root)}. Try, from there:");
+        }
+        else
+        {
+            // walrusctl looks for ./.walrus-dev/walrusctl.json only; any other root is named through WALRUS_CONTEXT.
+            Console.WriteLine($"Point walrusctl at this cluster: export WALRUS_CONTEXT={context}. Then try, from the repository root:");
+        }
+
         Console.WriteLine("  dotnet run -c Release --project tools/WalrusGossip.Cli -- append hello world");
         Console.WriteLine("  dotnet run -c Release --project tools/WalrusGossip.Cli -- read --from 1");
         Console.WriteLine("  dotnet run -c Release --project tools/WalrusGossip.Cli -- status");
         Console.WriteLine("  dotnet run -c Release --project tools/WalrusGossip.Cli -- members");
         Console.WriteLine("  curl http://127.0.0.1:7401/metrics");
+        Console.WriteLine("  open http://127.0.0.1:7401/ui   (the live web view of the mesh)");
         Console.WriteLine();
         Console.WriteLine("Press Ctrl+C to stop the cluster.");
     }
