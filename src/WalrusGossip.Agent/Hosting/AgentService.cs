@@ -138,13 +138,18 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
         AgentOptions.TryParseEndPoint(o.Network.PeerListen, out var peerEndPoint);
         AgentOptions.TryParseEndPoint(o.Network.GossipListen, out var gossipEndPoint);
         var advertise = o.Network.AdvertiseHost;
-        string Advertised(IPEndPoint ep) => $"{(advertise ?? (ep.Address.Equals(IPAddress.Any) ? "127.0.0.1" : ep.Address.ToString()))}:{ep.Port}";
+        AgentOptions.TryParseEndPoint(o.Network.HttpListen, out var httpEndPoint);
+        // What other agents and the web view dial: Network:AdvertiseHost, else the bound address (a wildcard bind
+        // advertises loopback; IPv6 in brackets).
+        string Advertised(IPEndPoint ep) => advertise is not null ? $"{advertise}:{ep.Port}"
+            : ep.Address.Equals(IPAddress.Any) || ep.Address.Equals(IPAddress.IPv6Any) ? $"127.0.0.1:{ep.Port}"
+            : ep.ToString();
         Addresses = new Dictionary<string, string>
         {
             [MetadataKeys.ClientAddress] = Advertised(clientEndPoint),
             [MetadataKeys.PeerAddress] = Advertised(peerEndPoint),
             [MetadataKeys.GossipAddress] = Advertised(gossipEndPoint),
-            [MetadataKeys.HttpAddress] = o.Network.HttpListen,
+            [MetadataKeys.HttpAddress] = Advertised(httpEndPoint),
         };
 
         _udp = Bind("Network:GossipListen (UDP)", () => UdpGossipSocket.Bind(gossipEndPoint, peerTransport.Counters, _loggerFactory.CreateLogger<UdpGossipSocket>()));
@@ -397,12 +402,9 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
 /// <summary>The agent's version string.</summary>
 public static class AgentVersion
 {
-    /// <summary>Informational version of this build: <c>VersionPrefix</c> of Directory.Build.props, <c>+commit</c> when built from git.</summary>
+    /// <summary>Informational version of this build: <c>VersionPrefix</c> of Directory.Build.props (no commit suffix: it is gossiped within the metadata size limit).</summary>
     public static string Current { get; } =
         typeof(AgentVersion).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
         ?? typeof(AgentVersion).Assembly.GetName().Version?.ToString()
         ?? "0.0.0";
-
-    /// <summary>The same as <see cref="Current"/> (kept for the web view and <c>/v1/status</c>).</summary>
-    public static string Informational => Current;
 }

@@ -137,8 +137,8 @@ internal sealed class MeshView : IDisposable
                     var delta = counts.Zip(before.Counts, (x, y) => Math.Max(0, x - y)).ToArray();
                     entry["commitRate"] = Math.Round(Math.Max(0, (double)commit - before.Commit) / dt.TotalSeconds, 1);
                     entry["appendRate"] = Math.Round(delta.Sum() / dt.TotalSeconds, 1);
-                    entry["p50Ms"] = Milliseconds(HttpEndpoints.LatencyQuantile(AgentMetrics.AppendLatencyBoundsSeconds, delta, 0.5));
-                    entry["p99Ms"] = Milliseconds(HttpEndpoints.LatencyQuantile(AgentMetrics.AppendLatencyBoundsSeconds, delta, 0.99));
+                    entry["p50Ms"] = HttpEndpoints.Milliseconds(HttpEndpoints.LatencyQuantile(AgentMetrics.AppendLatencyBoundsSeconds, delta, 0.5));
+                    entry["p99Ms"] = HttpEndpoints.Milliseconds(HttpEndpoints.LatencyQuantile(AgentMetrics.AppendLatencyBoundsSeconds, delta, 0.99));
                 }
 
                 _previous[m.Name] = new Sample(now, commit, counts);
@@ -161,7 +161,7 @@ internal sealed class MeshView : IDisposable
         return new JsonObject
         {
             ["node"] = local.Node.NodeId,
-            ["version"] = AgentVersion.Informational,
+            ["version"] = AgentVersion.Current,
             ["leaderId"] = local.Node.LeaderId,
             ["term"] = local.Node.Term,
             ["generatedAt"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
@@ -220,28 +220,13 @@ internal sealed class MeshView : IDisposable
         }
     }
 
-    /// <summary>The member's HTTP address from its gossip metadata; a wildcard host (listening on every interface) is replaced by the host of its gossip address.</summary>
-    private static string? HttpAddressOf(MemberSnapshot m)
-    {
-        if (!m.Metadata.TryGetValue(MetadataKeys.HttpAddress, out var http) || !Configuration.AgentOptions.TryParseHostPort(http, out var host, out var port))
-        {
-            return null;
-        }
-
-        if (host is "0.0.0.0" or "*" or "::")
-        {
-            host = Configuration.AgentOptions.TryParseHostPort(m.Address, out var gossipHost, out _) ? gossipHost : "127.0.0.1";
-        }
-
-        return host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]:{port}" : $"{host}:{port}";
-    }
+    /// <summary>The HTTP address the member advertises in its gossip metadata (host:port, as AgentService advertises every address).</summary>
+    private static string? HttpAddressOf(MemberSnapshot m) => m.Metadata.GetValueOrDefault(MetadataKeys.HttpAddress);
 
     private static ulong? U64(JsonObject o, string key) => o[key] is JsonValue v && v.TryGetValue<ulong>(out var x) ? x : null;
 
     private static ulong? Parse(IReadOnlyDictionary<string, string> metadata, string key) =>
         metadata.TryGetValue(key, out var text) && ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : null;
-
-    private static double? Milliseconds(double? seconds) => seconds is { } s ? Math.Round(s * 1000, 3) : null;
 
     private sealed record Sample(long At, ulong Commit, long[] Counts);
 }
