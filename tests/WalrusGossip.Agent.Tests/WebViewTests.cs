@@ -192,7 +192,7 @@ public sealed class WebViewTests(ITestOutputHelper output)
         Assert.Equal(0.0035, HttpEndpoints.LatencyQuantile(bounds, [50, 0, 50, 0], 0.75)!.Value, 9);
     }
 
-    private static string AgentVersionOfBuild() => WalrusGossip.Agent.Hosting.AgentVersion.Informational;
+    private static string AgentVersionOfBuild() => WalrusGossip.Agent.Hosting.AgentVersion.Current;
 
     /// <summary>The rows' <c>member=state</c> pairs, polled until <paramref name="done"/> holds or the deadline passes.</summary>
     private static Task<string> UntilAsync(IPage page, Func<string, bool> done, string what, List<string> console) =>

@@ -22,8 +22,8 @@ public sealed partial class SystemdReadiness(AgentService agent, ILogger<Systemd
     /// <inheritdoc />
     public async Task StartedAsync(CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + JoinWait;
-        while (DateTime.UtcNow < deadline)
+        var waited = System.Diagnostics.Stopwatch.StartNew(); // monotonic: a wall-clock step neither shortens nor stretches the wait
+        while (waited.Elapsed < JoinWait)
         {
             if (await LeaderAsync(cancellationToken).ConfigureAwait(false) is { } status)
             {

@@ -100,7 +100,7 @@ public static class HttpEndpoints
         return new
         {
             nodeId = n.NodeId,
-            version = AgentVersion.Informational,
+            version = AgentVersion.Current,
             role = status.RoleName,
             term = n.Term,
             commitIndex = n.CommitIndex,
@@ -178,7 +178,8 @@ public static class HttpEndpoints
         return bounds[^1];
     }
 
-    private static double? Milliseconds(double? seconds) => seconds is { } s ? Math.Round(s * 1000, 3) : null;
+    /// <summary>Seconds as milliseconds rounded to the microsecond; null stays null.</summary>
+    internal static double? Milliseconds(double? seconds) => seconds is { } s ? Math.Round(s * 1000, 3) : null;
 
     internal static async Task<AgentStatus?> CaptureAsync(AgentService agent)
     {
