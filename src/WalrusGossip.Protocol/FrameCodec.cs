@@ -1,5 +1,6 @@
 using System.Buffers;
 using Google.Protobuf;
+using WalrusGossip.Protocol.Messages;
 
 namespace WalrusGossip.Protocol;
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using WalrusGossip.Protocol.Messages;
 
 namespace WalrusGossip.Protocol;
 

@@ -6,7 +6,7 @@ public enum ProtocolErrorKind
     /// <summary>The length prefix exceeds the configured <c>MaxFrameBytes</c>; refused before allocating.</summary>
     FrameTooLarge = 0,
 
-    /// <summary>The frame's message type is not one of <see cref="MessageType"/>.</summary>
+    /// <summary>The frame's message type is not one of <see cref="Messages.MessageType"/>.</summary>
     UnknownMessageType = 1,
 
     /// <summary>The body does not parse as its message type, a field holds an invalid value, or the length prefix is too small.</summary>

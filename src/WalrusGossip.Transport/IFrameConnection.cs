@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Google.Protobuf;
 using WalrusGossip.Protocol;
+using WalrusGossip.Protocol.Messages;
 
 namespace WalrusGossip.Transport;
 

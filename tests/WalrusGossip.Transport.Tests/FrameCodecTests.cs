@@ -22,6 +22,22 @@ public sealed class FrameCodecTests
     }
 
     [Fact]
+    public void Every_frame_type_of_walrus_proto_fits_the_u16_header_and_names_the_message_it_carries()
+    {
+        var descriptor = WalrusReflection.Descriptor.EnumTypes.Single(e => e.Name == nameof(MessageType));
+        foreach (var value in descriptor.Values.Where(v => v.Number != 0))
+        {
+            Assert.InRange(value.Number, 1, ushort.MaxValue);
+            var type = (MessageType)value.Number;
+            Assert.True(MessageTypes.IsKnown(type), $"{value.Name} has no parser");
+
+            // MESSAGE_TYPE_APPEND_REQUEST carries AppendRequest: the table cannot pair a number with the wrong message.
+            var expected = string.Concat(value.Name["MESSAGE_TYPE_".Length..].Split('_').Select(w => w[0] + w[1..].ToLowerInvariant()));
+            Assert.Equal(expected, MessageSamples.All[type].Descriptor.Name, StringComparer.OrdinalIgnoreCase);
+        }
+    }
+
+    [Fact]
     public async Task Frames_read_from_a_stream_one_after_another_and_null_at_clean_end()
     {
         using var stream = new MemoryStream();
