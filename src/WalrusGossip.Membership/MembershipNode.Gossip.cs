@@ -18,7 +18,7 @@ public sealed partial class MembershipNode
     /// <param name="fromAddress">Sender's address as seen by the transport; acks go back there.</param>
     /// <param name="datagram">The datagram's bytes; not retained after the call.</param>
     /// <exception cref="ArgumentNullException"><paramref name="fromAddress"/> is null.</exception>
-    public void ReceiveDatagram(TimeSpan now, string fromAddress, ReadOnlySpan<byte> datagram)
+    public void ReceiveDatagram(TimeSpan now, string fromAddress, ReadOnlyMemory<byte> datagram)
     {
         ArgumentNullException.ThrowIfNull(fromAddress);
         Advance(now);
@@ -31,7 +31,9 @@ public sealed partial class MembershipNode
         }
 
         _decoded.Clear();
-        var status = MessageCodec.DecodeDatagram(datagram, _options.MaxMetadataBytes, _decoded, out var unknown, out var tooLarge, _pool);
+        var status = datagram.Length > 0 && datagram.Span[0] == LegacyMessageCodec.ProtocolVersion
+            ? LegacyMessageCodec.DecodeDatagram(datagram.Span, _options.MaxMetadataBytes, _decoded, out var unknown, out var tooLarge, _pool)
+            : MessageCodec.DecodeDatagram(datagram, _options.MaxMetadataBytes, _decoded, out unknown, out tooLarge, _pool);
         if (status != DecodeStatus.Ok)
         {
             Counters.MalformedMessages++;
@@ -54,7 +56,7 @@ public sealed partial class MembershipNode
         _decoded.Clear();
     }
 
-    private void Dispatch(string fromAddress, in GossipMessage message, ReadOnlySpan<byte> datagram)
+    private void Dispatch(string fromAddress, in GossipMessage message, ReadOnlyMemory<byte> datagram)
     {
         switch (message.Type)
         {
@@ -121,7 +123,9 @@ public sealed partial class MembershipNode
     private void Broadcast(in GossipMessage message)
     {
         var dropped = _broadcasts.Dropped;
-        _broadcasts.Enqueue(message.Member, MessageCodec.EncodeFramed(message));
+        _broadcasts.Enqueue(message.Member, _options.ProtocolVersion == MessageCodec.ProtocolVersion
+            ? MessageCodec.EncodeMessage(message)
+            : LegacyMessageCodec.EncodeFramed(message));
         if (_broadcasts.Dropped != dropped)
         {
             Counters.BroadcastsDropped++;
@@ -132,10 +136,20 @@ public sealed partial class MembershipNode
     private void BeginPacket()
     {
         _packet.Clear();
-        _packet.WriteByte(MessageCodec.ProtocolVersion);
+        _packet.WriteByte((byte)_options.ProtocolVersion);
     }
 
-    private void AppendMessage(in GossipMessage message) => MessageCodec.WriteFramed(_packet, message);
+    private void AppendMessage(in GossipMessage message)
+    {
+        if (_options.ProtocolVersion == MessageCodec.ProtocolVersion)
+        {
+            MessageCodec.WriteMessage(_packet, message);
+        }
+        else
+        {
+            LegacyMessageCodec.WriteFramed(_packet, message);
+        }
+    }
 
     /// <summary>Fills the rest of the packet with queued updates and sends it; empty packets are not sent.</summary>
     private void SendPacket(string to)

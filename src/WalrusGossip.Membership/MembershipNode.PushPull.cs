@@ -40,7 +40,7 @@ public sealed partial class MembershipNode
     /// <param name="fromAddress">Address of the peer at the other end of the stream.</param>
     /// <param name="message">The message's bytes; not retained after the call.</param>
     /// <exception cref="ArgumentNullException"><paramref name="fromAddress"/> is null.</exception>
-    public void ReceiveStream(TimeSpan now, string fromAddress, ReadOnlySpan<byte> message)
+    public void ReceiveStream(TimeSpan now, string fromAddress, ReadOnlyMemory<byte> message)
     {
         ArgumentNullException.ThrowIfNull(fromAddress);
         Advance(now);
@@ -53,7 +53,9 @@ public sealed partial class MembershipNode
         }
 
         _entries.Clear();
-        var status = MessageCodec.DecodePushPull(message, _options.MaxMetadataBytes, _entries, out var flags, out var from, out var tooLarge, _pool);
+        var status = message.Length > 0 && message.Span[0] == LegacyMessageCodec.ProtocolVersion
+            ? LegacyMessageCodec.DecodePushPull(message.Span, _options.MaxMetadataBytes, _entries, out var flags, out var from, out var tooLarge, _pool)
+            : MessageCodec.DecodePushPull(message, _options.MaxMetadataBytes, _entries, out flags, out from, out tooLarge, _pool);
         if (status != DecodeStatus.Ok)
         {
             Counters.MalformedMessages++;
@@ -67,7 +69,7 @@ public sealed partial class MembershipNode
             Log(MembershipLogLevel.Warning, $"push-pull from {fromAddress}: {tooLarge} entries with metadata over {_options.MaxMetadataBytes} bytes ignored");
         }
 
-        if ((flags & MessageCodec.PushPullJoinFlag) != 0)
+        if ((flags & LegacyMessageCodec.PushPullJoinFlag) != 0)
         {
             Log(MembershipLogLevel.Information, $"join request from '{from}' at {fromAddress} with {_entries.Count} members");
         }
@@ -78,7 +80,7 @@ public sealed partial class MembershipNode
         }
 
         _entries.Clear();
-        if ((flags & MessageCodec.PushPullResponseFlag) == 0 && !_leaving)
+        if ((flags & LegacyMessageCodec.PushPullResponseFlag) == 0 && !_leaving)
         {
             SendPushPull(fromAddress, join: false, response: true);
         }
@@ -90,7 +92,7 @@ public sealed partial class MembershipNode
     /// Suspect or dead entries about members unknown here are ignored, so a joiner does not adopt
     /// long-gone members.
     /// </summary>
-    private void Merge(in PushPullEntry entry, string from, ReadOnlySpan<byte> source)
+    private void Merge(in PushPullEntry entry, string from, ReadOnlyMemory<byte> source)
     {
         switch (entry.State)
         {
@@ -157,7 +159,9 @@ public sealed partial class MembershipNode
         }
 
         entries.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
-        var payload = MessageCodec.EncodePushPull(join, response, _local.Name, entries);
+        var payload = _options.ProtocolVersion == MessageCodec.ProtocolVersion
+            ? MessageCodec.EncodePushPull(join, response, _local.Name, entries)
+            : LegacyMessageCodec.EncodePushPull(join, response, _local.Name, entries);
         if (payload.Length > _options.MaxStreamMessageBytes)
         {
             Log(MembershipLogLevel.Warning, $"push-pull of {payload.Length} bytes exceeds limit {_options.MaxStreamMessageBytes}; not sent");

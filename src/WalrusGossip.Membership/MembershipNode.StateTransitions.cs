@@ -14,7 +14,7 @@ public sealed partial class MembershipNode
     /// </summary>
     /// <param name="alive">The update; its metadata may still be encoded in <paramref name="source"/>.</param>
     /// <param name="source">The buffer the update was decoded from (empty for local updates).</param>
-    private void OnAlive(in GossipMessage alive, ReadOnlySpan<byte> source)
+    private void OnAlive(in GossipMessage alive, ReadOnlyMemory<byte> source)
     {
         if (alive.MetadataTooLarge)
         {
@@ -104,14 +104,17 @@ public sealed partial class MembershipNode
     /// The update's metadata, decoding it from <paramref name="source"/> if needed; null (counted and
     /// logged as malformed) when a key repeats.
     /// </summary>
-    private IReadOnlyDictionary<string, string>? ResolveMetadata(in GossipMessage alive, ReadOnlySpan<byte> source)
+    private IReadOnlyDictionary<string, string>? ResolveMetadata(in GossipMessage alive, ReadOnlyMemory<byte> source)
     {
         if (alive.Metadata is { } built)
         {
             return built;
         }
 
-        var metadata = MessageCodec.ReadMetadata(source.Slice(alive.MetadataStart, alive.MetadataLength), _pool);
+        var section = source.Slice(alive.MetadataStart, alive.MetadataLength);
+        var metadata = source.Span[0] == LegacyMessageCodec.ProtocolVersion
+            ? LegacyMessageCodec.ReadMetadata(section.Span, _pool)
+            : MessageCodec.ReadMetadata(section, _pool);
         if (metadata is null)
         {
             Counters.MalformedMessages++;

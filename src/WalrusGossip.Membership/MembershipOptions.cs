@@ -126,7 +126,8 @@ public sealed class MembershipOptions
     public int MaxStreamMessageBytes { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>
-    /// Largest encoded metadata map per member, in bytes (keys, values and their length prefixes).
+    /// Largest encoded metadata map per member, in bytes (keys, values and their length prefixes, in the larger of
+    /// the two protocol versions' encodings).
     /// Default 512 (memberlist's <c>MetaMaxSize</c>), so an alive message always fits one datagram.
     /// Range 0–1 024. Larger local updates are refused; larger remote ones are ignored and counted.
     /// </summary>
@@ -138,6 +139,15 @@ public sealed class MembershipOptions
     /// push-pull repairs anything lost. Default 1 024.
     /// </summary>
     public int MaxBroadcastQueueLength { get; set; } = 1024;
+
+    /// <summary>
+    /// Gossip protocol version this node sends: 2 (default) is MessagePack (<c>MessageCodec</c>), 1 the format of
+    /// releases up to 0.3. Every node reads both, so a cluster is upgraded one agent at a time with 1 and switched to
+    /// 2 by a second rolling restart once no agent runs 0.3 (an agent of 0.3 drops version-2 datagrams as malformed
+    /// and would see upgraded agents as dead). The same idea as memberlist's and Consul's protocol version setting.
+    /// Range 1-2.
+    /// </summary>
+    public int ProtocolVersion { get; set; } = 2;
 
     /// <summary>
     /// Bound on ping-req probes this node runs for others at one time; further requests are
@@ -175,6 +185,7 @@ public sealed class MembershipOptions
         Range(MaxStreamMessageBytes, 4096, 256 * 1024 * 1024, nameof(MaxStreamMessageBytes));
         Range(MaxMetadataBytes, 0, 1024, nameof(MaxMetadataBytes));
         Range(MaxBroadcastQueueLength, 1, 1_000_000, nameof(MaxBroadcastQueueLength));
+        Range(ProtocolVersion, 1, 2, nameof(ProtocolVersion));
         Range(MaxPendingIndirectProbes, 1, 1_000_000, nameof(MaxPendingIndirectProbes));
         Range(MaxPendingLogEntries, 1, 1_000_000, nameof(MaxPendingLogEntries));
     }

@@ -114,6 +114,6 @@ internal static class Metadata
             }
         }
 
-        return metadata.Count <= 256 && MessageCodec.MetadataSize(metadata) <= maxMetadataBytes;
+        return metadata.Count <= 256 && Math.Max(LegacyMessageCodec.MetadataSize(metadata), MessageCodec.MetadataSize(metadata)) <= maxMetadataBytes;
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Unicode;
 
@@ -127,8 +128,11 @@ internal ref struct WireReader
         TryReadString(out value, MaxStringBytes, pool) && value.Length > 0;
 }
 
-/// <summary>Append-only writer over a growable pooled buffer, used for building messages.</summary>
-internal sealed class WireWriter
+/// <summary>
+/// Append-only writer over a growable buffer, used for building messages; also the <see cref="IBufferWriter{T}"/> a
+/// <see cref="MessagePack.MessagePackWriter"/> writes into.
+/// </summary>
+internal sealed class WireWriter : IBufferWriter<byte>
 {
     private byte[] _buffer;
 
@@ -186,6 +190,32 @@ internal sealed class WireWriter
     }
 
     public byte[] ToArray() => WrittenSpan.ToArray();
+
+    /// <inheritdoc/>
+    public void Advance(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (Length + count > _buffer.Length)
+        {
+            throw new InvalidOperationException($"advanced {count} bytes past the {_buffer.Length - Length} obtained");
+        }
+
+        Length += count;
+    }
+
+    /// <inheritdoc/>
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Ensure(Math.Max(sizeHint, 16));
+        return _buffer.AsMemory(Length);
+    }
+
+    /// <inheritdoc/>
+    public Span<byte> GetSpan(int sizeHint = 0)
+    {
+        Ensure(Math.Max(sizeHint, 16));
+        return _buffer.AsSpan(Length);
+    }
 
     public static int VarintSize(ulong value)
     {

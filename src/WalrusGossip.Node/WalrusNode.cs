@@ -377,10 +377,10 @@ public sealed partial class WalrusNode : IDisposable
     /// <param name="fromAddress">Sender's gossip address.</param>
     /// <param name="reliable">True when it arrived over a stream (push-pull).</param>
     /// <param name="payload">Encoded bytes; malformed input is counted and dropped by the membership layer.</param>
-    public void ReceiveGossip(string fromAddress, bool reliable, ReadOnlySpan<byte> payload)
+    public void ReceiveGossip(string fromAddress, bool reliable, ReadOnlyMemory<byte> payload)
     {
         var now = _clock.Now;
-        if (!TryOpenGossip(payload, out var opened))
+        if (!TryOpenGossip(payload.Span, out var opened))
         {
             return; // not sealed with a key of this keyring (or sealed while this node has none): dropped and counted
         }

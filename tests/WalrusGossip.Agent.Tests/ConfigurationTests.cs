@@ -62,6 +62,7 @@ public sealed class ConfigurationTests
     [InlineData("--ca=/nonexistent/ca.pem", "Transport:CaFile")]
     [InlineData("--Gossip:Keys:0=not-base64!", "Gossip:Keys: a gossip key must be base64")]
     [InlineData("--Gossip:Keys:0=AAAA", "Gossip:Keys: a gossip key must be 16, 24 or 32 bytes")]
+    [InlineData("--Gossip:ProtocolVersion=3", "Gossip:ProtocolVersion must be 1 or 2, got 3")]
     [InlineData("--Gossip:Colour=blue", "unknown configuration key 'Gossip:Colour'")]
     [InlineData("--Storage:Retention:MaxDays=3", "unknown configuration key 'Storage:Retention:MaxDays'")]
     [InlineData("--Telemetry:OtlpEndpoint=not a uri", "Telemetry:OtlpEndpoint must be an absolute URI")]

@@ -2,7 +2,7 @@ namespace WalrusGossip.Membership.Tests;
 
 public sealed class BroadcastQueueTests
 {
-    private static byte[] Update(string member, ulong incarnation) => MessageCodec.EncodeFramed(GossipMessage.Suspect(incarnation, member, "x"));
+    private static byte[] Update(string member, ulong incarnation) => MessageCodec.EncodeMessage(GossipMessage.Suspect(incarnation, member, "x"));
 
     [Fact]
     public void Each_update_is_sent_exactly_the_transmit_limit_times()

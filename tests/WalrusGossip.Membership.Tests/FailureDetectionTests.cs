@@ -71,7 +71,7 @@ public sealed class FailureDetectionTests(ITestOutputHelper output)
         // n01 (falsely) accuses n02; deliver the accusation to n03 as if gossiped.
         var packet = new WireWriter(64);
         packet.WriteByte(MessageCodec.ProtocolVersion);
-        MessageCodec.WriteFramed(packet, GossipMessage.Suspect(incarnationBefore, "n02", "n01"));
+        MessageCodec.WriteMessage(packet, GossipMessage.Suspect(incarnationBefore, "n02", "n01"));
         net.Inject(3, SimulatedNetwork.AddressOf(1), packet.ToArray());
         Assert.Equal(MemberState.Suspect, net.ViewOf(3, 2).State);
 
@@ -118,7 +118,7 @@ public sealed class FailureDetectionTests(ITestOutputHelper output)
 
         var packet = new WireWriter(64);
         packet.WriteByte(MessageCodec.ProtocolVersion);
-        MessageCodec.WriteFramed(packet, GossipMessage.Alive(staleIncarnation, "n01", SimulatedNetwork.AddressOf(1), Metadata.Empty));
+        MessageCodec.WriteMessage(packet, GossipMessage.Alive(staleIncarnation, "n01", SimulatedNetwork.AddressOf(1), Metadata.Empty));
         net.Inject(0, SimulatedNetwork.AddressOf(2), packet.ToArray());
         net.RunFor(TimeSpan.FromSeconds(5));
 

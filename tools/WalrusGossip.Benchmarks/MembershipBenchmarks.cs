@@ -69,7 +69,7 @@ public class MembershipBenchmarks
     [Benchmark]
     public int PingAckRoundTrip()
     {
-        _peer.ReceiveDatagram(Now, "bench:7946", _pingWithPiggyback.AsSpan());
+        _peer.ReceiveDatagram(Now, "bench:7946", _pingWithPiggyback);
         _node.ReceiveDatagram(Now, "m01:7946", _pingWithPiggyback);
         _node.DrainMessages(_sent);
         var ack = _sent[0].Payload;
@@ -127,7 +127,7 @@ public class MembershipBenchmarks
         writer.WriteByte(MessageCodec.ProtocolVersion);
         foreach (var message in messages)
         {
-            MessageCodec.WriteFramed(writer, message);
+            MessageCodec.WriteMessage(writer, message);
         }
 
         return writer.ToArray();

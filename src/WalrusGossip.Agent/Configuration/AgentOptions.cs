@@ -96,6 +96,11 @@ public sealed class AgentOptions
             }
         }
 
+        if (Gossip.ProtocolVersion is not (1 or 2))
+        {
+            problems.Add($"Gossip:ProtocolVersion must be 1 or 2, got {Gossip.ProtocolVersion}");
+        }
+
         if (Cluster.Voters < 1 || Cluster.Voters > 9)
         {
             problems.Add($"Cluster:Voters must be between 1 and 9, got {Cluster.Voters}");
@@ -297,6 +302,13 @@ public sealed class GossipSection
     /// changes it and the agent keeps it in <c>raft/gossip.keyring</c>. Empty (the default): gossip is plaintext.
     /// </summary>
     public IList<string> Keys { get; set; } = [];
+
+    /// <summary>
+    /// Gossip protocol version this agent sends: 2 (default, MessagePack) or 1 (the format of 0.3 and earlier). Every
+    /// agent reads both. Upgrading a cluster from 0.3: restart each agent on the new release with 1, then, once none
+    /// runs 0.3, restart each again without it (an agent of 0.3 cannot read version 2 and would see the others dead).
+    /// </summary>
+    public int ProtocolVersion { get; set; } = 2;
 }
 
 /// <summary>Client authentication (certificates and tokens) and authorization (roles in the replicated state).</summary>

@@ -175,6 +175,7 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
             ConsistencyCheckInterval = o.Cluster.ConsistencyCheckInterval,
             ConsistencyCheckEntries = o.Cluster.ConsistencyCheckEntries,
             GossipKeys = [.. o.Gossip.Keys.Select(WalrusGossip.Membership.GossipKeyring.ParseKey)],
+            Membership = new WalrusGossip.Membership.MembershipOptions { ProtocolVersion = o.Gossip.ProtocolVersion },
             TickInterval = TimeSpan.FromMilliseconds(o.Raft.TickMs),
             ElectionTicks = o.Raft.ElectionTicks,
             HeartbeatTicks = o.Raft.HeartbeatTicks,
