@@ -314,7 +314,7 @@ public sealed partial class WalrusNode
     {
         SnapshotsInstalled++;
         _applied = Math.Max(_applied, snapshot.Metadata.Index);
-        _stateMachine.Restore(snapshot.Data.Span, snapshot.Metadata.Config);
+        _stateMachine.Restore(snapshot.Data, snapshot.Metadata.Config);
         _prunedBelow = 0; // the restored stream index holds entries the log no longer has: prune at the next publish
         var stale = new List<ulong>();
         foreach (var (index, _) in _pendingByIndex)

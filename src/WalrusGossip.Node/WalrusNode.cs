@@ -159,7 +159,7 @@ public sealed partial class WalrusNode : IDisposable
         _applied = raftLog.Snapshot.Index;
         if (!raftLog.GetSnapshot().IsEmpty)
         {
-            _stateMachine.Restore(raftLog.GetSnapshot().Data.Span, raftLog.Snapshot.Config);
+            _stateMachine.Restore(raftLog.GetSnapshot().Data, raftLog.Snapshot.Config);
         }
 
         ScrubAtStart(); // before the Raft core reads its configuration entries from the log

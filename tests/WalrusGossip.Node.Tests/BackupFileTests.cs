@@ -88,7 +88,7 @@ public sealed class BackupFileTests : IDisposable
             Assert.True(ClusterConfig.TryDecode(checkpoint.Configuration.Span, out var config));
             Assert.Equal([4UL, 5, 6], config!.Voters);
             var machine = new LogStateMachine();
-            machine.Restore(checkpoint.State.Span, config);
+            machine.Restore(checkpoint.State, config);
             Assert.Equal(20UL, machine.AppliedIndex);
             Assert.Equal(SessionCheck.Duplicate, machine.CheckSession(77, 20, out var original));
             Assert.Equal(20UL, original);

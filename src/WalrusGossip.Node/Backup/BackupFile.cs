@@ -257,7 +257,7 @@ public static class BackupFile
                 head = h;
                 if (!h.Checkpoint.IsEmpty)
                 {
-                    stateMachine.Restore(h.Checkpoint.Data.Span, h.Checkpoint.Metadata.Config);
+                    stateMachine.Restore(h.Checkpoint.Data, h.Checkpoint.Metadata.Config);
                 }
 
                 if (h.FirstIndex > 1)

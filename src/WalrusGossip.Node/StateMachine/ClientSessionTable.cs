@@ -161,16 +161,18 @@ public sealed class ClientSessionTable
     /// <param name="writer">Destination.</param>
     internal void WriteTo(StateWriter writer)
     {
-        writer.WriteInt32(_sessions.Count);
+        writer.WriteCount(_sessions.Count);
         foreach (var clientId in _byActivity)
         {
             var session = _sessions[clientId];
+            writer.BeginRecord(4);
             writer.WriteUInt64(clientId);
             writer.WriteUInt64(session.HighestEvicted);
             writer.WriteUInt64(session.LastIndex);
-            writer.WriteInt32(session.Recent.Count);
+            writer.WriteCount(session.Recent.Count);
             foreach (var (sequence, index) in session.Recent)
             {
+                writer.BeginRecord(2);
                 writer.WriteUInt64(sequence);
                 writer.WriteUInt64(index);
             }
@@ -187,6 +189,7 @@ public sealed class ClientSessionTable
         var count = reader.ReadCount(minBytesEach: 28);
         for (var i = 0; i < count; i++)
         {
+            reader.ReadRecord(4);
             var clientId = reader.ReadUInt64();
             var session = new Session(clientId)
             {
@@ -196,6 +199,7 @@ public sealed class ClientSessionTable
             var records = reader.ReadCount(minBytesEach: 16);
             for (var r = 0; r < records; r++)
             {
+                reader.ReadRecord(2);
                 var sequence = reader.ReadUInt64();
                 var index = reader.ReadUInt64();
                 session.Recent.Enqueue((sequence, index));

@@ -170,12 +170,13 @@ public sealed class ConsumerTable
     /// <returns>Text, empty without consumers.</returns>
     public string Describe() => string.Join(' ', _consumers.Values.Select(c => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{c.Stream}/{c.Name}:{c.AckFloor}")));
 
-    /// <summary>Encodes the table: u32 count, then per consumer stream, name, u64 floor, u64 ack timeout ms, u64 created index.</summary>
+    /// <summary>Encodes the table: a count, then per consumer a record of stream, name, floor, ack timeout (ms) and created index.</summary>
     internal void WriteTo(StateWriter writer)
     {
-        writer.WriteInt32(_consumers.Count);
+        writer.WriteCount(_consumers.Count);
         foreach (var c in _consumers.Values)
         {
+            writer.BeginRecord(5);
             writer.WriteString(c.Stream);
             writer.WriteString(c.Name);
             writer.WriteUInt64(c.AckFloor);
@@ -192,6 +193,7 @@ public sealed class ConsumerTable
         var builder = ImmutableSortedDictionary.CreateBuilder<(string, string), ConsumerState>(KeyComparer.Instance);
         for (var i = 0; i < count; i++)
         {
+            reader.ReadRecord(5);
             var stream = reader.ReadString(AppendCommand.MaxStreamBytes);
             var name = reader.ReadString(ConsumerChange.MaxNameLength);
             var floor = reader.ReadUInt64();

@@ -64,7 +64,9 @@ public sealed class LogStateMachine
     public const int DefaultMaxDuplicates = 65_536;
 
     private const uint SnapshotMagic = 0x314D5357; // "WSM1" little-endian
-    private const uint SnapshotVersion = 4; // 4 adds the consumers, 3 the stream index, 2 the security policy; 1-3 are still read
+    private const uint SnapshotVersion = 5; // 5 is MessagePack; 4 added the consumers, 3 the stream index, 2 the security policy; 1-4 are still read
+    private const uint LegacySnapshotVersion = 4; // the last little-endian layout
+    private const int HeaderBytes = 8; // magic and version
 
     private readonly ClientSessionTable _sessions;
     private readonly int _maxDuplicates;
@@ -241,21 +243,29 @@ public sealed class LogStateMachine
     }
 
     /// <summary>
-    /// Encodes the whole state as of <see cref="AppliedIndex"/> (little-endian): magic "WSM1", version 4, applied index
-    /// and term, the session table, the duplicate indexes, the security policy (from version 2), the stream index (from
-    /// version 3; <see cref="StreamIndex.WriteTo"/>), the consumers (from version 4), then a CRC-32C of everything before
-    /// it. Older versions are read with an empty policy, stream index or consumer table.
+    /// Encodes the whole state as of <see cref="AppliedIndex"/>: magic "WSM1" and version 5 (u32 little-endian each),
+    /// then one MessagePack array (<see cref="StateFormat.MessagePack"/>) of applied index, applied term, the session
+    /// table, the duplicate indexes, the security policy, the stream index (<see cref="StreamIndex.WriteTo"/>) and the
+    /// consumers, then a CRC-32C (u32 little-endian) of everything before it. Versions 1-4 (the little-endian
+    /// <see cref="StateFormat.Legacy"/> layout of releases up to 0.3, which added the security policy in 2, the stream
+    /// index in 3 and the consumers in 4) are still read, with an empty policy, stream index or consumer table where
+    /// they lack one.
     /// </summary>
     /// <returns>The snapshot bytes, for a checkpoint or an InstallSnapshot.</returns>
-    public byte[] EncodeSnapshot()
+    public byte[] EncodeSnapshot() => EncodeSnapshot(StateFormat.MessagePack);
+
+    /// <summary>
+    /// <see cref="EncodeSnapshot()"/> in either layout: <see cref="StateFormat.Legacy"/> writes version 4, the snapshot
+    /// of 0.3 (what tests of the upgrade path restore from).
+    /// </summary>
+    internal byte[] EncodeSnapshot(StateFormat format)
     {
-        var writer = new StateWriter();
-        writer.WriteUInt32(SnapshotMagic);
-        writer.WriteUInt32(SnapshotVersion);
+        var writer = new StateWriter(format);
+        writer.BeginRecord(7);
         writer.WriteUInt64(AppliedIndex);
         writer.WriteUInt64(AppliedTerm);
         _sessions.WriteTo(writer);
-        writer.WriteInt32(_duplicates.Count);
+        writer.WriteCount(_duplicates.Count);
         foreach (var index in _duplicates)
         {
             writer.WriteUInt64(index);
@@ -266,42 +276,46 @@ public sealed class LogStateMachine
         Consumers.WriteTo(writer);
 
         var body = writer.Written;
-        var bytes = new byte[body.Length + 4];
-        body.CopyTo(bytes);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(body.Length), Crc32C.Compute(body));
+        var bytes = new byte[HeaderBytes + body.Length + 4];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, SnapshotMagic);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(4), format == StateFormat.MessagePack ? SnapshotVersion : LegacySnapshotVersion);
+        body.CopyTo(bytes.AsSpan(HeaderBytes));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(HeaderBytes + body.Length), Crc32C.Compute(bytes.AsSpan(0, HeaderBytes + body.Length)));
         return bytes;
     }
 
-    /// <summary>Replaces the whole state with a snapshot made by <see cref="EncodeSnapshot"/> (on this or another replica).</summary>
+    /// <summary>Replaces the whole state with a snapshot made by <see cref="EncodeSnapshot()"/> (on this or another replica, of this or an earlier release).</summary>
     /// <param name="snapshot">The snapshot bytes.</param>
     /// <param name="configuration">The cluster configuration as of the snapshot's index (kept beside it, in the checkpoint or InstallSnapshot metadata); null for none.</param>
     /// <exception cref="StateMachineSnapshotException">Truncated, CRC mismatch, unknown magic or version, or impossible contents; the state is unchanged.</exception>
-    public void Restore(ReadOnlySpan<byte> snapshot, ClusterConfig? configuration = null)
+    public void Restore(ReadOnlyMemory<byte> snapshot, ClusterConfig? configuration = null)
     {
-        if (snapshot.Length < 28)
+        if (snapshot.Length < HeaderBytes + 4 + 1)
         {
-            throw new StateMachineSnapshotException($"a state-machine snapshot is at least 28 bytes; this one is {snapshot.Length}");
+            throw new StateMachineSnapshotException($"a state-machine snapshot is at least {HeaderBytes + 5} bytes; this one is {snapshot.Length}");
         }
 
-        var body = snapshot[..^4];
-        var stored = BinaryPrimitives.ReadUInt32LittleEndian(snapshot[^4..]);
-        if (Crc32C.Compute(body) != stored)
+        var span = snapshot.Span;
+        var stored = BinaryPrimitives.ReadUInt32LittleEndian(span[^4..]);
+        if (Crc32C.Compute(span[..^4]) != stored)
         {
             throw new StateMachineSnapshotException("the state-machine snapshot fails its CRC-32C");
         }
 
-        var reader = new StateReader(body);
-        if (reader.ReadUInt32() != SnapshotMagic)
+        if (BinaryPrimitives.ReadUInt32LittleEndian(span) != SnapshotMagic)
         {
             throw new StateMachineSnapshotException("not a state-machine snapshot (bad magic)");
         }
 
-        var version = reader.ReadUInt32();
-        if (version is not (1 or 2 or 3 or SnapshotVersion))
+        var version = BinaryPrimitives.ReadUInt32LittleEndian(span[4..]);
+        if (version is not (1 or 2 or 3 or LegacySnapshotVersion or SnapshotVersion))
         {
-            throw new StateMachineSnapshotException($"state-machine snapshot version {version} is not supported (this build reads {SnapshotVersion})");
+            throw new StateMachineSnapshotException($"state-machine snapshot version {version} is not supported (this build reads 1-{SnapshotVersion})");
         }
 
+        var body = snapshot[HeaderBytes..^4];
+        var reader = version == SnapshotVersion ? new StateReader(body, StateFormat.MessagePack) : new StateReader(body.Span);
+        reader.ReadRecord(7);
         var applied = reader.ReadUInt64();
         var term = reader.ReadUInt64();
         var sessions = new ClientSessionTable(_sessions.MaxClients, _sessions.MaxSequencesPerClient);

@@ -179,7 +179,7 @@ public sealed record SecurityChange(SecurityChangeKind Kind, string Name, Permis
 
     private static void WriteRoles(StateWriter w, IReadOnlyList<string> roles)
     {
-        w.WriteInt32(roles.Count);
+        w.WriteCount(roles.Count);
         foreach (var role in roles)
         {
             w.WriteString(role);
@@ -337,7 +337,7 @@ public sealed class SecurityPolicy
             .Concat(Tokens.Select(t => new SecurityChange(SecurityChangeKind.PutToken, t.Name, SecretHash: t.SecretHash, Roles: t.Roles)))
             .Concat(Grants.SelectMany(g => g.Value.Select(role => new SecurityChange(SecurityChangeKind.Grant, g.Key, Roles: [role]))))
             .ToList();
-        w.WriteInt32(changes.Count);
+        w.WriteCount(changes.Count);
         foreach (var change in changes)
         {
             w.WriteBytes(change.Encode());

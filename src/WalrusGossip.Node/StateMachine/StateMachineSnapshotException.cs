@@ -1,7 +1,7 @@
 namespace WalrusGossip.Node;
 
 /// <summary>
-/// A state-machine snapshot (see <see cref="LogStateMachine.EncodeSnapshot"/>) could not be restored: it is truncated,
+/// A state-machine snapshot (see <see cref="LogStateMachine.EncodeSnapshot()"/>) could not be restored: it is truncated,
 /// fails its CRC-32C, has an unknown version, or describes an impossible state. Nothing was changed.
 /// </summary>
 public sealed class StateMachineSnapshotException : Exception

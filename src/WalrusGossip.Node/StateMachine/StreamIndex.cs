@@ -137,11 +137,15 @@ public sealed class StreamIndex
         return Convert.ToHexString(hash.GetHashAndReset(), 0, 8);
     }
 
-    /// <summary>Encodes the index: u32 stream count; per stream (by name) its name, varint last sequence, varint retained count, then per retained entry varint (index - previous index) and varint size.</summary>
+    /// <summary>
+    /// Encodes the index: a stream count; per stream (by name) a record of its name, last sequence and retained
+    /// entries, each a record of (index - previous index) and size. The legacy layout (snapshot versions 3-4) has u32
+    /// count, LEB128 varints and a varint retained count instead of a collection.
+    /// </summary>
     internal void WriteTo(StateWriter writer)
     {
         var streams = _streams.Values.OrderBy(s => s.Name, StringComparer.Ordinal).ToList();
-        writer.WriteInt32(streams.Count);
+        writer.WriteCount(streams.Count);
         foreach (var s in streams)
         {
             s.WriteTo(writer);
@@ -156,6 +160,7 @@ public sealed class StreamIndex
         var count = reader.ReadCount(minBytesEach: 7);
         for (var i = 0; i < count; i++)
         {
+            reader.ReadRecord(3);
             var name = reader.ReadString(AppendCommand.MaxStreamBytes);
             var stream = new Stream(name);
             if (name.Length == 0 || !index._streams.TryAdd(name, stream))
@@ -164,7 +169,7 @@ public sealed class StreamIndex
             }
 
             var last = reader.ReadVarUInt64();
-            var retained = reader.ReadVarUInt64();
+            var retained = reader.Format == StateFormat.Legacy ? reader.ReadVarUInt64() : (ulong)reader.ReadCount(minBytesEach: 2);
             if (retained > last || retained > (ulong)reader.Remaining / 2)
             {
                 throw new StateMachineSnapshotException($"stream '{name}' claims {retained} retained entries of {last}");
@@ -174,6 +179,7 @@ public sealed class StreamIndex
             ulong previous = 0;
             for (ulong n = 0; n < retained; n++)
             {
+                reader.ReadRecord(2);
                 var delta = reader.ReadVarUInt64();
                 var size = reader.ReadVarUInt64();
                 if (delta == 0 || delta > appliedIndex - previous || size > int.MaxValue)
@@ -339,15 +345,24 @@ public sealed class StreamIndex
         {
             lock (_gate)
             {
+                writer.BeginRecord(3);
                 writer.WriteString(Name);
                 writer.WriteVarUInt64(_last);
                 var retained = _last >= _first ? _last - _first + 1 : 0;
-                writer.WriteVarUInt64(retained);
+                if (writer.Format == StateFormat.Legacy)
+                {
+                    writer.WriteVarUInt64(retained);
+                }
+                else
+                {
+                    writer.WriteCount(checked((int)retained));
+                }
                 ulong previousIndex = 0;
                 var previousBytes = BytesBefore();
                 for (var s = _first; s <= _last && retained > 0; s++)
                 {
                     var e = At(s);
+                    writer.BeginRecord(2);
                     writer.WriteVarUInt64(e.Index - previousIndex);
                     writer.WriteVarUInt64(e.CumulativeBytes - previousBytes);
                     previousIndex = e.Index;

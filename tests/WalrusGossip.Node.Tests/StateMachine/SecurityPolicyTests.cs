@@ -66,7 +66,7 @@ public sealed class SecurityPolicyTests
         // Versions 1 (before the policy existed), 2 (before the stream index) and 3 (before consumers): the same layout without those sections.
         var empty = new LogStateMachine();
         empty.Apply(new LogEntry(1, 1, EntryType.NoOp, ReadOnlyMemory<byte>.Empty));
-        var v4 = empty.EncodeSnapshot();
+        var v4 = empty.EncodeSnapshot(StateFormat.Legacy);
         foreach (var (version, drop) in new[] { (1u, 16), (2u, 12), (3u, 8) }) // the policy's count (4 bytes), the stream count (4), the consumer count (4), the CRC (4)
         {
             var body = v4[..^drop].ToArray();
