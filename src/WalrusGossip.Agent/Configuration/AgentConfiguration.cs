@@ -80,6 +80,23 @@ public static class AgentConfiguration
         }
 
         var options = new AgentOptions();
+        BindInto(configuration, options);
+        problems.AddRange(Problems(configuration, options));
+        if (problems.Count > 0)
+        {
+            throw new AgentConfigurationException(problems);
+        }
+
+        return (options, configuration);
+    }
+
+    /// <summary>
+    /// Binds <paramref name="configuration"/> onto <paramref name="options"/> (every section, plus the comma-separated
+    /// <c>Cluster:JoinList</c> of the <c>--join</c> flag); unknown keys are left to <see cref="Problems"/>.
+    /// </summary>
+    /// <exception cref="AgentConfigurationException">A value does not convert to its setting's type.</exception>
+    internal static void BindInto(IConfiguration configuration, AgentOptions options)
+    {
         try
         {
             configuration.Bind(options, o => o.ErrorOnUnknownConfiguration = false);
@@ -97,16 +114,10 @@ public static class AgentConfiguration
                 options.Cluster.Join.Add(seed);
             }
         }
-
-        problems.AddRange(UnknownKeys(configuration));
-        problems.AddRange(options.Validate());
-        if (problems.Count > 0)
-        {
-            throw new AgentConfigurationException(problems);
-        }
-
-        return (options, configuration);
     }
+
+    /// <summary>Every problem with bound options: unknown keys first, then <see cref="AgentOptions.Validate"/>'s; each message names its setting.</summary>
+    internal static List<string> Problems(IConfiguration configuration, AgentOptions options) => [.. UnknownKeys(configuration), .. options.Validate()];
 
     /// <summary>Every configuration key <see cref="AgentOptions"/> binds (sections, nested sections and list keys), derived from its properties, plus the command-line-only keys.</summary>
     private static readonly Lazy<(HashSet<string> Keys, List<string> ListPrefixes)> KnownKeys = new(() =>

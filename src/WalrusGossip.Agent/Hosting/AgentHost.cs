@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Hosting.Systemd;
 using Serilog;
 using WalrusGossip.Agent.Configuration;
@@ -60,7 +61,7 @@ public static class AgentHost
             AgentOptions.TryParseEndPoint(options.Network.HttpListen, out var httpEndPoint);
             builder.WebHost.UseKestrel(k => k.Listen(httpEndPoint));
             builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(15));
-            builder.Services.AddSingleton(options);
+            builder.Services.AddAgentOptions(configuration);
             builder.Services.AddSingleton(raftState);
             builder.Services.AddSingleton<AgentMetrics>();
             builder.Services.AddAgentTelemetry(options);
@@ -81,6 +82,11 @@ public static class AgentHost
         catch (AgentConfigurationException e)
         {
             await Console.Error.WriteLineAsync("walrus-agent: " + e.Message).ConfigureAwait(false);
+            return 2;
+        }
+        catch (OptionsValidationException e)
+        {
+            await Console.Error.WriteLineAsync("walrus-agent: " + new AgentConfigurationException([.. e.Failures]).Message).ConfigureAwait(false);
             return 2;
         }
         catch (IOException e) when (e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))

@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using WalrusGossip.Agent.Configuration;
 using WalrusGossip.Agent.Http;
 using WalrusGossip.Agent.Network;
@@ -43,15 +44,16 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
     private Task? _maintenance;
 
     /// <summary>Creates the service.</summary>
-    /// <param name="options">Validated options.</param>
+    /// <param name="options">The agent's options, validated at start (<see cref="AgentOptionsRegistration"/>).</param>
     /// <param name="metrics">Metrics shared with the HTTP endpoints.</param>
     /// <param name="loggerFactory">Logging.</param>
     /// <param name="lifetime">Used to stop the process when the node loop fails on anything but storage (see <see cref="NodeSupervisor"/>).</param>
     /// <param name="raftState">Log enricher kept up to date with the term and role.</param>
-    public AgentService(AgentOptions options, AgentMetrics metrics, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime, RaftStateEnricher raftState)
+    public AgentService(IOptions<AgentOptions> options, AgentMetrics metrics, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime, RaftStateEnricher raftState)
     {
         _raftState = raftState;
-        _options = options;
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Value;
         Metrics = metrics;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<AgentService>();
