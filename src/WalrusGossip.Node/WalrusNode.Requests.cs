@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using WalrusGossip.Raft;
 
 namespace WalrusGossip.Node;
@@ -32,10 +34,14 @@ public sealed partial class WalrusNode
                     return;
             }
 
-            if (_pendingBySession.TryGetValue((clientId, sequence), out var inFlight) && _pendingByIndex.TryGetValue(inFlight, out var pending))
+            if (_pendingBySession.TryGetValue((clientId, sequence), out var inFlight))
             {
-                pending.Callbacks.Add(done);
-                return;
+                ref var pending = ref CollectionsMarshal.GetValueRefOrNullRef(_pendingByIndex, inFlight);
+                if (!Unsafe.IsNullRef(ref pending))
+                {
+                    (pending.More ??= []).Add(done); // a retry of an append still in flight: answered with it
+                    return;
+                }
             }
         }
 
@@ -49,7 +55,7 @@ public sealed partial class WalrusNode
         switch (result.Status)
         {
             case ProposalStatus.Accepted:
-                _pendingByIndex[result.Index] = new PendingAppend(result.Term, clientId, sequence, [done]);
+                _pendingByIndex[result.Index] = new PendingAppend(result.Term, clientId, sequence, done);
                 if (clientId != 0)
                 {
                     _pendingBySession[(clientId, sequence)] = result.Index;
@@ -303,10 +309,7 @@ public sealed partial class WalrusNode
             var result = pending.Term != entry.Term ? new AppendResult(RequestStatus.Retry, 0, 0, Raft.Status.Leader)
                 : outcome.Kind == AppliedKind.Expired ? new AppendResult(RequestStatus.SessionExpired, 0, 0, Id)
                 : new AppendResult(RequestStatus.Ok, outcome.OriginalIndex, entry.Term, Id, outcome.StreamSequence);
-            foreach (var done in pending.Callbacks)
-            {
-                done(result);
-            }
+            pending.Complete(result);
         }
     }
 
@@ -328,11 +331,8 @@ public sealed partial class WalrusNode
         foreach (var index in stale)
         {
             _pendingByIndex.Remove(index, out var pending);
-            _pendingBySession.Remove((pending!.ClientId, pending.Sequence));
-            foreach (var done in pending.Callbacks)
-            {
-                done(new AppendResult(RequestStatus.Retry, 0, 0, Raft.Status.Leader));
-            }
+            _pendingBySession.Remove((pending.ClientId, pending.Sequence));
+            pending.Complete(new AppendResult(RequestStatus.Retry, 0, 0, Raft.Status.Leader));
         }
     }
 
@@ -349,5 +349,27 @@ public sealed partial class WalrusNode
         }
     }
 
-    private sealed record PendingAppend(ulong Term, ulong ClientId, ulong Sequence, List<Action<AppendResult>> Callbacks);
+    /// <summary>
+    /// An append awaiting commit: a struct in <see cref="_pendingByIndex"/> with its first callback inline, so the common
+    /// case (one caller) allocates nothing beyond the dictionary slot; retries of the same append join <see cref="More"/>.
+    /// </summary>
+    private struct PendingAppend(ulong term, ulong clientId, ulong sequence, Action<AppendResult> first)
+    {
+        public readonly ulong Term = term;
+        public readonly ulong ClientId = clientId;
+        public readonly ulong Sequence = sequence;
+        public List<Action<AppendResult>>? More;
+
+        public readonly void Complete(AppendResult result)
+        {
+            first(result);
+            if (More is not null)
+            {
+                foreach (var done in More)
+                {
+                    done(result);
+                }
+            }
+        }
+    }
 }

@@ -110,7 +110,9 @@ public sealed partial class RaftNode
         }
 
         var index = _log.LastIndex + 1;
-        AppendAsLeader([new LogEntry(index, _term, type, payload)]);
+        _single[0] = new LogEntry(index, _term, type, payload); // a reused one-element list: nothing below keeps it (issue 21)
+        AppendAsLeader(_single);
+        _single[0] = default;
         return new ProposalResult(ProposalStatus.Accepted, index, _term);
     }
 
@@ -318,4 +320,7 @@ public sealed partial class RaftNode
     }
 
     private void Send(RaftMessage message) => _messages.Add(message);
+
+    /// <summary>The one-element list <see cref="Propose"/> hands to <see cref="AppendAsLeader"/>, which copies what it keeps.</summary>
+    private readonly LogEntry[] _single = new LogEntry[1];
 }

@@ -99,8 +99,17 @@ public static class AppendCommand
     /// <returns>The stream name or null.</returns>
     public static string? StreamOf(ReadOnlySpan<byte> payload)
     {
+        var name = StreamBytesOf(payload);
+        return name.IsEmpty ? null : Encoding.UTF8.GetString(name);
+    }
+
+    /// <summary>The UTF-8 stream name of an append command, empty when it has none or the payload is not one.</summary>
+    /// <param name="payload">A Normal entry's payload.</param>
+    /// <returns>A slice of <paramref name="payload"/>.</returns>
+    public static ReadOnlySpan<byte> StreamBytesOf(ReadOnlySpan<byte> payload)
+    {
         var header = HeaderBytes(payload);
-        return header != 0 && payload[17] > 0 ? Encoding.UTF8.GetString(payload.Slice(header, payload[17])) : null;
+        return header != 0 && payload[17] > 0 ? payload.Slice(header, payload[17]) : default;
     }
 
     /// <summary>Header length of a well-formed command (version 1 or 2, long enough for its stream name), else 0.</summary>

@@ -168,7 +168,8 @@ public sealed class LogStateMachine
             return new ApplyOutcome(AppliedKind.Internal, entry.Index);
         }
 
-        var stream = AppendCommand.StreamOf(payload);
+        var streamBytes = AppendCommand.StreamBytesOf(payload);
+        var stream = streamBytes.IsEmpty ? null : Streams.NameOf(streamBytes); // the held name: no string per entry
         if (clientId != 0)
         {
             _sessions.ForgetBelow(clientId, Math.Min(acknowledged, sequence));

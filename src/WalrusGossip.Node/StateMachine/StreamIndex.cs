@@ -41,6 +41,24 @@ public sealed class StreamIndex
     /// <summary>Number of streams (every stream that ever had an entry, retained or not).</summary>
     public int Count => _streams.Count;
 
+    /// <summary>
+    /// The name string of the stream whose UTF-8 name is <paramref name="utf8Name"/>: the one the index already holds
+    /// when the stream exists (no allocation, the common case on the apply path), else a new string.
+    /// </summary>
+    /// <param name="utf8Name">A stream tag as an append command carries it (at most <see cref="AppendCommand.MaxStreamBytes"/> bytes).</param>
+    /// <returns>The name.</returns>
+    public string NameOf(ReadOnlySpan<byte> utf8Name)
+    {
+        Span<char> chars = stackalloc char[AppendCommand.MaxStreamBytes];
+        if (utf8Name.Length <= AppendCommand.MaxStreamBytes && System.Text.Encoding.UTF8.TryGetChars(utf8Name, chars, out var written)
+            && _streams.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars[..written], out var known))
+        {
+            return known.Name;
+        }
+
+        return System.Text.Encoding.UTF8.GetString(utf8Name);
+    }
+
     /// <summary>Records an applied entry of <paramref name="stream"/> and returns its stream sequence.</summary>
     /// <param name="stream">Stream name, non-empty.</param>
     /// <param name="index">Its log index; above every index recorded for that stream.</param>
