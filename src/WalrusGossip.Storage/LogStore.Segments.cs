@@ -113,17 +113,18 @@ public sealed partial class LogStore
         var file = _options.InlineWrites && !_options.PrepareSegmentsInBackground ? CreateSegmentFile(path) : TakeSpareSegment(path);
         // Size the offset array for as many records as the previous segment held, so steady state grows nothing.
         var capacity = current is null ? 1024 : current.Count + (current.Count / 8) + 16;
-        var segment = new Segment(firstIndex, path, PathOf(SegmentNames.Index(firstIndex)), file, capacity);
         Segment? uncached = null;
         _rw.EnterWriteLock();
         try
         {
+            int[]? reusable = null;
             if (current is not null)
             {
                 current.Sealed = true;
-                current.Compact();
+                reusable = current.Compact(); // no reader can hold it: they take the read lock
             }
 
+            var segment = new Segment(firstIndex, path, PathOf(SegmentNames.Index(firstIndex)), file, capacity, reusable);
             _segments.Add(segment);
             uncached = _segments.Count > CachedSegments ? _segments[^(CachedSegments + 1)] : null;
         }
