@@ -17,6 +17,8 @@ public sealed partial class LogStore
     private Thread? _writer;
     private bool _stopping;
     private bool _writerBusy;
+    private bool _writerWaiting;   // the writer thread is inside Monitor.Wait on the gate: only then does an append wake it
+    private bool _writeRequested;  // someone waits for the filling batch to be written: the writer must not linger
     private bool _truncating;
     private Exception? _failure;
     private long _lastSyncTimestamp;
@@ -48,7 +50,7 @@ public sealed partial class LogStore
                 var queued = _nextIndex++;
                 _filling.Add(queued, term, type, flags, payload.Span);
                 Volatile.Write(ref _ackedLast, queued);
-                Monitor.PulseAll(_gate);
+                WakeWriterForQueued();
                 return new ValueTask<ulong>(queued);
             }
         }
@@ -122,7 +124,7 @@ public sealed partial class LogStore
             if (CompletesOnQueue)
             {
                 Volatile.Write(ref _ackedLast, _nextIndex - 1);
-                Monitor.PulseAll(_gate);
+                WakeWriterForQueued();
                 return new ValueTask<ulong>(_nextIndex - 1);
             }
 
@@ -184,6 +186,42 @@ public sealed partial class LogStore
     /// <summary>Under <c>none</c> and <c>interval</c> (writer thread mode) an append completes as soon as it is queued: no durability is promised, so nothing is gained by waiting for the write.</summary>
     private bool CompletesOnQueue => _options.Durability.Mode != DurabilityMode.Always && !_options.InlineWrites;
 
+    /// <summary>
+    /// Under <c>none</c> and <c>interval</c> the writer waits for the filling batch to hold this many bytes (or for
+    /// <see cref="LingerTime"/>) before it writes it, so a fast appender costs one write and one wake-up per this many
+    /// bytes instead of one per record: 512 KiB, or half the batch limit if that is smaller.
+    /// </summary>
+    private int LingerBytes => Math.Min(512 << 10, _options.MaxBatchBytes / 2);
+
+    /// <summary>Longest a queued record waits for its batch to fill (<see cref="LingerBytes"/>) under <c>none</c> and <c>interval</c>: 1 ms.</summary>
+    private static readonly TimeSpan LingerTime = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>
+    /// Called under <see cref="_gate"/> after an append that completes on queue: wakes the writer only when it waits and
+    /// either the batch just became non-empty (the writer starts its linger) or it reached <see cref="LingerBytes"/>.
+    /// An append while the writer is busy writing costs no wake-up: the writer takes the batch when it is done.
+    /// </summary>
+    private void WakeWriterForQueued()
+    {
+        if (_writerWaiting && (_filling.Count == 1 || _filling.Length >= LingerBytes))
+        {
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>Called under <see cref="_gate"/> by a thread about to wait for the filling batch to be written: the writer stops lingering and writes it now.</summary>
+    private void RequestWriteLocked()
+    {
+        if (!_writeRequested)
+        {
+            _writeRequested = true;
+            if (_writerWaiting)
+            {
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
     /// <summary>Waits until <paramref name="index"/>, if already acknowledged, has been written to its segment.</summary>
     private void EnsureWritten(ulong index)
     {
@@ -196,6 +234,7 @@ public sealed partial class LogStore
         {
             while (index > Volatile.Read(ref _lastIndex) && index <= _ackedLast && _failure is null && (_filling.Count > 0 || _writerBusy))
             {
+                RequestWriteLocked();
                 Monitor.Wait(_gate, 10);
             }
         }
@@ -233,6 +272,7 @@ public sealed partial class LogStore
             }
 
             cancellationToken.ThrowIfCancellationRequested();
+            RequestWriteLocked();
             Monitor.Wait(_gate, 10);
         }
     }
@@ -257,6 +297,7 @@ public sealed partial class LogStore
                 break;
             }
 
+            RequestWriteLocked();
             Monitor.Wait(_gate, 10);
         }
 
@@ -304,6 +345,7 @@ public sealed partial class LogStore
                     break;
                 }
 
+                RequestWriteLocked();
                 Monitor.Wait(_gate, 10);
             }
 
@@ -341,12 +383,17 @@ public sealed partial class LogStore
                         break;
                     }
 
-                    Monitor.Wait(_gate, policy.Mode == DurabilityMode.Interval ? Math.Max(1, (int)policy.Interval.TotalMilliseconds) : 100);
+                    WaitAsWriter(policy.Mode == DurabilityMode.Interval ? Math.Max(1, (int)policy.Interval.TotalMilliseconds) : 100);
                 }
 
                 if (_stopping && _filling.Count == 0)
                 {
                     return;
+                }
+
+                if (policy.Mode != DurabilityMode.Always && !syncDue)
+                {
+                    LingerLocked();
                 }
 
                 // Decided under the gate: when the filling batch is empty (an interval sync is due), appenders may add
@@ -357,6 +404,7 @@ public sealed partial class LogStore
                     _filling = _spare!;
                     _spare = null;
                     _writerBusy = true;
+                    _writeRequested = false;
                     Monitor.PulseAll(_gate);
                 }
             }
@@ -372,6 +420,34 @@ public sealed partial class LogStore
             }
 
             WriteOne(batch, policy);
+        }
+    }
+
+    /// <summary>Called under <see cref="_gate"/> by the writer thread: waits for a pulse or the timeout, marked as waiting so appenders know to wake it.</summary>
+    private void WaitAsWriter(int timeoutMs)
+    {
+        _writerWaiting = true;
+        Monitor.Wait(_gate, timeoutMs);
+        _writerWaiting = false;
+    }
+
+    /// <summary>
+    /// Called under <see cref="_gate"/> by the writer thread with a non-empty batch under <c>none</c> or <c>interval</c>:
+    /// waits until the batch holds <see cref="LingerBytes"/>, <see cref="LingerTime"/> has passed, someone waits for the
+    /// write (<see cref="RequestWriteLocked"/>), or the store stops, whichever comes first.
+    /// </summary>
+    private void LingerLocked()
+    {
+        var started = Stopwatch.GetTimestamp();
+        while (!_stopping && !_writeRequested && _filling.Length < LingerBytes)
+        {
+            var left = LingerTime - Stopwatch.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            WaitAsWriter(Math.Max(1, (int)Math.Ceiling(left.TotalMilliseconds)));
         }
     }
 

@@ -153,6 +153,8 @@ public sealed partial class FileSystemDevice : IStorageDevice, IDisposable
 
         public void StartWriteback(long offset, long length) => Native.StartWriteback(handle, offset, length);
 
+        public void DropCache(long offset, long length) => Native.DropCache(handle, offset, length);
+
         public void Sync() => engine.DataSync(handle);
 
         public void SyncAll() => Native.FullSync(handle);

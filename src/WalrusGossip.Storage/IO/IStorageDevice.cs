@@ -117,6 +117,18 @@ public interface IDeviceFile : IDisposable
     {
     }
 
+    /// <summary>
+    /// Tells the operating system that the cached pages of a range that is already written will not be read soon: waits
+    /// until none of them is dirty or under writeback, then drops them from the page cache (Linux
+    /// <c>sync_file_range</c> with wait, then <c>posix_fadvise(POSIX_FADV_DONTNEED)</c>). A hint: no durability is
+    /// promised, nothing is lost (a later read comes from the disk), errors are ignored; may do nothing.
+    /// </summary>
+    /// <param name="offset">Start of the range in bytes.</param>
+    /// <param name="length">Bytes in the range.</param>
+    void DropCache(long offset, long length)
+    {
+    }
+
     /// <summary>Makes all written data durable (fdatasync).</summary>
     void Sync();
 

@@ -15,13 +15,20 @@ internal sealed class Segment : IDisposable
     private int[]? _anchors;
     private readonly List<(int FirstSlot, ulong Term)> _termRuns;
 
-    public Segment(ulong firstIndex, string path, string indexPath, IDeviceFile file, int capacityHint)
+    /// <summary>An empty open segment.</summary>
+    /// <param name="firstIndex">Index of its first record.</param>
+    /// <param name="path">The segment file.</param>
+    /// <param name="indexPath">Its <c>.idx</c> file.</param>
+    /// <param name="file">The open segment file; owned by the segment from now on.</param>
+    /// <param name="capacityHint">Records to size the offset array for.</param>
+    /// <param name="reusableOffsets">An offset array no segment uses any more (what <see cref="Compact"/> returned), taken instead of a new one when it holds <paramref name="capacityHint"/> entries; its old contents are ignored.</param>
+    public Segment(ulong firstIndex, string path, string indexPath, IDeviceFile file, int capacityHint, int[]? reusableOffsets = null)
     {
         FirstIndex = firstIndex;
         Path = path;
         IndexPath = indexPath;
         File = file;
-        _offsets = new int[Math.Max(16, capacityHint)];
+        _offsets = reusableOffsets is not null && reusableOffsets.Length >= Math.Max(16, capacityHint) ? reusableOffsets : new int[Math.Max(16, capacityHint)];
         _termRuns = [];
     }
 
@@ -115,11 +122,12 @@ internal sealed class Segment : IDisposable
     /// Keeps one offset per <see cref="AnchorStride"/> records and drops the rest (about 4 bytes per record freed).
     /// Called when the segment is sealed, under the store's write lock.
     /// </summary>
-    public void Compact()
+    /// <returns>The offset array given up, which this segment no longer reads (the next open segment may reuse it); null when already compact.</returns>
+    public int[]? Compact()
     {
         if (_anchors is not null)
         {
-            return;
+            return null;
         }
 
         var anchors = new int[(Count + AnchorStride - 1) / AnchorStride];
@@ -128,8 +136,10 @@ internal sealed class Segment : IDisposable
             anchors[k] = _offsets[k * AnchorStride];
         }
 
+        var released = _offsets;
         _anchors = anchors;
         _offsets = [];
+        return released;
     }
 
     /// <summary>
@@ -238,19 +248,31 @@ internal sealed class Segment : IDisposable
             anchors[k] = _offsets[k * AnchorStride];
         }
 
-        return new SegmentIndex(FirstIndex, Count, End, _offsets[Count - 1], anchors, [.. _termRuns], [.. SparsePoints(intervalBytes)]);
+        return new SegmentIndex(FirstIndex, Count, End, _offsets[Count - 1], anchors, [.. _termRuns], SparsePoints(intervalBytes));
     }
 
-    /// <summary>(index, offset) every <paramref name="intervalBytes"/> of data, for the sparse points of the index file.</summary>
-    private List<(ulong Index, long Offset)> SparsePoints(int intervalBytes)
+    /// <summary>(index, offset) every <paramref name="intervalBytes"/> of data, for the sparse points of the index file: counted first, then filled, so the array is allocated once at its final size.</summary>
+    private (ulong Index, long Offset)[] SparsePoints(int intervalBytes)
     {
-        var points = new List<(ulong, long)>();
+        var count = 0;
         var next = 0L;
         for (var i = 0; i < Count; i++)
         {
             if (_offsets[i] >= next)
             {
-                points.Add((FirstIndex + (ulong)i, _offsets[i]));
+                count++;
+                next = _offsets[i] + (long)intervalBytes;
+            }
+        }
+
+        var points = new (ulong Index, long Offset)[count];
+        count = 0;
+        next = 0L;
+        for (var i = 0; i < Count; i++)
+        {
+            if (_offsets[i] >= next)
+            {
+                points[count++] = (FirstIndex + (ulong)i, _offsets[i]);
                 next = _offsets[i] + (long)intervalBytes;
             }
         }
