@@ -33,23 +33,31 @@ public sealed class FailureDetectionTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Runs a converged 5-member cluster 10 s (plus a seed-dependent offset), crashes member <c>seed % 5</c> and
+    /// returns the simulated seconds until all 4 survivors hold it dead.
+    /// </summary>
+    internal static double CrashAndTimeToDead(SimulatedNetwork net, int seed)
+    {
+        net.RunFor(TimeSpan.FromSeconds(10) + TimeSpan.FromMilliseconds(37 * seed));
+        var victim = seed % 5;
+        var crashedAt = net.Now;
+        net.Crash(victim);
+        var done = net.RunUntil(
+            () => Enumerable.Range(0, 5).Where(i => i != victim).All(i => net.ViewOf(i, victim).State == MemberState.Dead),
+            TimeSpan.FromSeconds(60),
+            TimeSpan.FromMilliseconds(10));
+        Assert.NotNull(done);
+        return (done.Value - crashedAt).TotalSeconds;
+    }
+
     [Fact]
     public void Time_for_all_survivors_to_mark_a_crashed_member_dead_with_default_options()
     {
         var samples = new List<double>();
         for (var seed = 1; seed <= 20; seed++)
         {
-            var net = ConvergedCluster(seed, size: 5);
-            net.RunFor(TimeSpan.FromSeconds(10) + TimeSpan.FromMilliseconds(37 * seed));
-            var victim = seed % 5;
-            var crashedAt = net.Now;
-            net.Crash(victim);
-            var done = net.RunUntil(
-                () => Enumerable.Range(0, 5).Where(i => i != victim).All(i => net.ViewOf(i, victim).State == MemberState.Dead),
-                TimeSpan.FromSeconds(60),
-                TimeSpan.FromMilliseconds(10));
-            Assert.NotNull(done);
-            samples.Add((done.Value - crashedAt).TotalSeconds);
+            samples.Add(CrashAndTimeToDead(ConvergedCluster(seed, size: 5), seed));
         }
 
         samples.Sort();

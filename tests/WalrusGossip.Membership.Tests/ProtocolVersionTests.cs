@@ -68,16 +68,7 @@ public sealed class ProtocolVersionTests(ITestOutputHelper output)
             var net = new SimulatedNetwork(seed, 5, options) { LossRate = 0.05 };
             net.JoinAllThroughFirst();
             Assert.NotNull(net.RunUntil(() => net.AllLiveViewsHave(5), TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100)));
-            net.RunFor(TimeSpan.FromSeconds(10) + TimeSpan.FromMilliseconds(37 * seed));
-            var victim = seed % 5;
-            var crashedAt = net.Now;
-            net.Crash(victim);
-            var done = net.RunUntil(
-                () => Enumerable.Range(0, 5).Where(i => i != victim).All(i => net.ViewOf(i, victim).State == MemberState.Dead),
-                TimeSpan.FromSeconds(60),
-                TimeSpan.FromMilliseconds(10));
-            Assert.NotNull(done);
-            samples.Add((done.Value - crashedAt).TotalSeconds);
+            samples.Add(FailureDetectionTests.CrashAndTimeToDead(net, seed));
         }
 
         var falseDeaths = 0;
