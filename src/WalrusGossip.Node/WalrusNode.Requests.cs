@@ -37,11 +37,15 @@ public sealed partial class WalrusNode
             if (_pendingBySession.TryGetValue((clientId, sequence), out var inFlight))
             {
                 ref var pending = ref CollectionsMarshal.GetValueRefOrNullRef(_pendingByIndex, inFlight);
-                if (!Unsafe.IsNullRef(ref pending))
+                if (!Unsafe.IsNullRef(ref pending) && pending.ClientId == clientId && pending.Sequence == sequence)
                 {
                     (pending.More ??= []).Add(done); // a retry of an append still in flight: answered with it
                     return;
                 }
+
+                // Stale: the index now awaits another append (this node lost leadership, and as leader again proposed a
+                // new entry there). Joining it would acknowledge this append at an index that holds another one.
+                _pendingBySession.Remove((clientId, sequence));
             }
         }
 
@@ -55,6 +59,18 @@ public sealed partial class WalrusNode
         switch (result.Status)
         {
             case ProposalStatus.Accepted:
+                if (_pendingByIndex.Remove(result.Index, out var overwritten))
+                {
+                    // An earlier proposal of this node at the same index, from a term it lost, was never applied here:
+                    // the new leader's log replaced it. Its callers retry; its session no longer points here.
+                    if (overwritten.ClientId != 0 && _pendingBySession.TryGetValue((overwritten.ClientId, overwritten.Sequence), out var at) && at == result.Index)
+                    {
+                        _pendingBySession.Remove((overwritten.ClientId, overwritten.Sequence));
+                    }
+
+                    overwritten.Complete(new AppendResult(RequestStatus.Retry, 0, 0, raft.Status.Leader));
+                }
+
                 _pendingByIndex[result.Index] = new PendingAppend(result.Term, clientId, sequence, done);
                 if (clientId != 0)
                 {

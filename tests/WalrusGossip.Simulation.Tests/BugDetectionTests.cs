@@ -28,6 +28,11 @@ public sealed class BugDetectionTests
             InjectedBugs = new HashSet<string>(StringComparer.Ordinal) { bug },
         };
 
+        // The same run without the bug must hold every check, or the violation may be a real bug the injected one only
+        // happens to share a seed with (seed 10 of commit-previous-term was: a retried append joined another's pending slot).
+        var clean = SimulationRunner.Run(options with { InjectedBugs = new HashSet<string>(StringComparer.Ordinal) });
+        Assert.True(clean.Violation is null, $"without the bug: {clean.Violation?.Property}: {clean.Violation?.Detail}");
+
         var result = SimulationRunner.Run(options);
 
         Assert.NotNull(result.Violation);

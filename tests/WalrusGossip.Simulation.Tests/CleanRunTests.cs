@@ -50,4 +50,17 @@ public sealed class CleanRunTests
 
         Assert.Null(result.Violation);
     }
+
+    /// <summary>
+    /// Seed 10 of 3 nodes lost an acknowledged append with no bug injected: a node that lost leadership kept a session's
+    /// pending slot pointing at an index where, leader again, it had proposed another append; the client's retry joined
+    /// that slot and was acknowledged at the other append's index.
+    /// </summary>
+    [Fact]
+    public void The_seed_that_found_a_retry_joining_another_appends_pending_slot_stays_clean()
+    {
+        var result = SimulationRunner.Run(new SimOptions { Seed = 10, Nodes = 3, SimSeconds = 20, Faults = FaultKinds.All });
+
+        Assert.True(result.Violation is null, $"{result.Violation?.Property}: {result.Violation?.Detail}");
+    }
 }
