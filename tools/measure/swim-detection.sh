@@ -8,6 +8,8 @@
 #     LOSS_PERCENT (default 5), and suspicions and deaths are counted from the views (polled every 50 ms) and from the
 #     agents' membership log lines (refutations, "declared dead").
 #   tools/measure/swim-detection.sh BUILD_DIR OUT_DIR [RUNS (default 20)] [LOSS_PERCENT (default 5)]
+# BUILD_DIR `serf` runs 5 HashiCorp serf agents instead (Debian's package: memberlist's LAN profile), same method;
+#   serf's view shows no suspect state, so only its log lines count suspicions.
 # Environment: FP_SECONDS (120; 0 skips the phase), DETECT_LOSS_PERCENT (0: loss during the detection runs too),
 #   VICTIM (rotate: agents 1..5 in turn; follower: a random non-leader; any: a random agent; or a node number),
 #   LIMIT_SECONDS (4: runs at or over it are counted), SETTLE_SECONDS (5: quiet time after everyone is alive again),
@@ -23,13 +25,21 @@ if [ $# -lt 2 ]; then
   sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
-bin=$(realpath "$1"); out=$(realpath -m "$2"); runs=${3:-20}; loss=${4:-5}
+out=$(realpath -m "$2"); runs=${3:-20}; loss=${4:-5}
+export MODE=walrus SERF=""
+if [ "$1" = serf ]; then
+  MODE=serf
+  SERF=$(command -v serf) || { echo "swim-detection: serf is not installed (apt-get install serf)" >&2; exit 2; }
+  bin=$SERF
+else
+  bin=$(realpath "$1")
+  [ -f "$bin/walrus-agent.dll" ] || { echo "swim-detection: no walrus-agent.dll in $bin (build src/WalrusGossip.Agent -c Release first)" >&2; exit 2; }
+fi
 fp_seconds=${FP_SECONDS:-120}; detect_loss=${DETECT_LOSS_PERCENT:-0}
 export VICTIM=${VICTIM:-rotate} LIMIT_SECONDS=${LIMIT_SECONDS:-4} SETTLE_SECONDS=${SETTLE_SECONDS:-5}
 agent_args=${AGENT_ARGS---Serilog:MinimumLevel:Override:WalrusGossip.Node.WalrusNode=Debug}
 nodes=5
 gossip_ports=$(seq -s ' ' 7301 7305)
-[ -f "$bin/walrus-agent.dll" ] || { echo "swim-detection: no walrus-agent.dll in $bin (build src/WalrusGossip.Agent -c Release first)" >&2; exit 2; }
 if { [ "$loss" != 0 ] && [ "$fp_seconds" != 0 ]; } || [ "$detect_loss" != 0 ]; then
   [ "$(id -u)" = 0 ] || { echo "swim-detection: datagram loss needs root (tc/iptables)" >&2; exit 2; }
 fi
@@ -99,18 +109,28 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-# dev-cluster makes the certificates and bootstraps the cluster; its agents' command lines are kept, it is stopped, and
-# this script runs the agents itself from then on, so it can kill and restart each with exactly the same command line.
-# shellcheck disable=SC2086
-dotnet "$bin/walrus-agent.dll" dev-cluster --nodes $nodes --data-root "$root" -- $agent_args > "$out/dev-cluster.log" 2>&1 &
-cluster=$!
-for _ in $(seq 1 120); do grep -q "dev cluster is up" "$out/dev-cluster.log" && break; kill -0 $cluster 2>/dev/null || break; sleep 1; done
-grep -q "dev cluster is up" "$out/dev-cluster.log" || { echo "swim-detection: dev-cluster did not come up (see $out/dev-cluster.log)" >&2; exit 1; }
-for i in $(seq 1 $nodes); do
-  pid=$(pgrep -f -- "--data-dir $root/node-$i " | head -1)
-  cp "/proc/$pid/cmdline" "$root/cmdline-$i"
-done
-kill -TERM $cluster; wait $cluster 2>/dev/null || true; cluster=""
+if [ $MODE = serf ]; then
+  # serf: gossip (bind) on 7301-7305 like the agents, so the loss rules are the same; RPC on 7401-7405.
+  for i in $(seq 1 $nodes); do
+    mkdir -p "$root/node-$i"
+    { printf '%s\0' "$SERF" agent "-node=$i" "-bind=127.0.0.1:$((7300 + i))" "-rpc-addr=127.0.0.1:$((7400 + i))"
+      for j in $(seq 1 $nodes); do [ "$j" = "$i" ] || printf '%s\0' "-retry-join=127.0.0.1:$((7300 + j))"; done; } > "$root/cmdline-$i"
+  done
+else
+  # dev-cluster makes the certificates and bootstraps the cluster; its agents' command lines are kept, it is stopped,
+  # and this script runs the agents itself from then on, so it can kill and restart each with exactly the same
+  # command line.
+  # shellcheck disable=SC2086
+  dotnet "$bin/walrus-agent.dll" dev-cluster --nodes $nodes --data-root "$root" -- $agent_args > "$out/dev-cluster.log" 2>&1 &
+  cluster=$!
+  for _ in $(seq 1 120); do grep -q "dev cluster is up" "$out/dev-cluster.log" && break; kill -0 $cluster 2>/dev/null || break; sleep 1; done
+  grep -q "dev cluster is up" "$out/dev-cluster.log" || { echo "swim-detection: dev-cluster did not come up (see $out/dev-cluster.log)" >&2; exit 1; }
+  for i in $(seq 1 $nodes); do
+    pid=$(pgrep -f -- "--data-dir $root/node-$i " | head -1)
+    cp "/proc/$pid/cmdline" "$root/cmdline-$i"
+  done
+  kill -TERM $cluster; wait $cluster 2>/dev/null || true; cluster=""
+fi
 
 cat > "$root/swim.py" <<'PY'
 import http.client, json, math, os, random, re, signal, subprocess, sys, time
@@ -124,8 +144,25 @@ pool = ThreadPoolExecutor(max_workers=N)
 def log(msg):
     print(time.strftime("%H:%M:%S ") + msg, file=sys.stderr, flush=True)
 
+MODE, SERF = os.environ["MODE"], os.environ["SERF"]
+SERF_STATES = {"alive": "alive", "leaving": "alive", "failed": "dead", "left": "left"}
+SERF_VERSION = subprocess.run([SERF, "version"], capture_output=True, text=True).stdout.splitlines()[0] if MODE == "serf" else None
+
+def serf_view(i):
+    try:
+        r = subprocess.run([SERF, "members", f"-rpc-addr=127.0.0.1:{7400 + i}", "-format=json"], capture_output=True, timeout=2)
+        if r.returncode != 0:
+            return None
+        d = json.loads(r.stdout)
+        return {"members": {m["name"]: (SERF_STATES.get(m["status"], m["status"]), 0) for m in d.get("members", [])},
+                "role": None, "leader": None, "version": SERF_VERSION}
+    except Exception:
+        return None
+
 def view(i):
     """Node i's SWIM view {name: (state, incarnation)} and role, or None when it does not answer."""
+    if MODE == "serf":
+        return serf_view(i)
     try:
         c = http.client.HTTPConnection("127.0.0.1", 7400 + i, timeout=2)
         c.request("GET", "/v1/status")
@@ -240,6 +277,11 @@ LOG_PATTERNS = {
     "refutedSuspicions": re.compile(r"refuting suspicion from"),
     "refutedDeaths": re.compile(r"refuting death claimed"),
     "declaredDead": re.compile(r"declared dead after"),
+} if MODE == "walrus" else {  # memberlist's log lines
+    "suspected": re.compile(r"memberlist: Suspect \S+ has failed, no acks received"),
+    "refutedSuspicions": re.compile(r"memberlist: Refuting a suspect message"),
+    "refutedDeaths": re.compile(r"memberlist: Refuting a dead message"),
+    "declaredDead": re.compile(r"memberlist: Marking \S+ as failed, suspect timeout reached"),
 }
 
 def cmd_fp(seconds, loss):
@@ -280,7 +322,7 @@ def cmd_fp(seconds, loss):
     result = {"seconds": seconds, "lossPercent": loss, "polledSuspectEpisodes": len(suspect_episodes),
               "polledDeadEpisodes": len(dead_episodes), "polledTransitions": transitions, "unreachablePolls": unreachable,
               **counts, "logLines": lines}
-    result["falseSuspicions"] = max(len(suspect_episodes), counts["refutedSuspicions"])
+    result["falseSuspicions"] = max(len(suspect_episodes), counts["refutedSuspicions"], counts.get("suspected", 0))
     result["falseDeaths"] = max(len(dead_episodes), counts["declaredDead"], counts["refutedDeaths"])
     with open(f"{root}/fp.json", "w") as f:
         json.dump(result, f)
