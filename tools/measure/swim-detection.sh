@@ -265,7 +265,8 @@ def cmd_detect(runs):
         rejoin, _ = all_alive(180)
         record = {"run": run, "victim": victim, "victimWasLeader": victim == leader, "detectedSeconds": detected,
                   "firstSuspectSeconds": first_suspect, "deadSecondsBySurvivor": {str(k): round(v, 3) for k, v in sorted(dead_at.items())},
-                  "maxPollGapSeconds": round(max(gaps), 3), "rejoinSeconds": round(rejoin, 3)}
+                  "maxPollGapSeconds": round(max(gaps), 3), "rejoinSeconds": round(rejoin, 3),
+                  "loadAverage1m": os.getloadavg()[0]}
         append("runs", record)
         shown = f"{detected:.3f} s" if detected is not None else "NOT DETECTED within 60 s"
         log(f"run {run}/{runs}: killed {victim}{' (leader)' if victim == leader else ''}; first suspect {first_suspect or float('nan'):.3f} s; "
@@ -319,7 +320,7 @@ def cmd_fp(seconds, loss):
                     if pat.search(line):
                         counts[k] += 1
                         lines.append(f"agent {i}: {line}")
-    result = {"seconds": seconds, "lossPercent": loss, "polledSuspectEpisodes": len(suspect_episodes),
+    result = {"seconds": seconds, "lossPercent": loss, "loadAverage1m": os.getloadavg()[0], "polledSuspectEpisodes": len(suspect_episodes),
               "polledDeadEpisodes": len(dead_episodes), "polledTransitions": transitions, "unreachablePolls": unreachable,
               **counts, "logLines": lines}
     result["falseSuspicions"] = max(len(suspect_episodes), counts["refutedSuspicions"], counts.get("suspected", 0))
@@ -352,7 +353,9 @@ def cmd_summary(build, runs_wanted, loss, detect_loss):
     with open(f"{out}/swim-detection.json", "w") as f:
         json.dump(summary, f, indent=2)
     d = summary["detection"]
-    lines = [f"build {build} (agent {summary['agentVersion']}), {N} agents, {len(runs)} SIGKILL runs (victim {os.environ['VICTIM']}, {detect_loss}% loss)"]
+    loads = [r["loadAverage1m"] for r in runs if "loadAverage1m" in r]
+    lines = [f"build {build} (agent {summary['agentVersion']}), {N} agents, {len(runs)} SIGKILL runs (victim {os.environ['VICTIM']}, {detect_loss}% loss)"
+             + (f"; 1-minute load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores" if loads else "")]
     if det:
         lines.append(f"detection (kill -> dead in every survivor's view, polled every {int(POLL * 1000)} ms): min {d['min']:.3f} s, median {d['median']:.3f} s, "
                      f"p90 {d['p90']:.3f} s, max {d['max']:.3f} s; {d['overLimit']} of {len(runs)} at or over {limit:g} s")
