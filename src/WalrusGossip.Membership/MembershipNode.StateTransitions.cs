@@ -165,7 +165,7 @@ public sealed partial class MembershipNode
         SetState(member, MemberState.Suspect);
         var live = LiveMemberCount;
         var k = _options.LifeguardEnabled ? Math.Max(0, Math.Min(_options.SuspicionMultiplier - 2, live - 2)) : 0;
-        var min = Suspicion.MinTimeout(_options.SuspicionMultiplier, live, _options.ProbeTimeout, _options.ProbeInterval);
+        var min = Suspicion.MinTimeout(_options.SuspicionMultiplier, live, _options.ProbeInterval);
         var max = _options.LifeguardEnabled ? min * _options.SuspicionMaxTimeoutMultiplier : min;
         member.Suspicion = new Suspicion(from, k, min, max, _now);
         Emit(MembershipEventKind.Suspect, member);

@@ -80,13 +80,13 @@ internal sealed class Suspicion
     }
 
     /// <summary>
-    /// Minimum suspicion timeout for a cluster of <paramref name="liveMembers"/>:
-    /// <c>multiplier × log10(n) × unit</c>, at least <paramref name="floor"/>.
+    /// Minimum suspicion timeout for a cluster of <paramref name="liveMembers"/>, hashicorp/memberlist's
+    /// <c>suspicionTimeout</c> (util.go): <c>multiplier × max(1, log10(n)) × probeInterval</c>. The log is floored at
+    /// 1, so clusters of up to ten members get <c>multiplier</c> protocol periods.
     /// </summary>
-    public static TimeSpan MinTimeout(int multiplier, int liveMembers, TimeSpan unit, TimeSpan floor)
+    public static TimeSpan MinTimeout(int multiplier, int liveMembers, TimeSpan probeInterval)
     {
-        var scale = Math.Log10(Math.Max(1, liveMembers));
-        var ticks = (long)(multiplier * scale * unit.Ticks);
-        return TimeSpan.FromTicks(Math.Max(floor.Ticks, ticks));
+        var scale = Math.Max(1.0, Math.Log10(Math.Max(1, liveMembers)));
+        return TimeSpan.FromTicks((long)(multiplier * scale * probeInterval.Ticks));
     }
 }

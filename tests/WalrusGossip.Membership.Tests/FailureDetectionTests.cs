@@ -66,6 +66,7 @@ public sealed class FailureDetectionTests(ITestOutputHelper output)
             $"time to dead at all 4 survivors, 5 members, default options, 20 seeds: mean {mean:F2} s, " +
             $"median {samples[samples.Count / 2]:F2} s, min {samples[0]:F2} s, max {samples[^1]:F2} s");
         Assert.True(mean <= 4.0, $"mean time to dead {mean:F2} s exceeds the 4 s target");
+        Assert.True(samples[^1] < 4.0, $"slowest time to dead {samples[^1]:F2} s: issue 21 asks for every run under 4 s");
     }
 
     [Fact]

@@ -83,14 +83,17 @@ public sealed class LifeguardTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Minimum_suspicion_timeout_grows_with_log_n_and_never_drops_below_one_period()
+    public void Minimum_suspicion_timeout_is_memberlists_multiplier_times_log10_n_floored_at_one_times_the_probe_interval()
     {
-        var unit = TimeSpan.FromMilliseconds(500);
-        var floor = TimeSpan.FromSeconds(1);
+        var interval = TimeSpan.FromMilliseconds(400);
 
-        Assert.Equal(floor, Suspicion.MinTimeout(4, 2, unit, floor));
-        Assert.Equal(TimeSpan.FromMilliseconds(4 * Math.Log10(5) * 500).TotalMilliseconds, Suspicion.MinTimeout(4, 5, unit, floor).TotalMilliseconds, 1);
-        Assert.Equal(TimeSpan.FromMilliseconds(4 * 2 * 500), Suspicion.MinTimeout(4, 100, unit, floor));
+        // memberlist's suspicionTimeout: up to ten members, log10(n) is floored at 1.
+        Assert.Equal(TimeSpan.FromMilliseconds(4 * 400), Suspicion.MinTimeout(4, 1, interval));
+        Assert.Equal(TimeSpan.FromMilliseconds(4 * 400), Suspicion.MinTimeout(4, 2, interval));
+        Assert.Equal(TimeSpan.FromMilliseconds(4 * 400), Suspicion.MinTimeout(4, 5, interval));
+        Assert.Equal(TimeSpan.FromMilliseconds(4 * 400), Suspicion.MinTimeout(4, 10, interval));
+        Assert.Equal(4 * Math.Log10(50) * 400, Suspicion.MinTimeout(4, 50, interval).TotalMilliseconds, 1);
+        Assert.Equal(TimeSpan.FromMilliseconds(4 * 2 * 400), Suspicion.MinTimeout(4, 100, interval));
     }
 
     [Fact]

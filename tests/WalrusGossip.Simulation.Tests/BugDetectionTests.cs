@@ -6,16 +6,20 @@ namespace WalrusGossip.Simulation.Tests;
 public sealed class BugDetectionTests
 {
     [Theory]
-    [InlineData("commit-previous-term", 10, 3, 20, "acknowledged-append")] // the commit of an older term's entry by counting replicas loses an acknowledged append
+    // The commit of an older term's entry by counting replicas loses an acknowledged append. Seed 10 "found" it only through
+    // a real lost acknowledged append that the node showed without the bug too (a retry joining another append's pending
+    // slot, fixed in 3caf4e5; CleanRunTests keeps that seed clean); with the 400 ms gossip period (issue 21) no seed in
+    // 1-700 (3 nodes, 20 s), 1-60 (3 nodes, 65 s) or 1-100 (5 nodes, 20 s) reaches the bug's trigger.
+    [InlineData("commit-previous-term", 10, 3, 20, "acknowledged-append", Skip = "no seed reaches this bug's trigger with the issue-21 gossip timing; see docs/performance.md, SWIM failure detection")]
     [InlineData("ack-before-fsync", 1, 5, 20, "recovery")]
     [InlineData("double-vote", 1, 5, 5, "election-safety")]
     [InlineData("skip-truncate-on-conflict", 2, 5, 35, "log-matching")]
-    [InlineData("truncate-past-checkpoint", 9, 5, 70, "node-invariant")]
+    [InlineData("truncate-past-checkpoint", 3, 5, 70, "node-invariant")]
     [InlineData("two-config-changes", 5, 5, 62, "one-config-change")]
     [InlineData("blind-consistency-hash", 1, 5, 15, "consistency-detect")]
     [InlineData("checkpoint-drops-security", 3, 5, 35, "security-policy")]
     [InlineData("uncertified-learner", 4, 5, 65, "certified-members")]
-    [InlineData("duplicate-takes-stream-sequence", 2, 5, 25, "stream-sequence")]
+    [InlineData("duplicate-takes-stream-sequence", 12, 5, 25, "stream-sequence")]
     [InlineData("floor-skips-unacked", 1, 5, 15, "consumer-at-least-once")]
     public void An_injected_bug_is_reported_as_a_violation(string bug, long seed, int nodes, double simSeconds, string property)
     {
