@@ -401,7 +401,10 @@ public sealed partial class WalrusNode : IDisposable
         FlushGossip();
     }
 
-    /// <summary>Drains membership events (joined, suspect, dead, ...) since the last call.</summary>
+    /// <summary>Most membership events kept for <see cref="DrainMembershipEvents"/>; older ones are dropped.</summary>
+    public const int MaxBufferedMembershipEvents = 4096;
+
+    /// <summary>Drains membership events (joined, suspect, dead, ...) since the last call, at most the newest <see cref="MaxBufferedMembershipEvents"/>.</summary>
     /// <param name="into">Receives the events.</param>
     public void DrainMembershipEvents(ICollection<MembershipEvent> into)
     {
@@ -586,6 +589,13 @@ public sealed partial class WalrusNode : IDisposable
 
         _gossipOut.Clear();
         membership.DrainEvents(_gossipEvents);
+        if (_gossipEvents.Count > MaxBufferedMembershipEvents)
+        {
+            // Nothing in the agent drains them (the views come from snapshots): keep the newest, so a node that runs for
+            // years does not hold every metadata update it ever heard.
+            _gossipEvents.RemoveRange(0, _gossipEvents.Count - MaxBufferedMembershipEvents);
+        }
+
         membership.DrainLog(_gossipLog);
         foreach (var line in _gossipLog)
         {

@@ -6,11 +6,10 @@ namespace WalrusGossip.Simulation.Tests;
 public sealed class BugDetectionTests
 {
     [Theory]
-    // The commit of an older term's entry by counting replicas loses an acknowledged append. Seed 10 "found" it only through
-    // a real lost acknowledged append that the node showed without the bug too (a retry joining another append's pending
-    // slot, fixed in 3caf4e5; CleanRunTests keeps that seed clean); with the 400 ms gossip period (issue 21) no seed in
-    // 1-700 (3 nodes, 20 s), 1-60 (3 nodes, 65 s) or 1-100 (5 nodes, 20 s) reaches the bug's trigger.
-    [InlineData("commit-previous-term", 10, 3, 20, "acknowledged-append", Skip = "no seed reaches this bug's trigger with the issue-21 gossip timing; see docs/performance.md, SWIM failure detection")]
+    // The commit of an older term's entry by counting replicas (§5.4.2). Its old seed 10 "found" it only through a real lost
+    // acknowledged append the node showed without the bug too (a retry joining another append's pending slot, fixed in
+    // 3caf4e5; CleanRunTests keeps that seed clean); seed 11 of a 120 s sweep catches the rule itself.
+    [InlineData("commit-previous-term", 11, 3, 120, "leader-commit-rule")]
     [InlineData("ack-before-fsync", 1, 5, 20, "recovery")]
     [InlineData("double-vote", 1, 5, 5, "election-safety")]
     [InlineData("skip-truncate-on-conflict", 2, 5, 35, "log-matching")]
