@@ -118,6 +118,10 @@ public sealed partial class WalrusNode : IDisposable
 
     private MembershipNode Membership => _membership ?? throw new InvalidOperationException("node not started");
 
+    /// <summary>The membership layer's counters (datagrams, drops by reason, refutations, failed probes); read on the node loop.</summary>
+    /// <exception cref="InvalidOperationException">The node was not started.</exception>
+    public MembershipCounters MembershipCounters => Membership.Counters;
+
     private NodeStorage Storage => _storage ?? throw new InvalidOperationException("node not started");
 
     private RaftNode Raft => _raft ?? throw new InvalidOperationException("node not started");

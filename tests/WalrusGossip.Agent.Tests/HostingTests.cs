@@ -96,6 +96,7 @@ public sealed class HostingTests
         "walrus_log_fsync_seconds_count", "walrus_append_latency_seconds_bucket", "walrus_append_latency_seconds_sum", "walrus_client_overloaded_total",
         "walrus_tls_certificate_expiry_seconds", "walrus_tls_certificate_reloads_total", "walrus_auth_denied_total", "walrus_autopilot_changes_total",
         "walrus_autopilot_uncertified_total", "walrus_member_changes_total", "walrus_raft_removed", "walrus_gossip_keys", "walrus_gossip_dropped_total",
+        "walrus_swim_received_total", "walrus_swim_dropped_total", "walrus_swim_refutations_total", "walrus_swim_failed_probes_total", "walrus_swim_broadcasts_dropped_total",
         "walrus_consistency_checks_total", "walrus_consistency_compared_total", "walrus_consistency_mismatches_total", "walrus_repair_in_progress",
         "walrus_repair_damaged_ranges_total", "walrus_repair_entries_total", "walrus_repair_rejected_total", "walrus_raft_voters", "walrus_raft_learners",
         "walrus_dotnet_gc_heap_bytes", "walrus_dotnet_gc_committed_bytes", "walrus_dotnet_threadpool_threads",

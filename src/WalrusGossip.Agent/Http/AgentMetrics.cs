@@ -161,6 +161,13 @@ public sealed class AgentMetrics : IDisposable
         NodeCounter("walrus_autopilot_uncertified_total", "Gossip members autopilot did not add to Raft because they proved no node certificate naming them (once per member and leadership).", s => s.Autopilot.UncertifiedSkipped);
         NodeCounter("walrus_member_changes_total", "Operator membership changes committed with this node as leader.", s => s.Autopilot.OperatorChanges);
         NodeGauge("walrus_raft_removed", "1 when an operator removed this node from the cluster (it no longer votes).", s => s.Autopilot.Removed ? 1 : 0);
+        NodeCounters("walrus_swim_received_total", "Gossip messages the membership layer received, by kind (datagram or push-pull stream).", "kind",
+            ("datagram", s => s.Swim.Datagrams), ("stream", s => s.Swim.Streams));
+        NodeCounters("walrus_swim_dropped_total", "Gossip messages or updates the membership layer dropped, by reason.", "reason",
+            ("oversized", s => s.Swim.Oversized), ("malformed", s => s.Swim.Malformed), ("unknown_type", s => s.Swim.UnknownTypes), ("metadata_too_large", s => s.Swim.MetadataTooLarge));
+        NodeCounter("walrus_swim_refutations_total", "Times this agent refuted a suspicion of itself (Lifeguard: a sign of its own slowness or of loss).", s => s.Swim.Refutations);
+        NodeCounter("walrus_swim_failed_probes_total", "SWIM probes that got no ack, directly or through other members.", s => s.Swim.FailedProbes);
+        NodeCounter("walrus_swim_broadcasts_dropped_total", "Membership updates dropped because the broadcast queue was full (push-pull repairs them).", s => s.Swim.BroadcastsDropped);
         NodeGauge("walrus_gossip_keys", "Keys in this agent's gossip keyring (0: gossip is plaintext).", s => s.Gossip.Keys);
         NodeCounters("walrus_gossip_dropped_total", "Gossip messages dropped before membership saw them, by reason.", "reason",
             ("plaintext", s => s.Gossip.DroppedPlaintext), ("unauthenticated", s => s.Gossip.DroppedUnauthenticated), ("no_keyring", s => s.Gossip.DroppedSealedWithoutKeyring));

@@ -38,6 +38,7 @@ public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> 
             Autopilot = new AutopilotCounters(node.AutopilotVoterRemovals, node.AutopilotLearnerRemovals, node.AutopilotPromotions, node.AutopilotLearnersAdded, node.OperatorMemberChanges, node.IsRemoved) { UncertifiedSkipped = node.AutopilotUncertifiedSkipped },
             Consistency = new ConsistencyCounters(node.ConsistencyChecks, node.ConsistencyRangesCompared, node.ConsistencyMismatches, node.LastConsistencyMismatch),
             Gossip = new GossipCounters(node.GossipKeyIds.Count, node.GossipDroppedPlaintext, node.GossipDroppedUnauthenticated, node.GossipDroppedSealedWithoutKeyring),
+            Swim = SwimCounters.Of(node.MembershipCounters),
         };
     }
 
@@ -53,8 +54,33 @@ public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> 
     /// <summary>Replica consistency checks this node ran as leader.</summary>
     public ConsistencyCounters Consistency { get; init; } = new(0, 0, 0, null);
 
+    /// <summary>The membership layer's own counters (SWIM messages received, dropped by reason, refutations, failed probes).</summary>
+    public SwimCounters Swim { get; init; } = new(0, 0, 0, 0, 0, 0, 0, 0, 0);
+
     /// <summary>Gossip encryption: keys held and messages dropped.</summary>
     public GossipCounters Gossip { get; init; } = new(0, 0, 0, 0);
+}
+
+/// <summary>A copy of one node's <see cref="MembershipCounters"/>, taken on the node loop; every value counts since the node started.</summary>
+/// <param name="Datagrams">Gossip datagrams received.</param>
+/// <param name="Streams">Push-pull stream messages received.</param>
+/// <param name="Oversized">Messages dropped for exceeding the datagram or stream limit.</param>
+/// <param name="Malformed">Messages dropped as malformed (nothing of them used).</param>
+/// <param name="UnknownTypes">Messages of a type this release does not know, skipped.</param>
+/// <param name="MetadataTooLarge">Member updates whose metadata exceeded the limit, ignored.</param>
+/// <param name="Refutations">Times this node refuted a suspicion of itself (incarnation raised).</param>
+/// <param name="FailedProbes">Probes that got no ack, directly or indirectly.</param>
+/// <param name="BroadcastsDropped">Queued updates dropped because the broadcast queue was full.</param>
+public sealed record SwimCounters(long Datagrams, long Streams, long Oversized, long Malformed, long UnknownTypes, long MetadataTooLarge, long Refutations, long FailedProbes, long BroadcastsDropped)
+{
+    /// <summary>Copies <paramref name="c"/>.</summary>
+    /// <param name="c">The live counters.</param>
+    /// <returns>The copy.</returns>
+    public static SwimCounters Of(MembershipCounters c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        return new(c.DatagramsReceived, c.StreamMessagesReceived, c.OversizedMessages, c.MalformedMessages, c.UnknownMessageTypes, c.MetadataTooLarge, c.Refutations, c.FailedProbes, c.BroadcastsDropped);
+    }
 }
 
 /// <summary>Gossip encryption counters of one node (see <c>WalrusNode.ChangeGossipKeyring</c>).</summary>
