@@ -1,6 +1,7 @@
 using System.Globalization;
 using WalrusGossip.Node;
 using WalrusGossip.Raft;
+using WalrusGossip.Simulation.Disk;
 
 namespace WalrusGossip.Simulation.Core;
 
@@ -147,6 +148,21 @@ internal sealed partial class ClusterSimulation
     private void Propose(SimNode node, WalrusNode leader, ConfigChange change)
     {
         Trace(string.Create(CultureInfo.InvariantCulture, $"operator: {change.Type} n{change.NodeId} at leader n{node.Id}"));
+        try
+        {
+            ChangeMembership(leader, change);
+        }
+        catch (SimulatedCrashException)
+        {
+            // The change is proposed outside the node loop, and its Ready writes the log at once: a disk fault armed for
+            // that write crashes the process here, as it would inside RunLoop (the 200-seed sweep hit this).
+            Trace($"n{node.Id} crashed inside a device call");
+            MarkDown(node);
+        }
+    }
+
+    private void ChangeMembership(WalrusNode leader, ConfigChange change)
+    {
         leader.ChangeMembership(change, r =>
         {
             Trace(string.Create(CultureInfo.InvariantCulture, $"operator: {change.Type} n{change.NodeId}: {r.Status} {r.Message}"));
