@@ -569,51 +569,34 @@ internal static class MessageCodec
     }
 
     /// <summary>Skips <paramref name="count"/> values a later release may have appended to an array.</summary>
-    private static bool TrySkipExtra(ref MessagePackReader r, int count)
-    {
-        for (var i = 0; i < count; i++)
-        {
-            if (!TrySkip(ref r, MaxSkipDepth))
-            {
-                return false;
-            }
-        }
+    private static bool TrySkipExtra(ref MessagePackReader r, int count) => TrySkipValues(ref r, MaxSkipDepth, count);
 
-        return true;
-    }
-
-    /// <summary>Skips one value, descending at most <paramref name="depth"/> nested arrays or maps (the library's own skip has no bound).</summary>
-    private static bool TrySkip(ref MessagePackReader r, int depth)
-    {
-        switch (r.NextMessagePackType)
-        {
-            case MessagePackType.Array:
-            {
-                var n = r.ReadArrayHeader();
-                return depth > 0 && TrySkipExtra(ref r, depth - 1, n);
-            }
-
-            case MessagePackType.Map:
-            {
-                var n = r.ReadMapHeader();
-                return depth > 0 && TrySkipExtra(ref r, depth - 1, n * 2L);
-            }
-
-            case MessagePackType.Unknown:
-                return false;
-            default:
-                r.Skip(); // a scalar, str, bin or ext: no nesting
-                return true;
-        }
-    }
-
-    private static bool TrySkipExtra(ref MessagePackReader r, int depth, long count)
+    /// <summary>Skips <paramref name="count"/> values, descending at most <paramref name="depth"/> nested arrays or maps (the library's own skip has no bound).</summary>
+    private static bool TrySkipValues(ref MessagePackReader r, int depth, long count)
     {
         for (long i = 0; i < count; i++)
         {
-            if (!TrySkip(ref r, depth))
+            switch (r.NextMessagePackType)
             {
-                return false;
+                case MessagePackType.Array:
+                    if (depth == 0 || !TrySkipValues(ref r, depth - 1, r.ReadArrayHeader()))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case MessagePackType.Map:
+                    if (depth == 0 || !TrySkipValues(ref r, depth - 1, r.ReadMapHeader() * 2L))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case MessagePackType.Unknown:
+                    return false;
+                default:
+                    r.Skip(); // a scalar, str, bin or ext: no nesting
+                    break;
             }
         }
 
