@@ -227,12 +227,15 @@ public sealed partial class WalrusNode
 
         foreach (var (id, member) in states)
         {
-            if (member.State != MemberState.Alive || config.Contains(id) || _operatorRemoved.Contains(id) ||
+            if (member.State is not (MemberState.Alive or MemberState.Suspect) || config.Contains(id) || _operatorRemoved.Contains(id) ||
                 member.Metadata.ContainsKey(MetadataKeys.RaftRemoved))
             {
                 continue;
             }
 
+            // An uncertified member is counted while gossip still holds it alive or suspect: a host that holds the
+            // gossip key but no certificate, and answers no probe, is alive only until its first probe fails (about one
+            // protocol period), often between two of these checks; suspect, it stays at least the suspicion minimum.
             if (!_bugUncertifiedLearner && !_transport.IsPeerCertified(id))
             {
                 if (_uncertifiedSeen.Add(id))
@@ -242,6 +245,11 @@ public sealed partial class WalrusNode
                 }
 
                 continue;
+            }
+
+            if (member.State != MemberState.Alive)
+            {
+                continue; // only a live member is added
             }
 
             if (raft.ProposeConfigChange(new ConfigChange(ConfigChangeType.AddLearner, id)).Status == ProposalStatus.Accepted)

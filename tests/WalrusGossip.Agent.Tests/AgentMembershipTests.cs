@@ -228,7 +228,11 @@ public sealed class AgentMembershipTests(ITestOutputHelper output)
         // The same datagram sealed with the current key (a host that learned the key but holds no node certificate):
         // gossip admits the strangers to the membership view, but the leader never adds them to Raft, and counts it.
         using var currentKey = new WalrusGossip.Membership.GossipKeyring([k2], new Random(3));
-        await udp.SendAsync(currentKey.Seal(datagram), new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, agents.PortsOf(leader).Gossip));
+        var sealedDatagram = currentKey.Seal(datagram);
+        for (var copy = 0; copy < 3; copy++)
+        {
+            await udp.SendAsync(sealedDatagram, new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, agents.PortsOf(leader).Gossip)); // UDP: a copy may be lost, a duplicate is harmless
+        }
         var leaderMetrics = await AgentProcesses.EventuallyAsync(async () =>
         {
             var text = await AgentProcesses.MetricsAsync(agents.PortsOf(leader).Http);
