@@ -147,6 +147,6 @@ public sealed partial class WalrusNode
         return _keyring.TryOpen(payload, out opened);
     }
 
-    [LoggerMessage(EventId = 90, Level = LogLevel.Warning, Message = "gossip keyring: {Change} {Key}; keys now [{Keys}] (primary first)")]
+    [LoggerMessage(EventId = 96, Level = LogLevel.Warning, Message = "gossip keyring: {Change} {Key}; keys now [{Keys}] (primary first)")]
     private static partial void LogKeyringChanged(ILogger logger, string change, string key, string keys);
 }
