@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Reflection;
 using System.Security.Cryptography.X509Certificates;
@@ -327,8 +328,8 @@ public sealed partial class AgentService : IHostedService, IAsyncDisposable
             }
 
             await loop.InvokeAsync(n => n.TransferLeadership(target)).ConfigureAwait(false);
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(3);
-            while (DateTime.UtcNow < deadline)
+            var started = Stopwatch.GetTimestamp();
+            while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(3))
             {
                 var now = await loop.InvokeAsync(n => n.Status).ConfigureAwait(false);
                 if (now.Role != RaftRole.Leader)

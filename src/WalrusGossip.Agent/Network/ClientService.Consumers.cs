@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using WalrusGossip.Node;
 using WalrusGossip.Protocol;
 using WalrusGossip.Protocol.Messages;
@@ -97,7 +98,9 @@ public sealed partial class ClientService
     {
         var response = new FetchResponse { RequestId = request.RequestId };
         var maxCount = request.MaxCount == 0 ? DefaultFetchCount : (int)Math.Min(request.MaxCount, 10_000u);
-        var deadline = DateTime.UtcNow + TimeSpan.FromMilliseconds(Math.Min(request.MaxWaitMs, MaxFetchWaitMs));
+        // Monotonic: a wall-clock step must neither cut a long poll short nor stretch it.
+        var wait = TimeSpan.FromMilliseconds(Math.Min(request.MaxWaitMs, MaxFetchWaitMs));
+        var started = Stopwatch.GetTimestamp();
         try
         {
             while (true)
@@ -116,7 +119,8 @@ public sealed partial class ClientService
                 }
 
                 response.Term = result.Term;
-                if (result.Deliveries.Count > 0 || DateTime.UtcNow >= deadline)
+                var remaining = wait - Stopwatch.GetElapsedTime(started);
+                if (result.Deliveries.Count > 0 || remaining <= TimeSpan.Zero)
                 {
                     response.Status = ResponseStatus.Ok;
                     ReadDeliveries(loop.Committed, result.Deliveries, response);
@@ -125,7 +129,7 @@ public sealed partial class ClientService
 
                 try
                 {
-                    await loop.WaitForAppliedAsync(applied + 1, cancellationToken).WaitAsync(deadline - DateTime.UtcNow, cancellationToken).ConfigureAwait(false);
+                    await loop.WaitForAppliedAsync(applied + 1, cancellationToken).WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
                 }
                 catch (TimeoutException)
                 {
