@@ -46,6 +46,28 @@ public sealed class DiskRaftLog : IRaftLogStorage
             _snapshot = new RaftSnapshot(new SnapshotMetadata(checkpoint.Index, checkpoint.Term, config!), checkpoint.State);
             CompleteInterruptedInstall();
         }
+
+        RefuseCommitLostWithUnsyncedTail();
+    }
+
+    /// <summary>
+    /// Under <see cref="DurabilityMode.None"/> and <see cref="DurabilityMode.Interval"/> a crash may take the log's
+    /// tail (appends were acknowledged before an fdatasync) while the hard state, written durably at each term or vote
+    /// change, records a commit index past what is left. Raft cannot go on from there (etcd's raft panics likewise): the
+    /// node may have lost entries it acknowledged, so start-up refuses, saying why and what to do, instead of the bare
+    /// invariant message the Raft core would give.
+    /// </summary>
+    /// <exception cref="RaftInvariantViolationException">The commit index passes the last index under a non-durable policy.</exception>
+    private void RefuseCommitLostWithUnsyncedTail()
+    {
+        var mode = _storage.Log.Options.Durability.Mode;
+        if (mode != DurabilityMode.Always && _hardState.Commit > LastIndex)
+        {
+            throw new RaftInvariantViolationException(
+                $"persisted commit {_hardState.Commit} is beyond the last index {LastIndex}: the log's tail was lost in a crash under durability " +
+                $"{mode.ToString().ToLowerInvariant()} (appends are acknowledged before an fdatasync), so this node may have lost entries it acknowledged. " +
+                "Move its data directory away and start it again: it catches up from the leader by snapshot.");
+        }
     }
 
     /// <summary>

@@ -86,8 +86,9 @@ public sealed partial class LogStore
 
             var segment = new Segment(start, path, PathOf(SegmentNames.Index(start)), file, 1024);
             _segments.Add(segment);
+            var syncedInOrder = _options.Durability.Mode == DurabilityMode.Always;
             var result = SegmentScanner.Scan(file, start, isLast, _options.MaxEntryBytes, continueAfterCorruption: false,
-                (long offset, in RecordHeader header) => segment.Add(offset, header.Term));
+                (long offset, in RecordHeader header) => segment.Add(offset, header.Term), syncedInOrder);
             if (result.Corruptions.Count > 0)
             {
                 var bad = result.Corruptions[0];
@@ -100,7 +101,15 @@ public sealed partial class LogStore
             if (result.TornBytes > 0)
             {
                 RecoveredTornBytes = result.TornBytes;
-                LogTornTail(_logger, path, result.DataEnd, result.TornBytes);
+                if (syncedInOrder)
+                {
+                    LogTornTail(_logger, path, result.DataEnd, result.TornBytes);
+                }
+                else
+                {
+                    LogUnsyncedTailDropped(_logger, path, result.DataEnd, result.TornBytes, _options.Durability.Mode);
+                }
+
                 ZeroFrom(segment, result.DataEnd);
             }
 
@@ -225,6 +234,9 @@ public sealed partial class LogStore
         _device.DeleteFile(PathOf(SegmentNames.Segment(firstIndex)));
         _device.DeleteFile(PathOf(SegmentNames.Index(firstIndex)));
     }
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "torn write in {Path}: dropped {TornBytes} bytes from offset {Offset}, written under durability {Mode} and never made durable by an fdatasync (later batches may have been acknowledged without durability)")]
+    private static partial void LogUnsyncedTailDropped(ILogger logger, string path, long offset, long tornBytes, DurabilityMode mode);
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "torn write at the tail of {Path}: dropped {TornBytes} bytes after offset {Offset} (never acknowledged)")]
     private static partial void LogTornTail(ILogger logger, string path, long offset, long tornBytes);

@@ -125,6 +125,53 @@ public class RecoveryTests
 
     [Theory]
     [MemberData(nameof(Engines))]
+    public async Task Under_a_non_durable_policy_a_torn_batch_behind_later_intact_ones_is_the_torn_tail_and_is_dropped_from_there(IoEngine engine)
+    {
+        // Under none or interval the page cache may write a later batch back before an earlier one; a crash then leaves
+        // an earlier batch torn behind intact later ones. None of it was made durable, so it is the torn tail.
+        using var dir = new TempDir();
+        foreach (var (from, to) in new[] { (1ul, 4ul), (5ul, 7ul), (8ul, 10ul) }) // three sessions: three batches at least
+        {
+            using var storage = TestStores.Open(dir.Path, engine, o => o.Durability = DurabilityPolicy.None);
+            for (var i = from; i <= to; i++)
+            {
+                await storage.Log.AppendAsync(TestStores.PayloadFor(i, 100), term: 1);
+            }
+        }
+
+        var segment = TestStores.SegmentPath(dir.Path, 1);
+        var bytes = File.ReadAllBytes(segment);
+        var recordBytes = RecordHeader.Size + 100;
+        Array.Clear(bytes, (3 * recordBytes) + 20, 60); // index 4 torn: part of its payload never reached the disk
+        File.WriteAllBytes(segment, bytes);
+
+        // Opened as written under always, the intact later batches make it corruption, and nothing is touched.
+        var error = Assert.Throws<LogCorruptionException>(() => TestStores.Open(dir.Path, engine));
+        Assert.Equal(4ul, error.Index);
+        Assert.Equal(bytes, File.ReadAllBytes(segment));
+
+        using (var storage = TestStores.Open(dir.Path, engine, o => o.Durability = DurabilityPolicy.Every(TimeSpan.FromMilliseconds(10))))
+        {
+            Assert.Equal(3ul, storage.Log.LastIndex);
+            Assert.Equal(TestStores.PayloadFor(3, 100), storage.Log.Read(3).Payload.ToArray());
+            Assert.InRange(storage.Log.RecoveredTornBytes, (6L * recordBytes) + 1, 7L * recordBytes);
+        }
+
+        using (var storage = TestStores.Open(dir.Path, engine, o => o.Durability = DurabilityPolicy.None))
+        {
+            Assert.Equal((3ul, 0L), (storage.Log.LastIndex, storage.Log.RecoveredTornBytes)); // the drop was made durable at the first open
+            Assert.Equal(4ul, await storage.Log.AppendAsync(TestStores.PayloadFor(4, 100), term: 2));
+        }
+
+        using (var reopened = TestStores.Open(dir.Path, engine))
+        {
+            Assert.Equal(4ul, reopened.Log.LastIndex); // the appended index 4 replaced the torn one, durably
+            Assert.Equal(2ul, reopened.Log.TermAt(4));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
     public async Task Missing_or_damaged_segment_index_files_are_rebuilt(IoEngine engine)
     {
         using var dir = new TempDir();

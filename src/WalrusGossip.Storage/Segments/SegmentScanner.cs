@@ -22,8 +22,12 @@ public readonly record struct SegmentScanResult(long DataEnd, ulong NextIndex, l
 /// </summary>
 /// <remarks>
 /// Rule for the open (last) segment: a bad record is a torn write when no later group-commit batch follows it.
-/// The writer starts a batch only after the previous one is durable, so an intact record of a later batch proves the
-/// bad one was acknowledged: that is corruption. Sealed segments never have torn writes.
+/// Under <see cref="DurabilityMode.Always"/> the writer starts a batch only after the previous one is durable, so an
+/// intact record of a later batch proves the bad one was acknowledged: that is corruption. Under
+/// <see cref="DurabilityMode.None"/> and <see cref="DurabilityMode.Interval"/> batches follow each other without an
+/// fdatasync between them, and the page cache may write a later batch back before an earlier one: a bad record there
+/// proves only that no fdatasync completed after it was written, so it and everything after it (none of it durable)
+/// is the torn tail. Sealed segments never have torn writes.
 /// </remarks>
 internal static class SegmentScanner
 {
@@ -35,7 +39,11 @@ internal static class SegmentScanner
     /// <param name="maxEntryBytes">Largest valid payload.</param>
     /// <param name="continueAfterCorruption">Keep scanning to report every corrupt record (verify tool) instead of stopping at the first.</param>
     /// <param name="visit">Called for each intact record (after a corruption only when <paramref name="continueAfterCorruption"/>).</param>
-    public static SegmentScanResult Scan(IDeviceFile file, ulong firstIndex, bool isLast, int maxEntryBytes, bool continueAfterCorruption, RecordVisitor? visit)
+    /// <param name="batchesSyncedInOrder">True when the segment was written under <see cref="DurabilityMode.Always"/>
+    /// (each batch durable before the next began), so a later intact batch makes an earlier bad record corruption;
+    /// false for the non-durable policies, where a bad record of the open segment starts the torn tail wherever it is.</param>
+    public static SegmentScanResult Scan(IDeviceFile file, ulong firstIndex, bool isLast, int maxEntryBytes, bool continueAfterCorruption, RecordVisitor? visit,
+        bool batchesSyncedInOrder = true)
     {
         var reader = new ChunkReader(file, maxEntryBytes + RecordHeader.Size);
         var corruptions = new List<CorruptRecord>();
@@ -73,7 +81,7 @@ internal static class SegmentScanner
             }
 
             var claimsBatchEnd = check == Outcome.Bad && header.Index == expected && header.IsBatchEnd;
-            if (isLast && corruptions.Count == 0 && !LaterBatchFollows(reader, offset, expected, maxEntryBytes, claimsBatchEnd))
+            if (isLast && corruptions.Count == 0 && (!batchesSyncedInOrder || !LaterBatchFollows(reader, offset, expected, maxEntryBytes, claimsBatchEnd)))
             {
                 var torn = reader.EndOfNonZero(offset) - offset;
                 return new SegmentScanResult(dataEnd, nextIndex, torn, corruptions);
