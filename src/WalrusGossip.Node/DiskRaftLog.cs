@@ -260,6 +260,29 @@ public sealed class DiskRaftLog : IRaftLogStorage
         }
     }
 
+    /// <summary>
+    /// Makes a peer's snapshot the one in force while keeping the log after it: the snapshot's last entry is in this
+    /// log with the same term (paper §7, "retain log entries following it"), and the log before
+    /// <paramref name="retainFrom"/> is dropped with its damage (protocol-aware recovery of a range every peer
+    /// compacted; see <c>WalrusNode.Repair</c>). The checkpoint file is durable before the log prefix goes, so a crash
+    /// in between leaves a checkpoint the log still matches, and the next start drops the prefix again.
+    /// </summary>
+    /// <param name="snapshot">A verified snapshot whose index this log holds with the snapshot's term.</param>
+    /// <param name="retainFrom">First index to keep: a segment's first index, at most the snapshot's index + 1.</param>
+    /// <exception cref="IOException">The checkpoint could not be written; nothing changed.</exception>
+    /// <exception cref="StorageFailedException">An earlier write failed.</exception>
+    internal void AdoptPeerSnapshot(RaftSnapshot snapshot, ulong retainFrom)
+    {
+        var meta = snapshot.Metadata;
+        if (meta.Index > _snapshot.Metadata.Index)
+        {
+            _storage.Checkpoints.Save(new Checkpoint(meta.Index, meta.Term, meta.Config.Encode(), snapshot.Data));
+            _snapshot = snapshot;
+        }
+
+        Retain(retainFrom);
+    }
+
     private void InstallSnapshot(RaftSnapshot snapshot)
     {
         var meta = snapshot.Metadata;

@@ -13,8 +13,11 @@ namespace WalrusGossip.Node;
 /// the leader first, then the others in turn, again every <see cref="RepairRetryInterval"/>), accepts an answer only
 /// when every entry holds the index and the term the store expects there (by Log Matching, the same entry), rewrites
 /// the range (<see cref="LogStore.RepairDamaged"/>) and then takes part again. Hard state (term, vote, commit) is never
-/// changed to repair. A range no peer can serve (all compacted it, or all are damaged there) stays damaged: the node
-/// keeps abstaining and asking, and logs each refusal.
+/// changed to repair. A range the leader has compacted away (its checkpoint covers it, so every entry of it is
+/// committed) is replaced instead: the leader streams its checkpoint to the repairing node, which adopts it in place
+/// of the entries it cannot read and keeps its log after it (<see cref="TryRepairFromSnapshot"/>; walrus-sim seed 6,
+/// 3 nodes, where every peer had compacted the range and the node abstained for good). A range no peer can serve
+/// otherwise (all damaged there) stays damaged: the node keeps abstaining and asking, and logs each refusal.
 /// </summary>
 public sealed partial class WalrusNode
 {
@@ -25,6 +28,9 @@ public sealed partial class WalrusNode
     private static readonly TimeSpan RepairRefusedBackoff = TimeSpan.FromMilliseconds(100);
 
     private TimeSpan _nextRepairRequest;
+
+    /// <summary>As leader: the checkpoint index last streamed to each repairing peer in place of a compacted range.</summary>
+    private readonly Dictionary<ulong, ulong> _repairSnapshotsPushed = [];
     private int _repairAttempts;
 
     /// <summary>True while part of the local log is damaged and this node abstains from elections until it is repaired.</summary>
@@ -90,10 +96,11 @@ public sealed partial class WalrusNode
     }
 
     /// <summary>
-    /// A damaged range whose whole segment lies at or below this node's own adopted checkpoint is not needed: the
-    /// checkpoint holds the state those entries produced, exactly as after retention. The log prefix through that segment
-    /// is dropped (its file deleted) instead of repaired; peers that compacted the range could not serve it anyway
-    /// (walrus-sim seed 6). Returns true when it did.
+    /// A damaged range whose whole segment lies at or below this node's adopted checkpoint is not needed: the
+    /// checkpoint holds the state those entries produced, exactly as after retention. The log prefix through that
+    /// segment is dropped (its file deleted) instead of repaired; peers that compacted the range could not serve it
+    /// anyway (walrus-sim seed 6). This also finishes an adoption of a peer's checkpoint (<see cref="TryRepairFromSnapshot"/>)
+    /// that a crash interrupted between the checkpoint write and the drop. Returns true when it did.
     /// </summary>
     private bool DropDamageCoveredByCheckpoint()
     {
@@ -103,6 +110,8 @@ public sealed partial class WalrusNode
             return false;
         }
 
+        // Whole segments only: the first retained index stays at a segment's start, so no record below it is left in a
+        // retained segment (where a later scrub would find damage the log no longer holds; walrus-sim seed 21).
         var range = ranges[0];
         var before = Storage.Log.FirstIndex;
         _raftLog.Retain(range.SegmentLastIndex + 1);
@@ -119,6 +128,54 @@ public sealed partial class WalrusNode
 
     /// <summary>Damaged ranges dropped with the log prefix because this node's own checkpoint covered them, since start.</summary>
     public long DamageDroppedBelowCheckpoint { get; private set; }
+
+    /// <summary>Damaged ranges replaced by a leader's checkpoint (the leader had compacted them), since start.</summary>
+    public long DamageReplacedBySnapshot { get; private set; }
+
+    /// <summary>
+    /// Adopts a whole, verified snapshot received while repairing when it covers the segment of the first damaged range
+    /// and this log holds its last entry with its term: the checkpoint is written, the state machine restored from it,
+    /// the log through the damaged segment dropped (whole segments only, as retention does), and the entries after the
+    /// snapshot kept and applied (Raft §7's "retain the log entries following it"). Every entry the snapshot covers is
+    /// committed: a peer checkpoints only applied entries. A snapshot that ends inside the damaged segment is left
+    /// alone (the leader's next checkpoint will cover it).
+    /// </summary>
+    /// <returns>True when the snapshot replaced the damaged range; false when it does not apply (the caller steps it into Raft as usual).</returns>
+    private bool TryRepairFromSnapshot(RaftSnapshot snapshot)
+    {
+        var ranges = Storage.Log.DamagedRanges;
+        if (!IsRepairing || ranges.Count == 0 || snapshot.IsEmpty || _raftLog is null)
+        {
+            return false;
+        }
+
+        var meta = snapshot.Metadata;
+        var log = Storage.Log;
+        if (meta.Index < ranges[0].SegmentLastIndex || meta.Index < _applied || meta.Index > log.LastIndex || meta.Index < log.FirstIndex
+            || log.TermAt(meta.Index) != meta.Term)
+        {
+            return false;
+        }
+
+        try
+        {
+            _raftLog.AdoptPeerSnapshot(snapshot, ranges[0].SegmentLastIndex + 1);
+        }
+        catch (IOException e)
+        {
+            LogRepairFailed(_logger, ranges[0].FirstIndex, ranges[0].LastIndex, e.Message);
+            return false;
+        }
+
+        var before = _applied;
+        ApplySnapshot(snapshot);
+        Raft.AdvanceToRestoredSnapshot(meta.Index, meta.Term);
+        DamageReplacedBySnapshot++;
+        PublishCommitted();
+        LogDamageReplacedBySnapshot(_logger, ranges[0].FirstIndex, ranges[0].LastIndex, meta.Index, before, Storage.Log.FirstIndex);
+        CheckDamage(_clock.Now);
+        return true;
+    }
 
     private void SendRepairRequest(TimeSpan now)
     {
@@ -242,6 +299,17 @@ public sealed partial class WalrusNode
             }
         }
 
+        if (served is null && m.Index < log.FirstIndex && Raft.Role == RaftRole.Leader && !_snapshotSenders.ContainsKey(m.From)
+            && _raftLog!.GetSnapshot() is { IsEmpty: false } checkpoint && checkpoint.Metadata.Index >= m.Commit
+            && !(_repairSnapshotsPushed.TryGetValue(m.From, out var pushed) && pushed == checkpoint.Metadata.Index))
+        {
+            // Compacted here: the range is committed and covered by this leader's checkpoint, which replaces it there.
+            // Once per checkpoint and peer (the peer may refuse one that ends inside its damaged segment).
+            _repairSnapshotsPushed[m.From] = checkpoint.Metadata.Index;
+            LogRepairBySnapshot(_logger, m.From, m.Index, m.Commit, checkpoint.Metadata.Index);
+            StartSnapshotTransfer(new RaftMessage { Type = RaftMessageType.InstallSnapshot, From = Id, To = m.From, Term = Raft.Status.Term, Snapshot = checkpoint });
+        }
+
         _transport.SendRaft(new RaftMessage
         {
             Type = RaftMessageType.RepairResponse,
@@ -275,6 +343,12 @@ public sealed partial class WalrusNode
 
     [LoggerMessage(EventId = 67, Level = LogLevel.Warning, Message = "damaged log range {First}..{Last} is covered by this node's checkpoint at {Checkpoint}: dropped the log prefix (first index {Before} -> {After}) instead of repairing it")]
     private static partial void LogDamageDropped(ILogger logger, ulong first, ulong last, ulong checkpoint, ulong before, ulong after);
+
+    [LoggerMessage(EventId = 68, Level = LogLevel.Warning, Message = "damaged log range {First}..{Last} was compacted by every peer that could serve it: replaced by the leader's checkpoint at {Checkpoint} (applied {Before} -> {Checkpoint}; log retained from {FirstIndex})")]
+    private static partial void LogDamageReplacedBySnapshot(ILogger logger, ulong first, ulong last, ulong checkpoint, ulong before, ulong firstIndex);
+
+    [LoggerMessage(EventId = 69, Level = LogLevel.Information, Message = "node {Peer} asks for damaged range {First}..{Last}, compacted here: sending it the checkpoint at {Checkpoint} instead")]
+    private static partial void LogRepairBySnapshot(ILogger logger, ulong peer, ulong first, ulong last, ulong checkpoint);
 
     [LoggerMessage(EventId = 66, Level = LogLevel.Error, Message = "repair of {First}..{Last} failed: {Error}; will retry")]
     private static partial void LogRepairFailed(ILogger logger, ulong first, ulong last, string error);

@@ -133,6 +133,8 @@ public sealed partial class WalrusNode
 
         if (outcome == ChunkOutcome.Complete)
         {
+            // A repairing node may adopt it in place of a damaged range; either way Raft answers the leader (§7).
+            TryRepairFromSnapshot(_snapshotReceiver.Completed!);
             Raft.Step(new RaftMessage { Type = RaftMessageType.InstallSnapshot, From = m.From, To = Id, Term = m.Term, Snapshot = _snapshotReceiver.Completed });
             ProcessReady();
         }
@@ -160,6 +162,7 @@ public sealed partial class WalrusNode
                 SnapshotTransfersFailed++;
                 LogSnapshotTransferFailed(_logger, sender.Index, peer, sender.Acked, sender.TotalBytes);
                 Raft.ReportSnapshot(peer, success: false);
+                _repairSnapshotsPushed.Remove(peer); // a repair push that failed may be tried again
             }
         }
 

@@ -278,6 +278,34 @@ public sealed partial class RaftNode
     /// <param name="lastApplicable">Highest index that may be applied; <see cref="ulong.MaxValue"/> for no limit.</param>
     public void SetApplyLimit(ulong lastApplicable) => _log.ApplyLimit = lastApplicable;
 
+    /// <summary>
+    /// Moves the commit and applied indexes up to a snapshot that the application restored by itself while its own log
+    /// still holds the snapshot's last entry: a node repairing a damaged range that every peer has compacted away
+    /// (protocol-aware recovery, Alagappan et al., FAST 2018) installs a peer's checkpoint of committed state in place
+    /// of the entries it cannot read, and keeps the log after it. This is the branch of the InstallSnapshot receiver
+    /// (paper §7) that retains the log entries following the snapshot's last one, applied to the state machine rather
+    /// than only to the commit index. Term and vote are not touched.
+    /// </summary>
+    /// <param name="index">The snapshot's last included index; the log must hold it.</param>
+    /// <param name="term">The snapshot's last included term.</param>
+    /// <returns>False (and nothing changes) when the log does not hold (<paramref name="index"/>, <paramref name="term"/>).</returns>
+    public bool AdvanceToRestoredSnapshot(ulong index, ulong term)
+    {
+        if (index == 0 || !_log.MatchTerm(index, term))
+        {
+            return false;
+        }
+
+        if (index > _log.Committed)
+        {
+            _log.CommitTo(index);
+            OnCommitAdvanced();
+        }
+
+        _log.Applied = Math.Max(_log.Applied, index);
+        return true;
+    }
+
     private HardState CurrentHardState => new(_term, _vote, _log.Committed);
 
     private ProposalStatus CheckProposal(ulong totalBytes, int largestBytes)

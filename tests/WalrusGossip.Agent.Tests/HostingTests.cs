@@ -98,7 +98,7 @@ public sealed class HostingTests
         "walrus_autopilot_uncertified_total", "walrus_member_changes_total", "walrus_raft_removed", "walrus_gossip_keys", "walrus_gossip_dropped_total",
         "walrus_swim_received_total", "walrus_swim_dropped_total", "walrus_swim_refutations_total", "walrus_swim_failed_probes_total", "walrus_swim_broadcasts_dropped_total",
         "walrus_consistency_checks_total", "walrus_consistency_compared_total", "walrus_consistency_mismatches_total", "walrus_repair_in_progress",
-        "walrus_repair_damaged_ranges_total", "walrus_repair_entries_total", "walrus_repair_rejected_total", "walrus_raft_voters", "walrus_raft_learners",
+        "walrus_repair_damaged_ranges_total", "walrus_repair_entries_total", "walrus_repair_rejected_total", "walrus_repair_dropped_below_checkpoint_total", "walrus_repair_replaced_by_checkpoint_total", "walrus_raft_voters", "walrus_raft_learners",
         "walrus_dotnet_gc_heap_bytes", "walrus_dotnet_gc_committed_bytes", "walrus_dotnet_threadpool_threads",
         "walrus_transport_frames_sent_total", "walrus_transport_tls_handshake_failures_total", "dotnet_gc_collections", "dotnet_process_cpu_time_seconds",
     ];

@@ -632,6 +632,70 @@ public sealed class NodeClusterTests : IDisposable
     }
 
     [Fact]
+    public void A_damaged_range_every_peer_compacted_is_replaced_by_the_leaders_checkpoint_and_the_log_after_it_is_kept()
+    {
+        // walrus-sim seed 6 (3 nodes, 120 s): a node repairing a range that both peers had compacted abstained for good.
+        var retention = new RetentionPolicy { MaxEntries = 100 };
+        Restart(1, checkpointEveryEntries: 20, retention);
+        Restart(2, checkpointEveryEntries: 20, retention);
+        Restart(3, checkpointEveryEntries: 100_000); // keeps its whole log and takes no checkpoint of its own
+        var leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        var results = new List<AppendResult>();
+        for (ulong seq = 1; seq <= 300; seq++)
+        {
+            leader.Append(46, seq, AppendCommand.Encode(46, seq, null, new byte[10_000]), results.Add);
+        }
+
+        RunUntil(() => results.Count == 300 ? results : null, TimeSpan.FromSeconds(30));
+        Assert.All(results, r => Assert.Equal(RequestStatus.Ok, r.Status));
+        var commit = results[^1].Index;
+        RunUntil(() => _nodes.Values.All(n => n.Status.AppliedIndex >= commit) && _nodes[1].LocalLog.FirstIndex > 150 && _nodes[2].LocalLog.FirstIndex > 150 ? this : null, TimeSpan.FromSeconds(10));
+        var dir = Path.Combine(_root, "n3");
+        var lastIndex = _nodes[3].LocalLog.LastIndex;
+        _nodes[3].Dispose();
+        _nodes.Remove(3);
+        using (var f = File.Open(Path.Combine(dir, "log", "00000000000000000001.seg"), FileMode.Open, FileAccess.ReadWrite))
+        {
+            f.Position = 500_000; // inside a payload of the first (sealed) segment, which no peer retains
+            var b = f.ReadByte();
+            f.Position = 500_000;
+            f.WriteByte((byte)(b ^ 0x20));
+        }
+
+        var victim = AddNode(3, [1, 2, 3], checkpointEveryEntries: 100_000);
+        Assert.True(victim.IsRepairing);
+        RunUntil(() => !victim.IsRepairing ? this : null, TimeSpan.FromSeconds(20));
+        Assert.Equal((1L, 0L), (victim.DamageReplacedBySnapshot, victim.EntriesRepaired));
+        Assert.True(victim.CheckpointIndex > 100, $"adopted checkpoint {victim.CheckpointIndex}");
+        Assert.InRange(victim.LocalLog.FirstIndex, 2ul, victim.CheckpointIndex + 1); // the damaged segment went, whole, with the checkpoint
+        Assert.True(victim.LocalLog.LastIndex >= lastIndex, "the entries after the checkpoint were kept, not fetched again");
+
+        leader = RunUntil(() => _nodes.Values.FirstOrDefault(n => n.Status.Role == RaftRole.Leader), TimeSpan.FromSeconds(10));
+        Assert.Equal(RequestStatus.Ok, Committed(leader, 46, 301).Status);
+        RunUntil(() => victim.Status.AppliedIndex >= leader.Status.CommitIndex ? this : null, TimeSpan.FromSeconds(10));
+        for (var index = Math.Max(victim.LocalLog.FirstIndex, leader.LocalLog.FirstIndex); index <= leader.Status.CommitIndex; index++)
+        {
+            Assert.Equal(leader.LocalLog.Read(index).Payload.ToArray(), victim.LocalLog.Read(index).Payload.ToArray());
+        }
+
+        // The session table came with the checkpoint: a retry of an append it covers gets its original index.
+        var retried = new List<AppendResult>();
+        leader.Append(46, 10, AppendCommand.Encode(46, 10, null, new byte[10_000]), retried.Add);
+        RunUntil(() => retried.Count == 1 ? retried : null, TimeSpan.FromSeconds(5));
+        Assert.Equal(results[9].Index, retried[0].Index);
+
+        // A restart resumes from the adopted checkpoint with nothing left to repair.
+        var applied = victim.Status.AppliedIndex;
+        victim.Dispose();
+        _nodes.Remove(3);
+        var report = StoreVerifier.Verify(dir);
+        Assert.True(report.Intact, string.Join("; ", report.Problems.Concat(report.Corruptions.Select(c => c.ToString()))));
+        var again = AddNode(3, [1, 2, 3], checkpointEveryEntries: 100_000);
+        Assert.False(again.IsRepairing);
+        RunUntil(() => again.Status.AppliedIndex >= applied ? this : null, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public void Encrypted_gossip_drops_forged_plaintext_and_stale_datagrams_adds_no_member_and_rotates_its_key_while_appends_commit()
     {
         byte[] k1 = [.. Enumerable.Range(1, 32).Select(i => (byte)i)], k2 = [.. Enumerable.Range(101, 32).Select(i => (byte)i)];

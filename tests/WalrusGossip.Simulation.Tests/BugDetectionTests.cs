@@ -13,7 +13,7 @@ public sealed class BugDetectionTests
     [InlineData("ack-before-fsync", 1, 5, 20, "recovery")]
     [InlineData("double-vote", 1, 5, 5, "election-safety")]
     [InlineData("skip-truncate-on-conflict", 2, 5, 35, "log-matching")]
-    [InlineData("truncate-past-checkpoint", 3, 5, 70, "node-invariant")]
+    [InlineData("truncate-past-checkpoint", 21, 5, 15, "node-invariant")]
     [InlineData("two-config-changes", 5, 5, 62, "one-config-change")]
     [InlineData("blind-consistency-hash", 1, 5, 15, "consistency-detect")]
     [InlineData("checkpoint-drops-security", 3, 5, 35, "security-policy")]

@@ -63,4 +63,18 @@ public sealed class CleanRunTests
 
         Assert.True(result.Violation is null, $"{result.Violation?.Property}: {result.Violation?.Detail}");
     }
+
+    /// <summary>
+    /// Seed 6 of 3 nodes ended leaderless-for-followers with no bug injected: a node repairing a damaged range asked
+    /// peers that had all compacted it, was refused for good and abstained until the run ended. The leader now sends its
+    /// checkpoint in place of the compacted range.
+    /// </summary>
+    [Fact]
+    public void The_seed_that_found_a_repair_no_peer_could_serve_stays_clean_and_repairs_by_checkpoint()
+    {
+        var result = SimulationRunner.Run(new SimOptions { Seed = 6, Nodes = 3, SimSeconds = 120, Faults = FaultKinds.All });
+
+        Assert.True(result.Violation is null, $"{result.Violation?.Property}: {result.Violation?.Detail}");
+        Assert.True(result.Stats.DamageReplacedBySnapshot > 0);
+    }
 }

@@ -487,6 +487,7 @@ internal sealed partial class ClusterSimulation : INodeClock
         Stats.ConsumerEntries += p.ConsumerEntriesProposed;
         Stats.GossipDropped += p.GossipDroppedPlaintext + p.GossipDroppedUnauthenticated;
         Stats.EntriesRepaired += p.EntriesRepaired;
+        Stats.DamageReplacedBySnapshot += p.DamageReplacedBySnapshot;
         Stats.ConsistencyRounds += p.ConsistencyChecks;
         Stats.ConsistencyRangesCompared += p.ConsistencyRangesCompared;
     }

@@ -70,6 +70,9 @@ public sealed class RunStats
     /// <summary>Log entries rewritten from verified peer copies (summed over every incarnation).</summary>
     public long EntriesRepaired { get; set; }
 
+    /// <summary>Damaged ranges that every peer had compacted, replaced by the leader's checkpoint (summed over every incarnation).</summary>
+    public long DamageReplacedBySnapshot { get; set; }
+
     /// <summary>Consistency rounds leaders completed (summed over every incarnation; the epilogue's included).</summary>
     public long ConsistencyRounds { get; set; }
 

@@ -177,6 +177,8 @@ public sealed class AgentMetrics : IDisposable
         NodeGauge("walrus_repair_in_progress", "1 while a damaged log range awaits repair from peers (the node abstains from elections).", s => s.Repair.Repairing ? 1 : 0);
         NodeCounter("walrus_repair_damaged_ranges_total", "Damaged log ranges found (start-up scrub or read).", s => s.Repair.DamagedRangesFound);
         NodeCounter("walrus_repair_entries_total", "Log entries rewritten from verified peer copies.", s => s.Repair.EntriesRepaired);
+        NodeCounter("walrus_repair_dropped_below_checkpoint_total", "Damaged log ranges dropped with the log prefix because this node's checkpoint covered them.", s => s.Repair.DroppedBelowCheckpoint);
+        NodeCounter("walrus_repair_replaced_by_checkpoint_total", "Damaged log ranges every peer had compacted, replaced by the leader's checkpoint.", s => s.Repair.ReplacedByCheckpoint);
         NodeCounter("walrus_repair_rejected_total", "Repair answers refused because an entry did not hold the expected index and term.", s => s.Repair.ResponsesRejected);
     }
 

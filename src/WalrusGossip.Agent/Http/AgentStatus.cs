@@ -34,7 +34,8 @@ public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> 
         return new AgentStatus(node.Status, node.GetMembers(), node.LocalLog.SegmentCount, node.LocalLog.DataBytes, addresses, node.LocalLog.GroupCommitLatency)
         {
             Progress = node.GetReplicationProgress(),
-            Repair = new RepairCounters(node.IsRepairing, node.DamagedRangesFound, node.EntriesRepaired, node.RepairRequestsSent, node.RepairResponsesRejected),
+            Repair = new RepairCounters(node.IsRepairing, node.DamagedRangesFound, node.EntriesRepaired, node.RepairRequestsSent, node.RepairResponsesRejected,
+                node.DamageDroppedBelowCheckpoint, node.DamageReplacedBySnapshot),
             Autopilot = new AutopilotCounters(node.AutopilotVoterRemovals, node.AutopilotLearnerRemovals, node.AutopilotPromotions, node.AutopilotLearnersAdded, node.OperatorMemberChanges, node.IsRemoved) { UncertifiedSkipped = node.AutopilotUncertifiedSkipped },
             Consistency = new ConsistencyCounters(node.ConsistencyChecks, node.ConsistencyRangesCompared, node.ConsistencyMismatches, node.LastConsistencyMismatch),
             Gossip = new GossipCounters(node.GossipKeyIds.Count, node.GossipDroppedPlaintext, node.GossipDroppedUnauthenticated, node.GossipDroppedSealedWithoutKeyring),
@@ -46,7 +47,7 @@ public sealed record AgentStatus(NodeStatus Node, IReadOnlyList<MemberSnapshot> 
     public IReadOnlyDictionary<ulong, ulong> Progress { get; init; } = new Dictionary<ulong, ulong>();
 
     /// <summary>Protocol-aware repair of this node's damaged log records.</summary>
-    public RepairCounters Repair { get; init; } = new(false, 0, 0, 0, 0);
+    public RepairCounters Repair { get; init; } = new(false, 0, 0, 0, 0, 0, 0);
 
     /// <summary>Membership changes this node made as leader, and whether an operator removed it.</summary>
     public AutopilotCounters Autopilot { get; init; } = new(0, 0, 0, 0, 0, false);
@@ -116,4 +117,7 @@ public sealed record AutopilotCounters(long VoterRemovals, long LearnerRemovals,
 /// <param name="EntriesRepaired">Entries rewritten from verified peer copies since start.</param>
 /// <param name="RequestsSent">Repair requests sent.</param>
 /// <param name="ResponsesRejected">Repair answers refused (an entry did not hold the expected index or term).</param>
-public sealed record RepairCounters(bool Repairing, long DamagedRangesFound, long EntriesRepaired, long RequestsSent, long ResponsesRejected);
+/// <param name="DroppedBelowCheckpoint">Damaged ranges dropped with the log prefix because this node's own checkpoint covered them.</param>
+/// <param name="ReplacedByCheckpoint">Damaged ranges the leader had compacted, replaced by the leader's checkpoint.</param>
+public sealed record RepairCounters(bool Repairing, long DamagedRangesFound, long EntriesRepaired, long RequestsSent, long ResponsesRejected,
+    long DroppedBelowCheckpoint = 0, long ReplacedByCheckpoint = 0);
