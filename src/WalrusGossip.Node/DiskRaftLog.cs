@@ -165,6 +165,25 @@ public sealed class DiskRaftLog : IRaftLogStorage
     }
 
     /// <inheritdoc />
+    /// <remarks>The same entries as <see cref="Entries"/>, from the tail cache or the segments, without a list of their own.</remarks>
+    public void ReadEntries(ulong low, ulong high, ulong maxBytes, List<LogEntry> destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        if (low < FirstIndex || high > LastIndex + 1 || low >= high)
+        {
+            throw new ArgumentOutOfRangeException(nameof(low), $"entries [{low}, {high}) are outside [{FirstIndex}, {LastIndex}]");
+        }
+
+        if (TailRange(low, high, maxBytes) is var (start, count))
+        {
+            destination.AddRange(CollectionsMarshal.AsSpan(_tail).Slice(start, count));
+            return;
+        }
+
+        _storage.Log.ReadRange(low, (int)Math.Min(high - low, int.MaxValue), (long)Math.Min(maxBytes, long.MaxValue), destination);
+    }
+
+    /// <inheritdoc />
     public RaftSnapshot GetSnapshot() => _snapshot;
 
     /// <inheritdoc />
@@ -189,7 +208,7 @@ public sealed class DiskRaftLog : IRaftLogStorage
             InstallSnapshot(snapshot);
         }
 
-        if (ready.Entries.Count > 0)
+        if (ready.Entries.Length > 0)
         {
             AppendEntries(ready.Entries);
         }
@@ -303,16 +322,17 @@ public sealed class DiskRaftLog : IRaftLogStorage
         _snapshot = snapshot;
     }
 
-    internal void AppendEntries(IReadOnlyList<LogEntry> entries)
+    /// <summary>Writes entries (a Ready's, read only during the call), replacing any stored suffix from the first of them.</summary>
+    internal void AppendEntries(ReadOnlySpan<LogEntry> entries)
     {
         var log = _storage.Log;
         var skip = 0;
-        while (skip < entries.Count && entries[skip].Index < log.FirstIndex)
+        while (skip < entries.Length && entries[skip].Index < log.FirstIndex)
         {
             skip++;
         }
 
-        if (skip == entries.Count)
+        if (skip == entries.Length)
         {
             return;
         }
@@ -324,8 +344,16 @@ public sealed class DiskRaftLog : IRaftLogStorage
             log.TruncateSuffix(first);
         }
 
-        var batch = skip == 0 ? entries : entries.Skip(skip).ToArray();
-        log.AppendBatchAsync(batch).AsTask().GetAwaiter().GetResult();
+        var written = log.AppendBatchAsync(entries[skip..]);
+        if (written.IsCompletedSuccessfully)
+        {
+            _ = written.Result; // consumes a pooled waiter without the Task that AsTask would allocate
+        }
+        else
+        {
+            written.AsTask().GetAwaiter().GetResult();
+        }
+
         AddToTail(entries, skip);
     }
 
@@ -334,14 +362,14 @@ public sealed class DiskRaftLog : IRaftLogStorage
     /// entries a node applies right after committing them, and the AppendEntries for followers that are a little
     /// behind, come from memory instead of being read back from the segment files and verified again.
     /// </summary>
-    private void AddToTail(IReadOnlyList<LogEntry> entries, int from)
+    private void AddToTail(ReadOnlySpan<LogEntry> entries, int from)
     {
         if (_tail.Count > _tailStart && _tail[^1].Index + 1 != entries[from].Index)
         {
             ClearTail();
         }
 
-        for (var i = from; i < entries.Count; i++)
+        for (var i = from; i < entries.Length; i++)
         {
             _tail.Add(entries[i]);
             _tailBytes += entries[i].Payload.Length;
@@ -369,7 +397,11 @@ public sealed class DiskRaftLog : IRaftLogStorage
     }
 
     /// <summary>[low, high) from memory, within the payload budget (the first entry always), or null when not all cached.</summary>
-    private LogEntry[]? TryFromTail(ulong low, ulong high, ulong maxBytes)
+    private LogEntry[]? TryFromTail(ulong low, ulong high, ulong maxBytes) =>
+        TailRange(low, high, maxBytes) is var (start, count) ? CollectionsMarshal.AsSpan(_tail).Slice(start, count).ToArray() : null;
+
+    /// <summary>Where [low, high) lies in the tail cache, within the payload budget (the first entry always), or null when not all cached.</summary>
+    private (int Start, int Count)? TailRange(ulong low, ulong high, ulong maxBytes)
     {
         if (_tail.Count == _tailStart || low < _tail[_tailStart].Index || high - 1 > _tail[^1].Index)
         {
@@ -392,6 +424,6 @@ public sealed class DiskRaftLog : IRaftLogStorage
         }
 
         TailHits += count;
-        return CollectionsMarshal.AsSpan(_tail).Slice(start, count).ToArray();
+        return (start, count);
     }
 }

@@ -234,7 +234,8 @@ public sealed partial class WalrusNode
             // A leader's AppendEntries and heartbeats leave before its own write, so followers write in parallel with
             // it (dissertation §10.2.1; the core counts the leader's copy only after Advance). Everything else (votes,
             // acknowledgements) promises what is on disk and waits for the write.
-            var leaderWrite = raft.Role == RaftRole.Leader && ready.Entries.Count > 0;
+            // The Ready's spans are valid until Advance (Ready's remarks): everything below reads them before it.
+            var leaderWrite = raft.Role == RaftRole.Leader && ready.Entries.Length > 0;
             SendRaft(ready.Messages, leaderWrite, early: true);
             _raftLog!.Save(ready);
             SendRaft(ready.Messages, leaderWrite, early: false);
@@ -244,12 +245,12 @@ public sealed partial class WalrusNode
                 ApplySnapshot(snapshot);
             }
 
-            foreach (var entry in ready.CommittedEntries)
+            foreach (ref readonly var entry in ready.CommittedEntries)
             {
                 Apply(entry);
             }
 
-            foreach (var rs in ready.ReadStates)
+            foreach (ref readonly var rs in ready.ReadStates)
             {
                 if (rs.Context.Length == 16 && BinaryPrimitives.ReadUInt64LittleEndian(rs.Context.Span) == Id)
                 {
@@ -286,9 +287,9 @@ public sealed partial class WalrusNode
     }
 
     /// <summary>Sends the messages that may leave before the Ready's write (<paramref name="early"/>) or the rest after it.</summary>
-    private void SendRaft(IReadOnlyList<RaftMessage> messages, bool leaderWrite, bool early)
+    private void SendRaft(ReadOnlySpan<RaftMessage> messages, bool leaderWrite, bool early)
     {
-        for (var i = 0; i < messages.Count; i++)
+        for (var i = 0; i < messages.Length; i++)
         {
             var message = messages[i];
             if ((leaderWrite && (message.Type is RaftMessageType.Append or RaftMessageType.Heartbeat)) == early)

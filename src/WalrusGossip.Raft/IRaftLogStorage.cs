@@ -43,6 +43,22 @@ public interface IRaftLogStorage
     /// <exception cref="ArgumentOutOfRangeException">The range lies outside [<see cref="FirstIndex"/>, <see cref="LastIndex"/>].</exception>
     IReadOnlyList<LogEntry> Entries(ulong low, ulong high, ulong maxBytes);
 
+    /// <summary>
+    /// Reads the same entries as <see cref="Entries"/> but adds them to <paramref name="destination"/> instead of a new
+    /// list, so the core can gather <see cref="Ready.CommittedEntries"/> into a buffer it reuses. The storage keeps no
+    /// reference to <paramref name="destination"/>. The default implementation copies <see cref="Entries"/>' list.
+    /// </summary>
+    /// <param name="low">First index; at least <see cref="FirstIndex"/>.</param>
+    /// <param name="high">One past the last index; at most <see cref="LastIndex"/> + 1 and greater than <paramref name="low"/>.</param>
+    /// <param name="maxBytes">As for <see cref="Entries"/>: at least one entry is always added.</param>
+    /// <param name="destination">Receives the entries, contiguous from <paramref name="low"/>, after any it already holds.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The range lies outside [<see cref="FirstIndex"/>, <see cref="LastIndex"/>].</exception>
+    void ReadEntries(ulong low, ulong high, ulong maxBytes, List<LogEntry> destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        destination.AddRange(Entries(low, high, maxBytes));
+    }
+
     /// <summary>Returns the latest snapshot with its checkpoint bytes, to send to a follower that is too far behind.</summary>
     /// <returns>The snapshot; <see cref="RaftSnapshot.Empty"/> when none exists.</returns>
     RaftSnapshot GetSnapshot();

@@ -2,7 +2,7 @@ namespace WalrusGossip.Raft;
 
 /// <summary>
 /// An in-memory <see cref="IRaftLogStorage"/> for tests and the simulator (etcd/raft's MemoryStorage).
-/// The application writes to it from each <see cref="Ready"/>: <see cref="Append"/>, <see cref="SetHardState"/>,
+/// The application writes to it from each <see cref="Ready"/>: <see cref="Append(ReadOnlySpan{LogEntry})"/>, <see cref="SetHardState"/>,
 /// <see cref="ApplySnapshot"/>; it compacts with <see cref="CreateSnapshot"/>.
 /// </summary>
 public sealed class MemoryRaftLogStorage : IRaftLogStorage
@@ -76,6 +76,15 @@ public sealed class MemoryRaftLogStorage : IRaftLogStorage
     /// <inheritdoc />
     public IReadOnlyList<LogEntry> Entries(ulong low, ulong high, ulong maxBytes)
     {
+        var result = new List<LogEntry>((int)Math.Min(high > low ? high - low : 0, 64));
+        ReadEntries(low, high, maxBytes, result);
+        return result;
+    }
+
+    /// <inheritdoc />
+    public void ReadEntries(ulong low, ulong high, ulong maxBytes, List<LogEntry> destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
         if (low < FirstIndex || high > LastIndex + 1 || low >= high)
         {
             throw new ArgumentOutOfRangeException(nameof(low), $"Range [{low}, {high}) is outside [{FirstIndex}, {LastIndex + 1}).");
@@ -83,7 +92,6 @@ public sealed class MemoryRaftLogStorage : IRaftLogStorage
 
         var start = (int)(low - FirstIndex);
         var count = (int)(high - low);
-        var result = new List<LogEntry>(Math.Min(count, 64));
         ulong bytes = 0;
         for (var i = 0; i < count; i++)
         {
@@ -94,10 +102,8 @@ public sealed class MemoryRaftLogStorage : IRaftLogStorage
                 break;
             }
 
-            result.Add(entry);
+            destination.Add(entry);
         }
-
-        return result;
     }
 
     /// <inheritdoc />
@@ -118,22 +124,40 @@ public sealed class MemoryRaftLogStorage : IRaftLogStorage
         ArgumentNullException.ThrowIfNull(entries);
         for (var i = 0; i < entries.Count; i++)
         {
-            var entry = entries[i];
-            RaftInvariantViolationException.Check(i == 0 || entry.Index == entries[i - 1].Index + 1, "appended entries must be contiguous");
-            if (entry.Index < FirstIndex)
-            {
-                continue;
-            }
-
-            RaftInvariantViolationException.Check(entry.Index <= LastIndex + 1, $"append at {entry.Index} would leave a gap after {LastIndex}");
-            var position = (int)(entry.Index - FirstIndex);
-            if (position < _entries.Count)
-            {
-                _entries.RemoveRange(position, _entries.Count - position);
-            }
-
-            _entries.Add(entry);
+            AppendOne(entries[i], i == 0 ? null : entries[i - 1].Index);
         }
+    }
+
+    /// <summary>
+    /// Appends entries, as <see cref="Append(IReadOnlyList{LogEntry})"/> does, from a span such as
+    /// <see cref="Ready.Entries"/> (copied: the span may be reused after the call).
+    /// </summary>
+    /// <param name="entries">Contiguous entries; the first index must not exceed <see cref="LastIndex"/> + 1.</param>
+    /// <exception cref="RaftInvariantViolationException">The entries would leave a gap or are not contiguous.</exception>
+    public void Append(ReadOnlySpan<LogEntry> entries)
+    {
+        for (var i = 0; i < entries.Length; i++)
+        {
+            AppendOne(entries[i], i == 0 ? null : entries[i - 1].Index);
+        }
+    }
+
+    private void AppendOne(in LogEntry entry, ulong? previousIndex)
+    {
+        RaftInvariantViolationException.Check(previousIndex is null || entry.Index == previousIndex + 1, "appended entries must be contiguous");
+        if (entry.Index < FirstIndex)
+        {
+            return;
+        }
+
+        RaftInvariantViolationException.Check(entry.Index <= LastIndex + 1, $"append at {entry.Index} would leave a gap after {LastIndex}");
+        var position = (int)(entry.Index - FirstIndex);
+        if (position < _entries.Count)
+        {
+            _entries.RemoveRange(position, _entries.Count - position);
+        }
+
+        _entries.Add(entry);
     }
 
     /// <summary>Installs a snapshot received from the leader, discarding every entry (the log restarts after it).</summary>

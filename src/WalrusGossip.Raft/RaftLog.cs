@@ -7,7 +7,15 @@ namespace WalrusGossip.Raft;
 internal sealed class RaftLog
 {
     private readonly IRaftLogStorage _storage;
-    private readonly List<LogEntry> _unstable = [];
+
+    // The unstable suffix: _unstableCount entries of _unstable from _unstableStart on, the first at index _unstableOffset.
+    // The first _lent of them are lent to the outstanding Ready (LendUnstable): until ReleaseUnstable they are never
+    // overwritten in place; a change that would overwrite them moves the suffix to a new array instead.
+    private LogEntry[] _unstable = new LogEntry[16];
+    private int _unstableStart;
+    private int _unstableCount;
+    private int _lent;
+    private readonly List<LogEntry> _sliceScratch = [];
     private ulong _unstableOffset;
     private RaftSnapshot? _pendingSnapshot;
 
@@ -35,9 +43,9 @@ internal sealed class RaftLog
     {
         get
         {
-            if (_unstable.Count > 0)
+            if (_unstableCount > 0)
             {
-                return _unstableOffset + (ulong)_unstable.Count - 1;
+                return _unstableOffset + (ulong)_unstableCount - 1;
             }
 
             return _pendingSnapshot is not null ? _pendingSnapshot.Metadata.Index : _storage.LastIndex;
@@ -55,12 +63,23 @@ internal sealed class RaftLog
 
     public RaftSnapshot? PendingSnapshot => _pendingSnapshot;
 
-    public bool HasUnstableEntries => _unstable.Count > 0;
+    public bool HasUnstableEntries => _unstableCount > 0;
 
     /// <summary>Last index the application has made durable: <see cref="LastIndex"/> less the entries still unstable.</summary>
-    public ulong LastStableIndex => _unstable.Count > 0 ? _unstableOffset - 1 : LastIndex;
+    public ulong LastStableIndex => _unstableCount > 0 ? _unstableOffset - 1 : LastIndex;
 
-    public IReadOnlyList<LogEntry> UnstableEntries => _unstable.Count == 0 ? [] : _unstable.ToArray();
+    /// <summary>
+    /// Lends the unstable entries to a Ready (<see cref="Ready.Entries"/>) without copying them: the returned memory stays
+    /// unchanged until <see cref="ReleaseUnstable"/>, whatever is appended or truncated meanwhile.
+    /// </summary>
+    public ReadOnlyMemory<LogEntry> LendUnstable()
+    {
+        _lent = _unstableCount;
+        return new ReadOnlyMemory<LogEntry>(_unstable, _unstableStart, _unstableCount);
+    }
+
+    /// <summary>The Ready that borrowed the unstable entries was advanced: they may be moved and overwritten again.</summary>
+    public void ReleaseUnstable() => _lent = 0;
 
     public bool TryTerm(ulong index, out ulong term)
     {
@@ -76,9 +95,9 @@ internal sealed class RaftLog
             return true;
         }
 
-        if (_unstable.Count > 0 && index >= _unstableOffset)
+        if (_unstableCount > 0 && index >= _unstableOffset)
         {
-            term = _unstable[(int)(index - _unstableOffset)].Term;
+            term = _unstable[_unstableStart + (int)(index - _unstableOffset)].Term;
             return true;
         }
 
@@ -232,7 +251,10 @@ internal sealed class RaftLog
         return 0;
     }
 
-    /// <summary>Entries in [<paramref name="low"/>, <paramref name="high"/>) up to <paramref name="maxBytes"/> (at least one), or null when compacted.</summary>
+    /// <summary>
+    /// Entries in [<paramref name="low"/>, <paramref name="high"/>) up to <paramref name="maxBytes"/> (at least one), or
+    /// null when compacted. The list is the caller's to keep (it goes into messages): never changed afterwards.
+    /// </summary>
     public IReadOnlyList<LogEntry>? Slice(ulong low, ulong high, ulong maxBytes)
     {
         if (low >= high)
@@ -246,8 +268,6 @@ internal sealed class RaftLog
         }
 
         RaftInvariantViolationException.Check(high <= LastIndex + 1, $"slice [{low}, {high}) is beyond the last index {LastIndex}");
-        List<LogEntry>? result = null;
-        ulong bytes = 0;
         if (low < _unstableOffset)
         {
             var stableHigh = Math.Min(high, _unstableOffset);
@@ -259,37 +279,79 @@ internal sealed class RaftLog
                 return stored;
             }
 
-            result = new List<LogEntry>(stored.Count + (int)Math.Min(high - _unstableOffset, 1024));
-            for (var i = 0; i < stored.Count; i++)
+            _sliceScratch.AddRange(stored);
+        }
+
+        AddUnstable(low, high, maxBytes, _sliceScratch);
+        var result = _sliceScratch.ToArray(); // one exact array: the message keeps it, the scratch list is reused
+        _sliceScratch.Clear();
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="Slice"/> into a caller's list instead of a new one: the entries are copied into
+    /// <paramref name="destination"/> (empty on entry), read from storage with <see cref="IRaftLogStorage.ReadEntries"/>.
+    /// </summary>
+    /// <returns>False when compacted (<paramref name="destination"/> stays empty).</returns>
+    public bool SliceInto(ulong low, ulong high, ulong maxBytes, List<LogEntry> destination)
+    {
+        if (low >= high)
+        {
+            return true;
+        }
+
+        if (low < FirstIndex)
+        {
+            return false;
+        }
+
+        RaftInvariantViolationException.Check(high <= LastIndex + 1, $"slice [{low}, {high}) is beyond the last index {LastIndex}");
+        if (low < _unstableOffset)
+        {
+            var stableHigh = Math.Min(high, _unstableOffset);
+            _storage.ReadEntries(low, stableHigh, maxBytes, destination);
+            RaftInvariantViolationException.Check(destination.Count > 0 && destination[0].Index == low, $"storage returned a wrong range for [{low}, {stableHigh})");
+            if ((ulong)destination.Count < stableHigh - low || high <= _unstableOffset)
             {
-                bytes += stored[i].SizeBytes;
-                result.Add(stored[i]);
+                return true;
             }
         }
 
-        result ??= new List<LogEntry>((int)Math.Min(high - low, 1024));
+        AddUnstable(low, high, maxBytes, destination);
+        return true;
+    }
+
+    /// <summary>Adds the unstable entries of [max(<paramref name="low"/>, first unstable), <paramref name="high"/>) to <paramref name="into"/>, which holds the stable part of the slice, within <paramref name="maxBytes"/> for the whole.</summary>
+    private void AddUnstable(ulong low, ulong high, ulong maxBytes, List<LogEntry> into)
+    {
+        ulong bytes = 0;
+        for (var i = 0; i < into.Count; i++)
+        {
+            bytes += into[i].SizeBytes;
+        }
 
         for (var index = Math.Max(low, _unstableOffset); index < high; index++)
         {
-            var entry = _unstable[(int)(index - _unstableOffset)];
+            ref readonly var entry = ref _unstable[_unstableStart + (int)(index - _unstableOffset)];
             bytes += entry.SizeBytes;
-            if (result.Count > 0 && bytes > maxBytes)
+            if (into.Count > 0 && bytes > maxBytes)
             {
                 break;
             }
 
-            result.Add(entry);
+            into.Add(entry);
         }
-
-        return result;
     }
 
-    /// <summary>Committed entries the application has not yet been given, up to <paramref name="maxBytes"/>.</summary>
-    public IReadOnlyList<LogEntry> NextCommittedEntries(ulong maxBytes)
+    /// <summary>Copies the committed entries the application has not yet been given, up to <paramref name="maxBytes"/>, into <paramref name="destination"/> (empty on entry).</summary>
+    public void NextCommittedEntries(ulong maxBytes, List<LogEntry> destination)
     {
         var low = Math.Max(Applied + 1, FirstIndex);
         var high = Math.Min(Committed, ApplyLimit);
-        return low > high ? [] : Slice(low, high + 1, maxBytes) ?? [];
+        if (low <= high)
+        {
+            SliceInto(low, high + 1, maxBytes, destination);
+        }
     }
 
     public bool HasNextCommittedEntries => Math.Max(Applied + 1, FirstIndex) <= Math.Min(Committed, ApplyLimit);
@@ -300,12 +362,21 @@ internal sealed class RaftLog
     /// <summary>The application persisted entries up to (<paramref name="index"/>, <paramref name="term"/>).</summary>
     public void StableTo(ulong index, ulong term)
     {
-        if (_unstable.Count == 0 || index < _unstableOffset || !MatchTerm(index, term))
+        if (_unstableCount == 0 || index < _unstableOffset || !MatchTerm(index, term))
         {
             return;
         }
 
-        _unstable.RemoveRange(0, (int)(index - _unstableOffset + 1));
+        var stable = (int)(index - _unstableOffset + 1);
+        RaftInvariantViolationException.Check(_lent == 0, "entries lent to a Ready cannot become stable before it is advanced");
+        Array.Clear(_unstable, _unstableStart, stable); // drop the payload references
+        _unstableStart += stable;
+        _unstableCount -= stable;
+        if (_unstableCount == 0)
+        {
+            _unstableStart = 0;
+        }
+
         _unstableOffset = index + 1;
     }
 
@@ -321,7 +392,7 @@ internal sealed class RaftLog
     public void Restore(RaftSnapshot snapshot)
     {
         Committed = snapshot.Metadata.Index;
-        _unstable.Clear();
+        TruncateUnstable(0);
         _unstableOffset = snapshot.Metadata.Index + 1;
         _pendingSnapshot = snapshot;
     }
@@ -333,17 +404,65 @@ internal sealed class RaftLog
         if (after + 1 < _unstableOffset)
         {
             _unstableOffset = after + 1;
-            _unstable.Clear();
+            TruncateUnstable(0);
         }
-        else if (after + 1 < _unstableOffset + (ulong)_unstable.Count)
+        else if (after + 1 < _unstableOffset + (ulong)_unstableCount)
         {
-            _unstable.RemoveRange((int)(after + 1 - _unstableOffset), _unstable.Count - (int)(after + 1 - _unstableOffset));
+            TruncateUnstable((int)(after + 1 - _unstableOffset));
         }
 
         for (var i = from; i < entries.Count; i++)
         {
-            RaftInvariantViolationException.Check(entries[i].Index == _unstableOffset + (ulong)_unstable.Count, "appended entries must be contiguous");
-            _unstable.Add(entries[i]);
+            RaftInvariantViolationException.Check(entries[i].Index == _unstableOffset + (ulong)_unstableCount, "appended entries must be contiguous");
+            if (_unstableStart + _unstableCount == _unstable.Length)
+            {
+                MakeRoom();
+            }
+
+            _unstable[_unstableStart + _unstableCount++] = entries[i];
         }
+    }
+
+    /// <summary>Keeps the first <paramref name="keep"/> unstable entries; never overwrites lent ones (copy on write).</summary>
+    private void TruncateUnstable(int keep)
+    {
+        if (keep < _lent)
+        {
+            // Later appends would overwrite entries the outstanding Ready still shows: leave that array to it.
+            var fresh = new LogEntry[Math.Max(16, _unstable.Length)];
+            Array.Copy(_unstable, _unstableStart, fresh, 0, keep);
+            _unstable = fresh;
+            _unstableStart = 0;
+            _lent = 0;
+        }
+        else
+        {
+            Array.Clear(_unstable, _unstableStart + keep, _unstableCount - keep);
+        }
+
+        _unstableCount = keep;
+        if (keep == 0)
+        {
+            _unstableStart = 0;
+        }
+    }
+
+    /// <summary>The array is full to its end: move the entries to its front, or to a larger array (always when some are lent).</summary>
+    private void MakeRoom()
+    {
+        if (_lent == 0 && _unstableCount <= _unstable.Length / 2)
+        {
+            Array.Copy(_unstable, _unstableStart, _unstable, 0, _unstableCount);
+            Array.Clear(_unstable, _unstableCount, _unstableStart);
+        }
+        else
+        {
+            var larger = new LogEntry[_unstable.Length * 2];
+            Array.Copy(_unstable, _unstableStart, larger, 0, _unstableCount);
+            _unstable = larger; // a lent range stays intact in the old array, which the Ready keeps
+            _lent = 0;
+        }
+
+        _unstableStart = 0;
     }
 }

@@ -7,6 +7,16 @@ public sealed partial class RaftNode
     private SoftState _prevSoftState;
     private Ready? _outstanding;
 
+    // Reused by every Ready (issue 21): the one Ready object, the buffer its committed entries are copied into, and the
+    // message and read-state lists it shows, swapped with the ones the core fills meanwhile and cleared at Advance.
+    private readonly Ready _ready = new();
+    private readonly List<LogEntry> _committedBuffer = [];
+    private List<RaftMessage> _spareMessages = [];
+    private List<ReadState> _spareReadStates = [];
+
+    /// <summary>A committed-entry buffer grown past this many entries is dropped at <see cref="Advance"/> rather than kept.</summary>
+    private const int MaxKeptCommittedBuffer = 64 << 10;
+
     /// <summary>True when <see cref="GetReady"/> would return work and no earlier Ready awaits <see cref="Advance"/>.</summary>
     public bool HasReady
     {
@@ -52,21 +62,23 @@ public sealed partial class RaftNode
 
         var hardState = CurrentHardState;
         var softState = new SoftState(_lead, _role);
-        var entries = _log.UnstableEntries;
+        var entries = _log.LendUnstable();
         var snapshot = _log.PendingSnapshot;
-        var mustSync = entries.Count > 0 || snapshot is not null || hardState.Term != _prevHardState.Term || hardState.Vote != _prevHardState.Vote;
-        var ready = new Ready(
+        var mustSync = entries.Length > 0 || snapshot is not null || hardState.Term != _prevHardState.Term || hardState.Vote != _prevHardState.Vote;
+        _log.NextCommittedEntries(_options.MaxCommittedBytesPerReady, _committedBuffer);
+        var ready = _ready;
+        ready.Set(
             softState != _prevSoftState ? softState : null,
             hardState,
             hardState != _prevHardState,
             entries,
             snapshot,
-            _log.NextCommittedEntries(_options.MaxCommittedBytesPerReady),
+            _committedBuffer,
             _messages,
             _readStates,
             mustSync);
-        _messages = [];
-        _readStates = [];
+        (_messages, _spareMessages) = (_spareMessages, _messages); // the spare lists were emptied at the last Advance
+        (_readStates, _spareReadStates) = (_spareReadStates, _readStates);
         _prevSoftState = softState;
         _outstanding = ready;
         return ready;
@@ -105,6 +117,7 @@ public sealed partial class RaftNode
         }
 
         _outstanding = null;
+        _log.ReleaseUnstable();
         if (ready.HasHardState)
         {
             _prevHardState = ready.HardState;
@@ -116,24 +129,41 @@ public sealed partial class RaftNode
             _log.Applied = Math.Max(_log.Applied, ready.Snapshot.Metadata.Index);
         }
 
-        if (ready.Entries.Count > 0)
+        var entries = ready.Entries;
+        if (entries.Length > 0)
         {
-            var last = ready.Entries[^1];
+            var last = entries[^1];
             _log.StableTo(last.Index, last.Term);
             AcknowledgeOwnWrite();
         }
 
         var committed = ready.CommittedEntries;
-        if (committed.Count > 0)
+        if (committed.Length > 0)
         {
             _log.Applied = Math.Max(_log.Applied, committed[^1].Index);
             if (_role == RaftRole.Leader)
             {
-                foreach (var entry in committed)
+                foreach (ref readonly var entry in committed)
                 {
                     _uncommittedBytes -= Math.Min(_uncommittedBytes, (ulong)entry.Payload.Length);
                 }
             }
+        }
+
+        // Empty the views and hand the buffers back for the next Ready: the messages and read states it showed were
+        // taken by the application (the messages themselves are never reused), the entries copied or applied.
+        ready.Clear();
+        ClearOrDrop(_committedBuffer);
+        _spareMessages.Clear();
+        _spareReadStates.Clear();
+    }
+
+    private static void ClearOrDrop(List<LogEntry> buffer)
+    {
+        buffer.Clear();
+        if (buffer.Capacity > MaxKeptCommittedBuffer)
+        {
+            buffer.Capacity = 0; // a catch-up burst: do not keep its buffer
         }
     }
 }

@@ -3,18 +3,52 @@ namespace WalrusGossip.Raft;
 /// <summary>Log replication (paper §5.3): pipelined AppendEntries with flow control, fast backtracking and the commit rule.</summary>
 public sealed partial class RaftNode
 {
+    // While BroadcastAppend runs, the last slice it took for a follower: followers at the same next index get the same
+    // (immutable) entry list instead of a copy each. Nothing changes the log or its storage during a broadcast, so the
+    // shared list holds exactly what Slice would return again.
+    private bool _broadcasting;
+    private ulong _sharedLow;
+    private ulong _sharedHigh;
+    private IReadOnlyList<LogEntry>? _sharedSlice;
+
     private void BroadcastAppend()
     {
-        foreach (var id in _progress.Keys)
+        _broadcasting = true;
+        try
         {
-            if (id != Id && SendAppend(id, sendIfEmpty: true))
+            foreach (var id in _progress.Keys)
             {
-                // Fill the pipeline up to the follower's in-flight limits.
-                while (SendAppend(id, sendIfEmpty: false))
+                if (id != Id && SendAppend(id, sendIfEmpty: true))
                 {
+                    // Fill the pipeline up to the follower's in-flight limits.
+                    while (SendAppend(id, sendIfEmpty: false))
+                    {
+                    }
                 }
             }
         }
+        finally
+        {
+            _broadcasting = false;
+            _sharedSlice = null;
+        }
+    }
+
+    /// <summary><see cref="RaftLog.Slice"/> for an AppendEntries, shared between the followers of one broadcast.</summary>
+    private IReadOnlyList<LogEntry>? SliceForAppend(ulong low, ulong high)
+    {
+        if (_broadcasting && _sharedSlice is not null && _sharedLow == low && _sharedHigh == high)
+        {
+            return _sharedSlice;
+        }
+
+        var entries = _log.Slice(low, high, _options.MaxAppendBytes);
+        if (_broadcasting && entries is { Count: > 0 })
+        {
+            (_sharedLow, _sharedHigh, _sharedSlice) = (low, high, entries);
+        }
+
+        return entries;
     }
 
     private void BroadcastHeartbeat(ReadOnlyMemory<byte> context)
@@ -45,7 +79,7 @@ public sealed partial class RaftNode
             return SendSnapshot(to, progress);
         }
 
-        var entries = _log.Slice(progress.Next, _log.LastIndex + 1, _options.MaxAppendBytes);
+        var entries = SliceForAppend(progress.Next, _log.LastIndex + 1);
         if (entries is null)
         {
             return SendSnapshot(to, progress);

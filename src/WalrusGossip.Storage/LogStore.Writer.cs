@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace WalrusGossip.Storage;
 
@@ -88,12 +89,33 @@ public sealed partial class LogStore
     public ValueTask<ulong> AppendBatchAsync(IReadOnlyList<LogEntry> entries, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entries);
-        if (entries.Count == 0)
+        return entries switch
+        {
+            LogEntry[] array => AppendBatchAsync(array.AsSpan(), cancellationToken),
+            List<LogEntry> list => AppendBatchAsync(CollectionsMarshal.AsSpan(list), cancellationToken),
+            _ => AppendBatchAsync([.. entries], cancellationToken),
+        };
+    }
+
+    /// <summary>
+    /// <see cref="AppendBatchAsync(IReadOnlyList{LogEntry}, CancellationToken)"/> from a span, such as a Raft Ready's
+    /// entries: the entries are encoded into the filling batch before the call returns, so the span may be reused as soon
+    /// as it does.
+    /// </summary>
+    /// <param name="entries">One or more entries; payloads are copied before the call returns.</param>
+    /// <param name="cancellationToken">Cancels only the wait for batch space.</param>
+    /// <returns>The index of the last entry.</returns>
+    /// <exception cref="ArgumentException">Empty span or indexes not consecutive from the next index; nothing is written.</exception>
+    /// <exception cref="EntryTooLargeException">A payload exceeds the limit; nothing is written.</exception>
+    /// <exception cref="StorageFailedException">An earlier write or fdatasync failed.</exception>
+    public ValueTask<ulong> AppendBatchAsync(ReadOnlySpan<LogEntry> entries, CancellationToken cancellationToken = default)
+    {
+        if (entries.Length == 0)
         {
             throw new ArgumentException("at least one entry is required", nameof(entries));
         }
 
-        for (var i = 0; i < entries.Count; i++)
+        for (var i = 0; i < entries.Length; i++)
         {
             CheckPayload(entries[i].Payload.Length);
         }
@@ -106,7 +128,7 @@ public sealed partial class LogStore
                 throw new ArgumentException($"first entry has index {entries[0].Index}; the next index is {_nextIndex}", nameof(entries));
             }
 
-            for (var i = 1; i < entries.Count; i++)
+            for (var i = 1; i < entries.Length; i++)
             {
                 if (entries[i].Index != entries[0].Index + (ulong)i)
                 {
@@ -114,9 +136,9 @@ public sealed partial class LogStore
                 }
             }
 
-            for (var i = 0; i < entries.Count; i++)
+            for (var i = 0; i < entries.Length; i++)
             {
-                var e = entries[i];
+                ref readonly var e = ref entries[i];
                 WaitForRoom(RecordHeader.Size + e.Payload.Length, cancellationToken);
                 _filling.Add(_nextIndex++, e.Term, e.Type, e.Flags, e.Payload.Span);
             }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using WalrusGossip.Storage;
 using WalrusGossip.Raft;
 
@@ -32,7 +33,7 @@ public sealed class DiskRaftLogTailTests
                     entries.Add(new LogEntry(next++, 1 + ((ulong)batch / 50), EntryType.Normal, payload));
                 }
 
-                log.AppendEntries(entries);
+                log.AppendEntries(CollectionsMarshal.AsSpan(entries));
             }
 
             var fresh = new DiskRaftLog(storage); // same files, empty cache
@@ -44,11 +45,19 @@ public sealed class DiskRaftLogTailTests
                 var maxBytes = random.Next(2) == 0 ? ulong.MaxValue : (ulong)random.Next(1, 200_000);
                 var cached = log.Entries(low, high, maxBytes);
                 var read = fresh.Entries(low, high, maxBytes);
-                Assert.Equal(read.Count, cached.Count);
-                for (var i = 0; i < read.Count; i++)
+                // ReadEntries (the committed-entries path, into a caller's list after what it holds) returns the same, cached or not.
+                var into = new List<LogEntry> { default };
+                var intoFresh = new List<LogEntry> { default };
+                ((IRaftLogStorage)log).ReadEntries(low, high, maxBytes, into);
+                ((IRaftLogStorage)fresh).ReadEntries(low, high, maxBytes, intoFresh);
+                foreach (var other in new IReadOnlyList<LogEntry>[] { cached, into[1..], intoFresh[1..] })
                 {
-                    Assert.Equal((read[i].Index, read[i].Term, read[i].Type), (cached[i].Index, cached[i].Term, cached[i].Type));
-                    Assert.True(read[i].Payload.Span.SequenceEqual(cached[i].Payload.Span), $"payload of {read[i].Index} differs");
+                    Assert.Equal(read.Count, other.Count);
+                    for (var i = 0; i < read.Count; i++)
+                    {
+                        Assert.Equal((read[i].Index, read[i].Term, read[i].Type), (other[i].Index, other[i].Term, other[i].Type));
+                        Assert.True(read[i].Payload.Span.SequenceEqual(other[i].Payload.Span), $"payload of {read[i].Index} differs");
+                    }
                 }
             }
 

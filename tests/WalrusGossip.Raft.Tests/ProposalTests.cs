@@ -51,15 +51,15 @@ public sealed class ProposalTests
         var index = node.Propose("x"u8.ToArray()).Index;
 
         var ready = node.GetReady();
-        Assert.Contains(ready.Entries, e => e.Index == index);
-        Assert.DoesNotContain(ready.CommittedEntries, e => e.Index == index);
+        Assert.Contains(ready.Entries.ToArray(), e => e.Index == index);
+        Assert.DoesNotContain(ready.CommittedEntries.ToArray(), e => e.Index == index);
         Assert.True(node.Status.Commit < index);
         storage.Append(ready.Entries);
         node.Advance(ready);
 
         Assert.Equal(index, node.Status.Commit);
         Assert.True(node.HasReady);
-        Assert.Contains(node.GetReady().CommittedEntries, e => e.Index == index);
+        Assert.Contains(node.GetReady().CommittedEntries.ToArray(), e => e.Index == index);
     }
 
     [Fact]
@@ -72,11 +72,11 @@ public sealed class ProposalTests
 
         // The leader's Ready carries the entry and the AppendEntries for it; hold the leader's write back.
         var ready = leader.Raft.GetReady();
-        Assert.Contains(ready.Entries, e => e.Index == index);
-        Assert.Contains(ready.Messages, m => m.Type == RaftMessageType.Append && m.To == 2 && m.Entries.Any(e => e.Index == index));
+        Assert.Contains(ready.Entries.ToArray(), e => e.Index == index);
+        Assert.Contains(ready.Messages.ToArray(), m => m.Type == RaftMessageType.Append && m.To == 2 && m.Entries.Any(e => e.Index == index));
 
         // One follower writes and acknowledges: with the leader's copy not yet durable that is 1 of 3, no commit.
-        var toTwo = ready.Messages.First(m => m.Type == RaftMessageType.Append && m.To == 2);
+        var toTwo = ready.Messages.ToArray().First(m => m.Type == RaftMessageType.Append && m.To == 2);
         cluster.Deliver(toTwo);
         cluster.ProcessReady(cluster[2]);
         var ack = cluster.Queue.Single(m => m.Type == RaftMessageType.AppendResponse && m.From == 2);
@@ -143,7 +143,7 @@ public sealed class ProposalTests
         follower.Step(new RaftMessage { Type = RaftMessageType.Heartbeat, From = 1, To = 2, Term = follower.Status.Term, Commit = follower.Status.Commit });
         var ready = follower.GetReady();
         Assert.False(ready.MustSync);
-        Assert.Single(ready.Messages);
+        Assert.Single(ready.Messages.ToArray());
         follower.Advance(ready);
     }
 }

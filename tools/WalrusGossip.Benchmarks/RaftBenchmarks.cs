@@ -140,7 +140,7 @@ public class RaftBenchmarks
             while (node.HasReady)
             {
                 var ready = node.GetReady();
-                if (ready.Entries.Count > 0)
+                if (ready.Entries.Length > 0)
                 {
                     storage.Append(ready.Entries);
                 }
@@ -155,7 +155,7 @@ public class RaftBenchmarks
                     _queue.Enqueue(message);
                 }
 
-                if (ready.CommittedEntries.Count > 0)
+                if (ready.CommittedEntries.Length > 0)
                 {
                     _applied[i] = ready.CommittedEntries[^1].Index;
                 }

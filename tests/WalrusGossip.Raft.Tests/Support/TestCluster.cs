@@ -89,7 +89,7 @@ internal sealed class TestCluster
                 node.Storage.ApplySnapshot(ready.Snapshot);
             }
 
-            if (ready.Entries.Count > 0)
+            if (ready.Entries.Length > 0)
             {
                 node.Storage.Append(ready.Entries);
             }
