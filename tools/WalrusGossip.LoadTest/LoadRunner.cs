@@ -10,7 +10,7 @@ namespace WalrusGossip.LoadTest;
 /// (<see cref="LoadScenario"/>) over the warm-up and measured window (<see cref="RunWindow"/>) with a progress line a
 /// second (<see cref="ProgressReporter"/>), gives the requests still in flight <see cref="LoadSettings.Drain"/>, and
 /// builds the report: figures of the measured window, the shared notes (clients, leader elections, agent memory,
-/// open loop), then the scenario's.
+/// CPU per operation, open loop), then the scenario's.
 /// </summary>
 /// <param name="settings">The run's validated settings.</param>
 /// <param name="configure">Applies the cluster's endpoints (and context) to client options.</param>
@@ -44,10 +44,13 @@ internal sealed class LoadRunner(LoadSettings settings, Action<WalrusClientOptio
             var memory = new AgentMemory(local);
             var window = RunWindow.StartingNow(_s.Warmup, _s.Duration);
             _recorder.SetWindow(window.MeasureStart, window.End);
+            var cpu = new ProcessCpu(local);
+            var cpuSampling = cpu.SampleWindowAsync(window, run.Token);
 
             scenario.Start(clients[0], status, window, run.Token, cancellationToken);
             var load = new AppendLoad(_s, _recorder, scenario, _runId).Start(clients, window, run.Token);
             var measuredEnd = await ProgressReporter.RunAsync(load, window, _recorder, memory, progress, run.Token).ConfigureAwait(false);
+            await cpuSampling.ConfigureAwait(false);
 
             // Bounded drain: requests still in flight get LoadSettings.Drain, then are cancelled.
             if (await Task.WhenAny(load, Task.Delay(LoadSettings.Drain, CancellationToken.None)).ConfigureAwait(false) != load)
@@ -76,6 +79,12 @@ internal sealed class LoadRunner(LoadSettings settings, Action<WalrusClientOptio
             var report = LoadReport.From(_s.Scenario, _s.Clients, _s.PayloadBytes, seconds, total.Count, scenario.ReportedLatency(total), _recorder.Errors);
             report.Notes.Add(string.Create(inv, $"sdk: {_s.Clients:N0} clients share {_s.SdkClients} WalrusClient(s), {_s.Lanes} append requests in flight each (waiting appends are coalesced)"));
             report.Notes.AddRange(notes);
+            if (cpu.Describe(total.Count, seconds) is { } cpuNote)
+            {
+                report.Notes.Add(cpuNote);
+                report.CpuUsPerOp = cpu.UsPerOp(total.Count);
+            }
+
             if (_s.Rate is { } r)
             {
                 report.Notes.Add(string.Create(inv, $"open loop at {r:N0}/s, latency from the intended send time; in-flight bound {_s.Clients}"));

@@ -37,6 +37,11 @@ internal sealed record LoadReport(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? FailoverMedianMs { get; set; }
 
+    /// <summary>µs of CPU (user + kernel) per operation over the measured window, generator and local agents together (see <see cref="ProcessCpu"/>); null when not measured.</summary>
+    [JsonPropertyName("cpuUsPerOp")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? CpuUsPerOp { get; set; }
+
     public static LoadReport From(string scenario, int clients, int payloadBytes, double seconds, long ops, LatencyHistogram latency, IReadOnlyDictionary<string, long> errors)
     {
         static double Ms(long ticks) => Math.Round(Recorder.ToMs(ticks), 3);
