@@ -1,22 +1,21 @@
+using System.Diagnostics;
 using System.Globalization;
 
 namespace WalrusGossip.LoadTest;
 
 /// <summary>
 /// CPU time spent over the measured window by the generator (this process) and, with <c>--local</c>, by each local
-/// agent: user and kernel time from <c>/proc/PID/stat</c> (fields utime and stime, all threads, in clock ticks of
-/// 10 ms) read once when the window opens and once when it closes. Divided by the operations completed in the window
-/// it gives the CPU one operation costs end to end on this machine, the figure docs/performance.md compares between
-/// commits. Without <c>/proc</c> (not Linux) it reports nothing.
+/// agent: user and kernel time of all its threads (<see cref="Process.UserProcessorTime"/> and
+/// <see cref="Process.PrivilegedProcessorTime"/>; on Linux the runtime reads them from <c>/proc/PID/stat</c>, in
+/// 10 ms clock ticks) read once when the window opens and once when it closes. Divided by the operations completed in
+/// the window it gives the CPU one operation costs end to end on this machine, the figure docs/performance.md compares
+/// between commits.
 /// </summary>
 internal sealed class ProcessCpu
 {
-    /// <summary>Linux's USER_HZ: the unit of utime and stime in /proc/PID/stat (100 on every architecture .NET runs on).</summary>
-    private const double TicksPerSecond = 100;
-
     private readonly LocalCluster? _local;
-    private Dictionary<string, (long User, long Kernel)>? _start;
-    private Dictionary<string, (long User, long Kernel)>? _end;
+    private Dictionary<string, (TimeSpan User, TimeSpan Kernel)>? _start;
+    private Dictionary<string, (TimeSpan User, TimeSpan Kernel)>? _end;
 
     /// <summary>Creates the sampler; nothing is read until <see cref="SampleStart"/>.</summary>
     /// <param name="local">The local cluster whose agents are counted, or null to count the generator only.</param>
@@ -52,30 +51,25 @@ internal sealed class ProcessCpu
     /// <returns>The note, or null.</returns>
     public string? Describe(long ops, double seconds)
     {
-        if (_start is null || _end is null || ops <= 0 || _end.Count == 0)
+        var deltas = Deltas();
+        if (deltas is null || ops <= 0 || deltas.Count == 0)
         {
             return null;
         }
 
         var inv = CultureInfo.InvariantCulture;
-        double Us(long ticks) => ticks / TicksPerSecond * 1e6 / ops;
-        long user = 0, kernel = 0;
+        double Us(TimeSpan cpu) => cpu.TotalMicroseconds / ops;
+        var user = TimeSpan.Zero;
+        var kernel = TimeSpan.Zero;
         var parts = new List<string>();
-        foreach (var (name, end) in _end)
+        foreach (var (name, u, k) in deltas)
         {
-            if (!_start.TryGetValue(name, out var start))
-            {
-                continue; // restarted during the window (failover): its time is not comparable
-            }
-
-            var u = end.User - start.User;
-            var k = end.Kernel - start.Kernel;
             user += u;
             kernel += k;
             parts.Add(string.Create(inv, $"{name} {Us(u + k):F1}"));
         }
 
-        var busy = (user + kernel) / TicksPerSecond / Math.Max(seconds, 1e-9);
+        var busy = (user + kernel).TotalSeconds / Math.Max(seconds, 1e-9);
         return string.Create(inv,
             $"cpu per op: {Us(user + kernel):F1} us ({Us(user):F1} user, {Us(kernel):F1} kernel; {busy * 100:F0}% of one core) from /proc/PID/stat over the measured window; by process: {string.Join(", ", parts)}");
     }
@@ -85,32 +79,49 @@ internal sealed class ProcessCpu
     /// <returns>The figure, rounded to 0.1 µs, or null.</returns>
     public double? UsPerOp(long ops)
     {
-        if (_start is null || _end is null || ops <= 0)
+        if (Deltas() is not { } deltas || ops <= 0)
         {
             return null;
         }
 
-        long ticks = 0;
+        var total = TimeSpan.Zero;
+        foreach (var (_, u, k) in deltas)
+        {
+            total += u + k;
+        }
+
+        return Math.Round(total.TotalMicroseconds / ops, 1);
+    }
+
+    /// <summary>CPU time each process sampled at both ends spent in the window; null before both samples.</summary>
+    private List<(string Name, TimeSpan User, TimeSpan Kernel)>? Deltas()
+    {
+        if (_start is null || _end is null)
+        {
+            return null;
+        }
+
+        var deltas = new List<(string, TimeSpan, TimeSpan)>();
         foreach (var (name, end) in _end)
         {
-            if (_start.TryGetValue(name, out var start))
+            if (_start.TryGetValue(name, out var start)) // absent: restarted during the window (failover), not comparable
             {
-                ticks += end.User - start.User + end.Kernel - start.Kernel;
+                deltas.Add((name, end.User - start.User, end.Kernel - start.Kernel));
             }
         }
 
-        return Math.Round(ticks / TicksPerSecond * 1e6 / ops, 1);
+        return deltas;
     }
 
     private static TimeSpan Until(long timestamp)
     {
-        var left = System.Diagnostics.Stopwatch.GetElapsedTime(System.Diagnostics.Stopwatch.GetTimestamp(), timestamp);
+        var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), timestamp);
         return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }
 
-    private Dictionary<string, (long User, long Kernel)> Sample()
+    private Dictionary<string, (TimeSpan User, TimeSpan Kernel)> Sample()
     {
-        var result = new Dictionary<string, (long User, long Kernel)>(StringComparer.Ordinal);
+        var result = new Dictionary<string, (TimeSpan User, TimeSpan Kernel)>(StringComparer.Ordinal);
         if (Read(Environment.ProcessId) is { } self)
         {
             result["generator"] = self;
@@ -130,18 +141,15 @@ internal sealed class ProcessCpu
         return result;
     }
 
-    /// <summary>utime and stime of <paramref name="pid"/>, or null when it is gone or /proc is not there.</summary>
-    private static (long User, long Kernel)? Read(int pid)
+    /// <summary>User and kernel CPU time of <paramref name="pid"/>, or null when it is gone.</summary>
+    private static (TimeSpan User, TimeSpan Kernel)? Read(int pid)
     {
         try
         {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            // The command name (field 2) is in parentheses and may hold spaces: count fields after the last ')'.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            // fields[0] is field 3 (state); utime is field 14, stime field 15.
-            return (long.Parse(fields[11], CultureInfo.InvariantCulture), long.Parse(fields[12], CultureInfo.InvariantCulture));
+            using var process = Process.GetProcessById(pid);
+            return (process.UserProcessorTime, process.PrivilegedProcessorTime);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception or NotSupportedException)
         {
             return null;
         }
