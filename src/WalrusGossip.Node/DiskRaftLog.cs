@@ -293,13 +293,15 @@ public sealed class DiskRaftLog : IRaftLogStorage
     internal void AdoptPeerSnapshot(RaftSnapshot snapshot, ulong retainFrom)
     {
         var meta = snapshot.Metadata;
-        if (meta.Index > _snapshot.Metadata.Index)
+        if (meta.Index <= _snapshot.Metadata.Index)
         {
-            _storage.Checkpoints.Save(new Checkpoint(meta.Index, meta.Term, meta.Config.Encode(), snapshot.Data));
-            _snapshot = snapshot;
+            Retain(retainFrom); // already in force (a crash came between its write and the drop): only the drop is left
+            return;
         }
 
-        Retain(retainFrom);
+        var checkpoint = new Checkpoint(meta.Index, meta.Term, meta.Config.Encode(), snapshot.Data);
+        _storage.Checkpoints.Save(checkpoint);
+        AdoptCheckpoint(checkpoint, meta.Config, retainFrom);
     }
 
     private void InstallSnapshot(RaftSnapshot snapshot)

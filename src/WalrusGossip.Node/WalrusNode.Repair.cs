@@ -15,7 +15,7 @@ namespace WalrusGossip.Node;
 /// the range (<see cref="LogStore.RepairDamaged"/>) and then takes part again. Hard state (term, vote, commit) is never
 /// changed to repair. A range the leader has compacted away (its checkpoint covers it, so every entry of it is
 /// committed) is replaced instead: the leader streams its checkpoint to the repairing node, which adopts it in place
-/// of the entries it cannot read and keeps its log after it (<see cref="TryRepairFromSnapshot"/>; walrus-sim seed 6,
+/// of the entries it cannot read and keeps its log after it (<see cref="AdoptSnapshotForRepair"/>; walrus-sim seed 6,
 /// 3 nodes, where every peer had compacted the range and the node abstained for good). A range no peer can serve
 /// otherwise (all damaged there) stays damaged: the node keeps abstaining and asking, and logs each refusal.
 /// </summary>
@@ -99,7 +99,7 @@ public sealed partial class WalrusNode
     /// A damaged range whose whole segment lies at or below this node's adopted checkpoint is not needed: the
     /// checkpoint holds the state those entries produced, exactly as after retention. The log prefix through that
     /// segment is dropped (its file deleted) instead of repaired; peers that compacted the range could not serve it
-    /// anyway (walrus-sim seed 6). This also finishes an adoption of a peer's checkpoint (<see cref="TryRepairFromSnapshot"/>)
+    /// anyway (walrus-sim seed 6). This also finishes an adoption of a peer's checkpoint (<see cref="AdoptSnapshotForRepair"/>)
     /// that a crash interrupted between the checkpoint write and the drop. Returns true when it did.
     /// </summary>
     private bool DropDamageCoveredByCheckpoint()
@@ -140,13 +140,13 @@ public sealed partial class WalrusNode
     /// committed: a peer checkpoints only applied entries. A snapshot that ends inside the damaged segment is left
     /// alone (the leader's next checkpoint will cover it).
     /// </summary>
-    /// <returns>True when the snapshot replaced the damaged range; false when it does not apply (the caller steps it into Raft as usual).</returns>
-    private bool TryRepairFromSnapshot(RaftSnapshot snapshot)
+    /// <remarks>The caller steps the snapshot into Raft either way, which answers the leader (§7).</remarks>
+    private void AdoptSnapshotForRepair(RaftSnapshot snapshot)
     {
         var ranges = Storage.Log.DamagedRanges;
         if (!IsRepairing || ranges.Count == 0 || snapshot.IsEmpty || _raftLog is null)
         {
-            return false;
+            return;
         }
 
         var meta = snapshot.Metadata;
@@ -154,7 +154,7 @@ public sealed partial class WalrusNode
         if (meta.Index < ranges[0].SegmentLastIndex || meta.Index < _applied || meta.Index > log.LastIndex || meta.Index < log.FirstIndex
             || log.TermAt(meta.Index) != meta.Term)
         {
-            return false;
+            return;
         }
 
         try
@@ -164,7 +164,7 @@ public sealed partial class WalrusNode
         catch (IOException e)
         {
             LogRepairFailed(_logger, ranges[0].FirstIndex, ranges[0].LastIndex, e.Message);
-            return false;
+            return;
         }
 
         var before = _applied;
@@ -174,7 +174,6 @@ public sealed partial class WalrusNode
         PublishCommitted();
         LogDamageReplacedBySnapshot(_logger, ranges[0].FirstIndex, ranges[0].LastIndex, meta.Index, before, Storage.Log.FirstIndex);
         CheckDamage(_clock.Now);
-        return true;
     }
 
     private void SendRepairRequest(TimeSpan now)
@@ -344,7 +343,7 @@ public sealed partial class WalrusNode
     [LoggerMessage(EventId = 67, Level = LogLevel.Warning, Message = "damaged log range {First}..{Last} is covered by this node's checkpoint at {Checkpoint}: dropped the log prefix (first index {Before} -> {After}) instead of repairing it")]
     private static partial void LogDamageDropped(ILogger logger, ulong first, ulong last, ulong checkpoint, ulong before, ulong after);
 
-    [LoggerMessage(EventId = 68, Level = LogLevel.Warning, Message = "damaged log range {First}..{Last} was compacted by every peer that could serve it: replaced by the leader's checkpoint at {Checkpoint} (applied {Before} -> {Checkpoint}; log retained from {FirstIndex})")]
+    [LoggerMessage(EventId = 68, Level = LogLevel.Warning, Message = "damaged log range {First}..{Last}, compacted by the leader, replaced by its checkpoint at {Checkpoint} (applied {Before} -> {Checkpoint}; log retained from {FirstIndex})")]
     private static partial void LogDamageReplacedBySnapshot(ILogger logger, ulong first, ulong last, ulong checkpoint, ulong before, ulong firstIndex);
 
     [LoggerMessage(EventId = 69, Level = LogLevel.Information, Message = "node {Peer} asks for damaged range {First}..{Last}, compacted here: sending it the checkpoint at {Checkpoint} instead")]

@@ -133,8 +133,8 @@ public sealed partial class WalrusNode
 
         if (outcome == ChunkOutcome.Complete)
         {
-            // A repairing node may adopt it in place of a damaged range; either way Raft answers the leader (§7).
-            TryRepairFromSnapshot(_snapshotReceiver.Completed!);
+            // A repairing node may adopt it in place of a damaged range; Raft answers the leader either way (§7).
+            AdoptSnapshotForRepair(_snapshotReceiver.Completed!);
             Raft.Step(new RaftMessage { Type = RaftMessageType.InstallSnapshot, From = m.From, To = Id, Term = m.Term, Snapshot = _snapshotReceiver.Completed });
             ProcessReady();
         }
